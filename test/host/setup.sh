@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Brings up a local "VPS" for the demo and the end-to-end tests: a real Docker Engine with
+# Compose v1 and v2, and a real sshd on 127.0.0.1 that lets user `deploy` in with a key.
+# Idempotent: every step checks before it acts. Needs root on Debian 12 (see ../shared/docs).
+# Prints the connection settings as DEPLOY_* lines in $STATE/env.
+set -euo pipefail
+
+STATE=${DEPLOY_VPS_TEST_HOST_DIR:-/var/lib/deploy-vps-test-host}
+PORT=${DEPLOY_VPS_TEST_HOST_PORT:-2222}
+USER_NAME=deploy
+log() { printf '[test-host] %s\n' "$*" >&2; }
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "test-host: this script needs root on Debian/Ubuntu (apt-get) to install Docker Engine, Compose and openssh-server." >&2
+  echo "test-host: elsewhere, point the tests at your own host with DEPLOY_HOST, DEPLOY_PORT, DEPLOY_USER, DEPLOY_SSH_KEY, DEPLOY_KNOWN_HOSTS." >&2
+  exit 1
+fi
+
+mkdir -p "$STATE"
+chmod 700 "$STATE"
+
+apt_updated=
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  ((${#missing[@]})) || return 0
+  if [ -z "$apt_updated" ]; then log "apt-get update"; apt-get update -qq >/dev/null; apt_updated=1; fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+apt_install docker.io docker-compose openssh-server busybox-static iproute2 rsync
+
+# Compose v2 as a CLI plugin, from Debian 13's archive (Debian 12 ships only v1).
+PLUGIN=/usr/libexec/docker/cli-plugins/docker-compose
+if [ ! -x "$PLUGIN" ]; then
+  log "fetching Compose v2 from Debian trixie"
+  scratch=$(mktemp -d)
+  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  mkdir -p "$scratch/lists/partial"
+  cat >"$scratch/trixie.sources" <<SRC
+Types: deb
+URIs: $mirror
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  opts=(-oDir::Etc::SourceList="$scratch/trixie.sources" -oDir::Etc::SourceParts=/dev/null -oDir::State::Lists="$scratch/lists")
+  apt-get "${opts[@]}" update -qq >/dev/null
+  (cd "$scratch" && apt-get "${opts[@]}" download docker-compose >/dev/null)
+  dpkg -x "$scratch"/docker-compose_*.deb "$scratch/root"
+  mkdir -p "$(dirname "$PLUGIN")"
+  install -m 755 "$scratch/root/usr/libexec/docker/cli-plugins/docker-compose" "$PLUGIN"
+  rm -rf "$scratch"
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log "starting dockerd"
+  setsid /usr/sbin/dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "test-host: dockerd did not start, see /var/log/dockerd.log" >&2; exit 1; }
+fi
+
+# No registry here: the base image every fixture builds FROM is made from busybox.
+if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
+  log "importing local/busybox:latest"
+  rootfs=$(mktemp -d)
+  mkdir -p "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc" "$rootfs/var/www"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in $("$rootfs/bin/busybox" --list); do
+    [ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+  echo 'root:x:0:' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - local/busybox:latest >/dev/null
+  rm -rf "$rootfs"
+fi
+
+if ! id "$USER_NAME" >/dev/null 2>&1; then
+  log "creating user $USER_NAME"
+  useradd -m -s /bin/bash "$USER_NAME"
+fi
+usermod -p '*' -aG docker "$USER_NAME"
+home=$(getent passwd "$USER_NAME" | cut -d: -f6)
+
+[ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C deploy-vps-test -f "$STATE/id_ed25519"
+[ -f "$STATE/ssh_host_ed25519_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$STATE/ssh_host_ed25519_key"
+install -d -m 700 -o "$USER_NAME" -g "$USER_NAME" "$home/.ssh"
+install -m 600 -o "$USER_NAME" -g "$USER_NAME" "$STATE/id_ed25519.pub" "$home/.ssh/authorized_keys"
+
+cat >"$STATE/sshd_config" <<CFG
+ListenAddress 127.0.0.1
+Port $PORT
+HostKey $STATE/ssh_host_ed25519_key
+PidFile $STATE/sshd.pid
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile .ssh/authorized_keys
+MaxSessions 64
+MaxStartups 64:30:128
+Subsystem sftp internal-sftp
+CFG
+mkdir -p /run/sshd
+if ! { [ -f "$STATE/sshd.pid" ] && kill -0 "$(cat "$STATE/sshd.pid")" 2>/dev/null; }; then
+  log "starting sshd on 127.0.0.1:$PORT"
+  /usr/sbin/sshd -t -f "$STATE/sshd_config"
+  /usr/sbin/sshd -f "$STATE/sshd_config"
+fi
+
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$STATE/ssh_host_ed25519_key.pub")" >"$STATE/known_hosts"
+cat >"$STATE/env" <<ENV
+DEPLOY_HOST=127.0.0.1
+DEPLOY_PORT=$PORT
+DEPLOY_USER=$USER_NAME
+DEPLOY_SSH_KEY=$STATE/id_ed25519
+DEPLOY_KNOWN_HOSTS=$STATE/known_hosts
+ENV
+log "ready: ssh -p $PORT -i $STATE/id_ed25519 $USER_NAME@127.0.0.1 (settings in $STATE/env)"
