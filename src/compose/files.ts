@@ -1,0 +1,176 @@
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
+import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { atPosition, InputError } from "../errors.js";
+
+export const DEFAULT_COMPOSE_FILES = [
+  "compose.yaml",
+  "compose.yml",
+  "docker-compose.yaml",
+  "docker-compose.yml",
+];
+
+export interface ComposeService {
+  name: string;
+  image?: string;
+  hasBuild: boolean;
+  pullPolicy?: string;
+}
+
+export interface ComposeFile {
+  /** Relative to the project directory, posix separators. */
+  path: string;
+  text: string;
+  /** The top-level `name:`. */
+  name?: string;
+  services: ComposeService[];
+}
+
+export interface ParseOptions {
+  /**
+   * An override file in a multi-file (-f a -f b) project: it may lack `services`, and its services may lack
+   * image and build because another file supplies them.
+   */
+  partial?: boolean;
+}
+
+/** Compose files use YAML 1.1 merge keys (`<<: *defaults`); the same options everywhere keep ranges consistent. */
+export function parseComposeYaml(text: string, lineCounter?: LineCounter): Document.Parsed {
+  return parseDocument(text, { merge: true, prettyErrors: false, lineCounter });
+}
+
+/** Pure: parse one compose file's text; errors are `path:line:col: message`. */
+export function parseComposeFile(path: string, text: string, options: ParseOptions = {}): ComposeFile {
+  return parseWithPositions(path, text, options.partial ?? false).file;
+}
+
+type Position = { line: number; col: number };
+
+function parseWithPositions(path: string, text: string, partial: boolean) {
+  const lc = new LineCounter();
+  const doc = parseComposeYaml(text, lc);
+  function fail(node: Node | null | undefined, message: string, offset = node?.range?.[0] ?? 0): never {
+    const { line, col } = lc.linePos(offset);
+    throw new InputError(atPosition(path, line, col, message));
+  }
+
+  const syntax = doc.errors[0];
+  if (syntax) fail(null, syntax.message, syntax.pos[0]);
+
+  const root = doc.contents;
+  if (!isMap(root)) fail(root, "not a compose file: the top level must be a mapping with a `services:` key");
+  const file: ComposeFile = { path, text, services: [] };
+  const positions = new Map<string, Position>();
+
+  const name = root.get("name", true) as Node | undefined;
+  if (name) {
+    if (!isScalar(name) || name.value === null || typeof name.value === "object")
+      fail(name, "`name` must be a string");
+    file.name = String(name.value);
+  }
+
+  const services = root.get("services", true) as Node | undefined;
+  if (!services || (isScalar(services) && services.value === null)) {
+    if (partial) return { file, positions };
+    fail(root, "not a compose file: no `services:` mapping");
+  }
+  if (!isMap(services)) fail(services, "`services` must be a mapping of service name to definition");
+
+  // toJS resolves aliases and merge keys (`<<: *defaults`), which the node tree leaves as they are.
+  const js = services.toJS(doc) as Record<string, unknown>;
+  for (const [serviceName, def] of Object.entries(js)) {
+    const pair = services.items.find((p) => isScalar(p.key) && String(p.key.value) === serviceName);
+    const key = (pair?.key ?? services) as Node;
+    if (def === null || typeof def !== "object" || Array.isArray(def)) {
+      fail(key, `service "${serviceName}" must be a mapping`);
+    }
+    const d = def as Record<string, unknown>;
+    const hasBuild = d.build !== undefined && d.build !== null;
+    if (!hasBuild && d.image === undefined && !partial) {
+      fail(key, `service "${serviceName}" has neither \`image\` nor \`build\``);
+    }
+    if (d.image !== undefined && typeof d.image !== "string") {
+      const image = isMap(pair?.value) ? (pair.value.get("image", true) as Node | undefined) : undefined;
+      fail(image ?? key, `service "${serviceName}": \`image\` must be a string`);
+    }
+    const service: ComposeService = { name: serviceName, hasBuild };
+    if (typeof d.image === "string") service.image = d.image;
+    if (typeof d.pull_policy === "string") service.pullPolicy = d.pull_policy;
+    file.services.push(service);
+    positions.set(serviceName, lc.linePos(key.range?.[0] ?? 0));
+  }
+  return { file, positions };
+}
+
+/** Like compose's -f merging: later files override image and pull_policy; build anywhere means built. */
+export function mergedServices(files: ComposeFile[]): ComposeService[] {
+  const byName = new Map<string, ComposeService>();
+  for (const file of files) {
+    for (const s of file.services) {
+      const prev = byName.get(s.name);
+      if (!prev) {
+        byName.set(s.name, { ...s });
+        continue;
+      }
+      prev.hasBuild ||= s.hasBuild;
+      if (s.image !== undefined) prev.image = s.image;
+      if (s.pullPolicy !== undefined) prev.pullPolicy = s.pullPolicy;
+    }
+  }
+  return [...byName.values()];
+}
+
+const toPosix = (p: string) => p.split(sep).join("/");
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** The explicit compose files (relative to projectDir), else the first default one that exists; parsed. */
+export async function loadComposeFiles(projectDir: string, explicit: string[]): Promise<ComposeFile[]> {
+  if (explicit.length === 0) {
+    for (const candidate of DEFAULT_COMPOSE_FILES) {
+      const text = await readIfExists(join(projectDir, candidate));
+      if (text !== undefined) return [parseComposeFile(candidate, text)];
+    }
+    throw new InputError(
+      `no compose file in ${projectDir} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`,
+    );
+  }
+
+  const partial = explicit.length > 1;
+  const parsed: { file: ComposeFile; positions: Map<string, Position> }[] = [];
+  for (const given of explicit) {
+    const full = isAbsolute(given) ? given : join(projectDir, given);
+    const rel = toPosix(relative(projectDir, full));
+    const text = await readIfExists(full);
+    if (text === undefined) throw new InputError(`compose file ${rel} not found in ${projectDir}`);
+    parsed.push(parseWithPositions(rel, text, partial));
+  }
+  const files = parsed.map((p) => p.file);
+  if (partial) {
+    // Image-or-build can only be checked once the files are merged; point at the first definition.
+    for (const s of mergedServices(files)) {
+      if (s.hasBuild || s.image !== undefined) continue;
+      const first = parsed.find((p) => p.positions.has(s.name));
+      const pos = first?.positions.get(s.name) ?? { line: 1, col: 1 };
+      throw new InputError(
+        atPosition(
+          first?.file.path ?? "",
+          pos.line,
+          pos.col,
+          `service "${s.name}" has neither \`image\` nor \`build\` in any compose file`,
+        ),
+      );
+    }
+    if (files.every((f) => f.services.length === 0)) {
+      throw new InputError(`no services in ${files.map((f) => f.path).join(", ")}`);
+    }
+  }
+  return files;
+}

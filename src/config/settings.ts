@@ -1,0 +1,205 @@
+import { readFile, stat } from "node:fs/promises";
+import { homedir, userInfo } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { parse as parseDotenv } from "dotenv";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { parseIgnoreFile } from "../archive/exclude.js";
+import type { ComposeKind } from "../compose/commands.js";
+import { atPosition, InputError } from "../errors.js";
+
+export const CONFIG_FILE = "deploy-vps.yml";
+
+/** What the command line gives, as commander parses it (all optional). */
+export interface Flags {
+  host?: string;
+  port?: string;
+  user?: string;
+  identity?: string;
+  knownHosts?: string;
+  path?: string;
+  file?: string[];
+  exclude?: string[];
+  envTemplate?: string;
+  settle?: string;
+  timeout?: string;
+  compose?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  acceptNewHostKey?: boolean;
+}
+
+export interface Settings {
+  projectDir: string;
+  folderName: string;
+  host?: string;
+  port: number;
+  user: string;
+  identity?: string;
+  knownHosts: string;
+  path?: string;
+  name?: string;
+  files: string[];
+  exclude: string[];
+  envTemplate: string;
+  settle: number;
+  timeout: number;
+  compose?: ComposeKind;
+  dryRun: boolean;
+  json: boolean;
+  acceptNewHostKey: boolean;
+  password?: string;
+  passphrase?: string;
+}
+
+/** A raw setting and where it came from, so that an error can point at it. */
+interface Sourced {
+  value: unknown;
+  source: string;
+}
+
+/** Settings keys: flag name, environment variable, deploy-vps.yml key. */
+const KEYS = {
+  host: ["--host", "DEPLOY_HOST", "host"],
+  port: ["--port", "DEPLOY_PORT", "port"],
+  user: ["--user", "DEPLOY_USER", "user"],
+  identity: ["--identity", "DEPLOY_SSH_KEY", "identity"],
+  knownHosts: ["--known-hosts", "DEPLOY_KNOWN_HOSTS", "knownHosts"],
+  path: ["--path", "DEPLOY_PATH", "path"],
+  name: [undefined, "DEPLOY_NAME", "name"],
+  files: ["--file", "DEPLOY_COMPOSE_FILES", "files"],
+  exclude: ["--exclude", undefined, "exclude"],
+  envTemplate: ["--env-template", "DEPLOY_ENV_TEMPLATE", "envTemplate"],
+  settle: ["--settle", "DEPLOY_SETTLE", "settle"],
+  timeout: ["--timeout", "DEPLOY_TIMEOUT", "timeout"],
+  compose: ["--compose", "DEPLOY_COMPOSE", "compose"],
+} as const;
+type Key = keyof typeof KEYS;
+
+function expandHome(path: string): string {
+  return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** deploy-vps.yml, with each value's `file:line:col` kept for error messages. */
+export function parseConfigFile(file: string, text: string): Map<string, Sourced> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const where = (offset: number | undefined) => {
+    const { line, col } = lineCounter.linePos(offset ?? 0);
+    return { line, col };
+  };
+  const first = doc.errors[0];
+  if (first) {
+    const { line, col } = where(first.pos[0]);
+    throw new InputError(atPosition(file, line, col, first.message.split("\n")[0] ?? "YAML syntax error"));
+  }
+  const values = new Map<string, Sourced>();
+  if (doc.contents === null) return values;
+  if (!isMap(doc.contents)) throw new InputError(atPosition(file, 1, 1, "expected a mapping of settings (host: ..., path: ...)"));
+  const known = Object.values(KEYS).map(([, , key]) => key as string);
+  for (const pair of doc.contents.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    const { line, col } = where(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
+    if (!known.includes(key)) {
+      throw new InputError(atPosition(file, line, col, `unknown setting '${key}'; known settings: ${known.join(", ")}`));
+    }
+    const node = pair.value;
+    const value = isSeq(node) ? node.items.map((item) => (isScalar(item) ? String(item.value) : "")) : isScalar(node) ? node.value : undefined;
+    const at = where(isScalar(node) || isSeq(node) ? node.range?.[0] : undefined);
+    values.set(key, { value, source: `${file}:${at.line}:${at.col}` });
+  }
+  return values;
+}
+
+function wholeNumber(raw: Sourced | undefined, fallback: number, min: number, max: number, what: string): number {
+  if (raw === undefined || raw.value === undefined || raw.value === "") return fallback;
+  const n = typeof raw.value === "number" ? raw.value : Number(String(raw.value).trim());
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new InputError(`${raw.source}: ${what} must be a whole number from ${min} to ${max}, got '${String(raw.value)}'.`);
+  }
+  return n;
+}
+
+function list(raw: Sourced | undefined): string[] {
+  if (raw === undefined || raw.value === undefined) return [];
+  if (Array.isArray(raw.value)) return raw.value.map(String);
+  return String(raw.value)
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Resolves the settings: flags > DEPLOY_* environment > DEPLOY_* keys of the project's local
+ * .env > deploy-vps.yml > defaults. Other keys of the local .env are the developer's own and are
+ * never read.
+ */
+export async function loadSettings(dir: string, flags: Flags, env: NodeJS.ProcessEnv): Promise<Settings> {
+  const projectDir = resolve(dir);
+  const info = await stat(projectDir).catch(() => undefined);
+  if (!info) throw new InputError(`project folder not found: ${projectDir}`);
+  if (!info.isDirectory()) throw new InputError(`not a folder: ${projectDir}; give the project folder.`);
+
+  const localEnvText = await readOptional(join(projectDir, ".env"));
+  const localEnv = Object.fromEntries(Object.entries(parseDotenv(localEnvText ?? "")).filter(([key]) => key.startsWith("DEPLOY_")));
+  const configText = await readOptional(join(projectDir, CONFIG_FILE));
+  const config = configText === undefined ? new Map<string, Sourced>() : parseConfigFile(CONFIG_FILE, configText);
+
+  const get = (key: Key): Sourced | undefined => {
+    const [flag, variable, configKey] = KEYS[key];
+    const flagValue = flag ? (flags as Record<string, unknown>)[key] : undefined;
+    if (flagValue !== undefined && !(Array.isArray(flagValue) && flagValue.length === 0)) return { value: flagValue, source: flag ?? key };
+    if (variable && env[variable] !== undefined && env[variable] !== "") return { value: env[variable], source: variable };
+    if (variable && localEnv[variable] !== undefined) return { value: localEnv[variable], source: `.env ${variable}` };
+    return config.get(configKey);
+  };
+  const text = (key: Key) => {
+    const raw = get(key);
+    return raw?.value === undefined || raw.value === null || raw.value === "" ? undefined : String(raw.value);
+  };
+  const secret = (variable: string) => env[variable] || localEnv[variable] || undefined;
+
+  let host = text("host");
+  let user = text("user");
+  if (host?.includes("@")) {
+    const at = host.lastIndexOf("@");
+    user ??= host.slice(0, at);
+    host = host.slice(at + 1);
+  }
+  const compose = text("compose");
+  if (compose !== undefined && compose !== "v1" && compose !== "v2") {
+    throw new InputError(`${get("compose")?.source}: compose must be v1 or v2, got '${compose}'.`);
+  }
+  const ignoreFile = await readOptional(join(projectDir, ".deployignore"));
+  const identity = text("identity");
+  return {
+    projectDir,
+    folderName: basename(projectDir),
+    host,
+    port: wholeNumber(get("port"), 22, 1, 65535, "the SSH port"),
+    user: user ?? userInfo().username,
+    identity: identity ? resolve(projectDir, expandHome(identity)) : undefined,
+    knownHosts: resolve(projectDir, expandHome(text("knownHosts") ?? "~/.ssh/known_hosts")),
+    path: text("path"),
+    name: text("name"),
+    files: list(get("files")),
+    exclude: [...list(config.get("exclude")), ...(flags.exclude ?? []), ...(ignoreFile ? parseIgnoreFile(ignoreFile) : [])],
+    envTemplate: text("envTemplate") ?? ".env.example",
+    settle: wholeNumber(get("settle"), 30, 0, 3600, "the settle window (seconds)"),
+    timeout: wholeNumber(get("timeout"), 20, 1, 600, "the connection timeout (seconds)"),
+    compose,
+    dryRun: flags.dryRun ?? false,
+    json: flags.json ?? false,
+    acceptNewHostKey: flags.acceptNewHostKey ?? false,
+    password: secret("DEPLOY_PASSWORD"),
+    passphrase: secret("DEPLOY_SSH_PASSPHRASE"),
+  };
+}

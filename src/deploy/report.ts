@@ -1,0 +1,73 @@
+import type { ServiceVerdict } from "../health/classify.js";
+import { isErrorLine } from "../health/classify.js";
+import type { DeployContext } from "./pipeline.js";
+import { formatBytes } from "./format.js";
+
+export const SUMMARY_VERSION = 1;
+
+/** The `--json` document: names and counts only, never a secret value. */
+export function deploySummary(ctx: DeployContext) {
+  const { plan, settings } = ctx;
+  return {
+    version: SUMMARY_VERSION,
+    status: ctx.services.some((s) => s.flagged) ? "unhealthy" : settings.dryRun ? "planned" : "deployed",
+    dryRun: settings.dryRun,
+    name: ctx.project,
+    host: settings.host ?? null,
+    path: ctx.server?.app ?? settings.path ?? null,
+    release: ctx.release ?? null,
+    composeCommand: ctx.compose?.kind ?? null,
+    files: {
+      shipped: { count: plan.tree.files.length, bytes: plan.tree.bytes },
+      skipped: { count: plan.tree.skipped.files + plan.tree.skipped.folders.length, bytes: plan.tree.skipped.bytes, folders: plan.tree.skipped.folders },
+    },
+    uploadedBytes: ctx.uploadedBytes,
+    roundTrips: ctx.remote?.roundTrips ?? 0,
+    secrets: { generated: ctx.env.generated, kept: ctx.env.kept, provided: ctx.env.provided },
+    images: ctx.images.images,
+    services: ctx.services.map((s: ServiceVerdict) => ({
+      service: s.service,
+      container: s.container,
+      state: s.state,
+      health: s.health ?? null,
+      restarts: s.restarts,
+      condition: s.condition,
+      flagged: s.flagged,
+      reason: s.reason ?? null,
+    })),
+    timings: ctx.timings,
+  };
+}
+
+const paint = (code: number, color: boolean) => (text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
+
+/** What a person reads in two seconds when the run is over. */
+export function humanSummary(ctx: DeployContext, color: boolean): string {
+  const red = paint(31, color);
+  const bold = paint(1, color);
+  const { settings, plan } = ctx;
+  const lines: string[] = [];
+  if (settings.dryRun) {
+    lines.push(bold(`Dry run: nothing was changed${settings.host ? ` on ${settings.host}` : ""}.`));
+    lines.push(`  would ship ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}); skipped: ${plan.tree.skipped.folders.join(", ") || "no folder"}, ${plan.tree.skipped.files} files`);
+    lines.push(`  secrets: would generate ${ctx.env.generated.join(", ") || "none"}; keep ${ctx.env.kept.length}; provided ${ctx.env.provided.join(", ") || "none"}`);
+    for (const [service, image] of Object.entries(ctx.images.images)) lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
+    for (const [file] of ctx.images.replaced) lines.push(`  rewrites ${file}`);
+    return lines.join("\n");
+  }
+  const total = Object.values(ctx.timings).reduce((a, b) => a + b, 0);
+  const flagged = ctx.services.filter((s) => s.flagged);
+  lines.push(bold(`${flagged.length ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`));
+  lines.push(`  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`);
+  lines.push(`  secrets: ${ctx.env.generated.length} generated, ${ctx.env.kept.length} kept, ${ctx.env.provided.length} provided`);
+  for (const s of ctx.services) {
+    const mark = s.flagged ? red(`✖ ${s.reason}`) : "✔";
+    lines.push(`  ${s.service.padEnd(16)} ${s.state}${s.health ? ` (${s.health})` : ""}, ${s.restarts} restarts ${mark}`);
+  }
+  for (const s of flagged) {
+    lines.push("", bold(`${s.service} (${s.container}): last log lines`));
+    for (const line of ctx.logs.get(s.container) ?? []) lines.push(`  ${isErrorLine(line) ? red(line) : line}`);
+  }
+  if (flagged.length) lines.push("", `Next: deploy-vps monitor-vps to follow it, deploy-vps rollback to go back to ${ctx.server.current ?? "the previous release"}.`);
+  return lines.join("\n");
+}

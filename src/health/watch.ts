@@ -1,0 +1,68 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { EnvironmentError } from "../errors.js";
+import type { Remote } from "../ssh/connection.js";
+import { type Shell, sh } from "../ssh/quote.js";
+import { assess, type ServiceVerdict } from "./classify.js";
+import { parseInspect } from "./containers.js";
+
+const POLL_MS = 2_000;
+export const LOG_LINES = 30;
+
+/** Labels are the same under Compose v1 and v2, so this works for both. */
+export function inspectScript(project: string): Shell {
+  return sh`ids=$(docker ps -aq --filter ${`label=com.docker.compose.project=${project}`})
+if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi`;
+}
+
+/** One `docker logs` a container, each base64-encoded on its own line after its name. */
+export function logsScript(containers: string[], lines: number): Shell {
+  return sh`for c in ${containers}; do
+  printf '%s\\n' "$c"
+  docker logs --tail ${lines} "$c" 2>&1 | base64 | tr -d '\\n'
+  echo
+done`;
+}
+
+export function parseLogs(stdout: string): Map<string, string[]> {
+  const logs = new Map<string, string[]>();
+  const rows = stdout.split("\n");
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    const name = rows[i] ?? "";
+    const text = Buffer.from(rows[i + 1] ?? "", "base64").toString("utf8");
+    if (name) logs.set(name, text.split("\n").filter((line, n, all) => line !== "" || n < all.length - 1));
+  }
+  return logs;
+}
+
+export async function inspectProject(remote: Remote, project: string) {
+  const result = await remote.run(inspectScript(project));
+  if (result.code !== 0) throw new EnvironmentError(`docker inspect failed on ${remote.target.host}: ${result.stderr.trim()}`);
+  return parseInspect(result.stdout.toString("utf8"));
+}
+
+/**
+ * Polls the project's containers for up to `settleSeconds`, one remote command a poll, and
+ * stops as soon as every service is settled: healthy, up long enough, done, or flagged.
+ */
+export async function watchServices(
+  remote: Remote,
+  project: string,
+  settleSeconds: number,
+  onPoll: (verdicts: ServiceVerdict[]) => void,
+): Promise<ServiceVerdict[]> {
+  const deadline = Date.now() + settleSeconds * 1000;
+  const firstSeen = new Map<string, number>();
+  for (;;) {
+    const verdicts = assess(await inspectProject(remote, project), firstSeen, Date.now());
+    onPoll(verdicts);
+    const settled = verdicts.length > 0 && verdicts.every((v) => v.settled);
+    if (settled || Date.now() + POLL_MS > deadline) return verdicts;
+    await sleep(POLL_MS);
+  }
+}
+
+export async function fetchLogs(remote: Remote, containers: string[], lines = LOG_LINES): Promise<Map<string, string[]>> {
+  if (containers.length === 0) return new Map();
+  const result = await remote.run(logsScript(containers, lines));
+  return parseLogs(result.stdout.toString("utf8"));
+}

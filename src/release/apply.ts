@@ -1,0 +1,58 @@
+import { EnvironmentError } from "../errors.js";
+import type { Remote } from "../ssh/connection.js";
+import { type Shell, sh } from "../ssh/quote.js";
+import type { ServerLayout } from "./layout.js";
+
+/** Releases kept besides the live one, for `rollback`. */
+export const KEPT_BACKUPS = 5;
+
+/**
+ * Copies a release's files into the app folder, then removes the files that the release it
+ * replaces shipped and this one does not. Nothing else in the app folder is touched: `.env`,
+ * bind-mounted data and whatever containers wrote stay as they are.
+ */
+export function syncReleaseScript(layout: ServerLayout, from: Shell): Shell {
+  return sh`mkdir -p ${layout.app}
+cp -a ${from}/. ${layout.app}/
+if [ -f ${layout.current} ]; then
+  old=${layout.releases}/$(cat ${layout.current})
+  if [ -d "$old" ] && [ "$old" != ${from} ]; then
+    (cd "$old" && find . ! -type d -print0) | xargs -0 -r sh -c 'new=$1 app=$2; shift 2
+      for f; do [ -e "$new/$f" ] || [ -L "$new/$f" ] || rm -f -- "$app/$f"; done' sh ${from} ${layout.app}
+  fi
+fi`;
+}
+
+/**
+ * One round trip that turns the staged upload into the live version: the new `.env` comes on
+ * stdin (never on a command line), the previous one is backed up 0600, the previous release
+ * stays in releases/ for rollback, and only the newest KEPT_BACKUPS + 1 are kept.
+ */
+export function applyScript(layout: ServerLayout, id: string, project: string): Shell {
+  const next = sh`${layout.releases}/${id}`;
+  return sh`set -eu
+umask 077
+[ -d ${`${layout.staging}/files`} ] || { echo "no upload is staged" >&2; exit 1; }
+cat > ${`${layout.staging}/env`}
+mkdir -p ${layout.releases} ${layout.envBackups}
+mv ${`${layout.staging}/files`} ${next}
+umask 022
+${syncReleaseScript(layout, next)}
+umask 077
+if [ -f ${`${layout.app}/.env`} ]; then cp -p ${`${layout.app}/.env`} ${`${layout.envBackups}/${id}.env`}; chmod 600 ${`${layout.envBackups}/${id}.env`}; fi
+cp ${`${layout.staging}/env`} ${`${layout.app}/.env.deploy-vps-new`}
+chmod 600 ${`${layout.app}/.env.deploy-vps-new`}
+mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
+printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
+printf '%s\\n' ${project} > ${layout.project}
+rm -rf ${layout.staging}
+ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old"; done
+ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
+}
+
+export async function applyRelease(remote: Remote, layout: ServerLayout, id: string, project: string, env: string): Promise<void> {
+  const result = await remote.run(applyScript(layout, id, project), { stdin: env });
+  if (result.code !== 0) {
+    throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+  }
+}

@@ -1,0 +1,33 @@
+import { posix } from "node:path";
+
+/**
+ * Where a deploy keeps its own state on the server: beside the app folder, not inside it, so
+ * that backups never end up in a `build: .` context or a `.:/app` bind mount.
+ */
+export interface ServerLayout {
+  app: string;
+  state: string;
+  staging: string;
+  releases: string;
+  envBackups: string;
+  current: string;
+  project: string;
+}
+
+export function serverLayout(app: string): ServerLayout {
+  const state = posix.join(posix.dirname(app), ".deploy-vps", posix.basename(app));
+  return {
+    app,
+    state,
+    staging: `${state}/staging`,
+    releases: `${state}/releases`,
+    envBackups: `${state}/env-backups`,
+    current: `${state}/current`,
+    project: `${state}/project`,
+  };
+}
+
+/** Sortable, filename-safe and unique enough for one app folder with a deploy lock. */
+export function releaseId(now: Date): string {
+  return now.toISOString().replace(/[-:]/g, "").replace(/\.(\d+)Z$/, "$1Z");
+}

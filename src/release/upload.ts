@@ -1,0 +1,44 @@
+import { type Readable, Transform } from "node:stream";
+import { EnvironmentError } from "../errors.js";
+import type { Remote } from "../ssh/connection.js";
+import { type Shell, sh } from "../ssh/quote.js";
+import type { ServerLayout } from "./layout.js";
+
+/** Lands the archive in a fresh staging folder; the live app folder is not touched. */
+export function uploadScript(layout: ServerLayout): Shell {
+  return sh`set -eu
+umask 077
+mkdir -p ${layout.state}
+rm -rf ${layout.staging}
+mkdir -p ${`${layout.staging}/files`}
+umask 022
+tar -xzpf - --no-same-owner -C ${`${layout.staging}/files`}`;
+}
+
+/** Counts the compressed bytes that really go over the wire. */
+export function byteCounter(onBytes: (total: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      total += chunk.length;
+      onBytes(total);
+      done(null, chunk);
+    },
+  });
+}
+
+export async function uploadRelease(remote: Remote, layout: ServerLayout, archive: Readable, onBytes: (n: number) => void): Promise<number> {
+  let sent = 0;
+  const counter = byteCounter((n) => {
+    sent = n;
+    onBytes(n);
+  });
+  const counted = archive.pipe(counter);
+  archive.on("error", (error) => counted.destroy(error));
+  const result = await remote.run(uploadScript(layout), { stdin: counted });
+  if (result.code !== 0) {
+    const reason = /No space left/i.test(result.stderr) ? "the server's disk is full" : result.stderr.trim().split("\n").slice(-3).join(" / ");
+    throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${reason}. The live version was not touched.`);
+  }
+  return sent;
+}

@@ -1,0 +1,185 @@
+import { appendFileSync, readFileSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { NodeSSH } from "node-ssh";
+import type { ClientChannel } from "ssh2";
+import { EnvironmentError, InputError } from "../errors.js";
+import { checkHostKey, fingerprint, type HostKeyVerdict, knownHostsLine, parseKnownHosts } from "./known-hosts.js";
+import { type Shell, shCommand } from "./quote.js";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  identity?: string;
+  passphrase?: string;
+  password?: string;
+  knownHosts: string;
+  acceptNewHostKey: boolean;
+  timeoutSeconds: number;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Sent on the channel's stdin; a stream is piped with backpressure, never buffered. */
+  stdin?: Readable | Buffer | string;
+  /** Each complete line of output as it arrives (progress output of long remote commands). */
+  onLine?: (line: string) => void;
+}
+
+function readKnownHosts(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function hostKeyError(target: SshTarget, verdict: HostKeyVerdict, presented: string): EnvironmentError {
+  const where = `${target.host}:${target.port}`;
+  switch (verdict.status) {
+    case "changed":
+      return new EnvironmentError(
+        `REMOTE HOST KEY CHANGED for ${where}: it presents ${presented} but ${target.knownHosts} records ${verdict.recorded.join(", ")}. ` +
+          "Someone may be intercepting the connection, or the server was reinstalled; if you know why, remove the old line from known_hosts.",
+      );
+    case "revoked":
+      return new EnvironmentError(`the host key of ${where} (${presented}) is marked @revoked in ${target.knownHosts}; refusing to connect.`);
+    default:
+      return new EnvironmentError(
+        `unknown host ${where}, key fingerprint ${presented}. Check it against the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), ` +
+          `then run again with --accept-new-host-key to trust it and record it in ${target.knownHosts}.`,
+      );
+  }
+}
+
+function connectionError(target: SshTarget, error: Error & { code?: string; level?: string }): EnvironmentError | InputError {
+  const where = `${target.host}:${target.port}`;
+  const message = error.message;
+  if (error.code === "ECONNREFUSED") return new EnvironmentError(`connection refused by ${where}: is sshd running and listening on port ${target.port}?`);
+  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return new EnvironmentError(`host not found: ${target.host} (DNS lookup failed); check the host name.`);
+  if (error.code === "EHOSTUNREACH" || error.code === "ENETUNREACH") return new EnvironmentError(`host ${target.host} is unreachable from here.`);
+  if (/handshake|timed out/i.test(message) || error.code === "ETIMEDOUT")
+    return new EnvironmentError(`no SSH handshake from ${where} within ${target.timeoutSeconds} s (--timeout); is the host up and the port right?`);
+  if (/passphrase/i.test(message))
+    return new InputError(`cannot use the key ${target.identity}: ${message.replace(/^Cannot parse privateKey: /, "")} (set DEPLOY_SSH_PASSPHRASE).`);
+  if (/Cannot parse privateKey/i.test(message)) return new InputError(`cannot read the SSH key ${target.identity}: ${message}.`);
+  if (error.level === "client-authentication" || /authentication methods failed/i.test(message))
+    return new EnvironmentError(`${target.user}@${where} refused every login method we tried (key, agent, password); check the user, its authorized_keys or DEPLOY_PASSWORD.`);
+  return new EnvironmentError(`SSH connection to ${where} failed: ${message}`);
+}
+
+/** Every remote command of a run is a channel on this one connection. */
+export class Remote {
+  /** Remote commands run: the latency cost of a deploy, reported in the JSON summary. */
+  roundTrips = 0;
+
+  private constructor(
+    private readonly ssh: NodeSSH,
+    readonly target: SshTarget,
+  ) {}
+
+  static async connect(target: SshTarget): Promise<Remote> {
+    const known = parseKnownHosts(readKnownHosts(target.knownHosts));
+    let rejected: { verdict: HostKeyVerdict; presented: string } | undefined;
+    let learned: Buffer | undefined;
+    const ssh = new NodeSSH();
+    if (target.identity) {
+      try {
+        readFileSync(target.identity);
+      } catch {
+        throw new InputError(`SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`);
+      }
+    }
+    try {
+      await ssh.connect({
+        host: target.host,
+        port: target.port,
+        username: target.user,
+        privateKeyPath: target.identity,
+        passphrase: target.passphrase,
+        password: target.password,
+        agent: process.env.SSH_AUTH_SOCK,
+        readyTimeout: target.timeoutSeconds * 1000,
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
+        // Synchronous on purpose: ssh2 treats a promise (even one resolving false) as acceptance.
+        hostVerifier: (key: Buffer): boolean => {
+          const verdict = checkHostKey(known, target.host, target.port, key);
+          if (verdict.status === "trusted") return true;
+          if (verdict.status === "unknown" && target.acceptNewHostKey) {
+            learned = key;
+            return true;
+          }
+          rejected = { verdict, presented: fingerprint(key) };
+          return false;
+        },
+      });
+    } catch (error) {
+      ssh.dispose();
+      if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
+      throw connectionError(target, error as Error);
+    }
+    if (learned) appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
+    return new Remote(ssh, target);
+  }
+
+  /** Runs a POSIX sh script on the server. Resolves with its exit code; rejects only if the connection fails. */
+  async run(body: Shell, options: RunOptions = {}): Promise<RunResult> {
+    const connection = this.ssh.connection;
+    if (!connection) throw new EnvironmentError(`the SSH connection to ${this.target.host} is closed.`);
+    this.roundTrips += 1;
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      connection.exec(shCommand(body), (error, ch) => (error ? reject(error) : resolve(ch))),
+    );
+    const stdout: Buffer[] = [];
+    let stderr = "";
+    let partial = "";
+    const lines = (chunk: Buffer) => {
+      if (!options.onLine) return;
+      partial += chunk.toString("utf8");
+      const complete = partial.split(/\r?\n|\r/);
+      partial = complete.pop() ?? "";
+      for (const line of complete) options.onLine(line);
+    };
+    channel.on("data", (chunk: Buffer) => {
+      stdout.push(chunk);
+      lines(chunk);
+    });
+    channel.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      lines(chunk);
+    });
+    const closed = new Promise<number>((resolve, reject) => {
+      let code = -1;
+      const lost = () => reject(new EnvironmentError(`the SSH connection to ${this.target.host} was lost.`));
+      connection.once("close", lost);
+      channel.on("exit", (exitCode: number | null) => {
+        code = exitCode ?? -1;
+      });
+      channel.on("close", () => {
+        connection.off("close", lost);
+        resolve(code);
+      });
+    });
+    const { stdin } = options;
+    let pipeError: unknown;
+    if (stdin === undefined) channel.end();
+    else if (typeof stdin === "string" || Buffer.isBuffer(stdin)) channel.end(stdin);
+    // A remote command that fails early closes its stdin; its exit code and stderr tell why.
+    else await pipeline(stdin, channel).catch((error) => (pipeError = error));
+    const code = await closed;
+    if (pipeError && code <= 0) throw pipeError;
+    if (partial && options.onLine) options.onLine(partial);
+    return { code, stdout: Buffer.concat(stdout), stderr };
+  }
+
+  close(): void {
+    this.ssh.dispose();
+  }
+}
