@@ -6,7 +6,9 @@ import { runDeploy } from "./deploy/pipeline.js";
 import { deploySummary, humanSummary } from "./deploy/report.js";
 import { DeployError, ExitCode } from "./errors.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 const collect = (value: string, previous: string[]) => [...previous, value];
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
@@ -39,12 +41,24 @@ export function program(): Command {
     .showSuggestionAfterError(true)
     .exitOverride();
   connectionOptions(root.command("deploy [dir]", { isDefault: true }))
-    .description("upload the project in DIR (default .), update .env, build and start it, watch for crash loops")
-    .option("-f, --file <file>", "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)", collect, [])
+    .description(
+      "upload the project in DIR (default .), update .env, build and start it, watch for crash loops",
+    )
+    .option(
+      "-f, --file <file>",
+      "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)",
+      collect,
+      [],
+    )
     .option("--exclude <glob>", "do not ship matching paths, repeatable (gitignore syntax)", collect, [])
     .option("--env-template <file>", "env template, default .env.example (DEPLOY_ENV_TEMPLATE)")
     .option("--settle <seconds>", "how long to watch for crash loops, default 30 (DEPLOY_SETTLE)")
-    .addOption(new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices(["v1", "v2"]))
+    .addOption(
+      new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices([
+        "v1",
+        "v2",
+      ]),
+    )
     .option("--dry-run", "print the plan; change nothing on the server")
     .option("--json", "print one JSON summary on stdout (progress goes to stderr)")
     .addHelpText(
@@ -74,7 +88,9 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode;
       return;
     }
-    process.stderr.write(`deploy-vps: unexpected error (a bug: please report it with this trace)\n${(error as Error)?.stack ?? String(error)}\n`);
+    process.stderr.write(
+      `deploy-vps: unexpected error (a bug: please report it with this trace)\n${(error as Error)?.stack ?? String(error)}\n`,
+    );
     process.exitCode = ExitCode.failed;
   }
 }

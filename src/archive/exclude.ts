@@ -1,7 +1,15 @@
 import ignore from "ignore";
 
 /** Heavy or local-only folders that are never shipped, at any depth. */
-export const ALWAYS_SKIPPED_ANYWHERE = ["node_modules", ".git", ".next", ".nuxt", ".turbo", ".cache", "coverage"];
+export const ALWAYS_SKIPPED_ANYWHERE = [
+  "node_modules",
+  ".git",
+  ".next",
+  ".nuxt",
+  ".turbo",
+  ".cache",
+  "coverage",
+];
 /** Build output at the project's root only (a `src/build/` folder is source). */
 export const ALWAYS_SKIPPED_AT_ROOT = ["dist", "build"];
 

@@ -20,7 +20,12 @@ export async function walkProject(root: string, isExcluded: IsExcluded): Promise
   async function visit(relative: string): Promise<void> {
     const names: { name: string; isDirectory: boolean; isFile: boolean; isLink: boolean }[] = [];
     for await (const entry of await opendir(join(root, relative))) {
-      names.push({ name: entry.name, isDirectory: entry.isDirectory(), isFile: entry.isFile(), isLink: entry.isSymbolicLink() });
+      names.push({
+        name: entry.name,
+        isDirectory: entry.isDirectory(),
+        isFile: entry.isFile(),
+        isLink: entry.isSymbolicLink(),
+      });
     }
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of names) {

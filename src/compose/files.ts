@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { atPosition, InputError } from "../errors.js";
@@ -132,17 +132,28 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /** The explicit compose files (relative to projectDir), else the first default one that exists; parsed. */
-export async function loadComposeFiles(projectDir: string, explicit: string[]): Promise<ComposeFile[]> {
-  if (explicit.length === 0) {
-    for (const candidate of DEFAULT_COMPOSE_FILES) {
-      const text = await readIfExists(join(projectDir, candidate));
-      if (text !== undefined) return [parseComposeFile(candidate, text)];
-    }
-    throw new InputError(
-      `no compose file in ${projectDir} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`,
+/** Compose's own default: the first file found, plus its `.override` sibling when there is one. */
+async function defaultComposeFiles(projectDir: string): Promise<string[]> {
+  const exists = (name: string) =>
+    access(join(projectDir, name)).then(
+      () => true,
+      () => false,
     );
+  for (const candidate of DEFAULT_COMPOSE_FILES) {
+    if (!(await exists(candidate))) continue;
+    const stem = candidate.replace(/\.ya?ml$/, "");
+    for (const override of [`${stem}.override.yaml`, `${stem}.override.yml`]) {
+      if (await exists(override)) return [candidate, override];
+    }
+    return [candidate];
   }
+  throw new InputError(
+    `no compose file in ${projectDir} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`,
+  );
+}
 
+export async function loadComposeFiles(projectDir: string, given: string[]): Promise<ComposeFile[]> {
+  const explicit = given.length > 0 ? given : await defaultComposeFiles(projectDir);
   const partial = explicit.length > 1;
   const parsed: { file: ComposeFile; positions: Map<string, Position> }[] = [];
   for (const given of explicit) {

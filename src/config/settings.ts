@@ -103,27 +103,42 @@ export function parseConfigFile(file: string, text: string): Map<string, Sourced
   }
   const values = new Map<string, Sourced>();
   if (doc.contents === null) return values;
-  if (!isMap(doc.contents)) throw new InputError(atPosition(file, 1, 1, "expected a mapping of settings (host: ..., path: ...)"));
+  if (!isMap(doc.contents))
+    throw new InputError(atPosition(file, 1, 1, "expected a mapping of settings (host: ..., path: ...)"));
   const known = Object.values(KEYS).map(([, , key]) => key as string);
   for (const pair of doc.contents.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : "";
     const { line, col } = where(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
     if (!known.includes(key)) {
-      throw new InputError(atPosition(file, line, col, `unknown setting '${key}'; known settings: ${known.join(", ")}`));
+      throw new InputError(
+        atPosition(file, line, col, `unknown setting '${key}'; known settings: ${known.join(", ")}`),
+      );
     }
     const node = pair.value;
-    const value = isSeq(node) ? node.items.map((item) => (isScalar(item) ? String(item.value) : "")) : isScalar(node) ? node.value : undefined;
+    const value = isSeq(node)
+      ? node.items.map((item) => (isScalar(item) ? String(item.value) : ""))
+      : isScalar(node)
+        ? node.value
+        : undefined;
     const at = where(isScalar(node) || isSeq(node) ? node.range?.[0] : undefined);
     values.set(key, { value, source: `${file}:${at.line}:${at.col}` });
   }
   return values;
 }
 
-function wholeNumber(raw: Sourced | undefined, fallback: number, min: number, max: number, what: string): number {
+function wholeNumber(
+  raw: Sourced | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  what: string,
+): number {
   if (raw === undefined || raw.value === undefined || raw.value === "") return fallback;
   const n = typeof raw.value === "number" ? raw.value : Number(String(raw.value).trim());
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new InputError(`${raw.source}: ${what} must be a whole number from ${min} to ${max}, got '${String(raw.value)}'.`);
+    throw new InputError(
+      `${raw.source}: ${what} must be a whole number from ${min} to ${max}, got '${String(raw.value)}'.`,
+    );
   }
   return n;
 }
@@ -149,16 +164,22 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
   if (!info.isDirectory()) throw new InputError(`not a folder: ${projectDir}; give the project folder.`);
 
   const localEnvText = await readOptional(join(projectDir, ".env"));
-  const localEnv = Object.fromEntries(Object.entries(parseDotenv(localEnvText ?? "")).filter(([key]) => key.startsWith("DEPLOY_")));
+  const localEnv = Object.fromEntries(
+    Object.entries(parseDotenv(localEnvText ?? "")).filter(([key]) => key.startsWith("DEPLOY_")),
+  );
   const configText = await readOptional(join(projectDir, CONFIG_FILE));
-  const config = configText === undefined ? new Map<string, Sourced>() : parseConfigFile(CONFIG_FILE, configText);
+  const config =
+    configText === undefined ? new Map<string, Sourced>() : parseConfigFile(CONFIG_FILE, configText);
 
   const get = (key: Key): Sourced | undefined => {
     const [flag, variable, configKey] = KEYS[key];
     const flagValue = flag ? (flags as Record<string, unknown>)[key] : undefined;
-    if (flagValue !== undefined && !(Array.isArray(flagValue) && flagValue.length === 0)) return { value: flagValue, source: flag ?? key };
-    if (variable && env[variable] !== undefined && env[variable] !== "") return { value: env[variable], source: variable };
-    if (variable && localEnv[variable] !== undefined) return { value: localEnv[variable], source: `.env ${variable}` };
+    if (flagValue !== undefined && !(Array.isArray(flagValue) && flagValue.length === 0))
+      return { value: flagValue, source: flag ?? key };
+    if (variable && env[variable] !== undefined && env[variable] !== "")
+      return { value: env[variable], source: variable };
+    if (variable && localEnv[variable] !== undefined)
+      return { value: localEnv[variable], source: `.env ${variable}` };
     return config.get(configKey);
   };
   const text = (key: Key) => {
@@ -191,7 +212,11 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     path: text("path"),
     name: text("name"),
     files: list(get("files")),
-    exclude: [...list(config.get("exclude")), ...(flags.exclude ?? []), ...(ignoreFile ? parseIgnoreFile(ignoreFile) : [])],
+    exclude: [
+      ...list(config.get("exclude")),
+      ...(flags.exclude ?? []),
+      ...(ignoreFile ? parseIgnoreFile(ignoreFile) : []),
+    ],
     envTemplate: text("envTemplate") ?? ".env.example",
     settle: wholeNumber(get("settle"), 30, 0, 3600, "the settle window (seconds)"),
     timeout: wholeNumber(get("timeout"), 20, 1, 600, "the connection timeout (seconds)"),

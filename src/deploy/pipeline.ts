@@ -57,9 +57,18 @@ function timed<T>(ctx: DeployContext, step: string, work: () => Promise<T>): Pro
 }
 
 export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Promise<DeployContext> {
-  const ctx = { settings, uploadedBytes: 0, services: [], logs: new Map(), timings: {} } as unknown as DeployContext;
+  const ctx = {
+    settings,
+    uploadedBytes: 0,
+    services: [],
+    logs: new Map(),
+    timings: {},
+  } as unknown as DeployContext;
   const online = settings.host !== undefined;
-  if (!online && !settings.dryRun) throw new InputError("no host to deploy to: pass --host user@host or set DEPLOY_HOST (or host: in deploy-vps.yml).");
+  if (!online && !settings.dryRun)
+    throw new InputError(
+      "no host to deploy to: pass --host user@host or set DEPLOY_HOST (or host: in deploy-vps.yml).",
+    );
   const live = !settings.dryRun;
 
   const tasks = new Listr<DeployContext>(
@@ -95,10 +104,13 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Check the server",
         enabled: online,
         task: async (c, task) => {
-          const path = settings.path ?? `~/apps/${resolveProjectName({ compose: c.plan.compose[0]?.name, config: settings.name, folder: settings.folderName }).name}`;
+          const path =
+            settings.path ??
+            `~/apps/${resolveProjectName({ compose: c.plan.compose[0]?.name, config: settings.name, folder: settings.folderName }).name}`;
           c.server = await timed(c, "probe", () => probeServer(c.remote, path));
           const problem = serverProblems(c.server, settings.host ?? "", settings.compose);
-          if (problem) throw c.server.appKind === "file" ? new InputError(problem) : new EnvironmentError(problem);
+          if (problem)
+            throw c.server.appKind === "file" ? new InputError(problem) : new EnvironmentError(problem);
           c.layout = serverLayout(c.server.app);
           c.project = resolveProjectName({
             compose: c.plan.compose.find((file) => file.name)?.name,
@@ -106,7 +118,11 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             server: c.server.project,
             folder: settings.folderName,
           }).name;
-          c.compose = { kind: chooseCompose(c.server, settings.compose), project: c.project, files: c.plan.compose.map((f) => f.path) };
+          c.compose = {
+            kind: chooseCompose(c.server, settings.compose),
+            project: c.project,
+            files: c.plan.compose.map((f) => f.path),
+          };
           task.title = `Check the server: ${c.server.app}, project ${c.project}, Compose ${c.compose.kind}${c.server.current ? `, live release ${c.server.current}` : ", first deploy"}`;
         },
       },
@@ -121,10 +137,16 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Use local images",
         task: async (c, task) => {
-          c.project ??= resolveProjectName({ compose: c.plan.compose.find((f) => f.name)?.name, config: settings.name, folder: settings.folderName }).name;
+          c.project ??= resolveProjectName({
+            compose: c.plan.compose.find((f) => f.name)?.name,
+            config: settings.name,
+            folder: settings.folderName,
+          }).name;
           c.images = localImagesFor(c.plan.compose, c.project);
           const list = Object.entries(c.images.images).map(([service, image]) => `${service} → ${image}`);
-          task.title = list.length ? `Local images: ${list.join(", ")}` : "Local images: no service is built here";
+          task.title = list.length
+            ? `Local images: ${list.join(", ")}`
+            : "Local images: no service is built here";
         },
       },
       {
@@ -167,7 +189,9 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             }),
           );
           if (result.code !== 0) {
-            throw new EnvironmentError(`docker compose failed on ${settings.host} (exit ${result.code}): ${tail.slice(-5).join(" / ")}`);
+            throw new EnvironmentError(
+              `docker compose failed on ${settings.host} (exit ${result.code}): ${tail.slice(-5).join(" / ")}`,
+            );
           }
         },
       },
@@ -181,7 +205,10 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             }),
           );
           const flagged = c.services.filter((s) => s.flagged);
-          c.logs = await fetchLogs(c.remote, flagged.map((s) => s.container));
+          c.logs = await fetchLogs(
+            c.remote,
+            flagged.map((s) => s.container),
+          );
           task.title = flagged.length
             ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
             : `Watch: ${c.services.length} services up`;

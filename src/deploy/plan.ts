@@ -30,14 +30,21 @@ async function readTemplate(settings: Settings): Promise<EnvFile> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     // Without a template the server's .env keeps what it has; only an explicit one must exist.
-    if (settings.envTemplate !== ".env.example") throw new InputError(`env template not found: ${settings.envTemplate} (--env-template).`);
+    if (settings.envTemplate !== ".env.example")
+      throw new InputError(`env template not found: ${settings.envTemplate} (--env-template).`);
     return { path: settings.envTemplate, lines: [] };
   }
 }
 
 /** Shell values win over .env.deploy; only keys the template lists are ever taken. */
-async function providedValues(settings: Settings, template: EnvFile, env: NodeJS.ProcessEnv): Promise<Map<string, string>> {
-  const local = parseDotenv(await readFile(join(settings.projectDir, LOCAL_VALUES_FILE), "utf8").catch(() => ""));
+async function providedValues(
+  settings: Settings,
+  template: EnvFile,
+  env: NodeJS.ProcessEnv,
+): Promise<Map<string, string>> {
+  const local = parseDotenv(
+    await readFile(join(settings.projectDir, LOCAL_VALUES_FILE), "utf8").catch(() => ""),
+  );
   const provided = new Map<string, string>();
   for (const line of template.lines) {
     if (line.kind !== "entry") continue;
@@ -50,8 +57,12 @@ async function providedValues(settings: Settings, template: EnvFile, env: NodeJS
 export async function planProject(settings: Settings, env: NodeJS.ProcessEnv): Promise<ProjectPlan> {
   const compose = await loadComposeFiles(settings.projectDir, settings.files);
   const template = await readTemplate(settings);
-  const tree = await walkProject(settings.projectDir, excludeRule({ patterns: settings.exclude, envTemplate: settings.envTemplate }));
-  if (tree.files.length === 0) throw new InputError(`nothing to ship in ${settings.projectDir}: every file is excluded.`);
+  const tree = await walkProject(
+    settings.projectDir,
+    excludeRule({ patterns: settings.exclude, envTemplate: settings.envTemplate }),
+  );
+  if (tree.files.length === 0)
+    throw new InputError(`nothing to ship in ${settings.projectDir}: every file is excluded.`);
   return {
     compose,
     services: mergedServices(compose),

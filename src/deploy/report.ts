@@ -1,7 +1,7 @@
 import type { ServiceVerdict } from "../health/classify.js";
 import { isErrorLine } from "../health/classify.js";
-import type { DeployContext } from "./pipeline.js";
 import { formatBytes } from "./format.js";
+import type { DeployContext } from "./pipeline.js";
 
 export const SUMMARY_VERSION = 1;
 
@@ -19,7 +19,11 @@ export function deploySummary(ctx: DeployContext) {
     composeCommand: ctx.compose?.kind ?? null,
     files: {
       shipped: { count: plan.tree.files.length, bytes: plan.tree.bytes },
-      skipped: { count: plan.tree.skipped.files + plan.tree.skipped.folders.length, bytes: plan.tree.skipped.bytes, folders: plan.tree.skipped.folders },
+      skipped: {
+        count: plan.tree.skipped.files + plan.tree.skipped.folders.length,
+        bytes: plan.tree.skipped.bytes,
+        folders: plan.tree.skipped.folders,
+      },
     },
     uploadedBytes: ctx.uploadedBytes,
     roundTrips: ctx.remote?.roundTrips ?? 0,
@@ -39,7 +43,8 @@ export function deploySummary(ctx: DeployContext) {
   };
 }
 
-const paint = (code: number, color: boolean) => (text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
+const paint = (code: number, color: boolean) => (text: string) =>
+  color ? `\u001b[${code}m${text}\u001b[0m` : text;
 
 /** What a person reads in two seconds when the run is over. */
 export function humanSummary(ctx: DeployContext, color: boolean): string {
@@ -49,25 +54,45 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
   const lines: string[] = [];
   if (settings.dryRun) {
     lines.push(bold(`Dry run: nothing was changed${settings.host ? ` on ${settings.host}` : ""}.`));
-    lines.push(`  would ship ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}); skipped: ${plan.tree.skipped.folders.join(", ") || "no folder"}, ${plan.tree.skipped.files} files`);
-    lines.push(`  secrets: would generate ${ctx.env.generated.join(", ") || "none"}; keep ${ctx.env.kept.length}; provided ${ctx.env.provided.join(", ") || "none"}`);
-    for (const [service, image] of Object.entries(ctx.images.images)) lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
+    lines.push(
+      `  would ship ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}); skipped: ${plan.tree.skipped.folders.join(", ") || "no folder"}, ${plan.tree.skipped.files} files`,
+    );
+    lines.push(
+      `  secrets: would generate ${ctx.env.generated.join(", ") || "none"}; keep ${ctx.env.kept.length}; provided ${ctx.env.provided.join(", ") || "none"}`,
+    );
+    for (const [service, image] of Object.entries(ctx.images.images))
+      lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
     for (const [file] of ctx.images.replaced) lines.push(`  rewrites ${file}`);
     return lines.join("\n");
   }
   const total = Object.values(ctx.timings).reduce((a, b) => a + b, 0);
   const flagged = ctx.services.filter((s) => s.flagged);
-  lines.push(bold(`${flagged.length ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`));
-  lines.push(`  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`);
-  lines.push(`  secrets: ${ctx.env.generated.length} generated, ${ctx.env.kept.length} kept, ${ctx.env.provided.length} provided`);
+  lines.push(
+    bold(
+      `${flagged.length ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`,
+    ),
+  );
+  lines.push(
+    `  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`,
+  );
+  lines.push(
+    `  secrets: ${ctx.env.generated.length} generated, ${ctx.env.kept.length} kept, ${ctx.env.provided.length} provided`,
+  );
   for (const s of ctx.services) {
     const mark = s.flagged ? red(`✖ ${s.reason}`) : "✔";
-    lines.push(`  ${s.service.padEnd(16)} ${s.state}${s.health ? ` (${s.health})` : ""}, ${s.restarts} restarts ${mark}`);
+    lines.push(
+      `  ${s.service.padEnd(16)} ${s.state}${s.health ? ` (${s.health})` : ""}, ${s.restarts} restarts ${mark}`,
+    );
   }
   for (const s of flagged) {
     lines.push("", bold(`${s.service} (${s.container}): last log lines`));
-    for (const line of ctx.logs.get(s.container) ?? []) lines.push(`  ${isErrorLine(line) ? red(line) : line}`);
+    for (const line of ctx.logs.get(s.container) ?? [])
+      lines.push(`  ${isErrorLine(line) ? red(line) : line}`);
   }
-  if (flagged.length) lines.push("", `Next: deploy-vps monitor-vps to follow it, deploy-vps rollback to go back to ${ctx.server.current ?? "the previous release"}.`);
+  if (flagged.length)
+    lines.push(
+      "",
+      `Next: deploy-vps monitor-vps to follow it, deploy-vps rollback to go back to ${ctx.server.current ?? "the previous release"}.`,
+    );
   return lines.join("\n");
 }

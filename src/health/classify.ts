@@ -3,7 +3,14 @@ import type { ContainerState } from "./containers.js";
 /** A service that has run this long with no healthcheck and no restart is taken as started. */
 export const STABLE_AFTER_MS = 10_000;
 
-export type ServiceCondition = "healthy" | "running" | "starting" | "completed" | "crash-looping" | "exited" | "unhealthy";
+export type ServiceCondition =
+  | "healthy"
+  | "running"
+  | "starting"
+  | "completed"
+  | "crash-looping"
+  | "exited"
+  | "unhealthy";
 
 export interface ServiceVerdict {
   service: string;
@@ -33,11 +40,27 @@ export function classify(container: ContainerState, firstRestartCount: number, n
     health: container.health,
     restarts: container.restartCount,
   };
-  const flag = (condition: ServiceCondition, reason: string): ServiceVerdict => ({ ...base, condition, flagged: true, settled: true, reason });
-  const ok = (condition: ServiceCondition, settled: boolean): ServiceVerdict => ({ ...base, condition, flagged: false, settled });
+  const flag = (condition: ServiceCondition, reason: string): ServiceVerdict => ({
+    ...base,
+    condition,
+    flagged: true,
+    settled: true,
+    reason,
+  });
+  const ok = (condition: ServiceCondition, settled: boolean): ServiceVerdict => ({
+    ...base,
+    condition,
+    flagged: false,
+    settled,
+  });
 
-  if (container.status === "restarting") return flag("crash-looping", `restarting (exit code ${container.exitCode})`);
-  if (container.restartCount > firstRestartCount) return flag("crash-looping", `restarted ${container.restartCount - firstRestartCount} times while watched`);
+  if (container.status === "restarting")
+    return flag("crash-looping", `restarting (exit code ${container.exitCode})`);
+  if (container.restartCount > firstRestartCount)
+    return flag(
+      "crash-looping",
+      `restarted ${container.restartCount - firstRestartCount} times while watched`,
+    );
   if (container.status === "exited" || container.status === "dead") {
     if (container.exitCode === 0) return ok("completed", true);
     return flag("exited", `exited with code ${container.exitCode}`);
@@ -49,7 +72,11 @@ export function classify(container: ContainerState, firstRestartCount: number, n
 }
 
 /** Verdicts for one poll, one per container; `firstSeen` remembers restart counts across polls. */
-export function assess(containers: ContainerState[], firstSeen: Map<string, number>, now: number): ServiceVerdict[] {
+export function assess(
+  containers: ContainerState[],
+  firstSeen: Map<string, number>,
+  now: number,
+): ServiceVerdict[] {
   return containers
     .filter((c) => !c.oneOff)
     .map((c) => {

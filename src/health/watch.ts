@@ -29,14 +29,19 @@ export function parseLogs(stdout: string): Map<string, string[]> {
   for (let i = 0; i + 1 < rows.length; i += 2) {
     const name = rows[i] ?? "";
     const text = Buffer.from(rows[i + 1] ?? "", "base64").toString("utf8");
-    if (name) logs.set(name, text.split("\n").filter((line, n, all) => line !== "" || n < all.length - 1));
+    if (name)
+      logs.set(
+        name,
+        text.split("\n").filter((line, n, all) => line !== "" || n < all.length - 1),
+      );
   }
   return logs;
 }
 
 export async function inspectProject(remote: Remote, project: string) {
   const result = await remote.run(inspectScript(project));
-  if (result.code !== 0) throw new EnvironmentError(`docker inspect failed on ${remote.target.host}: ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new EnvironmentError(`docker inspect failed on ${remote.target.host}: ${result.stderr.trim()}`);
   return parseInspect(result.stdout.toString("utf8"));
 }
 
@@ -61,7 +66,11 @@ export async function watchServices(
   }
 }
 
-export async function fetchLogs(remote: Remote, containers: string[], lines = LOG_LINES): Promise<Map<string, string[]>> {
+export async function fetchLogs(
+  remote: Remote,
+  containers: string[],
+  lines = LOG_LINES,
+): Promise<Map<string, string[]>> {
   if (containers.length === 0) return new Map();
   const result = await remote.run(logsScript(containers, lines));
   return parseLogs(result.stdout.toString("utf8"));

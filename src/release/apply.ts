@@ -50,9 +50,17 @@ ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
 }
 
-export async function applyRelease(remote: Remote, layout: ServerLayout, id: string, project: string, env: string): Promise<void> {
+export async function applyRelease(
+  remote: Remote,
+  layout: ServerLayout,
+  id: string,
+  project: string,
+  env: string,
+): Promise<void> {
   const result = await remote.run(applyScript(layout, id, project), { stdin: env });
   if (result.code !== 0) {
-    throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`);
+    throw new EnvironmentError(
+      `switching ${remote.target.host}:${layout.app} to the new version failed: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`,
+    );
   }
 }

@@ -29,5 +29,8 @@ export function serverLayout(app: string): ServerLayout {
 
 /** Sortable, filename-safe and unique enough for one app folder with a deploy lock. */
 export function releaseId(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, "").replace(/\.(\d+)Z$/, "$1Z");
+  return now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.(\d+)Z$/, "$1Z");
 }

@@ -1,8 +1,7 @@
+import type { ComposeKind } from "../compose/commands.js";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
-
-import type { ComposeKind } from "../compose/commands.js";
 
 /** What one round trip learns about the server before anything is changed. */
 export interface ServerState {
@@ -33,7 +32,8 @@ if ! command -v docker >/dev/null 2>&1; then echo docker=missing
 elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok
 else echo docker=error; echo "dockerMessage=$(enc "$out")"; fi
 v2=$(docker compose version --short 2>/dev/null) && echo "compose2=$(enc "$v2")"
-v1=$(docker-compose version --short 2>/dev/null) && echo "compose1=$(enc "$v1")"
+# Only whether v1 is there: its version costs a Python start-up (half a second).
+v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
 command -v tar >/dev/null 2>&1 && echo tar=ok
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
@@ -48,7 +48,9 @@ export function parseProbe(stdout: string): ServerState {
     if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
   }
   if (!fields.has("end") || !fields.has("app")) {
-    throw new EnvironmentError("the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?");
+    throw new EnvironmentError(
+      "the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?",
+    );
   }
   const decoded = (key: string) => {
     const value = fields.get(key);
@@ -74,7 +76,8 @@ export function parseProbe(stdout: string): ServerState {
 
 export async function probeServer(remote: Remote, path: string): Promise<ServerState> {
   const result = await remote.run(probeScript(path));
-  if (result.code !== 0) throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
   return parseProbe(result.stdout.toString("utf8"));
 }
 
@@ -82,20 +85,23 @@ export async function probeServer(remote: Remote, path: string): Promise<ServerS
 export function serverProblems(state: ServerState, host: string, forced?: ComposeKind): string | undefined {
   if (state.appKind === "file") return `${host}:${state.app} is a file, not a folder; choose another --path.`;
   if (!state.hasTar) return `${host} has no tar; install it (apt-get install tar).`;
-  if (state.docker.status === "missing") return `${host} has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).`;
+  if (state.docker.status === "missing")
+    return `${host} has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).`;
   if (state.docker.status === "error") {
     if (/permission denied/i.test(state.docker.message)) {
       return `the SSH user on ${host} may not use Docker (permission denied on the Docker socket); run \`sudo usermod -aG docker $USER\` there and log in again.`;
     }
     return `Docker on ${host} does not answer: ${state.docker.message.split("\n")[0]}; is dockerd running?`;
   }
-  if (forced === "v2" && !state.compose.v2) return `${host} has no Compose v2 (docker compose), which --compose v2 asks for.`;
-  if (forced === "v1" && !state.compose.v1) return `${host} has no Compose v1 (docker-compose), which --compose v1 asks for.`;
-  if (!state.compose.v1 && !state.compose.v2) return `${host} has Docker but no Compose; install the docker-compose-plugin package.`;
+  if (forced === "v2" && !state.compose.v2)
+    return `${host} has no Compose v2 (docker compose), which --compose v2 asks for.`;
+  if (forced === "v1" && !state.compose.v1)
+    return `${host} has no Compose v1 (docker-compose), which --compose v1 asks for.`;
+  if (!state.compose.v1 && !state.compose.v2)
+    return `${host} has Docker but no Compose; install the docker-compose-plugin package.`;
   return undefined;
 }
 
 export function chooseCompose(state: ServerState, forced?: ComposeKind): ComposeKind {
   return forced ?? (state.compose.v2 ? "v2" : "v1");
 }
-

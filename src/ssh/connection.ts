@@ -4,7 +4,13 @@ import { pipeline } from "node:stream/promises";
 import { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
 import { EnvironmentError, InputError } from "../errors.js";
-import { checkHostKey, fingerprint, type HostKeyVerdict, knownHostsLine, parseKnownHosts } from "./known-hosts.js";
+import {
+  checkHostKey,
+  fingerprint,
+  type HostKeyVerdict,
+  knownHostsLine,
+  parseKnownHosts,
+} from "./known-hosts.js";
 import { type Shell, shCommand } from "./quote.js";
 
 export interface SshTarget {
@@ -49,7 +55,9 @@ function hostKeyError(target: SshTarget, verdict: HostKeyVerdict, presented: str
           "Someone may be intercepting the connection, or the server was reinstalled; if you know why, remove the old line from known_hosts.",
       );
     case "revoked":
-      return new EnvironmentError(`the host key of ${where} (${presented}) is marked @revoked in ${target.knownHosts}; refusing to connect.`);
+      return new EnvironmentError(
+        `the host key of ${where} (${presented}) is marked @revoked in ${target.knownHosts}; refusing to connect.`,
+      );
     default:
       return new EnvironmentError(
         `unknown host ${where}, key fingerprint ${presented}. Check it against the server (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), ` +
@@ -58,19 +66,34 @@ function hostKeyError(target: SshTarget, verdict: HostKeyVerdict, presented: str
   }
 }
 
-function connectionError(target: SshTarget, error: Error & { code?: string; level?: string }): EnvironmentError | InputError {
+function connectionError(
+  target: SshTarget,
+  error: Error & { code?: string; level?: string },
+): EnvironmentError | InputError {
   const where = `${target.host}:${target.port}`;
   const message = error.message;
-  if (error.code === "ECONNREFUSED") return new EnvironmentError(`connection refused by ${where}: is sshd running and listening on port ${target.port}?`);
-  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN") return new EnvironmentError(`host not found: ${target.host} (DNS lookup failed); check the host name.`);
-  if (error.code === "EHOSTUNREACH" || error.code === "ENETUNREACH") return new EnvironmentError(`host ${target.host} is unreachable from here.`);
+  if (error.code === "ECONNREFUSED")
+    return new EnvironmentError(
+      `connection refused by ${where}: is sshd running and listening on port ${target.port}?`,
+    );
+  if (error.code === "ENOTFOUND" || error.code === "EAI_AGAIN")
+    return new EnvironmentError(`host not found: ${target.host} (DNS lookup failed); check the host name.`);
+  if (error.code === "EHOSTUNREACH" || error.code === "ENETUNREACH")
+    return new EnvironmentError(`host ${target.host} is unreachable from here.`);
   if (/handshake|timed out/i.test(message) || error.code === "ETIMEDOUT")
-    return new EnvironmentError(`no SSH handshake from ${where} within ${target.timeoutSeconds} s (--timeout); is the host up and the port right?`);
+    return new EnvironmentError(
+      `no SSH handshake from ${where} within ${target.timeoutSeconds} s (--timeout); is the host up and the port right?`,
+    );
   if (/passphrase/i.test(message))
-    return new InputError(`cannot use the key ${target.identity}: ${message.replace(/^Cannot parse privateKey: /, "")} (set DEPLOY_SSH_PASSPHRASE).`);
-  if (/Cannot parse privateKey/i.test(message)) return new InputError(`cannot read the SSH key ${target.identity}: ${message}.`);
+    return new InputError(
+      `cannot use the key ${target.identity}: ${message.replace(/^Cannot parse privateKey: /, "")} (set DEPLOY_SSH_PASSPHRASE).`,
+    );
+  if (/Cannot parse privateKey/i.test(message))
+    return new InputError(`cannot read the SSH key ${target.identity}: ${message}.`);
   if (error.level === "client-authentication" || /authentication methods failed/i.test(message))
-    return new EnvironmentError(`${target.user}@${where} refused every login method we tried (key, agent, password); check the user, its authorized_keys or DEPLOY_PASSWORD.`);
+    return new EnvironmentError(
+      `${target.user}@${where} refused every login method we tried (key, agent, password); check the user, its authorized_keys or DEPLOY_PASSWORD.`,
+    );
   return new EnvironmentError(`SSH connection to ${where} failed: ${message}`);
 }
 
@@ -93,7 +116,9 @@ export class Remote {
       try {
         readFileSync(target.identity);
       } catch {
-        throw new InputError(`SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`);
+        throw new InputError(
+          `SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`,
+        );
       }
     }
     try {
@@ -125,7 +150,8 @@ export class Remote {
       if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
       throw connectionError(target, error as Error);
     }
-    if (learned) appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
+    if (learned)
+      appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
     return new Remote(ssh, target);
   }
 

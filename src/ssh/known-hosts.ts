@@ -34,7 +34,10 @@ export function knownHostName(host: string, port: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const regex = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${regex}$`, "i").test(name);
 }
 
@@ -70,7 +73,12 @@ export type HostKeyVerdict =
   | { status: "unknown" };
 
 /** Decides whether the key a server presented is the one known_hosts records for it. */
-export function checkHostKey(entries: KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyVerdict {
+export function checkHostKey(
+  entries: KnownHostEntry[],
+  host: string,
+  port: number,
+  key: Buffer,
+): HostKeyVerdict {
   const name = knownHostName(host, port);
   const forHost = entries.filter((e) => e.marker !== "@cert-authority" && entryMatches(e, name));
   if (forHost.some((e) => e.marker === "@revoked" && e.key.equals(key))) return { status: "revoked" };

@@ -11,10 +11,14 @@ const hostEnv = Object.fromEntries(
     .map((line) => line.split(/=(.*)/s).slice(0, 2)),
 );
 const root = fileURLToPath(new URL("../..", import.meta.url));
-const run = spawnSync(process.execPath, [`${root}/dist/cli.js`, `${root}/compose/demo`, "--path", "~/apps/demo"], {
-  stdio: "inherit",
-  env: { ...process.env, ...hostEnv },
-});
+const run = spawnSync(
+  process.execPath,
+  [`${root}/dist/cli.js`, `${root}/compose/demo`, "--path", "~/apps/demo"],
+  {
+    stdio: "inherit",
+    env: { ...process.env, ...hostEnv },
+  },
+);
 if (run.status !== 0) process.exit(run.status ?? 1);
 const page = await fetch("http://127.0.0.1:8080/").then((r) => r.text());
 console.log(`\nhttp://127.0.0.1:8080/ answers:\n${page}`);

@@ -57,8 +57,16 @@ describe("parseComposeFile", () => {
   });
 
   it.each([
-    ["a list at the top", "- web\n- db\n", "c.yml:1:1: not a compose file: the top level must be a mapping with a `services:` key"],
-    ["a scalar at the top", "hello\n", "c.yml:1:1: not a compose file: the top level must be a mapping with a `services:` key"],
+    [
+      "a list at the top",
+      "- web\n- db\n",
+      "c.yml:1:1: not a compose file: the top level must be a mapping with a `services:` key",
+    ],
+    [
+      "a scalar at the top",
+      "hello\n",
+      "c.yml:1:1: not a compose file: the top level must be a mapping with a `services:` key",
+    ],
     ["no services", "version: '3'\nvolumes: {}\n", "c.yml:1:1: not a compose file: no `services:` mapping"],
     ["empty services", "version: '3'\nservices:\n", "c.yml:1:1: not a compose file: no `services:` mapping"],
     [
@@ -77,23 +85,30 @@ describe("parseComposeFile", () => {
       "services:\n  web:\n    image:\n      - nginx\n",
       'c.yml:4:7: service "web": `image` must be a string',
     ],
-    ["an image that is a number", "services:\n  web:\n    image: 42\n", 'c.yml:3:12: service "web": `image` must be a string'],
+    [
+      "an image that is a number",
+      "services:\n  web:\n    image: 42\n",
+      'c.yml:3:12: service "web": `image` must be a string',
+    ],
   ])("rejects %s", (_, text, message) => {
     expect(errorOf(() => parseComposeFile("c.yml", text)).message).toBe(message);
   });
 
   it("lets a partial (override) file omit services and image", () => {
     expect(parseComposeFile("o.yml", "volumes: {}\n", { partial: true }).services).toEqual([]);
-    expect(parseComposeFile("o.yml", "services:\n  web:\n    ports: ['80:80']\n", { partial: true }).services).toEqual(
-      [{ name: "web", hasBuild: false }],
-    );
+    expect(
+      parseComposeFile("o.yml", "services:\n  web:\n    ports: ['80:80']\n", { partial: true }).services,
+    ).toEqual([{ name: "web", hasBuild: false }]);
   });
 });
 
 describe("mergedServices", () => {
   it("lets later files override image and pull_policy and ORs build", () => {
     const merged = mergedServices([
-      parseComposeFile("a.yml", "services:\n  web:\n    build: .\n    image: a/web\n  db:\n    image: pg:15\n"),
+      parseComposeFile(
+        "a.yml",
+        "services:\n  web:\n    build: .\n    image: a/web\n  db:\n    image: pg:15\n",
+      ),
       parseComposeFile(
         "b.yml",
         "services:\n  web:\n    image: b/web\n  db:\n    image: pg:16\n    pull_policy: always\n  cache:\n    image: redis\n",

@@ -17,13 +17,24 @@ describe("normalizeProjectName", () => {
 });
 
 describe("resolveProjectName", () => {
-  const all = { compose: "From Compose", config: "from-config", server: "from-server", folder: "From Folder" };
+  const all = {
+    compose: "From Compose",
+    config: "from-config",
+    server: "from-server",
+    folder: "From Folder",
+  };
 
   it("prefers compose, then config, then server, then folder", () => {
     expect(resolveProjectName(all)).toEqual({ name: "fromcompose", source: "compose" });
-    expect(resolveProjectName({ ...all, compose: undefined })).toEqual({ name: "from-config", source: "config" });
+    expect(resolveProjectName({ ...all, compose: undefined })).toEqual({
+      name: "from-config",
+      source: "config",
+    });
     expect(resolveProjectName({ folder: "f", server: "srv" })).toEqual({ name: "srv", source: "server" });
-    expect(resolveProjectName({ folder: "/home/me/Acme Shop" })).toEqual({ name: "acmeshop", source: "folder" });
+    expect(resolveProjectName({ folder: "/home/me/Acme Shop" })).toEqual({
+      name: "acmeshop",
+      source: "folder",
+    });
   });
 
   it("skips candidates that normalise to nothing", () => {

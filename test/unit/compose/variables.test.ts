@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
 import { describe, expect, it } from "vitest";
 import { requiredVariables, variableUses } from "../../../src/compose/variables.js";
 

@@ -1,0 +1,175 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
+import { describe, expect, it } from "vitest";
+import { parseComposeFile } from "../../../src/compose/files.js";
+import { localImageName, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
+
+const lines = (...l: string[]) => `${l.join("\n")}\n`;
+const rewrite = (text: string, project = "acme") =>
+  rewriteForLocalImages(parseComposeFile("compose.yaml", text), project);
+
+const seed = lines(
+  "services:",
+  "  # the public site",
+  "  web:",
+  "    build: ./web   # built here",
+  "    image: ${REGISTRY:-ghcr.io/acme}/acme-web:${IMAGE_TAG:-latest}",
+  "  worker:",
+  "    build: { context: ., dockerfile: worker.Dockerfile }",
+  "    image: acme/worker:2",
+  "  db:",
+  "    image: postgres:16-alpine",
+);
+
+describe("localImageName", () => {
+  it.each([
+    ["acme/worker:2", "acme/worker:2"],
+    ["myapp", "myapp"],
+    ["postgres:16-alpine", "postgres:16-alpine"],
+    ["library/nginx", "library/nginx"],
+    ["ghcr.io/acme/web:1", "acme/web:latest"],
+    ["registry:5000/web", "acme/web:latest"],
+    ["localhost/web", "acme/web:latest"],
+    ["${REGISTRY}/web", "acme/web:latest"],
+    ["acme/web:$TAG", "acme/web:latest"],
+    ["", "acme/web:latest"],
+  ])("%s -> %s", (image, expected) => {
+    expect(localImageName("acme", "web", image)).toBe(expected);
+  });
+
+  it("names a missing image after project and (lowercased) service", () => {
+    expect(localImageName("shop", "Api", undefined)).toBe("shop/api:latest");
+  });
+});
+
+describe("rewriteForLocalImages", () => {
+  it("gives built services a local image and pull_policy: never, keeping everything else", () => {
+    const result = rewrite(seed);
+    expect(result.text).toBe(
+      lines(
+        "services:",
+        "  # the public site",
+        "  web:",
+        "    build: ./web   # built here",
+        "    image: acme/web:latest",
+        "    pull_policy: never",
+        "  worker:",
+        "    build: { context: ., dockerfile: worker.Dockerfile }",
+        "    image: acme/worker:2",
+        "    pull_policy: never",
+        "  db:",
+        "    image: postgres:16-alpine",
+      ),
+    );
+    expect(result.changed).toBe(true);
+    expect(result.images).toEqual({ web: "acme/web:latest", worker: "acme/worker:2" });
+  });
+
+  it("is idempotent", () => {
+    const once = rewrite(seed);
+    const twice = rewrite(once.text);
+    expect(twice).toEqual({ text: once.text, changed: false, images: once.images });
+  });
+
+  it("turns an existing pull_policy into never and adds a missing image after build", () => {
+    const text = lines(
+      "services:",
+      "  api:",
+      "    build:",
+      "      context: .",
+      "      args:",
+      "      - A=1",
+      "    # ports for the proxy",
+      "    ports: ['8080:80']",
+      "    pull_policy: always # refresh",
+    );
+    const result = rewrite(text, "shop");
+    expect(result.text).toBe(
+      lines(
+        "services:",
+        "  api:",
+        "    build:",
+        "      context: .",
+        "      args:",
+        "      - A=1",
+        "    image: shop/api:latest",
+        "    # ports for the proxy",
+        "    ports: ['8080:80']",
+        "    pull_policy: never # refresh",
+      ),
+    );
+    expect(result.images).toEqual({ api: "shop/api:latest" });
+  });
+
+  it("keeps quoting style, flow mappings, CRLF and a missing final newline", () => {
+    const text = [
+      "services:",
+      "  a: {build: ., image: 'ghcr.io/x/a'}",
+      "  b:",
+      '    image: "localhost:5000/b"',
+      "    build: .",
+    ].join("\r\n");
+    expect(rewrite(text).text).toBe(
+      [
+        "services:",
+        "  a: {build: ., image: 'acme/a:latest', pull_policy: never}",
+        "  b:",
+        '    image: "acme/b:latest"',
+        "    pull_policy: never",
+        "    build: .",
+      ].join("\r\n"),
+    );
+  });
+
+  it("falls back to re-serialising when a value cannot be edited in place", () => {
+    // A list where pull_policy's string belongs: yaml rewrites the file (sequence indentation changes).
+    const text = "services:\n  # c\n  web:\n    build: .\n    pull_policy: [x]\n    ports:\n    - 80\n";
+    expect(rewrite(text).text).toBe(
+      "services:\n  # c\n  web:\n    build: .\n    pull_policy: never\n    ports:\n      - 80\n    image: acme/web:latest\n",
+    );
+  });
+
+  it("leaves a file without built services untouched", () => {
+    const text = "services:\n  db:\n    image: postgres # pinned later\n    pull_policy: always\n";
+    expect(rewrite(text)).toEqual({ text, changed: false, images: {} });
+  });
+
+  it("refuses to edit a service that is a YAML alias", () => {
+    const text = "x-base: &base\n  build: .\nservices:\n  web: *base\n";
+    expect(() => rewrite(text)).toThrow('compose.yaml: service "web" is a YAML alias');
+  });
+});
+
+describe("unifiedDiff", () => {
+  it("is empty for equal texts", () => {
+    expect(unifiedDiff("compose.yaml", seed, seed)).toBe("");
+  });
+
+  it("shows changes with 3 lines of context and separate hunks", () => {
+    const before = lines("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14");
+    const after = lines("1", "2", "3", "4", "five", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15");
+    expect(unifiedDiff("f.yaml", before, after)).toBe(
+      lines(
+        "--- f.yaml",
+        "+++ f.yaml",
+        "@@ -2,7 +2,7 @@",
+        " 2",
+        " 3",
+        " 4",
+        "-5",
+        "+five",
+        " 6",
+        " 7",
+        " 8",
+        "@@ -12,3 +12,4 @@",
+        " 12",
+        " 13",
+        " 14",
+        "+15",
+      ),
+    );
+  });
+
+  it("numbers an empty side from the line before it", () => {
+    expect(unifiedDiff("f", "", "a\n")).toBe("--- f\n+++ f\n@@ -0,0 +1,1 @@\n+a\n");
+  });
+});
