@@ -14,6 +14,7 @@ import { uploadRelease } from "../release/upload.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
+import { askHidden, chooseIdentity } from "../ssh/credentials.js";
 import { formatBytes } from "./format.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
@@ -70,6 +71,15 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       "no host to deploy to: pass --host user@host or set DEPLOY_HOST (or host: in deploy-vps.yml).",
     );
   const live = !settings.dryRun;
+  const agent = process.env.SSH_AUTH_SOCK;
+  const identity = await chooseIdentity(settings.identity, agent);
+  // The seed's VPSes came with a root password: ask for it (before the task list draws) when
+  // nothing else can log in.
+  const password =
+    settings.password ??
+    (online && !identity && !agent && process.stdin.isTTY
+      ? await askHidden(`${settings.user}@${settings.host}'s password: `)
+      : undefined);
 
   const tasks = new Listr<DeployContext>(
     [
@@ -90,9 +100,10 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
               host: settings.host ?? "",
               port: settings.port,
               user: settings.user,
-              identity: settings.identity,
+              identity,
+              agent,
               passphrase: settings.passphrase,
-              password: settings.password,
+              password,
               knownHosts: settings.knownHosts,
               acceptNewHostKey: settings.acceptNewHostKey,
               timeoutSeconds: settings.timeout,

@@ -18,6 +18,8 @@ export interface SshTarget {
   port: number;
   user: string;
   identity?: string;
+  /** The ssh-agent socket (SSH_AUTH_SOCK), which node-ssh does not pick up by itself. */
+  agent?: string;
   passphrase?: string;
   password?: string;
   knownHosts: string;
@@ -129,7 +131,7 @@ export class Remote {
         privateKeyPath: target.identity,
         passphrase: target.passphrase,
         password: target.password,
-        agent: process.env.SSH_AUTH_SOCK,
+        agent: target.agent,
         readyTimeout: target.timeoutSeconds * 1000,
         keepaliveInterval: 15_000,
         keepaliveCountMax: 4,

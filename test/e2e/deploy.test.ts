@@ -1,0 +1,116 @@
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+
+const name = uniqueName("e2e-demo");
+const app = `apps/${name}`;
+const port = "18081";
+let dir: string;
+
+/** KEY=value pairs of the server's .env (read over SSH, kept in the test's memory only). */
+function serverEnv(): Map<string, string> {
+  const text = onServer(`cat ${app}/.env`);
+  return new Map(
+    text
+      .split("\n")
+      .filter((line) => /^[A-Z_]+=/.test(line))
+      .map((line) => line.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
+}
+
+describe("deploying the bundled demo", () => {
+  beforeAll(() => {
+    dir = projectCopy("compose/demo", name);
+    // The developer's own local files: they must never reach the server.
+    writeFileSync(join(dir, ".env"), "DEPLOY_SETTLE=20\nLOCAL_ONLY_SECRET=do-not-ship-me\n");
+    writeFileSync(join(dir, ".env.local"), "ANOTHER_LOCAL=do-not-ship-me-either\n");
+  });
+  afterAll(() => removeStack(name, app));
+
+  let first: Awaited<ReturnType<typeof runCli>>;
+  let secrets: Map<string, string>;
+
+  it("ships it, generates its secrets, starts it and reports it healthy", async () => {
+    first = await runCli([dir, "--path", `~/${app}`, "--json"], { DEMO_PORT: port });
+    expect(first.stderr).not.toContain("    at ");
+    expect(first.code).toBe(0);
+    const summary = JSON.parse(first.stdout);
+    expect(summary).toMatchObject({
+      name,
+      status: "deployed",
+      composeCommand: "v2",
+      path: `/home/deploy/${app}`,
+    });
+    expect(summary.secrets.generated).toEqual(["DB_PASSWORD", "APP_SECRET"]);
+    expect(summary.secrets.provided).toEqual(["DEMO_PORT"]);
+    expect(summary.images).toEqual({ web: `${name}/web:latest` });
+    expect(
+      summary.services.map((s: { service: string; flagged: boolean }) => [s.service, s.flagged]),
+    ).toEqual([
+      ["db", false],
+      ["web", false],
+    ]);
+
+    secrets = serverEnv();
+    expect(secrets.get("DB_PASSWORD")).toMatch(/^[0-9a-f]{64}$/);
+    expect(secrets.get("APP_SECRET")).toMatch(/^[0-9a-f]{64}$/);
+    expect(secrets.get("DEMO_PORT")).toBe(port);
+    expect(onServer(`stat -c %a ${app}/.env`).trim()).toBe("600");
+    expect(onServer(`ls -A ${app}`).split("\n").filter(Boolean).sort()).toEqual([
+      ".env",
+      ".env.example",
+      "compose.yaml",
+      "data",
+      "web",
+    ]);
+    expect(onServer(`grep -c LOCAL_ONLY_SECRET ${app}/.env || true`).trim()).toBe("0");
+
+    const compose = onServer(`cat ${app}/compose.yaml`);
+    expect(compose).toContain(`image: ${name}/web:latest\n    pull_policy: never`);
+    expect(compose).toContain("# The seed's registry-prefixed name");
+
+    const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+    expect(page).toContain("<h1>Hello from deploy-vps</h1>");
+    for (const value of secrets.values())
+      if (value.length >= 32) expect(first.stdout + first.stderr).not.toContain(value);
+  });
+
+  it("redeploys in place: secrets and data kept, removed files removed, previous version backed up", async () => {
+    onServer(`echo precious > ${app}/data/user-upload.txt`);
+    const before = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version two</h1>\n");
+    writeFileSync(join(dir, "web/site/extra.txt"), "shipped once\n");
+    expect((await runCli([dir, "--path", `~/${app}`], { DEMO_PORT: port })).code).toBe(0);
+    expect(onServer(`cat ${app}/web/site/extra.txt`)).toBe("shipped once\n");
+
+    rmSync(join(dir, "web/site/extra.txt"));
+    const second = await runCli([dir, "--path", `~/${app}`, "--json"], { DEMO_PORT: port });
+    expect(second.code).toBe(0);
+    const summary = JSON.parse(second.stdout);
+    expect(summary.secrets.generated).toEqual([]);
+    expect(summary.secrets.kept).toEqual(["DB_PASSWORD", "APP_SECRET", "DEMO_PORT", "GREETING"]);
+    expect(serverEnv()).toEqual(secrets);
+    expect(onServer(`cat ${app}/data/user-upload.txt`)).toBe("precious\n");
+    expect(onServer(`test -e ${app}/web/site/extra.txt && echo present || echo gone`).trim()).toBe("gone");
+    expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())).toContain("version two");
+
+    const releases = onServer(`ls apps/.deploy-vps/${name}/releases`).split("\n").filter(Boolean);
+    expect(releases).toHaveLength(3);
+    expect(releases).toContain(before);
+    const backups = onServer(`ls apps/.deploy-vps/${name}/env-backups`).split("\n").filter(Boolean);
+    expect(backups).toHaveLength(2);
+    expect(onServer(`stat -c %a apps/.deploy-vps/${name}/env-backups/${backups[0]}`).trim()).toBe("600");
+    expect(onServer(`stat -c %a apps/.deploy-vps/${name}`).trim()).toBe("700");
+  });
+
+  it("never ships local env files or DEPLOY_* settings", () => {
+    const shipped = onServer(`cd apps/.deploy-vps/${name}/releases && find . -name '.env*' | sort`);
+    expect(
+      shipped
+        .split("\n")
+        .filter(Boolean)
+        .every((path) => path.endsWith("/.env.example")),
+    ).toBe(true);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * Drives the built CLI against the real test host (test/host/setup.sh): a real sshd and a real
+ * Docker Engine. Nothing here mocks SSH or Docker; a missing host fails the tests, never skips them.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = join(ROOT, "dist/cli.js");
+const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
+
+export interface TestHost {
+  DEPLOY_HOST: string;
+  DEPLOY_PORT: string;
+  DEPLOY_USER: string;
+  DEPLOY_SSH_KEY: string;
+  DEPLOY_KNOWN_HOSTS: string;
+}
+
+export function testHost(): TestHost {
+  const file = join(STATE, "env");
+  if (!existsSync(file))
+    throw new Error(`no test host: ${file} is missing; run bash test/host/setup.sh (npm test does)`);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing; run npm run build (npm test does)`);
+  return Object.fromEntries(
+    readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+  ) as unknown as TestHost;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deploy-vps ARGS` as a user would, with the test host's settings in the environment. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...testHost(), NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs a shell command on the test host over the system's own ssh client, as its deploy user. */
+export function onServer(command: string): string {
+  const host = testHost();
+  return execFileSync(
+    "ssh",
+    [
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      `UserKnownHostsFile=${host.DEPLOY_KNOWN_HOSTS}`,
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-i",
+      host.DEPLOY_SSH_KEY,
+      "-p",
+      host.DEPLOY_PORT,
+      `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`,
+      command,
+    ],
+    { encoding: "utf8" },
+  );
+}
+
+/** A unique name, so that every test has its own compose project and app folder. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Copies a fixture (or the demo) to a fresh folder whose name becomes the project name. */
+export function projectCopy(source: string, name: string): string {
+  const dir = join(mkdtempSync(join(tmpdir(), "deploy-vps-e2e-")), name);
+  cpSync(join(ROOT, source), dir, { recursive: true });
+  return dir;
+}
+
+/** Removes a test's containers, network and app folder from the server. */
+export function removeStack(project: string, app: string): void {
+  onServer(
+    `ids=$(docker ps -aq --filter label=com.docker.compose.project=${project}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
+      `docker network rm ${project}_default >/dev/null 2>&1; rm -rf ${app} apps/.deploy-vps/${app.replace(/^apps\//, "")}; true`,
+  );
+}

@@ -1,0 +1,241 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { EnvironmentError } from "../../../src/errors.js";
+import {
+  chooseCompose,
+  parseProbe,
+  probeScript,
+  type ServerState,
+  serverProblems,
+} from "../../../src/release/probe.js";
+
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+
+function state(overrides: Partial<ServerState> = {}): ServerState {
+  return {
+    app: "/home/deploy/apps/shop",
+    appKind: "dir",
+    docker: { status: "ok" },
+    compose: { v2: "2.27.0" },
+    hasTar: true,
+    ...overrides,
+  };
+}
+
+describe("parseProbe", () => {
+  it("decodes every base64 field", () => {
+    const env = "POSTGRES_PASSWORD=s3cr=t\nQUOTE='a b'\n";
+    const stdout = [
+      `app=${b64("/home/deploy/apps/my shop")}`,
+      "kind=dir",
+      "docker=ok",
+      `compose2=${b64("2.27.0\n")}`,
+      `compose1=${b64("/usr/local/bin/docker-compose")}`,
+      "tar=ok",
+      `project=${b64("myshop\n")}`,
+      `current=${b64("20240501T100000123Z\n")}`,
+      `env=${b64(env)}`,
+      "end=",
+      "",
+    ].join("\n");
+    expect(parseProbe(stdout)).toEqual({
+      app: "/home/deploy/apps/my shop",
+      appKind: "dir",
+      docker: { status: "ok" },
+      compose: { v2: "2.27.0", v1: "/usr/local/bin/docker-compose" },
+      hasTar: true,
+      project: "myshop",
+      current: "20240501T100000123Z",
+      env,
+    });
+  });
+
+  it("reads a bare server: nothing installed, folder missing", () => {
+    const stdout = `app=${b64("/srv/app")}\nkind=missing\ndocker=missing\nend=\n`;
+    expect(parseProbe(stdout)).toEqual({
+      app: "/srv/app",
+      appKind: "missing",
+      docker: { status: "missing" },
+      compose: { v2: undefined, v1: undefined },
+      hasTar: false,
+      project: undefined,
+      current: undefined,
+      env: undefined,
+    });
+  });
+
+  it("decodes the docker error message", () => {
+    const message = "permission denied while trying to connect to the Docker daemon socket\nsecond line";
+    const stdout = `app=${b64("/srv/app")}\nkind=file\ndocker=error\ndockerMessage=${b64(message)}\nend=\n`;
+    const parsed = parseProbe(stdout);
+    expect(parsed.docker).toEqual({ status: "error", message });
+    expect(parsed.appKind).toBe("file");
+  });
+
+  it("keeps an empty server .env as an empty string, not as missing", () => {
+    expect(parseProbe(`app=${b64("/a")}\nenv=\nend=\n`).env).toBe("");
+  });
+
+  it("ignores lines without a key, such as login banners", () => {
+    const stdout = `Welcome to Ubuntu\n=junk\napp=${b64("/a")}\nkind=dir\ndocker=ok\ntar=ok\nend=\n`;
+    expect(parseProbe(stdout)).toMatchObject({ app: "/a", appKind: "dir", hasTar: true });
+  });
+
+  it.each([
+    ["no end marker", `app=${b64("/a")}\nkind=dir\ndocker=ok\n`],
+    ["no app", "kind=dir\ndocker=ok\nend=\n"],
+    ["empty output", ""],
+  ])("throws on a cut answer: %s", (_, stdout) => {
+    expect(() => parseProbe(stdout)).toThrow(EnvironmentError);
+    expect(() => parseProbe(stdout)).toThrow(
+      "the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?",
+    );
+  });
+});
+
+describe("serverProblems", () => {
+  it("accepts a ready server", () => {
+    expect(serverProblems(state(), "vps")).toBeUndefined();
+    expect(serverProblems(state({ appKind: "missing" }), "vps")).toBeUndefined();
+    expect(serverProblems(state({ compose: { v1: "/usr/bin/docker-compose" } }), "vps")).toBeUndefined();
+  });
+
+  it("refuses an app path that is a file", () => {
+    expect(serverProblems(state({ appKind: "file", app: "/srv/shop" }), "vps")).toBe(
+      "vps:/srv/shop is a file, not a folder; choose another --path.",
+    );
+  });
+
+  it("needs tar", () => {
+    expect(serverProblems(state({ hasTar: false }), "vps")).toBe(
+      "vps has no tar; install it (apt-get install tar).",
+    );
+  });
+
+  it("needs docker", () => {
+    expect(serverProblems(state({ docker: { status: "missing" } }), "vps")).toBe(
+      "vps has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).",
+    );
+  });
+
+  it("explains a permission denied on the Docker socket", () => {
+    const message =
+      "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock";
+    const problem = serverProblems(state({ docker: { status: "error", message } }), "vps");
+    expect(problem).toBe(
+      "the SSH user on vps may not use Docker (permission denied on the Docker socket); run `sudo usermod -aG docker $USER` there and log in again.",
+    );
+    expect(
+      serverProblems(state({ docker: { status: "error", message: "Got PERMISSION DENIED" } }), "h"),
+    ).toContain("usermod -aG docker");
+  });
+
+  it("reports a daemon that does not answer, first line only", () => {
+    const message =
+      "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nmore";
+    expect(serverProblems(state({ docker: { status: "error", message } }), "vps")).toBe(
+      "Docker on vps does not answer: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?; is dockerd running?",
+    );
+  });
+
+  it("checks a forced compose version", () => {
+    const v1Only = state({ compose: { v1: "/usr/bin/docker-compose" } });
+    const v2Only = state({ compose: { v2: "2.27.0" } });
+    expect(serverProblems(v1Only, "vps", "v2")).toBe(
+      "vps has no Compose v2 (docker compose), which --compose v2 asks for.",
+    );
+    expect(serverProblems(v2Only, "vps", "v1")).toBe(
+      "vps has no Compose v1 (docker-compose), which --compose v1 asks for.",
+    );
+    expect(serverProblems(v1Only, "vps", "v1")).toBeUndefined();
+    expect(serverProblems(v2Only, "vps", "v2")).toBeUndefined();
+  });
+
+  it("needs some compose", () => {
+    expect(serverProblems(state({ compose: {} }), "vps")).toBe(
+      "vps has Docker but no Compose; install the docker-compose-plugin package.",
+    );
+  });
+
+  it("reports the first problem: file before tar before docker", () => {
+    const broken = state({ appKind: "file", hasTar: false, docker: { status: "missing" }, compose: {} });
+    expect(serverProblems(broken, "h")).toBe(
+      `h:${broken.app} is a file, not a folder; choose another --path.`,
+    );
+    expect(serverProblems({ ...broken, appKind: "dir" }, "h")).toBe(
+      "h has no tar; install it (apt-get install tar).",
+    );
+    expect(serverProblems({ ...broken, appKind: "dir", hasTar: true }, "h")).toBe(
+      "h has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).",
+    );
+  });
+});
+
+describe("chooseCompose", () => {
+  it("prefers v2, falls back to v1, and obeys a forced choice", () => {
+    expect(chooseCompose(state({ compose: { v2: "2.27.0", v1: "/usr/bin/docker-compose" } }))).toBe("v2");
+    expect(chooseCompose(state({ compose: { v1: "/usr/bin/docker-compose" } }))).toBe("v1");
+    expect(chooseCompose(state({ compose: { v2: "2.27.0", v1: "/usr/bin/docker-compose" } }), "v1")).toBe(
+      "v1",
+    );
+    expect(chooseCompose(state({ compose: { v1: "/usr/bin/docker-compose" } }), "v2")).toBe("v2");
+  });
+});
+
+describe("probeScript in a local sh", () => {
+  const home = mkdtempSync(join(tmpdir(), "deploy-vps-probe-"));
+  const canary = "/tmp/pwned-probe";
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+  const run = (path: string, cwd = home) =>
+    parseProbe(
+      execFileSync("/bin/sh", ["-c", probeScript(path).code], {
+        encoding: "utf8",
+        cwd,
+        env: { ...process.env, HOME: home },
+      }),
+    );
+
+  it("resolves ~ to an absolute path without running what the path contains", () => {
+    rmSync(canary, { force: true });
+    const parsed = run("~/apps/it's $(touch /tmp/pwned-probe) x");
+    expect(parsed.app).toBe(`${home}/apps/it's $(touch /tmp/pwned-probe) x`);
+    expect(parsed.appKind).toBe("missing");
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it("resolves a relative path against $HOME and tidies slashes", () => {
+    expect(run("apps//shop/").app).toBe(`${home}/apps/shop`);
+    expect(run("~").app).toBe(home);
+    expect(run("/srv//x/").app).toBe("/srv/x");
+  });
+
+  it("reads the folder kind, the deploy state beside it and the server .env", () => {
+    const app = join(home, "apps", "my shop");
+    const stateDir = join(home, "apps", ".deploy-vps", "my shop");
+    mkdirSync(app, { recursive: true });
+    mkdirSync(stateDir, { recursive: true });
+    const env = "A=1\nB='two words'\n";
+    writeFileSync(join(app, ".env"), env);
+    writeFileSync(join(stateDir, "project"), "myshop\n");
+    writeFileSync(join(stateDir, "current"), "20240501T100000123Z\n");
+    writeFileSync(join(home, "afile"), "x");
+
+    const parsed = run("~/apps/my shop");
+    expect(parsed).toMatchObject({
+      app,
+      appKind: "dir",
+      project: "myshop",
+      current: "20240501T100000123Z",
+      env,
+    });
+    // This machine has tar; docker may or may not be here: either way it parses.
+    expect(parsed.hasTar).toBe(true);
+    expect(["ok", "missing", "error"]).toContain(parsed.docker.status);
+
+    expect(run("afile")).toMatchObject({ app: join(home, "afile"), appKind: "file" });
+  });
+});
