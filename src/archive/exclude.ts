@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import ignore from "ignore";
 
 /** Heavy or local-only folders that are never shipped, at any depth. */
@@ -34,9 +35,11 @@ export function excludeRule(rules: ExcludeRules): IsExcluded {
     ...ALWAYS_SKIPPED_AT_ROOT.map((name) => `/${name}/`),
     ...rules.patterns,
   ]);
+  // `--env-template ./.env.example` names the same file as the walk's `.env.example`.
+  const template = posix.normalize(rules.envTemplate);
   return (relativePath, isDirectory) => {
     const name = relativePath.slice(relativePath.lastIndexOf("/") + 1);
-    if (!isDirectory && isLocalEnvFile(name)) return relativePath !== rules.envTemplate;
+    if (!isDirectory && isLocalEnvFile(name)) return relativePath !== template;
     return matcher.ignores(isDirectory ? `${relativePath}/` : relativePath);
   };
 }

@@ -134,8 +134,9 @@ function wholeNumber(
   what: string,
 ): number {
   if (raw === undefined || raw.value === undefined || raw.value === "") return fallback;
-  const n = typeof raw.value === "number" ? raw.value : Number(String(raw.value).trim());
-  if (!Number.isInteger(n) || n < min || n > max) {
+  const text = String(raw.value).trim();
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
     throw new InputError(
       `${raw.source}: ${what} must be a whole number from ${min} to ${max}, got '${String(raw.value)}'.`,
     );

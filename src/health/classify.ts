@@ -59,7 +59,7 @@ export function classify(container: ContainerState, firstRestartCount: number, n
   if (container.restartCount > firstRestartCount)
     return flag(
       "crash-looping",
-      `restarted ${container.restartCount - firstRestartCount} times while watched`,
+      `restarted ${container.restartCount - firstRestartCount} time${container.restartCount - firstRestartCount === 1 ? "" : "s"} while watched`,
     );
   if (container.status === "exited" || container.status === "dead") {
     if (container.exitCode === 0) return ok("completed", true);
@@ -88,5 +88,6 @@ export function assess(
 
 /** Lines that deserve the user's eye in a flagged service's logs. */
 export function isErrorLine(line: string): boolean {
-  return /\b(error|fatal|panic|exception|failed|denied|refused|cannot|traceback)\b/i.test(line);
+  // No leading \b for error/exception: they end compound names (ReferenceError, NullPointerException).
+  return /(error|exception)\b|\b(fatal|panic|failed|denied|refused|cannot|traceback)\b/i.test(line);
 }

@@ -39,7 +39,8 @@ export function parseInspect(json: string): ContainerState[] {
       status: c.State?.Status ?? "unknown",
       exitCode: c.State?.ExitCode ?? 0,
       restartCount: c.RestartCount ?? 0,
-      startedAt: Date.parse(c.State?.StartedAt ?? "") || 0,
+      // Docker writes 0001-01-01T00:00:00Z for a container that never started.
+      startedAt: Math.max(0, Date.parse(c.State?.StartedAt ?? "") || 0),
       health: c.State?.Health?.Status || undefined,
       oneOff: labels["com.docker.compose.oneoff"] === "True",
     };

@@ -28,9 +28,10 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
-/** The name OpenSSH looks up: `host` on port 22, `[host]:port` elsewhere. */
+/** The name OpenSSH looks up (and hashes): lowercased, `host` on port 22, `[host]:port` elsewhere. */
 export function knownHostName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+  const name = host.toLowerCase();
+  return port === 22 ? name : `[${name}]:${port}`;
 }
 
 function globMatch(pattern: string, name: string): boolean {

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { homedir, userInfo } from "node:os";
+import { homedir, tmpdir, userInfo } from "node:os";
 import { basename, join } from "node:path";
-import { tmpdir } from "node:os";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Flags, loadSettings, parseConfigFile, type Settings } from "../../../src/config/settings.js";
 import { InputError } from "../../../src/errors.js";
@@ -31,7 +30,8 @@ async function rejection(promise: Promise<unknown>): Promise<InputError> {
 
 describe("parseConfigFile", () => {
   it("reads values with their file:line:col", () => {
-    const text = "host: vps.example.com\nport: 2222\nfiles:\n  - compose.yaml\n  - compose.prod.yaml\ncompose: v2\n";
+    const text =
+      "host: vps.example.com\nport: 2222\nfiles:\n  - compose.yaml\n  - compose.prod.yaml\ncompose: v2\n";
     expect([...parseConfigFile("deploy-vps.yml", text)]).toEqual([
       ["host", { value: "vps.example.com", source: "deploy-vps.yml:1:7" }],
       ["port", { value: 2222, source: "deploy-vps.yml:2:7" }],
@@ -247,6 +247,19 @@ describe("loadSettings", () => {
     expect(s.password).toBe("sshpass-M4");
   });
 
+  it("does not take unprefixed look-alikes from the local .env", async () => {
+    await write(".env", "HOST=evil.example.com\nPORT=99999\nUSER=mallory\nCOMPOSE=v9\nPASSWORD=pw-Z3kq8\n");
+    const s = await loadSettings(dir, {}, {});
+    expect([s.host, s.port, s.user, s.compose, s.password]).toEqual([
+      undefined,
+      22,
+      userInfo().username,
+      undefined,
+      undefined,
+    ]);
+    expect(JSON.stringify(s)).not.toContain("pw-Z3kq8");
+  });
+
   it("takes the SSH password and passphrase from the environment first, then the local .env", async () => {
     await write(".env", "DEPLOY_PASSWORD=from-file\nDEPLOY_SSH_PASSPHRASE=phrase-file\n");
     const fromFile = await loadSettings(dir, {}, {});
@@ -288,10 +301,13 @@ describe("loadSettings", () => {
       expect((await loadSettings(dir, {}, {})).port).toBe(2222);
     });
 
-    it.each(["0x16", "1e3", "0b10110"])("refuses %s, which is not written as a whole number", async (port) => {
-      const e = await rejection(loadSettings(dir, flags({ port }), {}));
-      expect(e.message).toBe(message("--port", port));
-    });
+    it.each(["0x16", "1e3", "0b10110"])(
+      "refuses %s, which is not written as a whole number",
+      async (port) => {
+        const e = await rejection(loadSettings(dir, flags({ port }), {}));
+        expect(e.message).toBe(message("--port", port));
+      },
+    );
   });
 
   it("validates settle and timeout with their sources", async () => {
@@ -315,7 +331,13 @@ describe("loadSettings", () => {
     await write("deploy-vps.yml", "exclude:\n  - infrastructure/repos\n");
     await write(".deployignore", "# local junk\n*.log\r\n\n/scripts/migration/data/\n!keep.log\n");
     const s = await loadSettings(dir, flags({ exclude: ["tmp/"] }), {});
-    expect(s.exclude).toEqual(["infrastructure/repos", "tmp/", "*.log", "/scripts/migration/data/", "!keep.log"]);
+    expect(s.exclude).toEqual([
+      "infrastructure/repos",
+      "tmp/",
+      "*.log",
+      "/scripts/migration/data/",
+      "!keep.log",
+    ]);
   });
 
   it("resolves identity and known_hosts against the project and ~", async () => {

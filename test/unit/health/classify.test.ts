@@ -265,7 +265,7 @@ describe("classify", () => {
     );
     expect(classify(container({ status: "exited", exitCode: 0, restartCount: 2 }), 1, now)).toMatchObject({
       condition: "crash-looping",
-      reason: "restarted 1 times while watched",
+      reason: "restarted 1 time while watched",
     });
     expect(classify(container({ health: "healthy", restartCount: 2 }), 0, now).condition).toBe(
       "crash-looping",
@@ -286,7 +286,7 @@ describe("assess", () => {
       condition: "crash-looping",
       flagged: true,
       restarts: 3,
-      reason: "restarted 1 times while watched",
+      reason: "restarted 1 time while watched",
     });
     expect([...firstSeen]).toEqual([["c-web", 2]]);
   });
