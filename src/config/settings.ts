@@ -55,6 +55,8 @@ export interface Settings {
 interface Sourced {
   value: unknown;
   source: string;
+  /** 0 flag, 1 environment, 2 local .env, 3 deploy-vps.yml: lower wins. */
+  rank: number;
 }
 
 /** Settings keys: flag name, environment variable, deploy-vps.yml key. */
@@ -121,7 +123,7 @@ export function parseConfigFile(file: string, text: string): Map<string, Sourced
         ? node.value
         : undefined;
     const at = where(isScalar(node) || isSeq(node) ? node.range?.[0] : undefined);
-    values.set(key, { value, source: `${file}:${at.line}:${at.col}` });
+    values.set(key, { value, source: `${file}:${at.line}:${at.col}`, rank: 3 });
   }
   return values;
 }
@@ -176,11 +178,11 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     const [flag, variable, configKey] = KEYS[key];
     const flagValue = flag ? (flags as Record<string, unknown>)[key] : undefined;
     if (flagValue !== undefined && !(Array.isArray(flagValue) && flagValue.length === 0))
-      return { value: flagValue, source: flag ?? key };
+      return { value: flagValue, source: flag ?? key, rank: 0 };
     if (variable && env[variable] !== undefined && env[variable] !== "")
-      return { value: env[variable], source: variable };
+      return { value: env[variable], source: variable, rank: 1 };
     if (variable && localEnv[variable] !== undefined)
-      return { value: localEnv[variable], source: `.env ${variable}` };
+      return { value: localEnv[variable], source: `.env ${variable}`, rank: 2 };
     return config.get(configKey);
   };
   const text = (key: Key) => {
@@ -193,7 +195,8 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
   let user = text("user");
   if (host?.includes("@")) {
     const at = host.lastIndexOf("@");
-    user ??= host.slice(0, at);
+    // `--host bob@vps` beats a `user:` from the config; an explicit --user beats both.
+    if (user === undefined || (get("user")?.rank ?? 4) > (get("host")?.rank ?? 4)) user = host.slice(0, at);
     host = host.slice(at + 1);
   }
   const compose = text("compose");

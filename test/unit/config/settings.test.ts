@@ -33,10 +33,10 @@ describe("parseConfigFile", () => {
     const text =
       "host: vps.example.com\nport: 2222\nfiles:\n  - compose.yaml\n  - compose.prod.yaml\ncompose: v2\n";
     expect([...parseConfigFile("deploy-vps.yml", text)]).toEqual([
-      ["host", { value: "vps.example.com", source: "deploy-vps.yml:1:7" }],
-      ["port", { value: 2222, source: "deploy-vps.yml:2:7" }],
-      ["files", { value: ["compose.yaml", "compose.prod.yaml"], source: "deploy-vps.yml:4:3" }],
-      ["compose", { value: "v2", source: "deploy-vps.yml:6:10" }],
+      ["host", { value: "vps.example.com", source: "deploy-vps.yml:1:7", rank: 3 }],
+      ["port", { value: 2222, source: "deploy-vps.yml:2:7", rank: 3 }],
+      ["files", { value: ["compose.yaml", "compose.prod.yaml"], source: "deploy-vps.yml:4:3", rank: 3 }],
+      ["compose", { value: "v2", source: "deploy-vps.yml:6:10", rank: 3 }],
     ]);
   });
 
@@ -371,5 +371,20 @@ describe("loadSettings", () => {
     const s = await loadSettings(join(dir, "x", "..", "my app"), {}, {});
     expect(s.projectDir).toBe(join(dir, "my app"));
     expect(s.folderName).toBe("my app");
+  });
+});
+
+describe("user@host against a configured user", () => {
+  it("the user written in --host beats `user:` in deploy-vps.yml", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadSettings } = await import("../../../src/config/settings.js");
+    const dir = mkdtempSync(join(tmpdir(), "settings-user-"));
+    writeFileSync(join(dir, "deploy-vps.yml"), "user: alice\n");
+    const settings = await loadSettings(dir, { host: "bob@vps" }, {});
+    expect([settings.user, settings.host]).toEqual(["bob", "vps"]);
+    const explicit = await loadSettings(dir, { host: "bob@vps", user: "carol" }, {});
+    expect(explicit.user).toBe("carol");
   });
 });
