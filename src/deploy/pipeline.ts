@@ -8,13 +8,14 @@ import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { fetchLogs, watchServices } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
+import { appendLog, gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
 import { chooseCompose, probeServer, type ServerState, serverProblems } from "../release/probe.js";
 import { uploadRelease } from "../release/upload.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
-import { askHidden, chooseIdentity } from "../ssh/credentials.js";
+import { sshTarget } from "../ssh/login.js";
 import { formatBytes } from "./format.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
@@ -49,6 +50,10 @@ function listrOptions() {
   };
 }
 
+function logEntry(ctx: DeployContext, outcome: LogEntry["outcome"]): LogEntry {
+  return { time: new Date().toISOString(), by: localOrigin(), action: "deploy", release: ctx.release, outcome };
+}
+
 /** Wraps a step to record how long it took, for the summary's `timings`. */
 function timed<T>(ctx: DeployContext, step: string, work: () => Promise<T>): Promise<T> {
   const start = Date.now();
@@ -66,20 +71,9 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
     timings: {},
   } as unknown as DeployContext;
   const online = settings.host !== undefined;
-  if (!online && !settings.dryRun)
-    throw new InputError(
-      "no host to deploy to: pass --host user@host or set DEPLOY_HOST (or host: in deploy-vps.yml).",
-    );
   const live = !settings.dryRun;
-  const agent = process.env.SSH_AUTH_SOCK;
-  const identity = await chooseIdentity(settings.identity, agent);
-  // The seed's VPSes came with a root password: ask for it (before the task list draws) when
-  // nothing else can log in.
-  const password =
-    settings.password ??
-    (online && !identity && !agent && process.stdin.isTTY
-      ? await askHidden(`${settings.user}@${settings.host}'s password: `)
-      : undefined);
+  // A dry run without a host plans locally; anything else needs one (sshTarget says so).
+  const target = online || live ? await sshTarget(settings) : undefined;
 
   const tasks = new Listr<DeployContext>(
     [
@@ -95,20 +89,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: `Connect to ${settings.user}@${settings.host}:${settings.port}`,
         enabled: online,
         task: async (c) => {
-          c.remote = await timed(c, "connect", () =>
-            Remote.connect({
-              host: settings.host ?? "",
-              port: settings.port,
-              user: settings.user,
-              identity,
-              agent,
-              passphrase: settings.passphrase,
-              password,
-              knownHosts: settings.knownHosts,
-              acceptNewHostKey: settings.acceptNewHostKey,
-              timeoutSeconds: settings.timeout,
-            }),
-          );
+          if (target) c.remote = await timed(c, "connect", () => Remote.connect(target));
         },
       },
       {
@@ -180,7 +161,17 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: live,
         task: async (c, task) => {
           c.release = releaseId(new Date());
-          await timed(c, "apply", () => applyRelease(c.remote, c.layout, c.release, c.project, c.env.text));
+          const meta: ReleaseMeta = {
+            id: c.release,
+            time: new Date().toISOString(),
+            by: localOrigin(),
+            git: await gitInfo(settings.projectDir),
+            files: c.plan.tree.files.length,
+            bytes: c.plan.tree.bytes,
+            project: c.project,
+            composeFiles: c.compose.files,
+          };
+          await timed(c, "apply", () => applyRelease(c.remote, c.layout, meta, c.env.text));
           task.title = `Switch to the new version: release ${c.release}${c.server.current ? `, ${c.server.current} kept for rollback` : ""}`;
         },
       },
@@ -216,6 +207,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             }),
           );
           const flagged = c.services.filter((s) => s.flagged);
+          await appendLog(c.remote, c.layout, logEntry(c, flagged.length ? "unhealthy" : "healthy"));
           c.logs = await fetchLogs(
             c.remote,
             flagged.map((s) => s.container),
@@ -230,6 +222,10 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   );
   try {
     await tasks.run();
+  } catch (error) {
+    // Switched but not started: say so in the server's log, as far as the connection allows.
+    if (ctx.release && ctx.services.length === 0) await appendLog(ctx.remote, ctx.layout, logEntry(ctx, "failed")).catch(() => undefined);
+    throw error;
   } finally {
     ctx.remote?.close();
   }

@@ -1,6 +1,7 @@
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
+import type { ReleaseMeta } from "./history.js";
 import type { ServerLayout } from "./layout.js";
 
 /** Releases kept besides the live one, for `rollback`. */
@@ -28,13 +29,14 @@ fi`;
  * stdin (never on a command line), the previous one is backed up 0600, the previous release
  * stays in releases/ for rollback, and only the newest KEPT_BACKUPS + 1 are kept.
  */
-export function applyScript(layout: ServerLayout, id: string, project: string): Shell {
+export function applyScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
   const next = sh`${layout.releases}/${id}`;
   return sh`set -eu
 umask 077
 [ -d ${`${layout.staging}/files`} ] || { echo "no upload is staged" >&2; exit 1; }
 cat > ${`${layout.staging}/env`}
-mkdir -p ${layout.releases} ${layout.envBackups}
+mkdir -p ${layout.releases} ${layout.envBackups} ${`${layout.state}/meta`}
+printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
 mv ${`${layout.staging}/files`} ${next}
 umask 022
 ${syncReleaseScript(layout, next)}
@@ -46,18 +48,17 @@ mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
 printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
 printf '%s\\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
-ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old"; done
+ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json; done
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
 }
 
 export async function applyRelease(
   remote: Remote,
   layout: ServerLayout,
-  id: string,
-  project: string,
+  meta: ReleaseMeta,
   env: string,
 ): Promise<void> {
-  const result = await remote.run(applyScript(layout, id, project), { stdin: env });
+  const result = await remote.run(applyScript(layout, meta.id, meta.project, JSON.stringify(meta)), { stdin: env });
   if (result.code !== 0) {
     throw new EnvironmentError(
       `switching ${remote.target.host}:${layout.app} to the new version failed: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`,

@@ -98,6 +98,8 @@ export function projectCopy(source: string, name: string): string {
 export function removeStack(project: string, app: string): void {
   onServer(
     `ids=$(docker ps -aq --filter label=com.docker.compose.project=${project}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
-      `docker network rm ${project}_default >/dev/null 2>&1; rm -rf ${app} apps/.deploy-vps/${app.replace(/^apps\//, "")}; true`,
+      `docker network rm ${project}_default >/dev/null 2>&1; ` +
+      // Bind-mount folders that Docker created are root's: remove them from inside a container.
+      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf /apps/${app.replace(/^apps\//, "")} /apps/.deploy-vps/${app.replace(/^apps\//, "")}; true`,
   );
 }
