@@ -1,74 +1,111 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
+import { deploy } from "./cli/deploy.js";
+import { fixCompose } from "./cli/fix-compose.js";
+import { monitor } from "./cli/monitor.js";
+import { releases } from "./cli/releases.js";
+import { rollback } from "./cli/rollback.js";
 import { type Flags, loadSettings } from "./config/settings.js";
-import { runDeploy } from "./deploy/pipeline.js";
-import { deploySummary, humanSummary } from "./deploy/report.js";
-import { DeployError, ExitCode } from "./errors.js";
+import { DeployError, ExitCode, InputError } from "./errors.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 const collect = (value: string, previous: string[]) => [...previous, value];
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
-function connectionOptions(command: Command): Command {
+function wholeNumber(name: string) {
+  return (value: string) => {
+    if (!/^\d+$/.test(value)) throw new InputError(`${name} takes a whole number, got '${value}'.`);
+    return Number(value);
+  };
+}
+
+/** The options every command shares: where the server is and how to log in. */
+function withConnection(command: Command): Command {
   return command
     .option("-H, --host <host>", "host, user@host or an ~/.ssh/config alias (DEPLOY_HOST)")
     .option("-p, --port <port>", "SSH port, default 22 (DEPLOY_PORT)")
     .option("-u, --user <user>", "SSH user (DEPLOY_USER)")
-    .option("-i, --identity <file>", "private key; else ssh-agent, else ~/.ssh/id_* (DEPLOY_SSH_KEY)")
+    .option("-i, --identity <file>", "private key; else ssh-agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa (DEPLOY_SSH_KEY)")
     .option("--known-hosts <file>", "known_hosts file, default ~/.ssh/known_hosts (DEPLOY_KNOWN_HOSTS)")
     .option("--accept-new-host-key", "trust a host seen for the first time and record its key")
     .option("-d, --path <dir>", "app folder on the server, default ~/apps/<project> (DEPLOY_PATH)")
+    .option("-f, --file <file>", "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)", collect, [])
     .option("--timeout <seconds>", "SSH handshake timeout, default 20 (DEPLOY_TIMEOUT)")
+    .addOption(new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices(["v1", "v2"]))
     .option("--debug", "show stack traces");
 }
 
-async function deploy(dir: string | undefined, flags: Flags): Promise<number> {
-  const settings = await loadSettings(dir ?? ".", flags, process.env);
-  const ctx = await runDeploy(settings, process.env);
-  const summary = deploySummary(ctx);
-  if (settings.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  else process.stdout.write(`${humanSummary(ctx, useColor())}\n`);
-  return summary.status === "unhealthy" ? ExitCode.unhealthy : ExitCode.ok;
-}
+const EXIT_CODES = "Exit codes: 0 ok, 1 failed (network, SSH, server, Docker), 2 bad usage or input, 3 a service is failing";
 
 export function program(): Command {
   const root = new Command("deploy-vps")
     .description("Ship a docker-compose project to your own VPS over SSH, in one command.")
     .version(version, "-V, --version")
-    .showSuggestionAfterError(true)
-    .exitOverride();
-  connectionOptions(root.command("deploy [dir]", { isDefault: true }))
-    .description(
-      "upload the project in DIR (default .), update .env, build and start it, watch for crash loops",
-    )
-    .option(
-      "-f, --file <file>",
-      "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)",
-      collect,
-      [],
-    )
+    .showSuggestionAfterError(true);
+  const settingsOf = (dir: string | undefined, flags: Flags) => loadSettings(dir ?? ".", flags, process.env);
+  const run = (work: Promise<number>) =>
+    work.then((code) => {
+      process.exitCode = code;
+    });
+
+  withConnection(root.command("deploy [dir]", { isDefault: true }))
+    .description("upload the project in DIR (default .), update .env, build and start it, watch for crash loops")
     .option("--exclude <glob>", "do not ship matching paths, repeatable (gitignore syntax)", collect, [])
     .option("--env-template <file>", "env template, default .env.example (DEPLOY_ENV_TEMPLATE)")
     .option("--settle <seconds>", "how long to watch for crash loops, default 30 (DEPLOY_SETTLE)")
-    .addOption(
-      new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices([
-        "v1",
-        "v2",
-      ]),
-    )
     .option("--dry-run", "print the plan; change nothing on the server")
     .option("--json", "print one JSON summary on stdout (progress goes to stderr)")
     .addHelpText(
       "after",
-      "\nExamples:\n  deploy-vps --host deploy@203.0.113.7\n  deploy-vps ./shop -H vps -d '~/apps/shop' --settle 60\n  deploy-vps --dry-run\n\nExit codes: 0 deployed and healthy, 1 failed, 2 bad usage or input, 3 deployed but a service is failing",
+      `\nExamples:\n  deploy-vps --host deploy@203.0.113.7\n  deploy-vps ./shop -H vps -d '~/apps/shop' --settle 60\n  deploy-vps --dry-run\n\n${EXIT_CODES}`,
     )
-    .action(async (dir: string | undefined, flags: Flags) => {
-      process.exitCode = await deploy(dir, flags);
-    });
-  for (const command of root.commands) command.exitOverride().showSuggestionAfterError(true);
+    .action((dir: string | undefined, flags: Flags) => run(settingsOf(dir, flags).then((s) => deploy(s, useColor()))));
+
+  withConnection(root.command("monitor-vps [dir]").alias("monitor"))
+    .description("is everything fine? services, health, restarts, CPU and memory, host load, memory and disk, logs")
+    .option("--logs <lines>", "log lines of each flagged service, default 10", wholeNumber("--logs"), 10)
+    .option("--all-logs", "show the logs of every service, not only the flagged ones")
+    .option("--watch <seconds>", "refresh every SECONDS", wholeNumber("--watch"))
+    .option("--json", "print the same data as one JSON document")
+    .addHelpText("after", `\nExamples:\n  deploy-vps monitor-vps -H vps\n  deploy-vps monitor -H vps --watch 5\n  deploy-vps monitor -H vps -d /srv/legacy-app --json   # a stack deployed by hand\n\n${EXIT_CODES}`)
+    .action((dir: string | undefined, flags: Flags & { logs: number; allLogs?: boolean; watch?: number }) =>
+      run(settingsOf(dir, flags).then((s) => monitor(s, { logs: flags.logs, allLogs: flags.allLogs ?? false, watch: flags.watch, color: useColor() }))),
+    );
+
+  withConnection(root.command("fix-compose [dir]"))
+    .description("pin built images to local tags with pull_policy: never on the server's compose files; check its .env")
+    .option("--local", "fix the local compose files instead of the server's")
+    .option("--dry-run", "show the diff; write nothing")
+    .addHelpText("after", `\nExamples:\n  deploy-vps fix-compose -H vps -d /srv/shop --dry-run\n  deploy-vps fix-compose --local\n\n${EXIT_CODES}`)
+    .action((dir: string | undefined, flags: Flags & { local?: boolean }) =>
+      run(settingsOf(dir, flags).then((s) => fixCompose(s, { local: flags.local ?? false, dryRun: flags.dryRun ?? false }))),
+    );
+
+  withConnection(root.command("rollback [dir]"))
+    .description("go back to the previous release (or --to RELEASE): files restored, rebuilt, restarted, watched; .env and data untouched")
+    .option("--to <release>", "the release to go back to (see `deploy-vps releases`)")
+    .option("--settle <seconds>", "how long to watch for crash loops, default 30 (DEPLOY_SETTLE)")
+    .option("--json", "print one JSON summary on stdout")
+    .addHelpText("after", `\nExamples:\n  deploy-vps rollback -H vps\n  deploy-vps rollback -H vps --to 20261123T193637376Z\n\n${EXIT_CODES}`)
+    .action((dir: string | undefined, flags: Flags & { to?: string }) =>
+      run(settingsOf(dir, flags).then((s) => rollback(s, flags.to, useColor()))),
+    );
+
+  withConnection(root.command("releases [dir]"))
+    .description("list the releases kept on the server, newest first, the live one marked")
+    .option("--log", "also show the server's deploy log")
+    .option("--json", "print them as one JSON document")
+    .addHelpText("after", `\nExamples:\n  deploy-vps releases -H vps\n  deploy-vps releases -H vps --log\n\n${EXIT_CODES}`)
+    .action((dir: string | undefined, flags: Flags & { log?: boolean }) =>
+      run(settingsOf(dir, flags).then((s) => releases(s, { log: flags.log }))),
+    );
+
+  const strict = (command: Command) => {
+    command.exitOverride().showSuggestionAfterError(true);
+    for (const sub of command.commands) strict(sub);
+  };
+  strict(root);
   return root;
 }
 

@@ -1,4 +1,4 @@
-import { access, readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
 import { atPosition, InputError } from "../errors.js";
@@ -132,28 +132,25 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /** The explicit compose files (relative to projectDir), else the first default one that exists; parsed. */
-/** Compose's own default: the first file found, plus its `.override` sibling when there is one. */
-async function defaultComposeFiles(projectDir: string): Promise<string[]> {
-  const exists = (name: string) =>
-    access(join(projectDir, name)).then(
-      () => true,
-      () => false,
-    );
+/** Every name compose looks for by itself, overrides included. */
+export const COMPOSE_FILE_CANDIDATES = DEFAULT_COMPOSE_FILES.flatMap((name) => {
+  const stem = name.replace(/\.ya?ml$/, "");
+  return [name, `${stem}.override.yaml`, `${stem}.override.yml`];
+});
+
+/** Compose's own default among the files that exist: the first one, plus its `.override` sibling. */
+export function pickDefaultFiles(existing: Set<string>, where: string): string[] {
   for (const candidate of DEFAULT_COMPOSE_FILES) {
-    if (!(await exists(candidate))) continue;
+    if (!existing.has(candidate)) continue;
     const stem = candidate.replace(/\.ya?ml$/, "");
-    for (const override of [`${stem}.override.yaml`, `${stem}.override.yml`]) {
-      if (await exists(override)) return [candidate, override];
-    }
-    return [candidate];
+    const override = [`${stem}.override.yaml`, `${stem}.override.yml`].find((name) => existing.has(name));
+    return override ? [candidate, override] : [candidate];
   }
-  throw new InputError(
-    `no compose file in ${projectDir} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`,
-  );
+  throw new InputError(`no compose file in ${where} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`);
 }
 
 export async function loadComposeFiles(projectDir: string, given: string[]): Promise<ComposeFile[]> {
-  const explicit = given.length > 0 ? given : await defaultComposeFiles(projectDir);
+  const explicit = given.length > 0 ? given : pickDefaultFiles(new Set(await readdir(projectDir)), projectDir);
   const partial = explicit.length > 1;
   const parsed: { file: ComposeFile; positions: Map<string, Position> }[] = [];
   for (const given of explicit) {

@@ -1,22 +1,24 @@
-import { Listr, ListrLogger, PRESET_TIMESTAMP, ProcessOutput } from "listr2";
+import { Listr } from "listr2";
 import { packProject } from "../archive/pack.js";
-import { buildAndUpScript, type ComposeInvocation } from "../compose/commands.js";
+import type { ComposeInvocation } from "../compose/commands.js";
 import { type LocalImages, localImagesFor } from "../compose/local-images.js";
+import { startStack } from "../compose/start.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
-import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
-import { fetchLogs, watchServices } from "../health/watch.js";
+import { watchStack } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
 import { appendLog, gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
-import { chooseCompose, probeServer, type ServerState, serverProblems } from "../release/probe.js";
+import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
+import { appPath, localNames } from "../release/session.js";
 import { uploadRelease } from "../release/upload.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
 import { formatBytes } from "./format.js";
+import { listrOptions, timed } from "./tasks.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
 /** What the steps hand to each other; the report is made from it. */
@@ -37,29 +39,8 @@ export interface DeployContext {
   timings: Record<string, number>;
 }
 
-/** Progress goes to stderr so that stdout carries only the result (`--json`). */
-function listrOptions() {
-  const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
-  return {
-    renderer: "default" as const,
-    fallbackRenderer: "simple" as const,
-    rendererOptions: { logger, collapseSubtasks: false },
-    fallbackRendererOptions: { logger, timestamp: PRESET_TIMESTAMP },
-    exitOnError: true,
-    registerSignalListeners: false,
-  };
-}
-
 function logEntry(ctx: DeployContext, outcome: LogEntry["outcome"]): LogEntry {
   return { time: new Date().toISOString(), by: localOrigin(), action: "deploy", release: ctx.release, outcome };
-}
-
-/** Wraps a step to record how long it took, for the summary's `timings`. */
-function timed<T>(ctx: DeployContext, step: string, work: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  return work().finally(() => {
-    ctx.timings[step] = Date.now() - start;
-  });
 }
 
 export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Promise<DeployContext> {
@@ -96,20 +77,13 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Check the server",
         enabled: online,
         task: async (c, task) => {
-          const path =
-            settings.path ??
-            `~/apps/${resolveProjectName({ compose: c.plan.compose[0]?.name, config: settings.name, folder: settings.folderName }).name}`;
-          c.server = await timed(c, "probe", () => probeServer(c.remote, path));
-          const problem = serverProblems(c.server, settings.host ?? "", settings.compose);
-          if (problem)
-            throw c.server.appKind === "file" ? new InputError(problem) : new EnvironmentError(problem);
+          const local = localNames(c.plan.compose, settings);
+          c.server = await timed(c, "probe", () => probeServer(c.remote, appPath(settings, local)));
+          const refusal = serverError(c.server, settings.host ?? "", { forced: settings.compose });
+          if (refusal) throw refusal;
           c.layout = serverLayout(c.server.app);
-          c.project = resolveProjectName({
-            compose: c.plan.compose.find((file) => file.name)?.name,
-            config: settings.name,
-            server: c.server.project,
-            folder: settings.folderName,
-          }).name;
+          // A folder deployed by hand keeps its stack: its containers' project name is adopted.
+          c.project = resolveProjectName({ ...local, server: c.server.project ?? c.server.labelledProject }).name;
           c.compose = {
             kind: chooseCompose(c.server, settings.compose),
             project: c.project,
@@ -129,11 +103,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Use local images",
         task: async (c, task) => {
-          c.project ??= resolveProjectName({
-            compose: c.plan.compose.find((f) => f.name)?.name,
-            config: settings.name,
-            folder: settings.folderName,
-          }).name;
+          c.project ??= resolveProjectName(localNames(c.plan.compose, settings)).name;
           c.images = localImagesFor(c.plan.compose, c.project);
           const list = Object.entries(c.images.images).map(([service, image]) => `${service} → ${image}`);
           task.title = list.length
@@ -180,38 +150,26 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: live,
         task: async (c, task) => {
           const build = c.plan.services.some((s) => s.hasBuild);
-          const tail: string[] = [];
-          const result = await timed(c, "start", () =>
-            c.remote.run(buildAndUpScript(c.layout.app, c.compose, build), {
-              onLine: (line) => {
-                task.output = line;
-                tail.push(line);
-                if (tail.length > 20) tail.shift();
-              },
+          await timed(c, "start", () =>
+            startStack(c.remote, c.layout.app, c.compose, build, (line) => {
+              task.output = line;
             }),
           );
-          if (result.code !== 0) {
-            throw new EnvironmentError(
-              `docker compose failed on ${settings.host} (exit ${result.code}): ${tail.slice(-5).join(" / ")}`,
-            );
-          }
         },
       },
       {
         title: `Watch for crash loops (up to ${settings.settle} s)`,
         enabled: live,
         task: async (c, task) => {
-          c.services = await timed(c, "watch", () =>
-            watchServices(c.remote, c.project, settings.settle, (verdicts) => {
+          const watched = await timed(c, "watch", () =>
+            watchStack(c.remote, c.project, settings.settle, (verdicts) => {
               task.output = verdicts.map((v) => `${v.service}: ${v.condition}`).join(", ");
             }),
           );
+          c.services = watched.services;
+          c.logs = watched.logs;
           const flagged = c.services.filter((s) => s.flagged);
           await appendLog(c.remote, c.layout, logEntry(c, flagged.length ? "unhealthy" : "healthy"));
-          c.logs = await fetchLogs(
-            c.remote,
-            flagged.map((s) => s.container),
-          );
           task.title = flagged.length
             ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
             : `Watch: ${c.services.length} services up`;

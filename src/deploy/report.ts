@@ -1,11 +1,44 @@
-import type { ServiceVerdict } from "../health/classify.js";
-import { isErrorLine } from "../health/classify.js";
+import { isErrorLine, type ServiceVerdict } from "../health/classify.js";
 import { formatBytes } from "./format.js";
 import type { DeployContext } from "./pipeline.js";
 
+/** Bumped when a field of a JSON document changes meaning or goes away. */
 export const SUMMARY_VERSION = 1;
 
-/** The `--json` document: names and counts only, never a secret value. */
+export const paint = (code: number, color: boolean) => (text: string) =>
+  color ? `\u001b[${code}m${text}\u001b[0m` : text;
+
+/** Services as the JSON documents of deploy and rollback show them. */
+export function servicesJson(services: ServiceVerdict[]) {
+  return services.map((s) => ({
+    service: s.service,
+    container: s.container,
+    state: s.state,
+    health: s.health ?? null,
+    restarts: s.restarts,
+    condition: s.condition,
+    flagged: s.flagged,
+    reason: s.reason ?? null,
+  }));
+}
+
+/** One line a service, then the last log lines of each flagged one, error lines in red. */
+export function servicesReport(services: ServiceVerdict[], logs: Map<string, string[]>, color: boolean): string[] {
+  const red = paint(31, color);
+  const bold = paint(1, color);
+  const lines: string[] = [];
+  for (const s of services) {
+    const mark = s.flagged ? red(`✖ ${s.reason}`) : "✔";
+    lines.push(`  ${s.service.padEnd(16)} ${s.state}${s.health ? ` (${s.health})` : ""}, ${s.restarts} restarts ${mark}`);
+  }
+  for (const s of services.filter((v) => v.flagged)) {
+    lines.push("", bold(`${s.service} (${s.container}): last log lines`));
+    for (const line of logs.get(s.container) ?? []) lines.push(`  ${isErrorLine(line) ? red(line) : line}`);
+  }
+  return lines;
+}
+
+/** The `--json` document of a deploy: names and counts only, never a secret value. */
 export function deploySummary(ctx: DeployContext) {
   const { plan, settings } = ctx;
   return {
@@ -29,28 +62,15 @@ export function deploySummary(ctx: DeployContext) {
     roundTrips: ctx.remote?.roundTrips ?? 0,
     secrets: { generated: ctx.env.generated, kept: ctx.env.kept, provided: ctx.env.provided },
     images: ctx.images.images,
-    services: ctx.services.map((s: ServiceVerdict) => ({
-      service: s.service,
-      container: s.container,
-      state: s.state,
-      health: s.health ?? null,
-      restarts: s.restarts,
-      condition: s.condition,
-      flagged: s.flagged,
-      reason: s.reason ?? null,
-    })),
+    services: servicesJson(ctx.services),
     timings: ctx.timings,
   };
 }
 
-const paint = (code: number, color: boolean) => (text: string) =>
-  color ? `\u001b[${code}m${text}\u001b[0m` : text;
-
 /** What a person reads in two seconds when the run is over. */
 export function humanSummary(ctx: DeployContext, color: boolean): string {
-  const red = paint(31, color);
   const bold = paint(1, color);
-  const { settings, plan } = ctx;
+  const { settings, plan, env } = ctx;
   const lines: string[] = [];
   if (settings.dryRun) {
     lines.push(bold(`Dry run: nothing was changed${settings.host ? ` on ${settings.host}` : ""}.`));
@@ -58,41 +78,27 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
       `  would ship ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}); skipped: ${plan.tree.skipped.folders.join(", ") || "no folder"}, ${plan.tree.skipped.files} files`,
     );
     lines.push(
-      `  secrets: would generate ${ctx.env.generated.join(", ") || "none"}; keep ${ctx.env.kept.length}; provided ${ctx.env.provided.join(", ") || "none"}`,
+      `  secrets: would generate ${env.generated.join(", ") || "none"}; keep ${env.kept.length}; provided ${env.provided.join(", ") || "none"}`,
     );
-    for (const [service, image] of Object.entries(ctx.images.images))
-      lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
+    for (const [service, image] of Object.entries(ctx.images.images)) lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
     for (const [file] of ctx.images.replaced) lines.push(`  rewrites ${file}`);
     return lines.join("\n");
   }
   const total = Object.values(ctx.timings).reduce((a, b) => a + b, 0);
-  const flagged = ctx.services.filter((s) => s.flagged);
+  const failing = ctx.services.some((s) => s.flagged);
   lines.push(
     bold(
-      `${flagged.length ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`,
+      `${failing ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`,
     ),
   );
-  lines.push(
-    `  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`,
-  );
-  lines.push(
-    `  secrets: ${ctx.env.generated.length} generated, ${ctx.env.kept.length} kept, ${ctx.env.provided.length} provided`,
-  );
-  for (const s of ctx.services) {
-    const mark = s.flagged ? red(`✖ ${s.reason}`) : "✔";
-    lines.push(
-      `  ${s.service.padEnd(16)} ${s.state}${s.health ? ` (${s.health})` : ""}, ${s.restarts} restarts ${mark}`,
-    );
-  }
-  for (const s of flagged) {
-    lines.push("", bold(`${s.service} (${s.container}): last log lines`));
-    for (const line of ctx.logs.get(s.container) ?? [])
-      lines.push(`  ${isErrorLine(line) ? red(line) : line}`);
-  }
-  if (flagged.length)
+  lines.push(`  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`);
+  lines.push(`  secrets: ${env.generated.length} generated, ${env.kept.length} kept, ${env.provided.length} provided`);
+  lines.push(...servicesReport(ctx.services, ctx.logs, color));
+  if (failing) {
     lines.push(
       "",
       `Next: deploy-vps monitor-vps to follow it, deploy-vps rollback to go back to ${ctx.server.current ?? "the previous release"}.`,
     );
+  }
   return lines.join("\n");
 }

@@ -91,3 +91,17 @@ export function isErrorLine(line: string): boolean {
   // No leading \b for error/exception: they end compound names (ReferenceError, NullPointerException).
   return /(error|exception)\b|\b(fatal|panic|failed|denied|refused|cannot|traceback)\b/i.test(line);
 }
+
+/** A container that restarted and has been up less than this is taken as crash-looping. */
+export const RECENT_RESTART_MS = 5 * 60_000;
+
+/**
+ * The watch's rules on a single look (monitor-vps has no earlier poll to compare with): a
+ * restart count above zero counts as rising when the container came up only recently.
+ */
+export function classifySnapshot(container: ContainerState, now: number): ServiceVerdict {
+  const verdict = classify(container, container.restartCount, now);
+  if (verdict.flagged || container.restartCount === 0 || now - container.startedAt >= RECENT_RESTART_MS) return verdict;
+  const up = Math.round((now - container.startedAt) / 1000);
+  return { ...verdict, condition: "crash-looping", flagged: true, settled: true, reason: `restarted ${container.restartCount} times, up only ${up} s` };
+}

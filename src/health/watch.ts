@@ -75,3 +75,15 @@ export async function fetchLogs(
   const result = await remote.run(logsScript(containers, lines));
   return parseLogs(result.stdout.toString("utf8"));
 }
+
+/** The watch, then the last log lines of every flagged service: what deploy and rollback report. */
+export async function watchStack(
+  remote: Remote,
+  project: string,
+  settleSeconds: number,
+  onPoll: (verdicts: ServiceVerdict[]) => void,
+): Promise<{ services: ServiceVerdict[]; logs: Map<string, string[]> }> {
+  const services = await watchServices(remote, project, settleSeconds, onPoll);
+  const logs = await fetchLogs(remote, services.filter((s) => s.flagged).map((s) => s.container));
+  return { services, logs };
+}

@@ -1,5 +1,5 @@
 import type { ComposeKind } from "../compose/commands.js";
-import { EnvironmentError } from "../errors.js";
+import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
 
@@ -12,6 +12,8 @@ export interface ServerState {
   hasTar: boolean;
   /** The compose project name recorded by the first deploy to this folder. */
   project?: string;
+  /** The project name in the labels of containers started from this folder (deployed by hand). */
+  labelledProject?: string;
   /** The live release id. */
   current?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
@@ -19,7 +21,7 @@ export interface ServerState {
 }
 
 /** Every value goes out base64-encoded, one `key=value` a line, so no content can break the parse. */
-export function probeScript(path: string): Shell {
+export function probeScript(path: string, options: { env: boolean } = { env: true }): Shell {
   return sh`enc() { printf '%s' "$1" | base64 | tr -d '\\n'; }
 app=${remotePath(path)}
 case "$app" in /*) ;; *) app="$PWD/$app" ;; esac
@@ -36,26 +38,35 @@ v2=$(docker compose version --short 2>/dev/null) && echo "compose2=$(enc "$v2")"
 v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
 command -v tar >/dev/null 2>&1 && echo tar=ok
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
+# A stack deployed by hand is found by the folder compose recorded in its containers' labels.
+labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)
+[ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
-[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"
+${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
 echo end=`;
 }
 
-export function parseProbe(stdout: string): ServerState {
+/** `key=value` lines into a map, and a reader that decodes the base64 values. */
+export function scriptFields(stdout: string): { fields: Map<string, string>; decoded: (key: string) => string | undefined } {
   const fields = new Map<string, string>();
   for (const line of stdout.split("\n")) {
     const eq = line.indexOf("=");
     if (eq > 0) fields.set(line.slice(0, eq), line.slice(eq + 1));
   }
+  const decoded = (key: string) => {
+    const value = fields.get(key);
+    return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
+  };
+  return { fields, decoded };
+}
+
+export function parseProbe(stdout: string): ServerState {
+  const { fields, decoded } = scriptFields(stdout);
   if (!fields.has("end") || !fields.has("app")) {
     throw new EnvironmentError(
       "the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?",
     );
   }
-  const decoded = (key: string) => {
-    const value = fields.get(key);
-    return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
-  };
   const docker = fields.get("docker");
   return {
     app: decoded("app") ?? "",
@@ -69,6 +80,7 @@ export function parseProbe(stdout: string): ServerState {
     compose: { v2: decoded("compose2")?.trim() || undefined, v1: decoded("compose1")?.trim() || undefined },
     hasTar: fields.get("tar") === "ok",
     project: decoded("project")?.trim() || undefined,
+    labelledProject: decoded("labelled")?.trim() || undefined,
     current: decoded("current")?.trim() || undefined,
     env: decoded("env"),
   };
@@ -81,24 +93,32 @@ export async function probeServer(remote: Remote, path: string): Promise<ServerS
   return parseProbe(result.stdout.toString("utf8"));
 }
 
-/** Turns what the probe found into a refusal, before anything on the server changes. */
-export function serverProblems(state: ServerState, host: string, forced?: ComposeKind): string | undefined {
-  if (state.appKind === "file") return `${host}:${state.app} is a file, not a folder; choose another --path.`;
-  if (!state.hasTar) return `${host} has no tar; install it (apt-get install tar).`;
-  if (state.docker.status === "missing")
-    return `${host} has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).`;
+/**
+ * Turns what the probe found into a refusal, before anything on the server changes: bad input
+ * (exit 2) when the path is wrong, the environment (exit 1) when the server lacks something.
+ */
+export function serverError(
+  state: ServerState,
+  host: string,
+  options: { forced?: ComposeKind; mustExist?: boolean } = {},
+): DeployError | undefined {
+  const { forced, mustExist } = options;
+  if (state.appKind === "file") return new InputError(`${host}:${state.app} is a file, not a folder; choose another --path.`);
+  if (mustExist && state.appKind === "missing") return new InputError(`${host}:${state.app} does not exist; give the app folder with --path.`);
+  const missing = (message: string) => new EnvironmentError(message);
+  if (!state.hasTar) return missing(`${host} has no tar; install it (apt-get install tar).`);
+  if (state.docker.status === "missing") return missing(`${host} has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).`);
   if (state.docker.status === "error") {
     if (/permission denied/i.test(state.docker.message)) {
-      return `the SSH user on ${host} may not use Docker (permission denied on the Docker socket); run \`sudo usermod -aG docker $USER\` there and log in again.`;
+      return missing(
+        `the SSH user on ${host} may not use Docker (permission denied on the Docker socket); run \`sudo usermod -aG docker $USER\` there and log in again.`,
+      );
     }
-    return `Docker on ${host} does not answer: ${state.docker.message.split("\n")[0]}; is dockerd running?`;
+    return missing(`Docker on ${host} does not answer: ${state.docker.message.split("\n")[0]}; is dockerd running?`);
   }
-  if (forced === "v2" && !state.compose.v2)
-    return `${host} has no Compose v2 (docker compose), which --compose v2 asks for.`;
-  if (forced === "v1" && !state.compose.v1)
-    return `${host} has no Compose v1 (docker-compose), which --compose v1 asks for.`;
-  if (!state.compose.v1 && !state.compose.v2)
-    return `${host} has Docker but no Compose; install the docker-compose-plugin package.`;
+  if (forced === "v2" && !state.compose.v2) return missing(`${host} has no Compose v2 (docker compose), which --compose v2 asks for.`);
+  if (forced === "v1" && !state.compose.v1) return missing(`${host} has no Compose v1 (docker-compose), which --compose v1 asks for.`);
+  if (!state.compose.v1 && !state.compose.v2) return missing(`${host} has Docker but no Compose; install the docker-compose-plugin package.`);
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import {
   parseProbe,
   probeScript,
   type ServerState,
-  serverProblems,
+  serverError,
 } from "../../../src/release/probe.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
@@ -93,6 +93,20 @@ describe("parseProbe", () => {
     expect(() => parseProbe(stdout)).toThrow(
       "the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?",
     );
+  });
+});
+
+/** The refusal's one line, as the user reads it. */
+const serverProblems = (state: Parameters<typeof serverError>[0], host: string, forced?: "v1" | "v2") =>
+  serverError(state, host, { forced })?.message;
+
+describe("serverError's kind of refusal", () => {
+  it("a path that is a file or missing (when it must exist) is bad input, exit 2; a lacking server is exit 1", () => {
+    expect(serverError(state({ appKind: "file" }), "vps")?.exitCode).toBe(2);
+    expect(serverError(state({ appKind: "missing" }), "vps", { mustExist: true })?.exitCode).toBe(2);
+    expect(serverError(state({ appKind: "missing" }), "vps", { mustExist: true })?.message).toContain("does not exist; give the app folder with --path");
+    expect(serverError(state({ hasTar: false }), "vps")?.exitCode).toBe(1);
+    expect(serverError(state({ docker: { status: "missing" } }), "vps")?.exitCode).toBe(1);
   });
 });
 

@@ -1,0 +1,50 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { resolveProjectName } from "../compose/project-name.js";
+import type { Settings } from "../config/settings.js";
+import { ExitCode } from "../errors.js";
+import { monitorJson, monitorScreen } from "../monitor/render.js";
+import { monitorScript, parseSnapshot, type Snapshot } from "../monitor/snapshot.js";
+import { parseProbe, serverError } from "../release/probe.js";
+import { appPath, localProjectName } from "../release/session.js";
+import { Remote } from "../ssh/connection.js";
+import { sshTarget } from "../ssh/login.js";
+
+export interface MonitorOptions {
+  logs: number;
+  allLogs: boolean;
+  watch?: number;
+  color: boolean;
+}
+
+/** One look at the server: one connection, one round trip. */
+async function look(remote: Remote, settings: Settings, options: MonitorOptions): Promise<{ snapshot: Snapshot; app: string }> {
+  const local = await localProjectName(settings);
+  const result = await remote.run(monitorScript(appPath(settings, local), resolveProjectName(local).name, options.logs));
+  const stdout = result.stdout.toString("utf8");
+  const server = parseProbe(stdout);
+  const refusal = serverError(server, remote.target.host, { mustExist: true });
+  if (refusal) throw refusal;
+  return { snapshot: parseSnapshot(stdout, Date.now()), app: server.app };
+}
+
+export async function monitor(settings: Settings, options: MonitorOptions): Promise<number> {
+  const remote = await Remote.connect(await sshTarget(settings));
+  const where = `${settings.host}`;
+  try {
+    for (;;) {
+      const { snapshot, app } = await look(remote, settings, options);
+      const healthy = snapshot.services.length > 0 && snapshot.services.every((s) => !s.flagged);
+      if (settings.json) {
+        process.stdout.write(`${JSON.stringify(monitorJson(snapshot, where, app), null, 2)}\n`);
+      } else {
+        // --watch redraws in place on a terminal; elsewhere each look is appended.
+        const clear = options.watch && process.stdout.isTTY ? "\u001b[2J\u001b[H" : "";
+        process.stdout.write(`${clear}${monitorScreen(snapshot, `${where}:${app}`, options)}\n`);
+      }
+      if (!options.watch) return healthy ? ExitCode.ok : ExitCode.unhealthy;
+      await sleep(options.watch * 1000);
+    }
+  } finally {
+    remote.close();
+  }
+}

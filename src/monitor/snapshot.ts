@@ -1,0 +1,106 @@
+import { classifySnapshot, type ServiceVerdict } from "../health/classify.js";
+import { type ContainerState, parseInspect } from "../health/containers.js";
+import { probeScript, scriptFields } from "../release/probe.js";
+import { type Shell, script, sh } from "../ssh/quote.js";
+
+export const MEMORY_WARN_PERCENT = 85;
+export const DISK_WARN_PERCENT = 90;
+
+export interface HostResources {
+  load: number[];
+  memory: { totalBytes: number; availableBytes: number; usedPercent: number };
+  disk: { totalBytes: number; usedBytes: number; usedPercent: number };
+  warnings: string[];
+}
+
+export interface ServiceStatus extends ServiceVerdict {
+  uptimeSeconds: number | null;
+  cpuPercent: number | null;
+  memory: string | null;
+}
+
+export interface Snapshot {
+  project: string;
+  resources: HostResources;
+  services: ServiceStatus[];
+  logs: Map<string, string[]>;
+}
+
+/**
+ * Everything monitor-vps shows, gathered by one script in one round trip: the probe (which
+ * finds the app and its project, without reading .env), host resources, every container's
+ * state, its CPU and memory, and its last log lines.
+ */
+export function monitorScript(path: string, localProject: string, logLines: number): Shell {
+  return script(
+    probeScript(path, { env: false }),
+    sh`project=$(cat "$state/project" 2>/dev/null || true)
+[ -n "$project" ] || project=$labelled
+[ -n "$project" ] || project=${localProject}
+echo "monitored=$(enc "$project")"
+echo "load=$(cut -d' ' -f1-3 /proc/loadavg | base64 | tr -d '\\n')"
+echo "mem=$(awk '/^MemTotal:/ {t=$2} /^MemAvailable:/ {a=$2} END {print t, a}' /proc/meminfo | base64 | tr -d '\\n')"
+echo "disk=$(df -Pk "$app" 2>/dev/null | awk 'NR==2 {print $2, $3}' | base64 | tr -d '\\n')"
+ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ]; then
+  echo "inspect=$(docker inspect $ids | base64 | tr -d '\\n')"
+  echo "stats=$(docker stats --no-stream --format '{{.Name}}	{{.CPUPerc}}	{{.MemUsage}}' $ids | base64 | tr -d '\\n')"
+  for id in $ids; do
+    echo "logs.$(docker inspect -f '{{.Name}}' "$id" | tr -d /)=$(docker logs --tail ${logLines} "$id" 2>&1 | base64 | tr -d '\\n')"
+  done
+fi
+echo done=`,
+  );
+}
+
+function resources(load: string, mem: string, disk: string): HostResources {
+  const [total = 0, available = 0] = mem.trim().split(/\s+/).map(Number);
+  const [diskTotal = 0, diskUsed = 0] = disk.trim().split(/\s+/).map(Number);
+  const percent = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 1000) / 10 : 0);
+  const result: HostResources = {
+    load: load.trim().split(/\s+/).map(Number).filter(Number.isFinite),
+    memory: { totalBytes: total * 1024, availableBytes: available * 1024, usedPercent: percent(total - available, total) },
+    disk: { totalBytes: diskTotal * 1024, usedBytes: diskUsed * 1024, usedPercent: percent(diskUsed, diskTotal) },
+    warnings: [],
+  };
+  if (result.memory.usedPercent > MEMORY_WARN_PERCENT) result.warnings.push(`memory ${result.memory.usedPercent} % used (above ${MEMORY_WARN_PERCENT} %)`);
+  if (result.disk.usedPercent > DISK_WARN_PERCENT) result.warnings.push(`disk ${result.disk.usedPercent} % used (above ${DISK_WARN_PERCENT} %)`);
+  return result;
+}
+
+/** Parses the monitor script's answer into typed values, judged with the deploy's rules. */
+export function parseSnapshot(stdout: string, now: number): Snapshot {
+  const { fields, decoded } = scriptFields(stdout);
+  const containers: ContainerState[] = parseInspect(decoded("inspect") ?? "[]");
+  const stats = new Map(
+    (decoded("stats") ?? "")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [name = "", cpu = "", memory = ""] = line.split("\t");
+        return [name.replace(/^\//, ""), { cpu: Number.parseFloat(cpu), memory: memory.trim() }] as const;
+      }),
+  );
+  const logs = new Map<string, string[]>();
+  for (const key of fields.keys()) {
+    if (key.startsWith("logs.")) logs.set(key.slice(5), (decoded(key) ?? "").split("\n").filter((line) => line !== ""));
+  }
+  const services = containers
+    .filter((c) => !c.oneOff)
+    .map((c): ServiceStatus => {
+      const usage = stats.get(c.name);
+      return {
+        ...classifySnapshot(c, now),
+        uptimeSeconds: c.status === "running" && c.startedAt > 0 ? Math.round((now - c.startedAt) / 1000) : null,
+        cpuPercent: usage && Number.isFinite(usage.cpu) ? usage.cpu : null,
+        memory: usage?.memory || null,
+      };
+    })
+    .sort((a, b) => a.service.localeCompare(b.service));
+  return {
+    project: decoded("monitored")?.trim() ?? "",
+    resources: resources(decoded("load") ?? "", decoded("mem") ?? "", decoded("disk") ?? ""),
+    services,
+    logs,
+  };
+}

@@ -1,0 +1,179 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+
+const stacks: string[] = [];
+afterAll(() => {
+  for (const name of stacks) removeStack(name, `apps/${name}`);
+});
+
+describe("deploy v1, deploy v2, rollback", () => {
+  const name = uniqueName("e2e-rb");
+  const app = `apps/${name}`;
+  const port = "18084";
+  const page = () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+  let dir: string;
+  let envBefore: string;
+  stacks.push(name);
+
+  it("rollback with no previous version: exit 2, nothing changed", async () => {
+    dir = projectCopy("compose/demo", name);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version one</h1>\n");
+    expect((await runCli([dir, "--path", `~/${app}`, "--settle", "5"], { DEMO_PORT: port })).code).toBe(0);
+    envBefore = onServer(`md5sum ${app}/.env`);
+    const before = onServer(`cat apps/.deploy-vps/${name}/current; ls ${app}`);
+    const run = await runCli(["rollback", dir, "--path", `~/${app}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("no previous version to roll back to");
+    expect(onServer(`cat apps/.deploy-vps/${name}/current; ls ${app}`)).toBe(before);
+  });
+
+  it("goes back one version per rollback; .env and data unchanged", async () => {
+    onServer(`echo kept > ${app}/data/uploaded.txt`);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version two</h1>\n");
+    expect((await runCli([dir, "--path", `~/${app}`, "--settle", "5"], { DEMO_PORT: port })).code).toBe(0);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version three</h1>\n");
+    writeFileSync(join(dir, "web/site/new-in-v3.txt"), "v3 only\n");
+    expect((await runCli([dir, "--path", `~/${app}`, "--settle", "5"], { DEMO_PORT: port })).code).toBe(0);
+    expect(await page()).toContain("version three");
+
+    const listed = await runCli(["releases", dir, "--path", `~/${app}`, "--json", "--log"]);
+    expect(listed.code).toBe(0);
+    const doc = JSON.parse(listed.stdout);
+    expect(doc.releases).toHaveLength(3);
+    expect(doc.releases.map((r: { live: boolean }) => r.live)).toEqual([true, false, false]);
+    expect(doc.releases[0]).toMatchObject({ files: 7, git: null });
+    expect(doc.releases[0].by).toMatch(/@/);
+    expect(doc.log.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`)).toEqual([
+      "deploy:healthy",
+      "deploy:healthy",
+      "deploy:healthy",
+    ]);
+
+    const first = await runCli(["rollback", dir, "--path", `~/${app}`, "--settle", "5", "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ status: "rolled-back", from: doc.releases[0].id, release: doc.releases[1].id });
+    expect(await page()).toContain("version two");
+    expect(onServer(`test -e ${app}/web/site/new-in-v3.txt && echo present || echo gone`).trim()).toBe("gone");
+
+    const second = await runCli(["rollback", dir, "--path", `~/${app}`, "--settle", "5"]);
+    expect(second.code).toBe(0);
+    expect(await page()).toContain("version one");
+    expect(onServer(`md5sum ${app}/.env`)).toBe(envBefore);
+    expect(onServer(`cat ${app}/data/uploaded.txt`)).toBe("kept\n");
+
+    // A deploy after a rollback is a normal deploy.
+    expect((await runCli([dir, "--path", `~/${app}`, "--settle", "5"], { DEMO_PORT: port })).code).toBe(0);
+    expect(await page()).toContain("version three");
+    const log = JSON.parse((await runCli(["releases", dir, "--path", `~/${app}`, "--json"])).stdout).log;
+    expect(log.map((e: { action: string }) => e.action)).toEqual(["deploy", "deploy", "deploy", "rollback", "rollback", "deploy"]);
+  });
+});
+
+describe("monitor-vps", () => {
+  it("a healthy stack: exit 0, and the JSON document has host resources and every service", async () => {
+    const name = uniqueName("e2e-mon");
+    stacks.push(name);
+    const dir = projectCopy("compose/demo", name);
+    expect((await runCli([dir, "--path", `~/apps/${name}`], { DEMO_PORT: "18085" })).code).toBe(0);
+    const run = await runCli(["monitor-vps", dir, "--path", `~/apps/${name}`, "--json"]);
+    expect(run.code).toBe(0);
+    const doc = JSON.parse(run.stdout);
+    expect(doc).toMatchObject({ version: 1, name, healthy: true, path: `/home/deploy/apps/${name}` });
+    expect(doc.resources.load).toHaveLength(3);
+    expect(doc.resources.memory.totalBytes).toBeGreaterThan(0);
+    expect(doc.resources.disk.usedPercent).toBeGreaterThan(0);
+    expect(doc.services.map((s: { service: string; state: string; flagged: boolean }) => [s.service, s.state, s.flagged])).toEqual([
+      ["db", "running", false],
+      ["web", "running", false],
+    ]);
+    expect(doc.services[1].health).toBe("healthy");
+    expect(doc.services[1].cpuPercent).toEqual(expect.any(Number));
+    const screen = await runCli(["monitor", dir, "--path", `~/apps/${name}`]);
+    expect(screen.code).toBe(0);
+    expect(screen.stdout).toMatch(/web\s+\S+\s+running\s+healthy\s+0/);
+  });
+
+  it("a crash-looping stack: exit 3, the service flagged with its log line", async () => {
+    const name = uniqueName("e2e-moncrash");
+    stacks.push(name);
+    const dir = projectCopy("test/fixtures/crashloop", name);
+    expect((await runCli([dir, "--path", `~/apps/${name}`, "--settle", "3"])).code).toBe(3);
+    const run = await runCli(["monitor-vps", dir, "--path", `~/apps/${name}`, "--json"]);
+    expect(run.code).toBe(3);
+    const doc = JSON.parse(run.stdout);
+    const api = doc.services.find((s: { service: string }) => s.service === "api");
+    expect(api.flagged).toBe(true);
+    expect(doc.logs[api.container]).toContain("Error: connect ECONNREFUSED 172.18.0.2:5432");
+    const screen = await runCli(["monitor-vps", dir, "--path", `~/apps/${name}`]);
+    expect(screen.code).toBe(3);
+    expect(screen.stdout).toContain(`api (${api.container}): last log lines`);
+  });
+
+  it("an unreachable host: exit 1", async () => {
+    const run = await runCli(["monitor-vps", "--host", "127.0.0.1", "--port", "1", "--path", "/tmp"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("connection refused by 127.0.0.1:1");
+  });
+});
+
+describe("fix-compose on a stack deployed by hand", () => {
+  const name = uniqueName("e2e-hand");
+  const app = `apps/${name}`;
+  stacks.push(name);
+
+  it("rewrites the seed's registry image so that pull and up work, keeps a backup, checks .env", async () => {
+    const compose = [
+      "services:",
+      "  # built on the server, never pushed anywhere",
+      "  web:",
+      "    build: ./web",
+      "    image: ${REGISTRY:-ghcr.io/x}/x-web:${IMAGE_TAG:-latest}",
+      "    environment:",
+      "      API_TOKEN: ${API_TOKEN}",
+      "      SMTP_PASSWORD: ${SMTP_PASSWORD}",
+      "    init: true",
+      "",
+    ].join("\n");
+    onServer(
+      `mkdir -p ${app}/web && printf 'FROM local/busybox:latest\\nCMD ["sleep", "2147483647"]\\n' > ${app}/web/Dockerfile && ` +
+        `printf '%s' '${compose.replaceAll("'", "'\\''")}' > ${app}/compose.yaml && printf 'SMTP_PASSWORD=changeme\\n' > ${app}/.env`,
+    );
+    const broken = onServer(`cd ${app} && docker compose -p ${name} pull >/dev/null 2>&1; echo $?`).trim();
+    expect(broken).not.toBe("0");
+
+    const dry = await runCli(["fix-compose", "--path", `~/${app}`, "--dry-run"]);
+    expect(dry.stdout).toContain(`+    image: ${name}/web:latest`);
+    expect(dry.stdout).toContain("nothing written");
+    expect(onServer(`cat ${app}/compose.yaml`)).toBe(compose);
+
+    const run = await runCli(["fix-compose", "--path", `~/${app}`]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toContain("-    image: ${REGISTRY:-ghcr.io/x}/x-web:${IMAGE_TAG:-latest}");
+    expect(run.stdout).toContain("Missing or empty in .env, and used without a default: API_TOKEN");
+    expect(run.stdout).toContain("Placeholder values in .env: SMTP_PASSWORD");
+    expect(run.stdout).not.toContain("changeme");
+    const fixed = onServer(`cat ${app}/compose.yaml`);
+    expect(fixed).toContain(`    image: ${name}/web:latest\n    pull_policy: never\n`);
+    expect(fixed).toContain("# built on the server, never pushed anywhere");
+    expect(onServer(`cat ${app}/compose.yaml.*.bak`)).toBe(compose);
+
+    const works = onServer(
+      `cd ${app} && docker compose -p ${name} build -q >/dev/null 2>&1 && docker compose -p ${name} pull -q >/dev/null 2>&1 && docker compose -p ${name} up -d >/dev/null 2>&1; echo $?`,
+    ).trim();
+    expect(works).toBe("0");
+
+    const again = await runCli(["fix-compose", "--path", `~/${app}`]);
+    expect(again.stdout).toContain("nothing to change");
+    expect(onServer(`ls ${app} | grep -c '\\.bak$'`).trim()).toBe("1");
+  });
+
+  it("a compose file that does not parse: exit 2 with file:line:col, file untouched", async () => {
+    onServer(`printf 'services:\\n  web: [\\n' > ${app}/compose.yaml`);
+    const run = await runCli(["fix-compose", "--path", `~/${app}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/deploy-vps: compose\.yaml:\d+:\d+: /);
+    expect(onServer(`cat ${app}/compose.yaml`)).toBe("services:\n  web: [\n");
+  });
+});
