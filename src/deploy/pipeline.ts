@@ -5,6 +5,7 @@ import { type LocalImages, localImagesFor } from "../compose/local-images.js";
 import { startStack } from "../compose/start.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
+import { InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
@@ -78,12 +79,19 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: online,
         task: async (c, task) => {
           const local = localNames(c.plan.compose, settings);
-          c.server = await timed(c, "probe", () => probeServer(c.remote, appPath(settings, local)));
+          c.server = await timed(c, "probe", () =>
+            probeServer(c.remote, appPath(settings, local), resolveProjectName(local).name),
+          );
           const refusal = serverError(c.server, settings.host ?? "", { forced: settings.compose });
           if (refusal) throw refusal;
           c.layout = serverLayout(c.server.app);
           // A folder deployed by hand keeps its stack: its containers' project name is adopted.
           c.project = resolveProjectName({ ...local, server: c.server.project ?? c.server.labelledProject }).name;
+          if (c.server.otherFolders.length > 0) {
+            throw new InputError(
+              `compose project "${c.project}" already runs from ${c.server.otherFolders.join(", ")} on ${settings.host}; deploying ${c.server.app} under the same name would replace it. Give this one its own name (name: in deploy-vps.yml or the compose file).`,
+            );
+          }
           c.compose = {
             kind: chooseCompose(c.server, settings.compose),
             project: c.project,

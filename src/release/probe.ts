@@ -14,6 +14,8 @@ export interface ServerState {
   project?: string;
   /** The project name in the labels of containers started from this folder (deployed by hand). */
   labelledProject?: string;
+  /** Folders other than this one whose containers run under the candidate project name. */
+  otherFolders: string[];
   /** The live release id. */
   current?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
@@ -21,7 +23,7 @@ export interface ServerState {
 }
 
 /** Every value goes out base64-encoded, one `key=value` a line, so no content can break the parse. */
-export function probeScript(path: string, options: { env: boolean } = { env: true }): Shell {
+export function probeScript(path: string, options: { env: boolean; candidate?: string } = { env: true }): Shell {
   return sh`enc() { printf '%s' "$1" | base64 | tr -d '\\n'; }
 app=${remotePath(path)}
 case "$app" in /*) ;; *) app="$PWD/$app" ;; esac
@@ -41,6 +43,11 @@ command -v tar >/dev/null 2>&1 && echo tar=ok
 # A stack deployed by hand is found by the folder compose recorded in its containers' labels.
 labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)
 [ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
+# Another folder's stack under the same project name would be replaced by this one's.
+fallback=${options.candidate ?? ""}
+candidate=$(cat "$state/project" 2>/dev/null || echo "\${labelled:-$fallback}")
+others=$(docker ps -a --filter "label=com.docker.compose.project=$candidate" --format '{{.Label "com.docker.compose.project.working_dir"}}' 2>/dev/null | sort -u | grep -vxF "$app")
+[ -n "$others" ] && echo "others=$(enc "$others")"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
 ${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
 echo end=`;
@@ -81,13 +88,14 @@ export function parseProbe(stdout: string): ServerState {
     hasTar: fields.get("tar") === "ok",
     project: decoded("project")?.trim() || undefined,
     labelledProject: decoded("labelled")?.trim() || undefined,
+    otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
     current: decoded("current")?.trim() || undefined,
     env: decoded("env"),
   };
 }
 
-export async function probeServer(remote: Remote, path: string): Promise<ServerState> {
-  const result = await remote.run(probeScript(path));
+export async function probeServer(remote: Remote, path: string, candidate: string): Promise<ServerState> {
+  const result = await remote.run(probeScript(path, { env: true, candidate }));
   if (result.code !== 0)
     throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
   return parseProbe(result.stdout.toString("utf8"));

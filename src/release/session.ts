@@ -43,7 +43,7 @@ export async function openApp(settings: Settings): Promise<AppSession> {
   const local = await localProjectName(settings);
   const remote = await Remote.connect(target);
   try {
-    const server = await probeServer(remote, appPath(settings, local));
+    const server = await probeServer(remote, appPath(settings, local), resolveProjectName(local).name);
     const refusal = serverError(server, target.host, { forced: settings.compose, mustExist: true });
     if (refusal) throw refusal;
     const project = resolveProjectName({ ...local, server: server.project ?? server.labelledProject }).name;

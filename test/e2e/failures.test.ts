@@ -118,3 +118,18 @@ describe("Compose v1", () => {
     expect(await fetch("http://127.0.0.1:18083/").then((r) => r.text())).toContain("Hello from deploy-vps");
   });
 });
+
+describe("two app folders, one project name", () => {
+  it("refuses to deploy a second folder under a name another folder's stack runs as (exit 2, first stack untouched)", async () => {
+    const name = uniqueName("e2e-same");
+    stacks.push(name);
+    const dir = projectCopy("compose/demo", name);
+    expect((await runCli([dir, "--path", `~/apps/${name}`, "--settle", "0"], { DEMO_PORT: "18086" })).code).toBe(0);
+    const before = onServer(`docker ps -q --filter label=com.docker.compose.project=${name} | sort`);
+    const run = await runCli([dir, "--path", `~/apps/${name}-copy`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`compose project "${name}" already runs from /home/deploy/apps/${name}`);
+    expect(onServer(`docker ps -q --filter label=com.docker.compose.project=${name} | sort`)).toBe(before);
+    expect(onServer(`test -e apps/${name}-copy && echo exists || echo absent`).trim()).toBe("absent");
+  });
+});

@@ -21,6 +21,7 @@ function state(overrides: Partial<ServerState> = {}): ServerState {
     docker: { status: "ok" },
     compose: { v2: "2.27.0" },
     hasTar: true,
+    otherFolders: [],
     ...overrides,
   };
 }
@@ -37,6 +38,8 @@ describe("parseProbe", () => {
       "tar=ok",
       `project=${b64("myshop\n")}`,
       `current=${b64("20240501T100000123Z\n")}`,
+      `labelled=${b64("shop")}`,
+      `others=${b64("/srv/old shop\n/srv/x")}`,
       `env=${b64(env)}`,
       "end=",
       "",
@@ -48,6 +51,8 @@ describe("parseProbe", () => {
       compose: { v2: "2.27.0", v1: "/usr/local/bin/docker-compose" },
       hasTar: true,
       project: "myshop",
+      labelledProject: "shop",
+      otherFolders: ["/srv/old shop", "/srv/x"],
       current: "20240501T100000123Z",
       env,
     });
@@ -62,6 +67,8 @@ describe("parseProbe", () => {
       compose: { v2: undefined, v1: undefined },
       hasTar: false,
       project: undefined,
+      labelledProject: undefined,
+      otherFolders: [],
       current: undefined,
       env: undefined,
     });
