@@ -56,6 +56,8 @@ export function program(): Command {
     .option("--settle <seconds>", "how long to watch for crash loops, default 30 (DEPLOY_SETTLE)")
     .option("--dry-run", "print the plan; change nothing on the server")
     .option("--json", "print one JSON summary on stdout (progress goes to stderr)")
+    .option("--lock-wait <seconds>", "wait this long for another deploy to this folder to finish (DEPLOY_LOCK_WAIT)")
+    .option("--force-unlock", "break another deploy's lock on this folder (says whose)")
     .addHelpText(
       "after",
       `\nExamples:\n  deploy-vps --host deploy@203.0.113.7\n  deploy-vps ./shop -H vps -d '~/apps/shop' --settle 60\n  deploy-vps --dry-run\n\n${EXIT_CODES}`,
@@ -85,6 +87,8 @@ export function program(): Command {
   withConnection(root.command("rollback [dir]"))
     .description("go back to the previous release (or --to RELEASE): files restored, rebuilt, restarted, watched; .env and data untouched")
     .option("--to <release>", "the release to go back to (see `deploy-vps releases`)")
+    .option("--lock-wait <seconds>", "wait this long for another deploy to this folder to finish (DEPLOY_LOCK_WAIT)")
+    .option("--force-unlock", "break another deploy's lock on this folder (says whose)")
     .option("--settle <seconds>", "how long to watch for crash loops, default 30 (DEPLOY_SETTLE)")
     .option("--json", "print one JSON summary on stdout")
     .addHelpText("after", `\nExamples:\n  deploy-vps rollback -H vps\n  deploy-vps rollback -H vps --to 20261123T193637376Z\n\n${EXIT_CODES}`)

@@ -1,17 +1,23 @@
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
+import { detached } from "../release/detached.js";
+import type { ServerLayout } from "../release/layout.js";
 import { buildAndUpScript, type ComposeInvocation } from "./commands.js";
 
-/** Builds and starts the stack, streaming compose's output; fails with its last lines. */
+/**
+ * Builds and starts the stack, detached so that a dropped connection cannot leave compose
+ * half-way through recreating containers; its output streams back. Fails with its last lines.
+ */
 export async function startStack(
   remote: Remote,
-  app: string,
+  layout: ServerLayout,
   compose: ComposeInvocation,
   build: boolean,
   onLine: (line: string) => void,
 ): Promise<void> {
   const tail: string[] = [];
-  const result = await remote.run(buildAndUpScript(app, compose, build), {
+  const script = detached(buildAndUpScript(layout.app, compose, build), layout.workerLog, `${layout.lock}/pids`);
+  const result = await remote.run(script, {
     onLine: (line) => {
       onLine(line);
       tail.push(line);

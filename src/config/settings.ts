@@ -26,6 +26,8 @@ export interface Flags {
   dryRun?: boolean;
   json?: boolean;
   acceptNewHostKey?: boolean;
+  lockWait?: string;
+  forceUnlock?: boolean;
 }
 
 export interface Settings {
@@ -47,6 +49,9 @@ export interface Settings {
   dryRun: boolean;
   json: boolean;
   acceptNewHostKey: boolean;
+  /** Seconds to wait for another deploy's lock; 0 refuses at once. */
+  lockWait: number;
+  forceUnlock: boolean;
   password?: string;
   passphrase?: string;
 }
@@ -74,6 +79,7 @@ const KEYS = {
   settle: ["--settle", "DEPLOY_SETTLE", "settle"],
   timeout: ["--timeout", "DEPLOY_TIMEOUT", "timeout"],
   compose: ["--compose", "DEPLOY_COMPOSE", "compose"],
+  lockWait: ["--lock-wait", "DEPLOY_LOCK_WAIT", "lockWait"],
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -228,6 +234,8 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     dryRun: flags.dryRun ?? false,
     json: flags.json ?? false,
     acceptNewHostKey: flags.acceptNewHostKey ?? false,
+    lockWait: wholeNumber(get("lockWait"), 0, 0, 86_400, "the lock wait (seconds)"),
+    forceUnlock: flags.forceUnlock ?? false,
     password: secret("DEPLOY_PASSWORD"),
     passphrase: secret("DEPLOY_SSH_PASSPHRASE"),
   };

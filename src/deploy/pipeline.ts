@@ -9,10 +9,10 @@ import { InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
-import { appendLog, gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
+import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
 import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
-import { appPath, localNames } from "../release/session.js";
+import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
 import { uploadRelease } from "../release/upload.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
@@ -79,12 +79,18 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: online,
         task: async (c, task) => {
           const local = localNames(c.plan.compose, settings);
+          const probe = { env: true, candidate: resolveProjectName(local).name };
+          // A dry run changes nothing, so it takes no lock.
           c.server = await timed(c, "probe", () =>
-            probeServer(c.remote, appPath(settings, local), resolveProjectName(local).name),
+            live
+              ? probeAndLock(c.remote, appPath(settings, local), probe, settings, "deploy", (line) => {
+                  task.output = line;
+                })
+              : probeServer(c.remote, appPath(settings, local), probe),
           );
+          c.layout = serverLayout(c.server.app);
           const refusal = serverError(c.server, settings.host ?? "", { forced: settings.compose });
           if (refusal) throw refusal;
-          c.layout = serverLayout(c.server.app);
           // A folder deployed by hand keeps its stack: its containers' project name is adopted.
           c.project = resolveProjectName({ ...local, server: c.server.project ?? c.server.labelledProject }).name;
           if (c.server.otherFolders.length > 0) {
@@ -159,7 +165,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         task: async (c, task) => {
           const build = c.plan.services.some((s) => s.hasBuild);
           await timed(c, "start", () =>
-            startStack(c.remote, c.layout.app, c.compose, build, (line) => {
+            startStack(c.remote, c.layout, c.compose, build, (line) => {
               task.output = line;
             }),
           );
@@ -177,7 +183,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           c.services = watched.services;
           c.logs = watched.logs;
           const flagged = c.services.filter((s) => s.flagged);
-          await appendLog(c.remote, c.layout, logEntry(c, flagged.length ? "unhealthy" : "healthy"));
+          await finishRun(c.remote, c.layout, logEntry(c, flagged.length ? "unhealthy" : "healthy"));
           task.title = flagged.length
             ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
             : `Watch: ${c.services.length} services up`;
@@ -189,8 +195,12 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   try {
     await tasks.run();
   } catch (error) {
-    // Switched but not started: say so in the server's log, as far as the connection allows.
-    if (ctx.release && ctx.services.length === 0) await appendLog(ctx.remote, ctx.layout, logEntry(ctx, "failed")).catch(() => undefined);
+    if (ctx.server?.lock && ctx.server.lock.status !== "held") {
+      // Switched but not started: say so in the server's log, as far as the connection allows.
+      if (ctx.release && ctx.services.length === 0) {
+        await finishRun(ctx.remote, ctx.layout, logEntry(ctx, "failed")).catch(() => undefined);
+      } else await releaseLock(ctx.remote, ctx.layout);
+    }
     throw error;
   } finally {
     ctx.remote?.close();

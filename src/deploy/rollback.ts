@@ -5,9 +5,10 @@ import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
 import { syncReleaseScript } from "../release/apply.js";
-import { appendLog, listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../release/history.js";
+import { detached } from "../release/detached.js";
+import { listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../release/history.js";
 import type { ServerLayout } from "../release/layout.js";
-import { type AppSession, openApp } from "../release/session.js";
+import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { listrOptions, timed } from "./tasks.js";
 
@@ -23,12 +24,13 @@ export interface RollbackContext {
 /** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
   const release = sh`${layout.releases}/${id}`;
-  return sh`set -eu
-[ -d ${release} ] || { echo "release ${id} is no longer kept" >&2; exit 1; }
+  const restore = sh`set -eu
 umask 022
 ${syncReleaseScript(layout, release)}
 umask 077
 printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}`;
+  return sh`[ -d ${release} ] || { echo "release ${id} is no longer kept" >&2; exit 1; }
+${detached(restore, layout.workerLog, `${layout.lock}/pids`)}`;
 }
 
 export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackContext> {
@@ -38,7 +40,14 @@ export async function runRollback(settings: Settings, to: string | undefined): P
       {
         title: `Connect to ${settings.user}@${settings.host}:${settings.port} and find the releases`,
         task: async (c, task) => {
-          c.session = await timed(c, "connect", () => openApp(settings));
+          c.session = await timed(c, "connect", () =>
+            openApp(settings, {
+              action: "rollback",
+              onNotice: (line) => {
+                task.output = line;
+              },
+            }),
+          );
           const { releases } = await listReleases(c.session.remote, c.session.layout);
           c.from = releases.find((r) => r.live)?.id;
           const target = rollbackTarget(releases, to);
@@ -60,7 +69,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
           const { session } = c;
           const compose = { kind: session.compose, project: session.project, files: c.target.meta?.composeFiles ?? [] };
           await timed(c, "start", () =>
-            startStack(session.remote, session.layout.app, compose, true, (line) => {
+            startStack(session.remote, session.layout, compose, true, (line) => {
               task.output = line;
             }),
           );
@@ -77,7 +86,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
           c.services = watched.services;
           c.logs = watched.logs;
           const outcome = c.services.some((s) => s.flagged) ? "unhealthy" : "healthy";
-          await appendLog(c.session.remote, c.session.layout, {
+          await finishRun(c.session.remote, c.session.layout, {
             time: new Date().toISOString(),
             by: localOrigin(),
             action: "rollback",
@@ -91,6 +100,9 @@ export async function runRollback(settings: Settings, to: string | undefined): P
   );
   try {
     await tasks.run();
+  } catch (error) {
+    await releaseLock(ctx.session?.remote, ctx.session?.layout);
+    throw error;
   } finally {
     ctx.session?.remote.close();
   }

@@ -2,6 +2,7 @@ import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import type { ReleaseMeta } from "./history.js";
+import { detached } from "./detached.js";
 import type { ServerLayout } from "./layout.js";
 
 /** Releases kept besides the live one, for `rollback`. */
@@ -25,16 +26,16 @@ fi`;
 }
 
 /**
- * One round trip that turns the staged upload into the live version: the new `.env` comes on
- * stdin (never on a command line), the previous one is backed up 0600, the previous release
- * stays in releases/ for rollback, and only the newest KEPT_BACKUPS + 1 are kept.
+ * One round trip that turns the staged upload into the live version. The new `.env` comes on
+ * stdin (never on a command line) and is staged first; everything after that runs detached,
+ * so an interruption leaves the old version (before) or the new one (after), never half.
+ * The previous `.env` is backed up 0600, the previous release stays in releases/ for rollback,
+ * and only the newest KEPT_BACKUPS + 1 are kept.
  */
 export function applyScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
   const next = sh`${layout.releases}/${id}`;
-  return sh`set -eu
+  const switchOver = sh`set -eu
 umask 077
-[ -d ${`${layout.staging}/files`} ] || { echo "no upload is staged" >&2; exit 1; }
-cat > ${`${layout.staging}/env`}
 mkdir -p ${layout.releases} ${layout.envBackups} ${`${layout.state}/meta`}
 printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
 mv ${`${layout.staging}/files`} ${next}
@@ -45,11 +46,17 @@ if [ -f ${`${layout.app}/.env`} ]; then cp -p ${`${layout.app}/.env`} ${`${layou
 cp ${`${layout.staging}/env`} ${`${layout.app}/.env.deploy-vps-new`}
 chmod 600 ${`${layout.app}/.env.deploy-vps-new`}
 mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
-printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
-printf '%s\\n' ${project} > ${layout.project}
+printf '%s\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
+printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
 ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json; done
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
+  return sh`set -eu
+umask 077
+[ -d ${`${layout.staging}/files`} ] || { echo "no upload is staged" >&2; exit 1; }
+cat > ${`${layout.staging}/env.part`}
+mv -f ${`${layout.staging}/env.part`} ${`${layout.staging}/env`}
+${detached(switchOver, layout.workerLog, `${layout.lock}/pids`)}`;
 }
 
 export async function applyRelease(

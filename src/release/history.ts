@@ -57,10 +57,6 @@ export function logScript(layout: ServerLayout, entry: LogEntry): Shell {
   return sh`umask 077; printf '%s\\n' ${JSON.stringify(entry)} >> ${`${layout.state}/log`}`;
 }
 
-export async function appendLog(remote: Remote, layout: ServerLayout, entry: LogEntry): Promise<void> {
-  await remote.run(logScript(layout, entry));
-}
-
 /** Releases with their size and metadata, the live id, and the log: one round trip. */
 export function releasesScript(layout: ServerLayout): Shell {
   return sh`cd ${layout.state} 2>/dev/null || exit 0

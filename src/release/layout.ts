@@ -12,6 +12,9 @@ export interface ServerLayout {
   envBackups: string;
   current: string;
   project: string;
+  lock: string;
+  /** Output of the step running detached, streamed back while it runs. */
+  workerLog: string;
 }
 
 export function serverLayout(app: string): ServerLayout {
@@ -24,6 +27,8 @@ export function serverLayout(app: string): ServerLayout {
     envBackups: `${state}/env-backups`,
     current: `${state}/current`,
     project: `${state}/project`,
+    lock: `${state}/lock`,
+    workerLog: `${state}/worker.log`,
   };
 }
 

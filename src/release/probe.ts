@@ -1,4 +1,5 @@
 import type { ComposeKind } from "../compose/commands.js";
+import { type LockHolder, type LockOutcome, parseLock, takeLockScript } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
@@ -16,6 +17,8 @@ export interface ServerState {
   labelledProject?: string;
   /** Folders other than this one whose containers run under the candidate project name. */
   otherFolders: string[];
+  /** The lock, when the probe was asked to take it. */
+  lock?: LockOutcome;
   /** The live release id. */
   current?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
@@ -23,7 +26,16 @@ export interface ServerState {
 }
 
 /** Every value goes out base64-encoded, one `key=value` a line, so no content can break the parse. */
-export function probeScript(path: string, options: { env: boolean; candidate?: string } = { env: true }): Shell {
+export interface ProbeOptions {
+  /** Read the server's .env (only a deploy needs its values). */
+  env: boolean;
+  /** The local project name, to find another folder's stack running under it. */
+  candidate?: string;
+  /** Take the app folder's deploy lock in the same round trip. */
+  lock?: { holder: LockHolder; force: boolean };
+}
+
+export function probeScript(path: string, options: ProbeOptions = { env: true }): Shell {
   return sh`enc() { printf '%s' "$1" | base64 | tr -d '\\n'; }
 app=${remotePath(path)}
 case "$app" in /*) ;; *) app="$PWD/$app" ;; esac
@@ -31,14 +43,16 @@ app=$(printf '%s' "$app" | sed 's#//*#/#g; s#/$##')
 # the same place as serverLayout(app).state, which needs the absolute path this resolves
 state="$(dirname -- "$app")/.deploy-vps/$(basename -- "$app")"
 echo "app=$(enc "$app")"
-if [ -d "$app" ]; then echo kind=dir; elif [ -e "$app" ]; then echo kind=file; else echo kind=missing; fi
+if [ -d "$app" ]; then kind=dir; elif [ -e "$app" ]; then kind=file; else kind=missing; fi
+echo "kind=$kind"
+dockerok=
 if ! command -v docker >/dev/null 2>&1; then echo docker=missing
-elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok
+elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok; dockerok=1
 else echo docker=error; echo "dockerMessage=$(enc "$out")"; fi
 v2=$(docker compose version --short 2>/dev/null) && echo "compose2=$(enc "$v2")"
 # Only whether v1 is there: its version costs a Python start-up (half a second).
 v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
-command -v tar >/dev/null 2>&1 && echo tar=ok
+hastar=; command -v tar >/dev/null 2>&1 && { echo tar=ok; hastar=1; }
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
 # A stack deployed by hand is found by the folder compose recorded in its containers' labels.
 labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)
@@ -50,6 +64,10 @@ others=$(docker ps -a --filter "label=com.docker.compose.project=$candidate" --f
 [ -n "$others" ] && echo "others=$(enc "$others")"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
 ${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
+# A server the deploy will refuse gets no lock, so a refused run leaves nothing behind.
+if [ "$kind" != file ] && [ -n "$dockerok" ] && [ -n "$hastar" ]; then
+${options.lock ? takeLockScript(options.lock.holder, options.lock.force) : sh`:`}
+fi
 echo end=`;
 }
 
@@ -89,13 +107,14 @@ export function parseProbe(stdout: string): ServerState {
     project: decoded("project")?.trim() || undefined,
     labelledProject: decoded("labelled")?.trim() || undefined,
     otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
+    lock: parseLock(fields),
     current: decoded("current")?.trim() || undefined,
     env: decoded("env"),
   };
 }
 
-export async function probeServer(remote: Remote, path: string, candidate: string): Promise<ServerState> {
-  const result = await remote.run(probeScript(path, { env: true, candidate }));
+export async function probeServer(remote: Remote, path: string, options: ProbeOptions): Promise<ServerState> {
+  const result = await remote.run(probeScript(path, options));
   if (result.code !== 0)
     throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
   return parseProbe(result.stdout.toString("utf8"));

@@ -40,10 +40,24 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `deploy-vps ARGS` as a user would, with the test host's settings in the environment. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export interface CliOptions {
+  /** A command that runs the CLI, e.g. `["unshare", "-n"]` for a network namespace of its own. */
+  via?: string[];
+}
+
+/**
+ * Runs `deploy-vps ARGS` as a user would, with the test host's settings in the environment.
+ * A variable given as `undefined` in ENV is removed from the CLI's environment.
+ */
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: CliOptions = {},
+): Promise<CliRun> {
+  const [command, ...prefix] = [...(options.via ?? []), process.execPath];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // spawn leaves out variables whose value is undefined.
+    const child = spawn(command ?? process.execPath, [...prefix, CLI, ...args], {
       env: { ...process.env, ...testHost(), NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -94,12 +108,26 @@ export function projectCopy(source: string, name: string): string {
   return dir;
 }
 
-/** Removes a test's containers, network and app folder from the server. */
+/** POSIX single-quoting for the tests' own remote commands (independent of src/ssh/quote.ts). */
+export function shq(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * Removes a test's containers, network and app folder from the server. APP is relative to the
+ * remote home and starts with `apps/`; it may hold any character (spaces, quotes, `$`, newlines).
+ * Containers are found by project name and by the folder compose recorded in their labels.
+ */
 export function removeStack(project: string, app: string): void {
+  const inApps = app.replace(/^apps\//, "");
+  if (!app.startsWith("apps/") || inApps === "" || inApps.split("/").some((part) => part === ".." || part === ""))
+    throw new Error(`removeStack: ${JSON.stringify(app)} is not a folder under apps/`);
   onServer(
-    `ids=$(docker ps -aq --filter label=com.docker.compose.project=${project}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
-      `docker network rm ${project}_default >/dev/null 2>&1; ` +
+    `ids=$( (docker ps -aq --filter label=com.docker.compose.project=${shq(project)}; ` +
+      `docker ps -aq --filter label=com.docker.compose.project.working_dir="$HOME"/${shq(app)}) | sort -u); ` +
+      `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
+      `docker network rm ${shq(`${project}_default`)} >/dev/null 2>&1; ` +
       // Bind-mount folders that Docker created are root's: remove them from inside a container.
-      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf /apps/${app.replace(/^apps\//, "")} /apps/.deploy-vps/${app.replace(/^apps\//, "")}; true`,
+      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${shq(`/apps/${inApps}`)} ${shq(`/apps/.deploy-vps/${inApps}`)}; true`,
   );
 }

@@ -80,7 +80,7 @@ if ! id "$USER_NAME" >/dev/null 2>&1; then
   log "creating user $USER_NAME"
   useradd -m -s /bin/bash "$USER_NAME"
 fi
-usermod -p '*' -aG docker "$USER_NAME"
+usermod -aG docker "$USER_NAME"
 home=$(getent passwd "$USER_NAME" | cut -d: -f6)
 
 [ -f "$STATE/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C deploy-vps-test -f "$STATE/id_ed25519"
@@ -88,25 +88,85 @@ home=$(getent passwd "$USER_NAME" | cut -d: -f6)
 install -d -m 700 -o "$USER_NAME" -g "$USER_NAME" "$home/.ssh"
 install -m 600 -o "$USER_NAME" -g "$USER_NAME" "$STATE/id_ed25519.pub" "$home/.ssh/authorized_keys"
 
+# Password login for `deploy` (DEPLOY_PASSWORD): a random password, made once. The tests read it
+# from $STATE/deploy-password (0600); it is not in $STATE/env, whose DEPLOY_* lines the demo uses.
+if [ ! -s "$STATE/deploy-password" ]; then
+  (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n/+=' >"$STATE/deploy-password")
+fi
+chmod 600 "$STATE/deploy-password"
+printf '%s:%s\n' "$USER_NAME" "$(cat "$STATE/deploy-password")" | chpasswd
+
+# Broken servers, simulated by users that log in with the same key: `nodocker` has no docker
+# command on its PATH, `nogroup` may not use the Docker socket, `notar` has no tar. Their PATH
+# is set by sshd (Match User ... SetEnv PATH=...) to a folder of symlinks to the commands the
+# tool's remote scripts use. $STATE is 0711 so that they can reach those folders (its files stay
+# private: keys and the password are 0600).
+chmod 711 "$STATE"
+REMOTE_COMMANDS="sh tar gzip base64 tr sed cat dirname basename mkdir rm mv cp ls sort tail head printf
+  echo du cut find xargs chmod awk df grep date sleep kill id ps env true false test wc ln touch
+  mktemp stat uname hostname setsid timeout nohup"
+command_folder() { # FOLDER COMMAND... : FOLDER holds exactly symlinks to COMMAND...
+  local folder=$1 cmd target
+  shift
+  rm -rf "$folder.new"
+  mkdir -p "$folder.new"
+  for cmd in "$@"; do
+    target=$(type -P "$cmd") || { echo "test-host: no $cmd on this machine" >&2; exit 1; }
+    ln -s "$target" "$folder.new/$cmd"
+  done
+  chmod 755 "$folder.new"
+  rm -rf "$folder"
+  mv "$folder.new" "$folder"
+}
+# shellcheck disable=SC2086 # word splitting of the command list is intended
+command_folder "$STATE/bin-nodocker" $REMOTE_COMMANDS
+# shellcheck disable=SC2086
+command_folder "$STATE/bin-notar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
+for broken in nodocker nogroup notar; do
+  # -N: no group of its own (Debian already has a group called nogroup).
+  id "$broken" >/dev/null 2>&1 || { log "creating user $broken"; useradd -m -N -s /bin/bash "$broken"; }
+  usermod -p '*' "$broken" # no password, but not locked: sshd (without PAM) refuses locked accounts
+  broken_home=$(getent passwd "$broken" | cut -d: -f6)
+  install -d -m 700 -o "$broken" -g "$(id -gn "$broken")" "$broken_home/.ssh"
+  install -m 600 -o "$broken" -g "$(id -gn "$broken")" "$STATE/id_ed25519.pub" "$broken_home/.ssh/authorized_keys"
+done
+usermod -aG docker notar
+gpasswd -d nodocker docker >/dev/null 2>&1 || true
+gpasswd -d nogroup docker >/dev/null 2>&1 || true
+
+config_before=$(cat "$STATE/sshd_config" 2>/dev/null || true)
 cat >"$STATE/sshd_config" <<CFG
 ListenAddress 127.0.0.1
 Port $PORT
 HostKey $STATE/ssh_host_ed25519_key
 PidFile $STATE/sshd.pid
 UsePAM no
-PasswordAuthentication no
+PasswordAuthentication yes
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
 AuthorizedKeysFile .ssh/authorized_keys
 MaxSessions 64
 MaxStartups 64:30:128
 Subsystem sftp internal-sftp
+
+Match User nodocker
+  SetEnv PATH=$STATE/bin-nodocker
+Match User notar
+  SetEnv PATH=$STATE/bin-notar
 CFG
 mkdir -p /run/sshd
+/usr/sbin/sshd -t -f "$STATE/sshd_config"
 if ! { [ -f "$STATE/sshd.pid" ] && kill -0 "$(cat "$STATE/sshd.pid")" 2>/dev/null; }; then
   log "starting sshd on 127.0.0.1:$PORT"
-  /usr/sbin/sshd -t -f "$STATE/sshd_config"
   /usr/sbin/sshd -f "$STATE/sshd_config"
+elif [ "$config_before" != "$(cat "$STATE/sshd_config")" ]; then
+  # SIGHUP: sshd re-executes itself with the new config; open sessions keep running.
+  log "reloading sshd: its config changed"
+  kill -HUP "$(cat "$STATE/sshd.pid")"
+  for _ in $(seq 1 50); do
+    ssh-keyscan -T 1 -p "$PORT" 127.0.0.1 >/dev/null 2>&1 && break
+    sleep 0.1
+  done
 fi
 
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$STATE/ssh_host_ed25519_key.pub")" >"$STATE/known_hosts"

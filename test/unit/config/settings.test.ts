@@ -105,6 +105,8 @@ describe("loadSettings", () => {
       dryRun: false,
       json: false,
       acceptNewHostKey: false,
+      lockWait: 0,
+      forceUnlock: false,
       password: undefined,
       passphrase: undefined,
     } satisfies Settings);

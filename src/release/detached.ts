@@ -1,0 +1,21 @@
+import { type Shell, sh } from "../ssh/quote.js";
+
+/**
+ * Runs `body` in a session of its own (setsid), so that a dropped connection or a Ctrl-C,
+ * which hang up the SSH session, cannot stop it half-way: the server ends at the old
+ * version or the new one, never between. Its output is streamed back from a log file; the
+ * worker's pid joins the lock's, so the lock stays held while the worker runs.
+ */
+export function detached(body: Shell, log: string, pids: string): Shell {
+  return sh`: > ${log}
+setsid sh -c ${body.code} > ${log} 2>&1 < /dev/null &
+worker=$!
+echo "$worker" >> ${pids}
+tail -n +1 -f ${log} 2>/dev/null &
+tailer=$!
+status=0
+wait "$worker" || status=$?
+sleep 0.3
+kill "$tailer" 2>/dev/null
+exit "$status"`;
+}
