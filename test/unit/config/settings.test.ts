@@ -6,7 +6,7 @@ import { type Flags, loadSettings, parseConfigFile, type Settings } from "../../
 import { InputError } from "../../../src/errors.js";
 
 const KNOWN =
-  "host, port, user, identity, knownHosts, path, name, files, exclude, envTemplate, settle, timeout, compose";
+  "host, port, user, identity, knownHosts, path, name, files, exclude, envTemplate, settle, timeout, compose, lockWait";
 
 function errorOf(fn: () => unknown): InputError {
   try {

@@ -11,6 +11,8 @@ describe("serverLayout", () => {
       envBackups: "/home/deploy/apps/.deploy-vps/shop/env-backups",
       current: "/home/deploy/apps/.deploy-vps/shop/current",
       project: "/home/deploy/apps/.deploy-vps/shop/project",
+      lock: "/home/deploy/apps/.deploy-vps/shop/lock",
+      workerLog: "/home/deploy/apps/.deploy-vps/shop/worker.log",
     });
   });
 

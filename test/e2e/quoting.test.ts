@@ -1,0 +1,147 @@
+/**
+ * Paths and file names are data, never shell code: an app folder whose name holds a quote, a
+ * command substitution and double quotes, and files named with spaces, quotes, `$`, a leading
+ * `-` and a newline, all shipped, listed and removed exactly.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onServer, projectCopy, removeStack, runCli, shq, uniqueName } from "./harness.js";
+
+const PWNED = "/tmp/pwned";
+const pwnedOnServer = () => onServer(`test -e ${PWNED} && echo present || echo absent`).trim();
+
+function write(root: string, path: string, content: string): void {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), content);
+}
+
+/** The content of a file on the server, by its path relative to the deploy user's home. */
+function serverFile(path: string): string {
+  return onServer(`cat -- "$HOME"/${shq(path)}`);
+}
+
+/** Every path under an app folder on the server (NUL-separated, so a newline is just a character). */
+function serverTree(app: string): string[] {
+  return onServer(`cd -- "$HOME"/${shq(app)} && find . -print0`)
+    .split("\0")
+    .filter(Boolean)
+    .sort();
+}
+
+/** The demo's web page, once its container answers (a deploy with --settle 0 does not wait). */
+async function page(port: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      if (response.ok) return await response.text();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`nothing answers on port ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+beforeAll(() => {
+  rmSync(PWNED, { force: true });
+  onServer(`rm -f ${PWNED}`);
+  expect(existsSync(PWNED)).toBe(false);
+  expect(pwnedOnServer()).toBe("absent");
+});
+
+describe("an app folder named `it's $(touch /tmp/pwned) \"x\"`", () => {
+  const folder = `it's $(touch ${PWNED}) "x"`;
+  const app = `apps/${folder}`;
+  const name = uniqueName("e2e-quote");
+  const port = "18090";
+
+  // A run that failed half-way may have left this fixed folder behind: start from nothing.
+  beforeAll(() => removeStack(name, app));
+  afterAll(() => removeStack(name, app));
+
+  it("is deployed to that exact folder, runs, and runs no command from its name", async () => {
+    const dir = projectCopy("compose/demo", name);
+    // The compose project name cannot come from this folder name: it is set in the config.
+    writeFileSync(join(dir, "deploy-vps.yml"), `name: ${name}\n`);
+    const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.code).toBe(0);
+
+    const home = onServer(`printf %s "$HOME"`);
+    expect(onServer(`ls -A -- "$HOME"/${shq(app)}`).split("\n").filter(Boolean).sort()).toEqual(
+      [".env", ".env.example", "compose.yaml", "data", "deploy-vps.yml", "web"].sort(),
+    );
+    expect(serverFile(`${app}/web/site/index.html.in`)).toBe(readFileSync(join(dir, "web/site/index.html.in"), "utf8"));
+    expect(serverFile(`apps/.deploy-vps/${folder}/project`).trim()).toBe(name);
+    // No stray folder from a name cut at a space or a quote, beside it or beside its state.
+    for (const parent of ["apps", "apps/.deploy-vps"]) {
+      const entries = onServer(`ls -A -- "$HOME"/${shq(parent)}`).split("\n");
+      expect(entries.filter((entry) => /pwned|^it|^"?x"?$/.test(entry))).toEqual([folder]);
+    }
+    expect(
+      onServer(
+        `docker ps --filter label=com.docker.compose.project=${shq(name)} --format '{{.Label "com.docker.compose.project.working_dir"}}' | sort -u`,
+      ),
+    ).toBe(`${home}/${app}\n`);
+
+    expect(await page(port)).toContain("<h1>Hello from deploy-vps</h1>");
+    expect(existsSync(PWNED)).toBe(false);
+    expect(pwnedOnServer()).toBe("absent");
+  });
+});
+
+describe("file names with spaces, quotes, `$`, a leading `-` and a newline", () => {
+  const name = uniqueName("e2e-names");
+  const app = `apps/${name}`;
+  const port = "18091";
+  const weird: Record<string, string> = {
+    "web/site/-rf": "named like an option\n",
+    "web/site/it's $HOME.txt": "a quote, a space and a dollar\n",
+    "web/site/a\nb.txt": "a newline in the name\n",
+    'web/site/say "hi" `id`;.txt': "double quotes, backticks and a semicolon\n",
+  };
+  // Names a broken quoting would hit instead: the halves of the newline name, a prefix.
+  const plain: Record<string, string> = {
+    "web/site/a": "plain a\n",
+    "web/site/b.txt": "plain b\n",
+    "web/site/it's": "a prefix of a weird name\n",
+  };
+  let dir: string;
+  let before: string[];
+  // ./data is the db container's: it writes there on its own schedule.
+  const tree = () => serverTree(app).filter((path) => !path.startsWith("./data/"));
+
+  afterAll(() => removeStack(name, app));
+
+  it("ships them intact", async () => {
+    dir = projectCopy("compose/demo", name);
+    for (const [path, content] of Object.entries({ ...weird, ...plain })) write(dir, path, content);
+    const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.code).toBe(0);
+    for (const [path, content] of Object.entries({ ...weird, ...plain })) expect(serverFile(`${app}/${path}`)).toBe(content);
+    before = tree();
+    for (const path of Object.keys({ ...weird, ...plain })) expect(before).toContain(`./${path}`);
+    expect(existsSync(PWNED)).toBe(false);
+  });
+
+  it("a redeploy without them removes exactly them", async () => {
+    for (const path of Object.keys(weird)) unlinkSync(join(dir, path));
+    const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.code).toBe(0);
+    const gone = Object.keys(weird).map((path) => `./${path}`);
+    expect(tree()).toEqual(before.filter((path) => !gone.includes(path)));
+    for (const [path, content] of Object.entries(plain)) expect(serverFile(`${app}/${path}`)).toBe(content);
+    expect(await page(port)).toContain("<h1>Hello from deploy-vps</h1>");
+  });
+});
+
+describe("afterwards", () => {
+  it("no name ran as a command, here or on the server", () => {
+    expect(existsSync(PWNED)).toBe(false);
+    expect(pwnedOnServer()).toBe("absent");
+  });
+});
