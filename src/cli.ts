@@ -106,7 +106,10 @@ export function program(): Command {
     );
 
   const strict = (command: Command) => {
-    command.exitOverride().showSuggestionAfterError(true);
+    // Commander's usage errors come out as our one line: "deploy-vps: unknown option … (did you mean …?)".
+    command.exitOverride().showSuggestionAfterError(true).configureOutput({
+      outputError: (message, write) => write(`deploy-vps: ${message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()}\n`),
+    });
     for (const sub of command.commands) strict(sub);
   };
   strict(root);

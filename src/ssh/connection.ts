@@ -154,6 +154,9 @@ export class Remote {
     }
     if (learned)
       appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
+    // A reset connection emits `error`; unheard, it would crash the process. The `close` that
+    // follows fails the command under way with a clear message instead.
+    ssh.connection?.on("error", () => undefined);
     return new Remote(ssh, target);
   }
 
@@ -163,7 +166,9 @@ export class Remote {
     if (!connection) throw new EnvironmentError(`the SSH connection to ${this.target.host} is closed.`);
     this.roundTrips += 1;
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
-      connection.exec(shCommand(body), (error, ch) => (error ? reject(error) : resolve(ch))),
+      connection.exec(shCommand(body), (error, ch) =>
+        error ? reject(new EnvironmentError(`the SSH connection to ${this.target.host} was lost (${error.message}).`)) : resolve(ch),
+      ),
     );
     const stdout: Buffer[] = [];
     let stderr = "";

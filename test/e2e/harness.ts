@@ -6,7 +6,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -114,20 +114,23 @@ export function shq(value: string): string {
 }
 
 /**
- * Removes a test's containers, network and app folder from the server. APP is relative to the
- * remote home and starts with `apps/`; it may hold any character (spaces, quotes, `$`, newlines).
- * Containers are found by project name and by the folder compose recorded in their labels.
+ * Removes a test's containers, network, app folder and state folder from the server. APP is
+ * relative to the remote home and starts with `apps/`; it may hold any character (spaces, quotes,
+ * `$`, newlines) and more folders (`apps/a/b` has its state in `apps/a/.deploy-vps/b`). Containers
+ * are found by project name and by the folder compose recorded in their labels.
  */
 export function removeStack(project: string, app: string): void {
   const inApps = app.replace(/^apps\//, "");
   if (!app.startsWith("apps/") || inApps === "" || inApps.split("/").some((part) => part === ".." || part === ""))
     throw new Error(`removeStack: ${JSON.stringify(app)} is not a folder under apps/`);
+  // Where deploy-vps keeps its state: beside the app folder (src/release/layout.ts).
+  const state = posix.join(posix.dirname(inApps), ".deploy-vps", posix.basename(inApps));
   onServer(
     `ids=$( (docker ps -aq --filter label=com.docker.compose.project=${shq(project)}; ` +
       `docker ps -aq --filter label=com.docker.compose.project.working_dir="$HOME"/${shq(app)}) | sort -u); ` +
       `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
       `docker network rm ${shq(`${project}_default`)} >/dev/null 2>&1; ` +
       // Bind-mount folders that Docker created are root's: remove them from inside a container.
-      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${shq(`/apps/${inApps}`)} ${shq(`/apps/.deploy-vps/${inApps}`)}; true`,
+      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${shq(`/apps/${inApps}`)} ${shq(`/apps/${state}`)}; true`,
   );
 }

@@ -4,7 +4,7 @@
  * `-` and a newline, all shipped, listed and removed exactly.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { onServer, projectCopy, removeStack, runCli, shq, uniqueName } from "./harness.js";
 
@@ -51,15 +51,22 @@ beforeAll(() => {
   expect(pwnedOnServer()).toBe("absent");
 });
 
-describe("an app folder named `it's $(touch /tmp/pwned) \"x\"`", () => {
-  const folder = `it's $(touch ${PWNED}) "x"`;
-  const app = `apps/${folder}`;
+describe("the app folder `~/apps/it's $(touch /tmp/pwned) \"x\"`", () => {
+  // The slashes of /tmp/pwned make it three folders deep: apps/"it's $(touch "/tmp/"pwned) "x"",
+  // with its state folder beside its last part, in apps/"it's $(touch "/tmp/.deploy-vps/.
+  const top = "apps/it's $(touch ";
+  const app = `apps/it's $(touch ${PWNED}) "x"`;
+  const state = `${posix.dirname(app)}/.deploy-vps/${posix.basename(app)}`;
   const name = uniqueName("e2e-quote");
   const port = "18090";
+  const cleanUp = () => {
+    removeStack(name, app);
+    onServer(`rm -rf -- "$HOME"/${shq(top)}`);
+  };
 
   // A run that failed half-way may have left this fixed folder behind: start from nothing.
-  beforeAll(() => removeStack(name, app));
-  afterAll(() => removeStack(name, app));
+  beforeAll(cleanUp);
+  afterAll(cleanUp);
 
   it("is deployed to that exact folder, runs, and runs no command from its name", async () => {
     const dir = projectCopy("compose/demo", name);
@@ -70,16 +77,25 @@ describe("an app folder named `it's $(touch /tmp/pwned) \"x\"`", () => {
     expect(run.code).toBe(0);
 
     const home = onServer(`printf %s "$HOME"`);
+    expect(run.stdout).toContain(`:${home}/${app} `);
     expect(onServer(`ls -A -- "$HOME"/${shq(app)}`).split("\n").filter(Boolean).sort()).toEqual(
       [".env", ".env.example", "compose.yaml", "data", "deploy-vps.yml", "web"].sort(),
     );
     expect(serverFile(`${app}/web/site/index.html.in`)).toBe(readFileSync(join(dir, "web/site/index.html.in"), "utf8"));
-    expect(serverFile(`apps/.deploy-vps/${folder}/project`).trim()).toBe(name);
-    // No stray folder from a name cut at a space or a quote, beside it or beside its state.
-    for (const parent of ["apps", "apps/.deploy-vps"]) {
-      const entries = onServer(`ls -A -- "$HOME"/${shq(parent)}`).split("\n");
-      expect(entries.filter((entry) => /pwned|^it|^"?x"?$/.test(entry))).toEqual([folder]);
-    }
+    expect(serverFile(`${state}/project`).trim()).toBe(name);
+    // Exactly these folders, and nothing made from a name cut at a space or a quote.
+    expect(onServer(`cd -- "$HOME"/apps && find ${shq(top.slice("apps/".length))} -maxdepth 2 | sort`)).toBe(
+      [top, `${top}/tmp`, `${top}/tmp/.deploy-vps`, `${top}/tmp/pwned) "x"`]
+        .map((path) => path.slice("apps/".length))
+        .sort()
+        .map((path) => `${path}\n`)
+        .join(""),
+    );
+    expect(
+      onServer(`ls -A -- "$HOME"/apps`)
+        .split("\n")
+        .filter((entry) => /pwned|touch|^it|^"?x"?$/.test(entry)),
+    ).toEqual([top.slice("apps/".length)]);
     expect(
       onServer(
         `docker ps --filter label=com.docker.compose.project=${shq(name)} --format '{{.Label "com.docker.compose.project.working_dir"}}' | sort -u`,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Brings up a local "VPS" for the demo and the end-to-end tests: a real Docker Engine with
-# Compose v1 and v2, and a real sshd on 127.0.0.1 that lets user `deploy` in with a key.
+# Compose v1 and v2, and a real sshd on 127.0.0.1 that lets user `deploy` in with a key (or the
+# password in $STATE/deploy-password), plus users `nodocker`, `nogroup` and `notar` that stand for
+# broken servers (see below).
 # Idempotent: every step checks before it acts. Needs root on Debian 12 (see ../shared/docs).
 # Prints the connection settings as DEPLOY_* lines in $STATE/env.
 set -euo pipefail

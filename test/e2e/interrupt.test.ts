@@ -1,0 +1,164 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, describe, expect, it } from "vitest";
+import { onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
+
+const stacks: string[] = [];
+afterAll(() => {
+  for (const name of stacks) removeStack(name, `apps/${name}`);
+});
+
+/** Starts the CLI and resolves when its progress output shows `marker`, so a test can strike then. */
+function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; reached: (marker: RegExp) => Promise<void>; done: Promise<number | null> } {
+  const child = spawn(process.execPath, [join(ROOT, "dist/cli.js"), ...args], {
+    env: { ...process.env, ...testHost(), NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const done = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const reached = async (marker: RegExp) => {
+    for (let i = 0; i < 600 && !marker.test(output); i++) await sleep(50);
+    if (!marker.test(output)) throw new Error(`never reached ${marker}: ${output}`);
+  };
+  return { child, output: () => output, reached, done };
+}
+
+/** Every shipped file of the live folder with its checksum (data written by containers aside). */
+function liveFiles(app: string): string {
+  return onServer(`cd ${app} && find . -path ./data -prune -o -type f -print0 | sort -z | xargs -0 md5sum`);
+}
+
+function containers(name: string): string {
+  return onServer(`docker ps -aq --no-trunc --filter label=com.docker.compose.project=${name} | sort`);
+}
+
+/** Waits until no detached step of the app's last deploy is running. */
+async function workerDone(name: string): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const alive = onServer(
+      `for p in $(cat apps/.deploy-vps/${name}/lock/pids 2>/dev/null); do [ -d /proc/$p ] && echo alive; done; true`,
+    );
+    if (!alive.includes("alive")) return;
+    await sleep(500);
+  }
+}
+
+describe("one deploy at a time", () => {
+  const name = uniqueName("e2e-lock");
+  const app = `apps/${name}`;
+  stacks.push(name);
+  let dir: string;
+
+  it("a second deploy meets the first one's lock: refused with who holds it (exit 1), or waits with --lock-wait", async () => {
+    dir = projectCopy("test/fixtures/slowbuild", name);
+    const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    await first.reached(/Build and start/);
+    const refused = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`is locked by deploy by \\S+@\\S+ \\(pid ${first.child.pid}\\) since 20`));
+    expect(refused.stderr).toContain("--lock-wait");
+    const waited = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--lock-wait", "120"]);
+    expect(await first.done).toBe(0);
+    expect(waited.code).toBe(0);
+    expect(onServer(`test -e apps/.deploy-vps/${name}/lock && echo held || echo free`).trim()).toBe("free");
+  });
+
+  it("--force-unlock breaks a live lock and says whose", async () => {
+    writeFileSync(join(dir, "web/version.txt"), "v-force\n");
+    const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    await first.reached(/Build and start/);
+    const forced = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--force-unlock"]);
+    expect(forced.stderr).toMatch(/--force-unlock broke the lock of deploy by \S+@\S+ \(pid \d+\)/);
+    await first.done;
+    expect(forced.code).toBe(0);
+  });
+
+  it("a deploy killed during the build leaves a lock that clears itself once its detached build is over", async () => {
+    writeFileSync(join(dir, "web/version.txt"), "v-killed\n");
+    const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    await first.reached(/Build and start/);
+    first.child.kill("SIGKILL");
+    await first.done;
+    await workerDone(name);
+    const next = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toMatch(/cleared a lock left by a deploy that died: deploy by \S+/);
+    expect(await fetch("http://127.0.0.1:18095/").then((r) => r.text())).toBe("v-killed\n");
+  });
+});
+
+describe("an interrupted deploy leaves the old version or the new one, never half", () => {
+  const name = uniqueName("e2e-cut");
+  const app = `apps/${name}`;
+  const port = "18096";
+  stacks.push(name);
+  let dir: string;
+  let v1: { files: string; env: string; containers: string };
+
+  const state = () => ({ files: liveFiles(app), env: onServer(`md5sum ${app}/.env`), containers: containers(name) });
+
+  it("deploys v1", async () => {
+    dir = projectCopy("compose/demo", name);
+    expect((await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port })).code).toBe(0);
+    v1 = state();
+  });
+
+  it("killed during the upload: the live folder, .env and containers are as they were; the next deploy works", async () => {
+    // 60 MB that gzip cannot shrink: the upload lasts long enough to be cut in the middle.
+    writeFileSync(join(dir, "web/site/big.bin"), randomBytes(60 * 1024 * 1024));
+    const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    await run.reached(/Upload/);
+    await sleep(300);
+    run.child.kill("SIGKILL");
+    await run.done;
+    expect(state()).toEqual(v1);
+  });
+
+  it("the TCP connection cut during the upload (sshd's session killed): same", async () => {
+    // The killed run's sshd session holds its lock until the server notices it is gone.
+    await workerDone(name);
+    const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    await run.reached(/Upload/);
+    await sleep(300);
+    execFileSync("pkill", ["-KILL", "-f", "^sshd: deploy@notty"]);
+    expect(await run.done).toBe(1);
+    expect(run.output()).toMatch(/connection .*lost|upload .* failed|closed/i);
+    expect(state()).toEqual(v1);
+  });
+
+  it("killed during the switch: the server ends at the old version or, whole, at the new one", async () => {
+    await workerDone(name);
+    const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    await run.reached(/Switch to the new version/);
+    await sleep(150);
+    run.child.kill("SIGKILL");
+    await run.done;
+    await workerDone(name);
+    const after = state();
+    expect(after.env).toBe(v1.env);
+    const current = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    const release = liveFiles(`apps/.deploy-vps/${name}/releases/${current}`);
+    const live = after.files
+      .split("\n")
+      .filter((line) => !line.endsWith("  ./.env"))
+      .join("\n");
+    if (after.files === v1.files) expect(after.containers).toBe(v1.containers);
+    else expect(live).toBe(release);
+  });
+
+  it("the next deploy succeeds and cleans up the staging folder", async () => {
+    const next = await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    expect(next.code).toBe(0);
+    expect(onServer(`ls -A apps/.deploy-vps/${name}`).split("\n")).not.toContain("staging");
+    expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())).toContain("Hello from deploy-vps");
+  });
+});
