@@ -4,10 +4,13 @@ import { pipeline } from "node:stream/promises";
 import { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
 import { EnvironmentError, InputError } from "../errors.js";
+import { askLine } from "./credentials.js";
 import {
   checkHostKey,
   fingerprint,
   type HostKeyVerdict,
+  keyTypeOf,
+  knownHostName,
   knownHostsLine,
   parseKnownHosts,
 } from "./known-hosts.js";
@@ -135,16 +138,30 @@ export class Remote {
         readyTimeout: target.timeoutSeconds * 1000,
         keepaliveInterval: 15_000,
         keepaliveCountMax: 4,
-        // Synchronous on purpose: ssh2 treats a promise (even one resolving false) as acceptance.
-        hostVerifier: (key: Buffer): boolean => {
+        // Never a promise: ssh2 calls verify(returnValue), and a pending promise is truthy, so
+        // it would accept any key. An answer that must wait (the TTY question) uses verify().
+        hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
           const verdict = checkHostKey(known, target.host, target.port, key);
-          if (verdict.status === "trusted") return true;
+          if (verdict.status === "trusted") return verify(true);
           if (verdict.status === "unknown" && target.acceptNewHostKey) {
             learned = key;
-            return true;
+            return verify(true);
           }
           rejected = { verdict, presented: fingerprint(key) };
-          return false;
+          if (verdict.status !== "unknown" || !process.stdin.isTTY) return verify(false);
+          // As OpenSSH does on a terminal: show the fingerprint and ask.
+          askLine(
+            `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
+              `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
+              "Are you sure you want to continue connecting (yes/no)? ",
+          ).then((answer) => {
+            const yes = /^y(es)?$/i.test(answer.trim());
+            if (yes) {
+              learned = key;
+              rejected = undefined;
+            }
+            verify(yes);
+          });
         },
       });
     } catch (error) {

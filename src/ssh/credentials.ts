@@ -43,3 +43,14 @@ export function askHidden(question: string): Promise<string> {
     });
   });
 }
+
+/** Asks a question on the terminal and returns the line typed. */
+export function askLine(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise((resolve) => {
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer);
+    });
+  });
+}

@@ -3,12 +3,12 @@
  * in a known_hosts file of the test's own (--known-hosts). `releases` is the cheapest command
  * that connects, checks the host key and succeeds on an existing folder.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { onServer, runCli, testHost, uniqueName } from "./harness.js";
+import { ROOT, onServer, runCli, testHost, uniqueName } from "./harness.js";
 
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-hostkeys-"));
@@ -68,6 +68,31 @@ describe("host keys", () => {
     expect(line).toContain(fingerprintOf(realPub));
     expect(line).toContain("--accept-new-host-key");
     expect(existsSync(file)).toBe(false);
+  });
+
+  it("an unknown host on a terminal: shows the fingerprint and asks; yes records the key, no refuses", async () => {
+    const onTerminal = (file: string, answer: string) =>
+      new Promise<{ code: number | null; output: string }>((resolve) => {
+        const cli = `${process.execPath} ${join(ROOT, "dist/cli.js")} releases ${project} --path '~/apps/${folder}' --known-hosts ${file}`;
+        // script(1) gives the CLI a real pseudo-terminal; the answer is typed once the question shows.
+        const child = spawn("script", ["-qec", cli, "/dev/null"], { env: { ...process.env, ...testHost(), NO_COLOR: "1" } });
+        let output = "";
+        child.stdout.on("data", (chunk) => {
+          output += chunk;
+          if (output.includes("(yes/no)? ") && !child.stdin.writableEnded) child.stdin.end(`${answer}\n`);
+        });
+        child.on("close", (code) => resolve({ code, output }));
+      });
+    const refused = knownHosts("tty-no");
+    const no = await onTerminal(refused, "no");
+    expect(no.output).toContain(`The authenticity of host '${hostName()}' can't be established.`);
+    expect(no.output).toContain(`ssh-ed25519 key fingerprint is ${fingerprintOf(realPub)}.`);
+    expect(no.code).toBe(1);
+    expect(existsSync(refused)).toBe(false);
+    const trusted = knownHosts("tty-yes");
+    const yes = await onTerminal(trusted, "yes");
+    expect(yes.code).toBe(0);
+    expect(readFileSync(trusted, "utf8")).toBe(`${hostName()} ssh-ed25519 ${keyOf(realPub)}\n`);
   });
 
   it("--accept-new-host-key trusts and records it; the next run needs no flag", async () => {

@@ -162,3 +162,30 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
     expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())).toContain("Hello from deploy-vps");
   });
 });
+
+describe("the server's disk full during the upload", () => {
+  const name = uniqueName("e2e-full");
+  // A small tmpfs as the app's parent: the staging folder beside the app fills it.
+  const mount = `/home/deploy/${name}`;
+  afterAll(() => {
+    onServer(`ids=$(docker ps -aq --filter label=com.docker.compose.project=${name}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; true`);
+    execFileSync("umount", [mount]);
+    execFileSync("rmdir", [mount]);
+  });
+
+  it("fails with a clear error and leaves the old version intact", async () => {
+    execFileSync("mkdir", ["-p", mount]);
+    const uid = execFileSync("id", ["-u", "deploy"], { encoding: "utf8" }).trim();
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=4m,uid=${uid},gid=${uid},mode=755`, "tmpfs", mount]);
+    const dir = projectCopy("compose/demo", name);
+    const path = ["--path", `~/${name}/app`, "--settle", "0"];
+    expect((await runCli([dir, ...path], { DEMO_PORT: "18098" })).code).toBe(0);
+    const before = liveFiles(`${name}/app`);
+    writeFileSync(join(dir, "web/site/video.bin"), randomBytes(8 * 1024 * 1024));
+    const run = await runCli([dir, ...path], { DEMO_PORT: "18098" });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split("\n").at(-1)).toMatch(/^deploy-vps: upload to 127\.0\.0\.1:.* failed: the server's disk is full\. The live version was not touched\.$/);
+    expect(liveFiles(`${name}/app`)).toBe(before);
+    expect(onServer(`test -e ${name}/.deploy-vps/app/lock && echo held || echo free`).trim()).toBe("free");
+  });
+});
