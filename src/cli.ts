@@ -58,6 +58,7 @@ export function program(): Command {
     .option("--json", "print one JSON summary on stdout (progress goes to stderr)")
     .option("--lock-wait <seconds>", "wait this long for another deploy to this folder to finish (DEPLOY_LOCK_WAIT)")
     .option("--force-unlock", "break another deploy's lock on this folder (says whose)")
+    .option("--full", "send every file, not only those changed since the live release")
     .addHelpText(
       "after",
       `\nExamples:\n  deploy-vps --host deploy@203.0.113.7\n  deploy-vps ./shop -H vps -d '~/apps/shop' --settle 60\n  deploy-vps --dry-run\n\n${EXIT_CODES}`,

@@ -5,6 +5,9 @@ import type { IsExcluded } from "./exclude.js";
 export interface ShippedFile {
   path: string;
   size: number;
+  mode: number;
+  mtimeMs: number;
+  isLink: boolean;
 }
 
 export interface ProjectTree {
@@ -37,13 +40,13 @@ export async function walkProject(root: string, isExcluded: IsExcluded): Promise
       }
       // Sockets, fifos and devices are not project files.
       if (!entry.isFile && !entry.isLink) continue;
-      const { size } = await lstat(join(root, path));
+      const { size, mode, mtimeMs } = await lstat(join(root, path));
       if (isExcluded(path, false)) {
         tree.skipped.files += 1;
         tree.skipped.bytes += size;
         continue;
       }
-      tree.files.push({ path, size });
+      tree.files.push({ path, size, mode: mode & 0o7777, mtimeMs, isLink: entry.isLink });
       tree.bytes += size;
     }
   }

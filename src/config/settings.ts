@@ -28,6 +28,7 @@ export interface Flags {
   acceptNewHostKey?: boolean;
   lockWait?: string;
   forceUnlock?: boolean;
+  full?: boolean;
 }
 
 export interface Settings {
@@ -52,6 +53,8 @@ export interface Settings {
   /** Seconds to wait for another deploy's lock; 0 refuses at once. */
   lockWait: number;
   forceUnlock: boolean;
+  /** Send every file, not only those that changed since the live release. */
+  full: boolean;
   password?: string;
   passphrase?: string;
 }
@@ -236,6 +239,7 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     acceptNewHostKey: flags.acceptNewHostKey ?? false,
     lockWait: wholeNumber(get("lockWait"), 0, 0, 86_400, "the lock wait (seconds)"),
     forceUnlock: flags.forceUnlock ?? false,
+    full: flags.full ?? false,
     password: secret("DEPLOY_PASSWORD"),
     passphrase: secret("DEPLOY_SSH_PASSPHRASE"),
   };

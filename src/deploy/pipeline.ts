@@ -1,5 +1,6 @@
 import { Listr } from "listr2";
-import { packProject } from "../archive/pack.js";
+import { digestCachePath, digestFiles } from "../archive/digest.js";
+import { packRelease } from "../archive/pack.js";
 import type { ComposeInvocation } from "../compose/commands.js";
 import { type LocalImages, localImagesFor } from "../compose/local-images.js";
 import { startStack } from "../compose/start.js";
@@ -11,6 +12,7 @@ import { watchStack } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
 import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
+import { formatManifest, MANIFEST_FILE, planUpload, type UploadPlan } from "../release/manifest.js";
 import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
 import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
 import { uploadRelease } from "../release/upload.js";
@@ -34,6 +36,7 @@ export interface DeployContext {
   env: EnvMergeResult;
   images: LocalImages;
   release: string;
+  upload: UploadPlan;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
@@ -129,15 +132,32 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Upload",
         enabled: live,
         task: async (c, task) => {
-          const archive = packProject(settings.projectDir, c.plan.tree.files, c.images.replaced);
           const started = Date.now();
-          c.uploadedBytes = await timed(c, "upload", () =>
-            uploadRelease(c.remote, c.layout, archive, (bytes) => {
+          const { entries } = await timed(c, "digest", () =>
+            digestFiles(settings.projectDir, c.plan.tree.files, c.images.replaced, digestCachePath(settings.projectDir)),
+          );
+          const extra = new Map([[MANIFEST_FILE, formatManifest(entries)]]);
+          const send = (plan: UploadPlan) => {
+            const wanted = new Set(plan.send);
+            const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
+            const archive = packRelease(settings.projectDir, files, c.images.replaced, extra);
+            return uploadRelease(c.remote, c.layout, plan, archive, (bytes) => {
               const rate = bytes / Math.max(0.001, (Date.now() - started) / 1000);
               task.output = `${formatBytes(bytes)} sent, ${formatBytes(rate)}/s`;
-            }),
-          );
-          task.title = `Upload: ${formatBytes(c.uploadedBytes)} sent in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+            });
+          };
+          c.upload = planUpload(entries, { release: c.server.current, manifest: c.server.manifest }, settings.full);
+          let result = await timed(c, "upload", () => send(c.upload));
+          if (result.baseGone) {
+            c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone" };
+            result = await timed(c, "upload", () => send(c.upload));
+          }
+          c.uploadedBytes = result.sent;
+          const { upload } = c;
+          const what = upload.base
+            ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`
+            : `${upload.send.length} files (full upload: ${upload.fullBecause})`;
+          task.title = `Upload: ${what}, ${formatBytes(c.uploadedBytes)} sent in ${((Date.now() - started) / 1000).toFixed(1)} s`;
         },
       },
       {

@@ -58,7 +58,18 @@ export function deploySummary(ctx: DeployContext) {
         folders: plan.tree.skipped.folders,
       },
     },
+    upload: ctx.upload
+      ? {
+          mode: ctx.upload.base ? "incremental" : "full",
+          reason: ctx.upload.fullBecause ?? null,
+          sent: ctx.upload.send.length,
+          deleted: ctx.upload.deleted.length,
+          unchanged: ctx.upload.unchanged,
+        }
+      : null,
     uploadedBytes: ctx.uploadedBytes,
+    /** The CLI's own peak memory, for the benchmark's flat-memory check. */
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
     roundTrips: ctx.remote?.roundTrips ?? 0,
     secrets: { generated: ctx.env.generated, kept: ctx.env.kept, provided: ctx.env.provided },
     images: ctx.images.images,

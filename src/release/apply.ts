@@ -38,6 +38,7 @@ export function applyScript(layout: ServerLayout, id: string, project: string, m
 umask 077
 mkdir -p ${layout.releases} ${layout.envBackups} ${`${layout.state}/meta`}
 printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
+mv ${`${layout.staging}/manifest`} ${`${layout.state}/meta/${id}.manifest`}
 mv ${`${layout.staging}/files`} ${next}
 umask 022
 ${syncReleaseScript(layout, next)}
@@ -49,7 +50,7 @@ mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
 printf '%s\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
 printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
-ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json; done
+ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json ${`${layout.state}/meta`}/"$old".manifest; done
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
   return sh`set -eu
 umask 077

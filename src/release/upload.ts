@@ -3,10 +3,21 @@ import { type Readable, Transform } from "node:stream";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
+import { ARCHIVE_ROOT } from "../archive/pack.js";
 import type { ServerLayout } from "./layout.js";
+import { MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
-/** Lands the archive in a fresh staging folder; the live app folder is not touched. */
-export function uploadScript(layout: ServerLayout): Shell {
+/** Exit status of the upload script when the release an incremental upload builds on is gone. */
+export const BASE_GONE = 3;
+
+/**
+ * Lands the archive in a fresh staging folder; the live app folder is not touched. An
+ * incremental upload first assembles the staging copy from the live release (hard links, so
+ * it costs no space), removes what the new version deletes, then extracts what changed.
+ */
+export function uploadScript(layout: ServerLayout, plan: UploadPlan): Shell {
+  const files = `${layout.staging}/${ARCHIVE_ROOT}`;
+  const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
   // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
   // the archive's modes, since `cp -a` carries them, its root's included, into the app folder.
   return sh`set -eu
@@ -17,8 +28,15 @@ mkdir -p ${layout.state}
 rm -rf ${layout.staging}
 mkdir ${layout.staging}
 umask 022
-mkdir ${`${layout.staging}/files`}
-tar -xzpf - --no-same-owner -C ${`${layout.staging}/files`}`;
+${
+  base === undefined
+    ? sh`mkdir ${files}`
+    : sh`[ -d ${base} ] || { echo "the live release is gone" >&2; exit ${BASE_GONE}; }
+cp -al ${base} ${files}
+${plan.deleted.length ? sh`rm -f -- ${plan.deleted.map((path) => `${files}/${path}`)}` : sh`:`}`
+}
+tar -xzpf - --no-same-owner -C ${layout.staging}
+mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`;
 }
 
 /** Counts the compressed bytes that really go over the wire. */
@@ -36,9 +54,10 @@ export function byteCounter(onBytes: (total: number) => void): Transform {
 export async function uploadRelease(
   remote: Remote,
   layout: ServerLayout,
+  plan: UploadPlan,
   archive: Readable,
   onBytes: (n: number) => void,
-): Promise<number> {
+): Promise<{ sent: number; baseGone: boolean }> {
   let sent = 0;
   const counter = byteCounter((n) => {
     sent = n;
@@ -46,14 +65,13 @@ export async function uploadRelease(
   });
   const counted = archive.pipe(counter);
   archive.on("error", (error) => counted.destroy(error));
-  const result = await remote.run(uploadScript(layout), { stdin: counted });
+  const result = await remote.run(uploadScript(layout, plan), { stdin: counted });
+  if (result.code === BASE_GONE && plan.base !== undefined) return { sent, baseGone: true };
   if (result.code !== 0) {
     const reason = /No space left/i.test(result.stderr)
       ? "the server's disk is full"
       : result.stderr.trim().split("\n").slice(-3).join(" / ");
-    throw new EnvironmentError(
-      `upload to ${remote.target.host}:${layout.staging} failed: ${reason}. The live version was not touched.`,
-    );
+    throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${reason}. The live version was not touched.`);
   }
-  return sent;
+  return { sent, baseGone: false };
 }

@@ -104,6 +104,19 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`stat -c %a apps/.deploy-vps/${name}`).trim()).toBe("700");
   });
 
+  it("a redeploy with nothing changed sends next to nothing, in 5 round trips plus one watch poll", async () => {
+    const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port });
+    expect(run.code).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(summary.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 6 });
+    // probe + lock, upload, switch, build and start, one watch poll, log + unlock
+    expect(summary.roundTrips).toBe(6);
+    expect(summary.uploadedBytes).toBeLessThan(2_000);
+    expect(summary.peakRssBytes).toBeLessThan(150 * 1024 * 1024);
+    const full = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", "--full"], { DEMO_PORT: port })).stdout);
+    expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 6 });
+  });
+
   it("never ships local env files or DEPLOY_* settings", () => {
     const shipped = onServer(`cd apps/.deploy-vps/${name}/releases && find . -name '.env*' | sort`);
     expect(

@@ -107,6 +107,7 @@ describe("loadSettings", () => {
       acceptNewHostKey: false,
       lockWait: 0,
       forceUnlock: false,
+      full: false,
       password: undefined,
       passphrase: undefined,
     } satisfies Settings);

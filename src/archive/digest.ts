@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, readlink, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { ManifestEntry } from "../release/manifest.js";
+import type { ShippedFile } from "./walk.js";
+
+/** Files hashed at once: enough to keep a disk busy, few enough to keep memory flat. */
+const CONCURRENCY = 8;
+
+type CacheRow = [size: number, mtimeMs: number, mode: number, hash: string];
+
+/**
+ * Where the hashes of a project's files are kept between runs, keyed by the project's folder.
+ * They are digests of files that are shipped anyway, never of env files: nothing secret.
+ */
+export function digestCachePath(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  const key = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
+  return join(base, "deploy-vps", `${key}.json`);
+}
+
+async function hashFile(path: string, file: ShippedFile): Promise<string> {
+  const hash = createHash("sha256");
+  if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
+  await pipeline(createReadStream(path), hash);
+  return hash.digest("hex");
+}
+
+/**
+ * The manifest of what is shipped: a content hash per file. A file whose size, mode and mtime
+ * are those of the last run is not read again. `replaced` files (rewritten compose files) are
+ * hashed as shipped.
+ */
+export async function digestFiles(
+  root: string,
+  files: ShippedFile[],
+  replaced: Map<string, string>,
+  cacheFile: string,
+): Promise<{ entries: ManifestEntry[]; hashed: number }> {
+  let cache: Record<string, CacheRow> = {};
+  try {
+    cache = JSON.parse(await readFile(cacheFile, "utf8")) as Record<string, CacheRow>;
+  } catch {
+    cache = {};
+  }
+  const next: Record<string, CacheRow> = {};
+  const entries: ManifestEntry[] = new Array(files.length);
+  let hashed = 0;
+  let index = 0;
+  const worker = async () => {
+    while (index < files.length) {
+      const i = index++;
+      const file = files[i] as ShippedFile;
+      const text = replaced.get(file.path);
+      let hash: string;
+      let size = file.size;
+      const cached = cache[file.path];
+      if (text !== undefined) {
+        hash = createHash("sha256").update(text).digest("hex");
+        size = Buffer.byteLength(text);
+      } else if (cached && cached[0] === file.size && cached[1] === file.mtimeMs && cached[2] === file.mode) {
+        hash = cached[3];
+      } else {
+        hash = await hashFile(join(root, file.path), file);
+        hashed += 1;
+      }
+      if (text === undefined) next[file.path] = [file.size, file.mtimeMs, file.mode, hash];
+      entries[i] = { path: file.path, size, mode: file.mode, hash };
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // Best effort: a cache that cannot be written only costs the next run some reading.
+  await mkdir(dirname(cacheFile), { recursive: true })
+    .then(() => writeFile(`${cacheFile}.tmp`, JSON.stringify(next)))
+    .then(() => rename(`${cacheFile}.tmp`, cacheFile))
+    .catch(() => undefined);
+  return { entries, hashed };
+}

@@ -1,0 +1,67 @@
+/** What the server knows of each release's files, so that a redeploy sends only what changed. */
+export interface ManifestEntry {
+  path: string;
+  size: number;
+  mode: number;
+  /** sha256 of the content (of the link target, for a symlink). */
+  hash: string;
+}
+
+/** Travels inside the archive, beside the files, and is moved out of the release on arrival. */
+export const MANIFEST_FILE = ".deploy-vps-manifest.jsonl";
+
+export function formatManifest(entries: ManifestEntry[]): string {
+  return entries.map((e) => JSON.stringify([e.path, e.size, e.mode, e.hash])).join("\n") + (entries.length ? "\n" : "");
+}
+
+/** Undefined when the text is not a manifest: the deploy then falls back to a full upload. */
+export function parseManifest(text: string): Map<string, ManifestEntry> | undefined {
+  const entries = new Map<string, ManifestEntry>();
+  for (const line of text.split("\n")) {
+    if (!line) continue;
+    try {
+      const [path, size, mode, hash] = JSON.parse(line) as [string, number, number, string];
+      if (typeof path !== "string" || typeof hash !== "string") return undefined;
+      entries.set(path, { path, size, mode, hash });
+    } catch {
+      return undefined;
+    }
+  }
+  return entries;
+}
+
+export interface UploadPlan {
+  /** The live release the new one is assembled from (hard links), or undefined for a full upload. */
+  base?: string;
+  /** Paths whose content or mode is new. */
+  send: string[];
+  /** Paths the base release has and the new one does not. */
+  deleted: string[];
+  unchanged: number;
+  /** Why the upload is full, when it is. */
+  fullBecause?: string;
+}
+
+/** Decides what goes over the wire: everything, or only what differs from the live release. */
+export function planUpload(
+  next: ManifestEntry[],
+  live: { release?: string; manifest?: Map<string, ManifestEntry> },
+  forceFull: boolean,
+  maxDeletionBytes = 64 * 1024,
+): UploadPlan {
+  const everything = (fullBecause: string): UploadPlan => ({ send: next.map((e) => e.path), deleted: [], unchanged: 0, fullBecause });
+  if (forceFull) return everything("--full");
+  if (!live.release) return everything("first deploy");
+  if (!live.manifest) return everything("the live release has no manifest");
+  const previous = live.manifest;
+  const send = next.filter((e) => {
+    const old = previous.get(e.path);
+    return !old || old.hash !== e.hash || old.mode !== e.mode;
+  });
+  const present = new Set(next.map((e) => e.path));
+  const deleted = [...previous.keys()].filter((path) => !present.has(path));
+  if (deleted.reduce((bytes, path) => bytes + path.length + 3, 0) > maxDeletionBytes) {
+    return everything(`${deleted.length} files deleted`);
+  }
+  return { base: live.release, send: send.map((e) => e.path), deleted, unchanged: next.length - send.length };
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { digestFiles } from "../../../src/archive/digest.js";
+import { walkProject } from "../../../src/archive/walk.js";
+import { formatManifest, type ManifestEntry, parseManifest, planUpload } from "../../../src/release/manifest.js";
+
+const entry = (path: string, hash: string, mode = 0o644): ManifestEntry => ({ path, size: 1, mode, hash });
+
+describe("manifest", () => {
+  it("round-trips through its text form, paths with newlines and quotes included", () => {
+    const entries = [entry("a b", "h1"), entry("it's\n\"x\".txt", "h2", 0o755)];
+    expect([...(parseManifest(formatManifest(entries)) ?? new Map()).values()]).toEqual(entries);
+  });
+
+  it("is undefined for text that is not a manifest", () => {
+    expect(parseManifest("not json\n")).toBeUndefined();
+    expect(parseManifest("[1,2,3,4]\n")).toBeUndefined();
+  });
+});
+
+describe("planUpload", () => {
+  const live = new Map([entry("same", "1"), entry("edited", "1"), entry("chmod", "1"), entry("gone", "1")].map((e) => [e.path, e]));
+  const next = [entry("same", "1"), entry("edited", "2"), entry("chmod", "1", 0o755), entry("new", "1")];
+
+  it("sends what is new or changed (content or mode) and lists what was deleted", () => {
+    expect(planUpload(next, { release: "R1", manifest: live }, false)).toEqual({
+      base: "R1",
+      send: ["edited", "chmod", "new"],
+      deleted: ["gone"],
+      unchanged: 1,
+    });
+  });
+
+  it("sends everything on a first deploy, without a manifest, with --full, or when deletions would not fit a command line", () => {
+    const all = ["same", "edited", "chmod", "new"];
+    expect(planUpload(next, {}, false)).toEqual({ send: all, deleted: [], unchanged: 0, fullBecause: "first deploy" });
+    expect(planUpload(next, { release: "R1" }, false).fullBecause).toBe("the live release has no manifest");
+    expect(planUpload(next, { release: "R1", manifest: live }, true).fullBecause).toBe("--full");
+    expect(planUpload(next, { release: "R1", manifest: live }, false, 4).fullBecause).toBe("1 files deleted");
+  });
+});
+
+describe("digestFiles", () => {
+  it("hashes content (link targets for symlinks), reuses the cache for unchanged files, and hashes rewritten files as shipped", async () => {
+    const root = mkdtempSync(join(tmpdir(), "digest-"));
+    mkdirSync(join(root, "src"));
+    writeFileSync(join(root, "src/a.txt"), "hello\n");
+    writeFileSync(join(root, "compose.yaml"), "image: x\n");
+    symlinkSync("a.txt", join(root, "src/link"));
+    const cache = join(root, "..", `${root.split("/").pop()}-cache.json`);
+    const tree = await walkProject(root, () => false);
+    const replaced = new Map([["compose.yaml", "image: local\n"]]);
+    const first = await digestFiles(root, tree.files, replaced, cache);
+    expect(first.hashed).toBe(2);
+    const byPath = new Map(first.entries.map((e) => [e.path, e]));
+    // sha256 of "hello\n", as `sha256sum` prints it.
+    expect(byPath.get("src/a.txt")?.hash).toBe("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
+    expect(byPath.get("compose.yaml")?.size).toBe(13);
+    expect(byPath.get("src/link")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
+    expect(JSON.parse(readFileSync(cache, "utf8"))["src/a.txt"][3]).toBe(byPath.get("src/a.txt")?.hash);
+
+    const again = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
+    expect(again.hashed).toBe(0);
+    expect(again.entries).toEqual(first.entries);
+
+    writeFileSync(join(root, "src/a.txt"), "hello, world\n");
+    utimesSync(join(root, "src/a.txt"), new Date(), new Date(Date.now() + 5000));
+    const changed = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
+    expect(changed.hashed).toBe(1);
+    expect(changed.entries.find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
+  });
+});
