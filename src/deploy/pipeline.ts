@@ -37,6 +37,8 @@ export interface DeployContext {
   images: LocalImages;
   release: string;
   upload: UploadPlan;
+  /** Nothing to ship and the same .env: the live release stays. */
+  unchanged: boolean;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
@@ -147,6 +149,14 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             });
           };
           c.upload = planUpload(entries, { release: c.server.current, manifest: c.server.manifest }, settings.full);
+          const { base, send: changed, deleted } = c.upload;
+          if (base && changed.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
+            // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
+            c.release = base;
+            c.unchanged = true;
+            task.skip(`Upload: nothing changed since release ${base}`);
+            return;
+          }
           let result = await timed(c, "upload", () => send(c.upload));
           if (result.baseGone) {
             c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone" };
@@ -163,6 +173,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Switch to the new version",
         enabled: live,
+        skip: (c) => (c.unchanged ? `Switch: release ${c.release} stays live` : false),
         task: async (c, task) => {
           c.release = releaseId(new Date());
           const meta: ReleaseMeta = {

@@ -60,7 +60,7 @@ export function deploySummary(ctx: DeployContext) {
     },
     upload: ctx.upload
       ? {
-          mode: ctx.upload.base ? "incremental" : "full",
+          mode: ctx.unchanged ? "unchanged" : ctx.upload.base ? "incremental" : "full",
           reason: ctx.upload.fullBecause ?? null,
           sent: ctx.upload.send.length,
           deleted: ctx.upload.deleted.length,

@@ -11,11 +11,12 @@ export function detached(body: Shell, log: string, pids: string): Shell {
 setsid sh -c ${body.code} > ${log} 2>&1 < /dev/null &
 worker=$!
 echo "$worker" >> ${pids}
-tail -n +1 -f ${log} 2>/dev/null &
+# GNU tail stops by itself, all output printed, once the worker is gone; elsewhere, a pause.
+if tail --pid="$$" -n 0 /dev/null 2>/dev/null; then follow="--pid=$worker"; else follow=; fi
+tail -n +1 -f $follow ${log} 2>/dev/null &
 tailer=$!
 status=0
 wait "$worker" || status=$?
-sleep 0.3
-kill "$tailer" 2>/dev/null
+if [ -n "$follow" ]; then wait "$tailer"; else sleep 0.3; kill "$tailer" 2>/dev/null; fi
 exit "$status"`;
 }

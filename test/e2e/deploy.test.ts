@@ -104,15 +104,22 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`stat -c %a apps/.deploy-vps/${name}`).trim()).toBe("700");
   });
 
-  it("a redeploy with nothing changed sends next to nothing, in 5 round trips plus one watch poll", async () => {
+  it("a redeploy with nothing changed ships nothing and keeps the live release, in 3 round trips plus one watch poll", async () => {
+    const live = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
     const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port });
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
-    expect(summary.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 6 });
-    // probe + lock, upload, switch, build and start, one watch poll, log + unlock
-    expect(summary.roundTrips).toBe(6);
-    expect(summary.uploadedBytes).toBeLessThan(2_000);
+    expect(summary.upload).toEqual({ mode: "unchanged", reason: null, sent: 0, deleted: 0, unchanged: 6 });
+    expect(summary.release).toBe(live);
+    // probe + lock, build and start, one watch poll, log + unlock
+    expect(summary.roundTrips).toBe(4);
+    expect(summary.uploadedBytes).toBe(0);
     expect(summary.peakRssBytes).toBeLessThan(150 * 1024 * 1024);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version three</h1>\n");
+    const changed = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
+    expect(changed.upload).toEqual({ mode: "incremental", reason: null, sent: 1, deleted: 0, unchanged: 5 });
+    // probe + lock, upload, switch, build and start, one watch poll, log + unlock
+    expect(changed.roundTrips).toBe(6);
     const full = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", "--full"], { DEMO_PORT: port })).stdout);
     expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 6 });
   });

@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42]`
+//
+// Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
+// in alternation (A B C … A B C …), and reports medians and min–max:
+//   deploy-vps: first deploy, redeploy after one changed file, no-op redeploy;
+//   baselines: tar -cz | ssh 'tar -xz', rsync -az (first copy and after the same one-file
+//   change), and the seed's way (archive to a file, scp, extract).
+// Over loopback and over a throttled link (bench/link.sh: a network namespace of its own with
+// tc tbf 20 Mbit/s, plus a relay here that delays every chunk to add 40 ms of round trip).
+// deploy-vps's "transfer" is connect + probe + digest + upload + switch, the part comparable
+// with the baselines; "total" adds compose up and the watch (--settle 0).
+import { execFileSync, spawn } from "node:child_process";
+import { setTimeout } from "node:timers";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
+const { values: opts } = parseArgs({
+  options: {
+    files: { type: "string", default: "3000" },
+    "assets-mb": { type: "string", default: "20" },
+    "skipped-mb": { type: "string", default: "300" },
+    runs: { type: "string", default: "3" },
+    links: { type: "string", default: "loopback,throttled" },
+    seed: { type: "string", default: "42" },
+    "rtt-ms": { type: "string", default: "40" },
+  },
+});
+const KEY = join(STATE, "id_ed25519");
+const EXCLUDES = ["node_modules", ".git", ".next", ".nuxt", ".turbo", ".cache", "coverage"];
+const ROOT_EXCLUDES = ["dist", "build"];
+
+/** mulberry32: a small seeded PRNG, so that the tree is the same on every run. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function write(root, path, content) {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), content);
+}
+
+/** A monorepo like the seed's: source files, incompressible assets, and heavy skipped folders. */
+function generate(root, files, assetsMb, skippedMb, seed) {
+  const random = prng(seed);
+  const words = ["const", "export", "function", "return", "await", "import", "from", "props", "state", "render", "value", "index", "user", "order", "price"];
+  for (let i = 0; i < files; i++) {
+    const lines = 10 + Math.floor(random() * 150);
+    let text = "";
+    for (let l = 0; l < lines; l++) {
+      const n = 3 + Math.floor(random() * 8);
+      for (let w = 0; w < n; w++) text += `${words[Math.floor(random() * words.length)]}${Math.floor(random() * 100)} `;
+      text += "\n";
+    }
+    write(root, `apps/app-${i % 6}/src/module-${String(i).padStart(5, "0")}.ts`, text);
+  }
+  const asset = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < assetsMb; i++) {
+    for (let b = 0; b < asset.length; b += 4) asset.writeUInt32LE(Math.floor(random() * 4294967296), b);
+    write(root, `apps/app-${i % 6}/public/asset-${i}.webp`, asset);
+  }
+  // Skipped folders: sparse files (cheap to make) and many small ones, as node_modules has.
+  for (const [folder, share] of [["node_modules", 0.6], ["apps/app-0/.next", 0.2], [".git", 0.2]]) {
+    write(root, `${folder}/pack.bin`, "");
+    truncateSync(join(root, `${folder}/pack.bin`), Math.floor(skippedMb * share * 1024 * 1024));
+    for (let i = 0; i < 500; i++) write(root, `${folder}/pkg-${i}/index.js`, "module.exports = 1;\n");
+  }
+  write(root, "dist/bundle.js", "built\n");
+  write(root, "compose.yaml", "name: bench\nservices:\n  app:\n    image: local/busybox:latest\n    command: [\"sleep\", \"2147483647\"]\n    init: true\n");
+  write(root, ".env.example", "APP_SECRET=\n");
+}
+
+/** Delays every chunk by half the round-trip time each way: the added latency netem would give. */
+function delayRelay(target, oneWayMs) {
+  const server = createServer((client) => {
+    const upstream = connect(target.port, target.host);
+    const delayed = (from, to) => from.on("data", (chunk) => setTimeout(() => to.write(chunk), oneWayMs));
+    delayed(client, upstream);
+    delayed(upstream, client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", () => setTimeout(close, oneWayMs));
+    upstream.on("close", () => setTimeout(close, oneWayMs));
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+function counters(iface) {
+  const read = (name) => Number(readFileSync(`/sys/class/net/${iface}/statistics/${name}`, "utf8"));
+  return read("tx_bytes") + (iface === "lo" ? 0 : read("rx_bytes"));
+}
+
+/** Runs a command without blocking the event loop, which the delay relay needs to forward. */
+function run(file, args, env = process.env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+async function sh(command) {
+  const result = await run("bash", ["-c", command]);
+  if (result.status !== 0) throw new Error(`${command}\n${result.stderr}`);
+  return result.stdout;
+}
+
+async function main() {
+  const files = Number(opts.files);
+  const runs = Number(opts.runs);
+  const tree = join(tmpdir(), `deploy-vps-bench-${opts.seed}-${files}`, "bench");
+  rmSync(dirname(tree), { recursive: true, force: true });
+  console.error(`generating ${files} files, ${opts["assets-mb"]} MB of assets, ${opts["skipped-mb"]} MB skipped in ${tree}`);
+  generate(tree, files, Number(opts["assets-mb"]), Number(opts["skipped-mb"]), Number(opts.seed));
+  const shipped = (await sh(`cd ${tree} && du -sb --exclude=node_modules --exclude=.git --exclude=.next --exclude=./dist . | cut -f1`)).trim();
+
+  const links = [];
+  const wanted = opts.links.split(",");
+  const loopbackPort = Number(readFileSync(join(STATE, "env"), "utf8").match(/DEPLOY_PORT=(\d+)/)?.[1] ?? 2222);
+  if (wanted.includes("loopback")) {
+    links.push({ name: "loopback", host: "127.0.0.1", port: loopbackPort, knownHosts: join(STATE, "known_hosts"), iface: "lo" });
+  }
+  let relay;
+  if (wanted.includes("throttled")) {
+    execFileSync("bash", [join(ROOT, "bench/link.sh"), "up"], { stdio: "inherit" });
+    relay = await delayRelay({ host: "10.203.7.2", port: 22 }, Number(opts["rtt-ms"]) / 2);
+    const port = relay.address().port;
+    const knownHosts = join(STATE, "bench-relay-known_hosts");
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${readFileSync(join(STATE, "ssh_host_ed25519_key.pub"), "utf8").split(" ").slice(0, 2).join(" ")}\n`);
+    links.push({ name: `throttled (20 Mbit/s, ${opts["rtt-ms"]} ms RTT)`, host: "127.0.0.1", port, knownHosts, iface: "dvb0" });
+  }
+
+  const results = [];
+  try {
+    for (const link of links) {
+      const sshOpts = `-o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port}`;
+      const ssh = (command) => `ssh ${sshOpts} deploy@${link.host} '${command}'`;
+      const excludes = [...EXCLUDES.map((e) => `--exclude=${e}`), ...ROOT_EXCLUDES.map((e) => `--exclude=./${e}`), "--exclude=.env", "--exclude=.env.*"].join(" ");
+      const rsyncExcludes = [...EXCLUDES.map((e) => `--exclude=${e}`), ...ROOT_EXCLUDES.map((e) => `--exclude=/${e}`), "--exclude=.env", "--exclude=.env.*"].join(" ");
+      const clean = (dir) => sh(ssh(`rm -rf ${dir}`));
+      const changeOneFile = () => appendFileSync(join(tree, "apps/app-1/src/module-00001.ts"), `// change ${Date.now()}\n`);
+      const deployVps = async () => {
+        const started = Date.now();
+        const before = counters(link.iface);
+        const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), tree, "--host", link.host, "--port", String(link.port), "--user", "deploy", "-i", KEY, "--known-hosts", link.knownHosts, "--path", "~/bench/dv", "--settle", "0", "--json"], { ...process.env, NO_COLOR: "1" });
+        if (out.status !== 0) throw new Error(`deploy-vps failed: ${out.stderr.split("\n").slice(-3).join("\n")}`);
+        const summary = JSON.parse(out.stdout);
+        const t = summary.timings;
+        return {
+          wallMs: Date.now() - started,
+          transferMs: (t.connect ?? 0) + (t.probe ?? 0) + (t.digest ?? 0) + (t.upload ?? 0) + (t.apply ?? 0),
+          bytes: counters(link.iface) - before,
+          payload: summary.uploadedBytes,
+          roundTrips: summary.roundTrips,
+          peakRss: summary.peakRssBytes,
+        };
+      };
+      const timed = async (command) => {
+        const started = Date.now();
+        const before = counters(link.iface);
+        await sh(command);
+        const wallMs = Date.now() - started;
+        return { wallMs, transferMs: wallMs, bytes: counters(link.iface) - before };
+      };
+      const dvClean = () => sh(ssh('ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench/dv bench/.deploy-vps'));
+      const variants = [
+        { name: "tar -cz | ssh tar -xz", kind: "first", prepare: () => clean("bench/tar"), run: () => timed(`tar -cz -C ${tree} ${excludes} . | ${ssh("mkdir -p bench/tar && tar -xz -C bench/tar")}`) },
+        { name: "seed's way (tar file, scp, extract)", kind: "first", prepare: () => clean("bench/seed"), run: () => timed(`tar -czf /tmp/bench-seed.tgz -C ${tree} ${excludes} . && scp -q ${sshOpts.replace("-p ", "-P ")} /tmp/bench-seed.tgz deploy@${link.host}:bench-seed.tgz && ${ssh("mkdir -p bench/seed && tar -xzf bench-seed.tgz -C bench/seed && rm bench-seed.tgz")} && rm /tmp/bench-seed.tgz`) },
+        { name: "rsync -az, first copy", kind: "first", prepare: () => clean("bench/rsync"), run: () => timed(`rsync -az ${rsyncExcludes} -e "ssh ${sshOpts}" ${tree}/ deploy@${link.host}:bench/rsync/`) },
+        { name: "rsync -az, one file changed", kind: "change", prepare: changeOneFile, run: () => timed(`rsync -az ${rsyncExcludes} -e "ssh ${sshOpts}" ${tree}/ deploy@${link.host}:bench/rsync/`) },
+        { name: "deploy-vps, first deploy", kind: "first", prepare: dvClean, run: deployVps },
+        { name: "deploy-vps, one file changed", kind: "change", prepare: changeOneFile, run: deployVps },
+        { name: "deploy-vps, nothing changed", kind: "noop", prepare: () => undefined, run: deployVps },
+      ];
+      await sh(ssh("mkdir -p bench"));
+      const samples = new Map(variants.map((v) => [v.name, []]));
+      for (let run = 1; run <= runs; run++) {
+        for (const variant of variants) {
+          await variant.prepare();
+          const sample = await variant.run();
+          samples.get(variant.name).push(sample);
+          console.error(`[${link.name}] run ${run}/${runs} ${variant.name}: ${(sample.wallMs / 1000).toFixed(2)} s, ${sample.bytes} bytes`);
+        }
+      }
+      await sh(ssh('ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench'));
+      for (const variant of variants) results.push({ link: link.name, variant: variant.name, kind: variant.kind, samples: samples.get(variant.name) });
+    }
+  } finally {
+    relay?.close();
+    if (wanted.includes("throttled")) execFileSync("bash", [join(ROOT, "bench/link.sh"), "down"]);
+  }
+  report(results, { files, shipped: Number(shipped), opts });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const secs = (ms) => (ms / 1000).toFixed(2);
+const mb = (b) => (b / 1e6).toFixed(2);
+
+function report(results, meta) {
+  const rows = results.map((r) => {
+    const wall = r.samples.map((s) => s.wallMs);
+    const transfer = r.samples.map((s) => s.transferMs);
+    return {
+      ...r,
+      transferMedian: median(transfer),
+      transferMin: Math.min(...transfer),
+      transferMax: Math.max(...transfer),
+      wallMedian: median(wall),
+      bytesMedian: median(r.samples.map((s) => s.bytes)),
+      roundTrips: r.samples[0].roundTrips ?? null,
+      peakRss: r.samples[0].peakRss ? Math.max(...r.samples.map((s) => s.peakRss)) : null,
+    };
+  });
+  const best = (link, kind, exclude) =>
+    Math.min(...rows.filter((r) => r.link === link && r.kind === kind && !r.variant.startsWith(exclude)).map((r) => r.transferMedian));
+  for (const r of rows) {
+    const baseline = r.kind === "noop" ? best(r.link, "change", "deploy-vps") : best(r.link, r.kind, "deploy-vps");
+    r.ratio = r.transferMedian / baseline;
+  }
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`;
+  const lines = [
+    `# deploy-vps benchmark`,
+    "",
+    `${new Date().toISOString()} · ${machine} · ${meta.files} source files + ${meta.opts["assets-mb"]} MB of incompressible assets = ${mb(meta.shipped)} MB shipped, ${meta.opts["skipped-mb"]} MB skipped · ${meta.opts.runs} runs each, in alternation · seed ${meta.opts.seed}`,
+    "",
+    "Transfer = from start to files in place on the server (for deploy-vps: connect, probe, digest, upload, switch). Total = the whole command (deploy-vps adds compose up and a one-poll watch). Bytes = both directions on the link's interface (loopback: one direction), SSH overhead included. Ratio = transfer ÷ the best baseline of the same kind (first copy; one-file change; a no-op redeploy is compared with rsync's one-file change).",
+    "",
+    "| link | variant | transfer median (min–max) | total median | bytes on the wire | round trips | peak RSS | ratio |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.link} | ${r.variant} | ${secs(r.transferMedian)} s (${secs(r.transferMin)}–${secs(r.transferMax)}) | ${secs(r.wallMedian)} s | ${mb(r.bytesMedian)} MB | ${r.roundTrips ?? "-"} | ${r.peakRss ? `${mb(r.peakRss)} MB` : "-"} | ${r.ratio.toFixed(2)}× |`,
+    ),
+    "",
+  ];
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
+  writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows }, null, 2));
+  mkdirSync(join(ROOT, "docs"), { recursive: true });
+  writeFileSync(join(ROOT, "docs/benchmarks.md"), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
+  console.log(lines.join("\n"));
+}
+
+await main();
