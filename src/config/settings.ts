@@ -1,11 +1,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir, userInfo } from "node:os";
 import { basename, join, resolve } from "node:path";
+import { existsSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { parseIgnoreFile } from "../archive/exclude.js";
 import type { ComposeKind } from "../compose/commands.js";
 import { atPosition, InputError } from "../errors.js";
+import { readSshConfig, resolveAlias } from "../ssh/ssh-config.js";
 
 export const CONFIG_FILE = "deploy-vps.yml";
 
@@ -55,6 +57,10 @@ export interface Settings {
   forceUnlock: boolean;
   /** Send every file, not only those that changed since the live release. */
   full: boolean;
+  /** ~/.ssh/config's IdentitiesOnly: offer the key file only, not the agent's keys. */
+  identitiesOnly: boolean;
+  /** ~/.ssh/config's ProxyJump: [user@]host[:port] of one jump host. */
+  proxyJump?: string;
   password?: string;
   passphrase?: string;
 }
@@ -213,13 +219,17 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     throw new InputError(`${get("compose")?.source}: compose must be v1 or v2, got '${compose}'.`);
   }
   const ignoreFile = await readOptional(join(projectDir, ".deployignore"));
-  const identity = text("identity");
+  // ~/.ssh/config fills what flags, DEPLOY_* and deploy-vps.yml leave unset, as ssh itself does.
+  const alias = host ? resolveAlias(await readSshConfig(expandHome(env.DEPLOY_SSH_CONFIG ?? "~/.ssh/config")), host) : undefined;
+  const identity = text("identity") ?? alias?.identityFiles.find((file) => existsSync(file));
   return {
     projectDir,
     folderName: basename(projectDir),
-    host,
-    port: wholeNumber(get("port"), 22, 1, 65535, "the SSH port"),
-    user: user ?? userInfo().username,
+    host: alias?.hostName ?? host,
+    port: wholeNumber(get("port"), alias?.port ?? 22, 1, 65535, "the SSH port"),
+    user: user ?? alias?.user ?? userInfo().username,
+    identitiesOnly: alias?.identitiesOnly ?? false,
+    proxyJump: alias?.proxyJump,
     identity: identity ? resolve(projectDir, expandHome(identity)) : undefined,
     knownHosts: resolve(projectDir, expandHome(text("knownHosts") ?? "~/.ssh/known_hosts")),
     path: text("path"),

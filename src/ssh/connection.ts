@@ -9,6 +9,7 @@ import {
   checkHostKey,
   fingerprint,
   type HostKeyVerdict,
+  type KnownHostEntry,
   keyTypeOf,
   knownHostName,
   knownHostsLine,
@@ -28,6 +29,8 @@ export interface SshTarget {
   knownHosts: string;
   acceptNewHostKey: boolean;
   timeoutSeconds: number;
+  /** One jump host (ProxyJump), reached first and with the same credentials. */
+  jump?: { host: string; port: number; user: string };
 }
 
 export interface RunResult {
@@ -102,6 +105,62 @@ function connectionError(
   return new EnvironmentError(`SSH connection to ${where} failed: ${message}`);
 }
 
+/** One SSH connection: host key checked against known_hosts, then login. */
+async function openHop(target: SshTarget, known: KnownHostEntry[], sock?: ClientChannel): Promise<NodeSSH> {
+  let rejected: { verdict: HostKeyVerdict; presented: string } | undefined;
+  let learned: Buffer | undefined;
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect({
+      host: target.host,
+      port: target.port,
+      sock,
+      username: target.user,
+      privateKeyPath: target.identity,
+      passphrase: target.passphrase,
+      password: target.password,
+      agent: target.agent,
+      readyTimeout: target.timeoutSeconds * 1000,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 4,
+      // Never a promise: ssh2 calls verify(returnValue), and a pending promise is truthy, so
+      // it would accept any key. An answer that must wait (the TTY question) uses verify().
+      hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
+        const verdict = checkHostKey(known, target.host, target.port, key);
+        if (verdict.status === "trusted") return verify(true);
+        if (verdict.status === "unknown" && target.acceptNewHostKey) {
+          learned = key;
+          return verify(true);
+        }
+        rejected = { verdict, presented: fingerprint(key) };
+        if (verdict.status !== "unknown" || !process.stdin.isTTY) return verify(false);
+        // As OpenSSH does on a terminal: show the fingerprint and ask.
+        askLine(
+          `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
+            `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
+            "Are you sure you want to continue connecting (yes/no)? ",
+        ).then((answer) => {
+          const yes = /^y(es)?$/i.test(answer.trim());
+          if (yes) {
+            learned = key;
+            rejected = undefined;
+          }
+          verify(yes);
+        });
+      },
+    });
+  } catch (error) {
+    ssh.dispose();
+    if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
+    throw connectionError(target, error as Error);
+  }
+  if (learned) appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
+  // A reset connection emits `error`; unheard, it would crash the process. The `close` that
+  // follows fails the command under way with a clear message instead.
+  ssh.connection?.on("error", () => undefined);
+  return ssh;
+}
+
 /** Every remote command of a run is a channel on this one connection. */
 export class Remote {
   /** Remote commands run: the latency cost of a deploy, reported in the JSON summary. */
@@ -110,71 +169,35 @@ export class Remote {
   private constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
+    private readonly jump?: NodeSSH,
   ) {}
 
   static async connect(target: SshTarget): Promise<Remote> {
-    const known = parseKnownHosts(readKnownHosts(target.knownHosts));
-    let rejected: { verdict: HostKeyVerdict; presented: string } | undefined;
-    let learned: Buffer | undefined;
-    const ssh = new NodeSSH();
     if (target.identity) {
       try {
         readFileSync(target.identity);
       } catch {
-        throw new InputError(
-          `SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`,
-        );
+        throw new InputError(`SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`);
       }
     }
-    try {
-      await ssh.connect({
-        host: target.host,
-        port: target.port,
-        username: target.user,
-        privateKeyPath: target.identity,
-        passphrase: target.passphrase,
-        password: target.password,
-        agent: target.agent,
-        readyTimeout: target.timeoutSeconds * 1000,
-        keepaliveInterval: 15_000,
-        keepaliveCountMax: 4,
-        // Never a promise: ssh2 calls verify(returnValue), and a pending promise is truthy, so
-        // it would accept any key. An answer that must wait (the TTY question) uses verify().
-        hostVerifier: (key: Buffer, verify: (valid: boolean) => void): void => {
-          const verdict = checkHostKey(known, target.host, target.port, key);
-          if (verdict.status === "trusted") return verify(true);
-          if (verdict.status === "unknown" && target.acceptNewHostKey) {
-            learned = key;
-            return verify(true);
-          }
-          rejected = { verdict, presented: fingerprint(key) };
-          if (verdict.status !== "unknown" || !process.stdin.isTTY) return verify(false);
-          // As OpenSSH does on a terminal: show the fingerprint and ask.
-          askLine(
-            `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
-              `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
-              "Are you sure you want to continue connecting (yes/no)? ",
-          ).then((answer) => {
-            const yes = /^y(es)?$/i.test(answer.trim());
-            if (yes) {
-              learned = key;
-              rejected = undefined;
-            }
-            verify(yes);
-          });
-        },
-      });
-    } catch (error) {
-      ssh.dispose();
-      if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
-      throw connectionError(target, error as Error);
-    }
-    if (learned)
-      appendFileSync(target.knownHosts, knownHostsLine(target.host, target.port, learned), { mode: 0o600 });
-    // A reset connection emits `error`; unheard, it would crash the process. The `close` that
-    // follows fails the command under way with a clear message instead.
-    ssh.connection?.on("error", () => undefined);
-    return new Remote(ssh, target);
+    const known = parseKnownHosts(readKnownHosts(target.knownHosts));
+    if (!target.jump) return new Remote(await openHop(target, known), target);
+    // ProxyJump: the jump host is checked and logged into like the target, then carries it.
+    const hop = { ...target, ...target.jump, jump: undefined };
+    const jump = await openHop(hop, known);
+    const tunnel = await new Promise<ClientChannel>((resolve, reject) =>
+      jump.connection?.forwardOut("127.0.0.1", 0, target.host, target.port, (error, channel) =>
+        error ? reject(new EnvironmentError(`the jump host ${hop.host} could not reach ${target.host}:${target.port}: ${error.message}`)) : resolve(channel),
+      ),
+    ).catch((error) => {
+      jump.dispose();
+      throw error;
+    });
+    const ssh = await openHop(target, known, tunnel).catch((error) => {
+      jump.dispose();
+      throw error;
+    });
+    return new Remote(ssh, target, jump);
   }
 
   /** Runs a POSIX sh script on the server. Resolves with its exit code; rejects only if the connection fails. */
@@ -231,5 +254,6 @@ export class Remote {
 
   close(): void {
     this.ssh.dispose();
+    this.jump?.dispose();
   }
 }

@@ -10,7 +10,8 @@ import { askHidden, chooseIdentity } from "./credentials.js";
  */
 export async function sshTarget(settings: Settings): Promise<SshTarget> {
   if (!settings.host) throw new InputError("no host: pass --host user@host or set DEPLOY_HOST (or host: in deploy-vps.yml).");
-  const agent = process.env.SSH_AUTH_SOCK || undefined;
+  // IdentitiesOnly in ~/.ssh/config: only the key file, not every key the agent holds.
+  const agent = settings.identitiesOnly && settings.identity ? undefined : process.env.SSH_AUTH_SOCK || undefined;
   const identity = await chooseIdentity(settings.identity, agent);
   const password =
     settings.password ??
@@ -26,5 +27,22 @@ export async function sshTarget(settings: Settings): Promise<SshTarget> {
     knownHosts: settings.knownHosts,
     acceptNewHostKey: settings.acceptNewHostKey,
     timeoutSeconds: settings.timeout,
+    jump: settings.proxyJump ? parseJump(settings.proxyJump, settings.user) : undefined,
   };
+}
+
+/** ProxyJump's `[user@]host[:port]` (one hop; the first of a comma-separated chain). */
+export function parseJump(spec: string, defaultUser: string): { host: string; port: number; user: string } {
+  const first = spec.split(",")[0]?.trim() ?? "";
+  const at = first.lastIndexOf("@");
+  const user = at >= 0 ? first.slice(0, at) : defaultUser;
+  const rest = at >= 0 ? first.slice(at + 1) : first;
+  const bracketed = /^\[(.+)\]:(\d+)$/.exec(rest);
+  const plain = /^([^:]+)(?::(\d+))?$/.exec(rest);
+  const host = bracketed?.[1] ?? plain?.[1];
+  const port = Number(bracketed?.[2] ?? plain?.[2] ?? 22);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InputError(`ProxyJump '${spec}' in ~/.ssh/config is not [user@]host[:port].`);
+  }
+  return { host, port, user };
 }

@@ -108,6 +108,8 @@ describe("loadSettings", () => {
       lockWait: 0,
       forceUnlock: false,
       full: false,
+      identitiesOnly: false,
+      proxyJump: undefined,
       password: undefined,
       passphrase: undefined,
     } satisfies Settings);

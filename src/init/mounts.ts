@@ -1,0 +1,79 @@
+import { posix } from "node:path";
+import { parseComposeYaml } from "../compose/files.js";
+
+export interface BindMount {
+  service: string;
+  /** Inside the project, posix, without "./" or a trailing "/": `data/postgres`. */
+  source: string;
+  /** `:ro` or `read_only: true`: input the service reads (config, seed data), so it must be shipped. */
+  readOnly: boolean;
+}
+
+/** A bind mount's source when it is a folder inside the project (not ".", not "../x", not interpolated). */
+function insideProject(source: string): string | undefined {
+  if (!(source === "." || source.startsWith("./"))) return undefined;
+  if (source.includes("$")) return undefined;
+  const normal = posix.normalize(source).replace(/\/+$/, "");
+  if (normal === "." || normal === ".." || normal.startsWith("../")) return undefined;
+  return normal;
+}
+
+/**
+ * The relative bind-mount sources of every service, in order: `./data:/var/lib/x` (short syntax) and
+ * `{ type: bind, source: ./data }` (long syntax). Named volumes, absolute paths and paths outside the
+ * project are left out. Pure; a text that does not parse gives nothing (loadComposeFiles reports it).
+ */
+export function bindMounts(text: string): BindMount[] {
+  const doc = parseComposeYaml(text);
+  if (doc.errors.length > 0) return [];
+  const js = doc.toJS() as { services?: unknown } | null;
+  const services = js !== null && typeof js === "object" ? js.services : undefined;
+  if (services === null || typeof services !== "object") return [];
+  const found: BindMount[] = [];
+  for (const [service, def] of Object.entries(services as Record<string, unknown>)) {
+    const volumes = def !== null && typeof def === "object" ? (def as { volumes?: unknown }).volumes : undefined;
+    if (!Array.isArray(volumes)) continue;
+    for (const volume of volumes as unknown[]) {
+      let source: string | undefined;
+      let readOnly = false;
+      if (typeof volume === "string") {
+        const [from, , mode] = volume.split(":");
+        source = from;
+        readOnly = (mode ?? "").split(",").includes("ro");
+      } else if (volume !== null && typeof volume === "object") {
+        const long = volume as { type?: unknown; source?: unknown; read_only?: unknown };
+        if (long.type === "bind" && typeof long.source === "string") source = long.source;
+        readOnly = long.read_only === true;
+      }
+      const inside = source === undefined ? undefined : insideProject(source);
+      if (inside !== undefined) found.push({ service, source: inside, readOnly });
+    }
+  }
+  return found;
+}
+
+/** Each service's build context inside the project (`.` for the project itself), posix, in order. */
+export function buildContexts(text: string): string[] {
+  const doc = parseComposeYaml(text);
+  if (doc.errors.length > 0) return [];
+  const js = doc.toJS() as { services?: unknown } | null;
+  const services = js !== null && typeof js === "object" ? js.services : undefined;
+  if (services === null || typeof services !== "object") return [];
+  const found: string[] = [];
+  for (const def of Object.values(services as Record<string, unknown>)) {
+    const build = def !== null && typeof def === "object" ? (def as { build?: unknown }).build : undefined;
+    const context =
+      typeof build === "string"
+        ? build
+        : build !== null && typeof build === "object"
+          ? ((build as { context?: unknown }).context ?? ".")
+          : undefined;
+    // A URL (git or https) or an interpolated path is not a folder we can see.
+    if (typeof context !== "string" || context.includes("$") || /^[a-z][a-z0-9+.-]*:/i.test(context)) continue;
+    if (context.startsWith("/")) continue;
+    const normal = posix.normalize(context).replace(/\/+$/, "");
+    if (normal === ".." || normal.startsWith("../")) continue;
+    if (!found.includes(normal)) found.push(normal);
+  }
+  return found;
+}
