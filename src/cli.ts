@@ -6,6 +6,7 @@ import { fixCompose } from "./cli/fix-compose.js";
 import { monitor } from "./cli/monitor.js";
 import { releases } from "./cli/releases.js";
 import { rollback } from "./cli/rollback.js";
+import { registerInit } from "./init/command.js";
 import { type Flags, loadSettings } from "./config/settings.js";
 import { DeployError, ExitCode, InputError } from "./errors.js";
 
@@ -105,6 +106,8 @@ export function program(): Command {
     .action((dir: string | undefined, flags: Flags & { log?: boolean }) =>
       run(settingsOf(dir, flags).then((s) => releases(s, { log: flags.log }))),
     );
+
+  registerInit(root, run);
 
   const strict = (command: Command) => {
     // Commander's usage errors come out as our one line: "deploy-vps: unknown option … (did you mean …?)".

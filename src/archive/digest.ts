@@ -17,9 +17,13 @@ type CacheRow = [size: number, mtimeMs: number, mode: number, hash: string];
  * They are digests of files that are shipped anyway, never of env files: nothing secret.
  */
 export function digestCachePath(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME || join(homedir(), ".cache");
   const key = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
-  return join(base, "deploy-vps", `${key}.json`);
+  return join(cacheRoot(env), `${key}.json`);
+}
+
+/** deploy-vps's local cache folder (XDG_CACHE_HOME respected). */
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "deploy-vps");
 }
 
 async function hashFile(path: string, file: ShippedFile): Promise<string> {

@@ -12,7 +12,17 @@ import { watchStack } from "../health/watch.js";
 import { applyRelease } from "../release/apply.js";
 import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
-import { formatManifest, MANIFEST_FILE, planUpload, type UploadPlan } from "../release/manifest.js";
+import {
+  formatManifest,
+  MANIFEST_ADD,
+  MANIFEST_FILE,
+  MANIFEST_REMOVE,
+  manifestDelta,
+  manifestHash,
+  planUpload,
+  type UploadPlan,
+} from "../release/manifest.js";
+import { keepManifest, liveManifest } from "../release/manifest-store.js";
 import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
 import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
 import { uploadRelease } from "../release/upload.js";
@@ -138,17 +148,28 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           const { entries } = await timed(c, "digest", () =>
             digestFiles(settings.projectDir, c.plan.tree.files, c.images.replaced, digestCachePath(settings.projectDir)),
           );
-          const extra = new Map([[MANIFEST_FILE, formatManifest(entries)]]);
+          const manifest = formatManifest(entries);
+          const { current, manifestHash: liveHash } = c.server;
+          const previous =
+            current && liveHash && !settings.full ? await liveManifest(c.remote, c.layout, current, liveHash) : undefined;
           const send = (plan: UploadPlan) => {
             const wanted = new Set(plan.send);
             const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
+            // A full upload carries the whole manifest; a redeploy only the lines that change.
+            const delta = plan.base && previous ? manifestDelta(plan, previous, entries) : undefined;
+            const extra = delta
+              ? new Map([
+                  [MANIFEST_REMOVE, delta.remove],
+                  [MANIFEST_ADD, delta.add],
+                ])
+              : new Map([[MANIFEST_FILE, manifest]]);
             const archive = packRelease(settings.projectDir, files, c.images.replaced, extra);
-            return uploadRelease(c.remote, c.layout, plan, archive, (bytes) => {
+            return uploadRelease(c.remote, c.layout, plan, manifestHash(manifest), archive, (bytes) => {
               const rate = bytes / Math.max(0.001, (Date.now() - started) / 1000);
               task.output = `${formatBytes(bytes)} sent, ${formatBytes(rate)}/s`;
             });
           };
-          c.upload = planUpload(entries, { release: c.server.current, manifest: c.server.manifest }, settings.full);
+          c.upload = planUpload(entries, { release: current, manifest: previous }, settings.full);
           const { base, send: changed, deleted } = c.upload;
           if (base && changed.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
             // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
@@ -159,10 +180,11 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           }
           let result = await timed(c, "upload", () => send(c.upload));
           if (result.baseGone) {
-            c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone" };
+            c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone or differs from its manifest" };
             result = await timed(c, "upload", () => send(c.upload));
           }
           c.uploadedBytes = result.sent;
+          await keepManifest(manifest);
           const { upload } = c;
           const what = upload.base
             ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`

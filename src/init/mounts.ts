@@ -68,8 +68,9 @@ export function buildContexts(text: string): string[] {
         : build !== null && typeof build === "object"
           ? ((build as { context?: unknown }).context ?? ".")
           : undefined;
-    // A URL (git or https) or an interpolated path is not a folder we can see.
-    if (typeof context !== "string" || context.includes("$") || /^[a-z][a-z0-9+.-]*:/i.test(context)) continue;
+    // A URL (https://, git://, git@host:repo) or an interpolated path is not a folder we can see.
+    if (typeof context !== "string" || context.includes("$")) continue;
+    if (/^[a-z][a-z0-9+.-]*:/i.test(context) || /^[\w.-]+@[\w.-]+:/.test(context)) continue;
     if (context.startsWith("/")) continue;
     const normal = posix.normalize(context).replace(/\/+$/, "");
     if (normal === ".." || normal.startsWith("../")) continue;

@@ -289,7 +289,7 @@ export function heavyFolders(tree: TreeSummary, compose: ComposeLayout = { mount
   for (const folder of cloneFolders) {
     if (protects(folder) || covered.ignores(`${folder}/`)) continue;
     const count = clones.filter((clone) => within(clone, folder)).length;
-    accept(`/${folder}/`, count > 1 ? `${count} git clones (vendored repositories)` : "a git clone (a vendored repository)", true);
+    accept(`/${folder}/`, count > 1 ? `${count} git clones: vendored repositories` : "a git clone: a vendored repository", true);
   }
 
   for (const [name, reason] of HEAVY_NAMES) {

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /** What the server knows of each release's files, so that a redeploy sends only what changed. */
 export interface ManifestEntry {
   path: string;
@@ -7,11 +9,41 @@ export interface ManifestEntry {
   hash: string;
 }
 
-/** Travels inside the archive, beside the files, and is moved out of the release on arrival. */
+/** Travel inside the archive, beside the files, and are moved out of the release on arrival. */
 export const MANIFEST_FILE = ".deploy-vps-manifest.jsonl";
+/** A redeploy sends only the manifest lines to remove and to add; the server rebuilds the rest. */
+export const MANIFEST_REMOVE = ".deploy-vps-manifest.remove";
+export const MANIFEST_ADD = ".deploy-vps-manifest.add";
+
+export function manifestLine(e: ManifestEntry): string {
+  return JSON.stringify([e.path, e.size, e.mode, e.hash]);
+}
+
+/** Lines in byte order, as `LC_ALL=C sort` leaves them, so both sides hash the same text. */
+export function sortLines(lines: string[]): string[] {
+  return lines.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
 
 export function formatManifest(entries: ManifestEntry[]): string {
-  return entries.map((e) => JSON.stringify([e.path, e.size, e.mode, e.hash])).join("\n") + (entries.length ? "\n" : "");
+  return sortLines(entries.map(manifestLine))
+    .map((line) => `${line}\n`)
+    .join("");
+}
+
+export function manifestHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** What the server must change in the live release's manifest to get the new one. */
+export function manifestDelta(plan: UploadPlan, previous: Map<string, ManifestEntry>, next: ManifestEntry[]): { remove: string; add: string } {
+  const sent = new Set(plan.send);
+  const removed = [...plan.deleted, ...plan.send].flatMap((path) => {
+    const old = previous.get(path);
+    return old ? [manifestLine(old)] : [];
+  });
+  const added = next.filter((e) => sent.has(e.path)).map(manifestLine);
+  const text = (lines: string[]) => lines.map((line) => `${line}\n`).join("");
+  return { remove: text(removed), add: text(added) };
 }
 
 /** Undefined when the text is not a manifest: the deploy then falls back to a full upload. */

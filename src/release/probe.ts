@@ -1,6 +1,5 @@
 import type { ComposeKind } from "../compose/commands.js";
 import { type LockHolder, type LockOutcome, parseLock, takeLockScript } from "./lock.js";
-import { type ManifestEntry, parseManifest } from "./manifest.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
@@ -22,8 +21,8 @@ export interface ServerState {
   lock?: LockOutcome;
   /** The live release id. */
   current?: string;
-  /** Its files, as the deploy that made it recorded them. */
-  manifest?: Map<string, ManifestEntry>;
+  /** sha256 of its manifest (its files, as the deploy that made it recorded them). */
+  manifestHash?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
   env?: string;
 }
@@ -66,9 +65,9 @@ candidate=$(cat "$state/project" 2>/dev/null || echo "\${labelled:-$fallback}")
 others=$(docker ps -a --filter "label=com.docker.compose.project=$candidate" --format '{{.Label "com.docker.compose.project.working_dir"}}' 2>/dev/null | sort -u | grep -vxF "$app")
 [ -n "$others" ] && echo "others=$(enc "$others")"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
-# The live release's manifest: what a redeploy need not send again.
+# The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
 cur=$(cat "$state/current" 2>/dev/null || true)
-[ -n "$cur" ] && [ -d "$state/releases/$cur" ] && [ -f "$state/meta/$cur.manifest" ] && echo "manifest=$(base64 < "$state/meta/$cur.manifest" | tr -d '\\n')"
+[ -n "$cur" ] && [ -d "$state/releases/$cur" ] && [ -f "$state/meta/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$state/meta/$cur.manifest" | cut -c1-64)"
 ${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
 # A server the deploy will refuse gets no lock, so a refused run leaves nothing behind.
 if [ "$kind" != file ] && [ -n "$dockerok" ] && [ -n "$hastar" ]; then
@@ -115,7 +114,7 @@ export function parseProbe(stdout: string): ServerState {
     otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
     lock: parseLock(fields),
     current: decoded("current")?.trim() || undefined,
-    manifest: fields.has("manifest") ? parseManifest(decoded("manifest") ?? "") : undefined,
+    manifestHash: fields.get("manifestHash") || undefined,
     env: decoded("env"),
   };
 }

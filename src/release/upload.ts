@@ -5,7 +5,7 @@ import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { ARCHIVE_ROOT } from "../archive/pack.js";
 import type { ServerLayout } from "./layout.js";
-import { MANIFEST_FILE, type UploadPlan } from "./manifest.js";
+import { MANIFEST_ADD, MANIFEST_FILE, MANIFEST_REMOVE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
 export const BASE_GONE = 3;
@@ -15,7 +15,7 @@ export const BASE_GONE = 3;
  * incremental upload first assembles the staging copy from the live release (hard links, so
  * it costs no space), removes what the new version deletes, then extracts what changed.
  */
-export function uploadScript(layout: ServerLayout, plan: UploadPlan): Shell {
+export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string): Shell {
   const files = `${layout.staging}/${ARCHIVE_ROOT}`;
   const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
   // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
@@ -36,7 +36,14 @@ cp -al ${base} ${files}
 ${plan.deleted.length ? sh`rm -f -- ${plan.deleted.map((path) => `${files}/${path}`)}` : sh`:`}`
 }
 tar -xzpf - --no-same-owner -C ${layout.staging}
-mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`;
+${
+  base === undefined
+    ? sh`mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`
+    : sh`# The new manifest: the live one, less the lines of what changed or went, plus the new lines.
+{ grep -vxF -f ${`${files}/${MANIFEST_REMOVE}`} ${`${layout.state}/meta/${plan.base}.manifest`} || [ $? -eq 1 ]; cat ${`${files}/${MANIFEST_ADD}`}; } | LC_ALL=C sort > ${`${layout.staging}/manifest`}
+rm -f ${`${files}/${MANIFEST_REMOVE}`} ${`${files}/${MANIFEST_ADD}`}
+[ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
+}`;
 }
 
 /** Counts the compressed bytes that really go over the wire. */
@@ -55,6 +62,7 @@ export async function uploadRelease(
   remote: Remote,
   layout: ServerLayout,
   plan: UploadPlan,
+  manifestHash: string,
   archive: Readable,
   onBytes: (n: number) => void,
 ): Promise<{ sent: number; baseGone: boolean }> {
@@ -65,7 +73,7 @@ export async function uploadRelease(
   });
   const counted = archive.pipe(counter);
   archive.on("error", (error) => counted.destroy(error));
-  const result = await remote.run(uploadScript(layout, plan), { stdin: counted });
+  const result = await remote.run(uploadScript(layout, plan, manifestHash), { stdin: counted });
   if (result.code === BASE_GONE && plan.base !== undefined) return { sent, baseGone: true };
   if (result.code !== 0) {
     const reason = /No space left/i.test(result.stderr)

@@ -72,3 +72,20 @@ describe("digestFiles", () => {
     expect(changed.entries.find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
   });
 });
+
+describe("manifestDelta", () => {
+  it("removes the old lines of what changed or went and adds the new ones: the server's rebuild equals the full manifest", async () => {
+    const { manifestDelta, sortLines, manifestHash } = await import("../../../src/release/manifest.js");
+    const live = [entry("keep", "1"), entry("edit", "1"), entry("gone", "1")];
+    const next = [entry("keep", "1"), entry("edit", "2"), entry("new", "3")];
+    const previous = new Map(live.map((e) => [e.path, e]));
+    const plan = planUpload(next, { release: "R1", manifest: previous }, false);
+    const { remove, add } = manifestDelta(plan, previous, next);
+    // What the server does: grep -vxF -f remove live; cat add; LC_ALL=C sort.
+    const removed = new Set(remove.split("\n").filter(Boolean));
+    const rebuilt = `${sortLines([...formatManifest(live).split("\n").filter((l) => l && !removed.has(l)), ...add.split("\n").filter(Boolean)]).join("\n")}\n`;
+    expect(rebuilt).toBe(formatManifest(next));
+    expect(manifestHash(rebuilt)).toBe(manifestHash(formatManifest(next)));
+    expect(remove.split("\n").filter(Boolean)).toHaveLength(2);
+  });
+});
