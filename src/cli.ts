@@ -121,6 +121,10 @@ export function program(): Command {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // `deploy-vps --help | head`: a reader that leaves is no error.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
   const debug = argv.includes("--debug");
   try {
     await program().parseAsync(argv);
