@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { deploy } from "./cli/deploy.js";
 import { fixCompose } from "./cli/fix-compose.js";
@@ -34,7 +34,29 @@ function withConnection(command: Command): Command {
     .option("-f, --file <file>", "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)", collect, [])
     .option("--timeout <seconds>", "SSH handshake timeout, default 20 (DEPLOY_TIMEOUT)")
     .addOption(new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices(["v1", "v2"]))
+    .option("--verbose", "show every remote command and its output (never a secret)")
+    .option("-q, --quiet", "show only errors and the final line")
     .option("--debug", "show stack traces");
+}
+
+/** Edit distance, for "did you mean" on a mistyped command (commander does it for options). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/** `deploy-vps monitr` reads as a project folder named monitr: when there is none, suggest the command. */
+function commandTypo(dir: string | undefined, commands: string[]): InputError | undefined {
+  if (!dir || existsSync(dir) || dir.includes("/")) return undefined;
+  const best = commands.map((name) => ({ name, d: distance(dir, name) })).sort((x, y) => x.d - y.d)[0];
+  return best && best.d <= 2 ? new InputError(`unknown command '${dir}' (did you mean ${best.name}?)`) : undefined;
 }
 
 const EXIT_CODES = "Exit codes: 0 ok, 1 failed (network, SSH, server, Docker), 2 bad usage or input, 3 a service is failing";
@@ -64,7 +86,11 @@ export function program(): Command {
       "after",
       `\nExamples:\n  deploy-vps --host deploy@203.0.113.7\n  deploy-vps ./shop -H vps -d '~/apps/shop' --settle 60\n  deploy-vps --dry-run\n\n${EXIT_CODES}`,
     )
-    .action((dir: string | undefined, flags: Flags) => run(settingsOf(dir, flags).then((s) => deploy(s, useColor()))));
+    .action((dir: string | undefined, flags: Flags) => {
+      const typo = commandTypo(dir, root.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+      if (typo) throw typo;
+      return run(settingsOf(dir, flags).then((s) => deploy(s, useColor())));
+    });
 
   withConnection(root.command("monitor-vps [dir]").alias("monitor"))
     .description("is everything fine? services, health, restarts, CPU and memory, host load, memory and disk, logs")

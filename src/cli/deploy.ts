@@ -7,6 +7,7 @@ export async function deploy(settings: Settings, color: boolean): Promise<number
   const ctx = await runDeploy(settings, process.env);
   const summary = deploySummary(ctx);
   if (settings.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  else process.stdout.write(`${humanSummary(ctx, color)}\n`);
+  // --quiet: the final line only (errors still go to stderr).
+  else process.stdout.write(`${settings.quiet ? humanSummary(ctx, color).split("\n")[0] : humanSummary(ctx, color)}\n`);
   return summary.status === "unhealthy" ? ExitCode.unhealthy : ExitCode.ok;
 }

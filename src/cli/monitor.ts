@@ -19,7 +19,9 @@ export interface MonitorOptions {
 /** One look at the server: one connection, one round trip. */
 async function look(remote: Remote, settings: Settings, options: MonitorOptions): Promise<{ snapshot: Snapshot; app: string }> {
   const local = await localProjectName(settings);
-  const result = await remote.run(monitorScript(appPath(settings, local), resolveProjectName(local).name, options.logs));
+  const result = await remote.run(monitorScript(appPath(settings, local), resolveProjectName(local).name, options.logs), {
+    secretOutput: true,
+  });
   const stdout = result.stdout.toString("utf8");
   const server = parseProbe(stdout);
   const refusal = serverError(server, remote.target.host, { mustExist: true });

@@ -31,6 +31,8 @@ export interface Flags {
   lockWait?: string;
   forceUnlock?: boolean;
   full?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
 }
 
 export interface Settings {
@@ -57,6 +59,10 @@ export interface Settings {
   forceUnlock: boolean;
   /** Send every file, not only those that changed since the live release. */
   full: boolean;
+  /** Every remote command and its output (secrets aside). */
+  verbose: boolean;
+  /** Only errors and the final line. */
+  quiet: boolean;
   /** ~/.ssh/config's IdentitiesOnly: offer the key file only, not the agent's keys. */
   identitiesOnly: boolean;
   /** ~/.ssh/config's ProxyJump: [user@]host[:port] of one jump host. */
@@ -250,6 +256,8 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     lockWait: wholeNumber(get("lockWait"), 0, 0, 86_400, "the lock wait (seconds)"),
     forceUnlock: flags.forceUnlock ?? false,
     full: flags.full ?? false,
+    verbose: flags.verbose ?? false,
+    quiet: flags.quiet ?? false,
     password: secret("DEPLOY_PASSWORD"),
     passphrase: secret("DEPLOY_SSH_PASSPHRASE"),
   };

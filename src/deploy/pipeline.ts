@@ -1,4 +1,4 @@
-import { Listr } from "listr2";
+import { Listr, type ListrRendererValue } from "listr2";
 import { digestCachePath, digestFiles } from "../archive/digest.js";
 import { packRelease } from "../archive/pack.js";
 import type { ComposeInvocation } from "../compose/commands.js";
@@ -31,7 +31,7 @@ import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
 import { formatBytes } from "./format.js";
-import { listrOptions, timed } from "./tasks.js";
+import { listrOptions, timed, traceRemote } from "./tasks.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
 /** What the steps hand to each other; the report is made from it. */
@@ -72,7 +72,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   // A dry run without a host plans locally; anything else needs one (sshTarget says so).
   const target = online || live ? await sshTarget(settings) : undefined;
 
-  const tasks = new Listr<DeployContext>(
+  const tasks = new Listr<DeployContext, ListrRendererValue, ListrRendererValue>(
     [
       {
         title: "Read the project",
@@ -87,6 +87,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: online,
         task: async (c) => {
           if (target) c.remote = await timed(c, "connect", () => Remote.connect(target));
+          traceRemote(c.remote, settings.verbose);
         },
       },
       {
@@ -243,7 +244,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         },
       },
     ],
-    { ...listrOptions(), ctx },
+    { ...listrOptions(settings), ctx },
   );
   try {
     await tasks.run();

@@ -1,4 +1,4 @@
-import { Listr } from "listr2";
+import { Listr, type ListrRendererValue } from "listr2";
 import { startStack } from "../compose/start.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
@@ -10,7 +10,7 @@ import { listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../
 import type { ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import { listrOptions, timed } from "./tasks.js";
+import { listrOptions, timed, traceRemote } from "./tasks.js";
 
 export interface RollbackContext {
   session: AppSession;
@@ -35,7 +35,7 @@ ${detached(restore, layout.workerLog, `${layout.lock}/pids`)}`;
 
 export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackContext> {
   const ctx = { services: [], logs: new Map(), timings: {} } as unknown as RollbackContext;
-  const tasks = new Listr<RollbackContext>(
+  const tasks = new Listr<RollbackContext, ListrRendererValue, ListrRendererValue>(
     [
       {
         title: `Connect to ${settings.user}@${settings.host}:${settings.port} and find the releases`,
@@ -48,6 +48,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
               },
             }),
           );
+          traceRemote(c.session.remote, settings.verbose);
           const { releases } = await listReleases(c.session.remote, c.session.layout);
           c.from = releases.find((r) => r.live)?.id;
           const target = rollbackTarget(releases, to);
@@ -96,7 +97,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
         },
       },
     ],
-    { ...listrOptions(), ctx },
+    { ...listrOptions(settings), ctx },
   );
   try {
     await tasks.run();

@@ -1,16 +1,27 @@
-import { ListrLogger, PRESET_TIMESTAMP, ProcessOutput } from "listr2";
+import { ListrLogger, type ListrRendererValue, PRESET_TIMESTAMP, ProcessOutput } from "listr2";
+import type { Remote } from "../ssh/connection.js";
 
-/** Progress goes to stderr so that stdout carries only the result (`--json`). */
-export function listrOptions() {
+/**
+ * Progress goes to stderr so that stdout carries only the result (`--json`): the task list on
+ * a terminal, a timestamped line per event elsewhere or with --verbose (so that traced remote
+ * commands read in order), nothing with --quiet.
+ */
+export function listrOptions(output: { quiet: boolean; verbose: boolean }) {
   const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
+  const renderer: ListrRendererValue = output.quiet ? "silent" : output.verbose ? "simple" : "default";
   return {
-    renderer: "default" as const,
-    fallbackRenderer: "simple" as const,
-    rendererOptions: { logger, collapseSubtasks: false },
+    renderer,
+    fallbackRenderer: "simple" as ListrRendererValue,
+    rendererOptions: { logger, collapseSubtasks: false, timestamp: PRESET_TIMESTAMP },
     fallbackRendererOptions: { logger, timestamp: PRESET_TIMESTAMP },
     exitOnError: true,
     registerSignalListeners: false,
   };
+}
+
+/** --verbose: each remote command and its output on stderr, marked so as not to be taken for ours. */
+export function traceRemote(remote: Remote, verbose: boolean): void {
+  if (verbose) remote.trace = (line) => process.stderr.write(`  │ ${line}\n`);
 }
 
 /** Wraps a step to record how long it took, for the summary's `timings`. */
@@ -20,4 +31,3 @@ export function timed<T>(ctx: { timings: Record<string, number> }, step: string,
     ctx.timings[step] = Date.now() - start;
   });
 }
-

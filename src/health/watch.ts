@@ -39,7 +39,8 @@ export function parseLogs(stdout: string): Map<string, string[]> {
 }
 
 export async function inspectProject(remote: Remote, project: string) {
-  const result = await remote.run(inspectScript(project));
+  // docker inspect shows each container's environment (Config.Env): the secrets. Never traced.
+  const result = await remote.run(inspectScript(project), { secretOutput: true });
   if (result.code !== 0)
     throw new EnvironmentError(`docker inspect failed on ${remote.target.host}: ${result.stderr.trim()}`);
   return parseInspect(result.stdout.toString("utf8"));

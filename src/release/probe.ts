@@ -120,7 +120,7 @@ export function parseProbe(stdout: string): ServerState {
 }
 
 export async function probeServer(remote: Remote, path: string, options: ProbeOptions): Promise<ServerState> {
-  const result = await remote.run(probeScript(path, options));
+  const result = await remote.run(probeScript(path, options), { secretOutput: options.env });
   if (result.code !== 0)
     throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
   return parseProbe(result.stdout.toString("utf8"));

@@ -40,6 +40,8 @@ export interface RunResult {
 }
 
 export interface RunOptions {
+  /** The output carries secrets (the probe reads .env): never traced, even with --verbose. */
+  secretOutput?: boolean;
   /** Sent on the channel's stdin; a stream is piped with backpressure, never buffered. */
   stdin?: Readable | Buffer | string;
   /** Each complete line of output as it arrives (progress output of long remote commands). */
@@ -166,6 +168,9 @@ export class Remote {
   /** Remote commands run: the latency cost of a deploy, reported in the JSON summary. */
   roundTrips = 0;
 
+  /** --verbose: every remote command and its output, line by line (never stdin, never secrets). */
+  trace?: (line: string) => void;
+
   private constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
@@ -205,6 +210,8 @@ export class Remote {
     const connection = this.ssh.connection;
     if (!connection) throw new EnvironmentError(`the SSH connection to ${this.target.host} is closed.`);
     this.roundTrips += 1;
+    const trace = this.trace;
+    if (trace) for (const line of body.code.split("\n")) trace(`$ ${line}`);
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       connection.exec(shCommand(body), (error, ch) =>
         error ? reject(new EnvironmentError(`the SSH connection to ${this.target.host} was lost (${error.message}).`)) : resolve(ch),
@@ -220,13 +227,16 @@ export class Remote {
       partial = complete.pop() ?? "";
       for (const line of complete) options.onLine(line);
     };
+    const traceOutput = trace && !options.secretOutput ? trace : undefined;
     channel.on("data", (chunk: Buffer) => {
       stdout.push(chunk);
       lines(chunk);
+      traceOutput?.(chunk.toString("utf8").trimEnd());
     });
     channel.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
       lines(chunk);
+      traceOutput?.(chunk.toString("utf8").trimEnd());
     });
     const closed = new Promise<number>((resolve, reject) => {
       let code = -1;
@@ -247,6 +257,7 @@ export class Remote {
     // A remote command that fails early closes its stdin; its exit code and stderr tell why.
     else await pipeline(stdin, channel).catch((error) => (pipeError = error));
     const code = await closed;
+    trace?.(`(exit ${code})`);
     if (pipeError && code <= 0) throw pipeError;
     if (partial && options.onLine) options.onLine(partial);
     return { code, stdout: Buffer.concat(stdout), stderr };

@@ -19,6 +19,17 @@ describe("no secret value ever leaves the server", () => {
     };
     expect(keep(await runCli([dir, ...path, "--settle", "5"], env)).code).toBe(0);
     expect(keep(await runCli([dir, ...path, "--settle", "5", "--json"], env)).code).toBe(0);
+    // --verbose prints every remote command and its output: the probe's, which carries .env, excepted.
+    const verbose = keep(await runCli([dir, ...path, "--settle", "0", "--verbose"], env));
+    expect(verbose.code).toBe(0);
+    expect(verbose.stderr).toContain('  │ $ echo "kind=$kind"');
+    expect(verbose.stderr).not.toMatch(/│ (env|kind)=/);
+    expect(verbose.stderr).toMatch(/ {2}│ \(exit 0\)/);
+    const quiet = keep(await runCli([dir, ...path, "--settle", "0", "--quiet"], env));
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
+    expect(quiet.stdout.trim().split("\n")).toHaveLength(1);
+    expect(quiet.stdout).toMatch(/^Deployed: /);
     expect(keep(await runCli(["monitor-vps", dir, ...path, "--all-logs"])).code).toBe(0);
     expect(keep(await runCli(["monitor-vps", dir, ...path, "--json", "--all-logs"])).code).toBe(0);
     expect(keep(await runCli(["releases", dir, ...path, "--log", "--json"])).code).toBe(0);
@@ -26,7 +37,7 @@ describe("no secret value ever leaves the server", () => {
     // A failing deploy: the web service is made to crash, printing its environment's names.
     writeFileSync(join(dir, "web/start.sh"), "#!/bin/sh\necho \"FATAL: refusing to start with DB_PASSWORD set\" >&2\nexit 1\n");
     expect(keep(await runCli([dir, ...path, "--settle", "10"], env)).code).toBe(3);
-    expect(keep(await runCli(["rollback", dir, ...path, "--settle", "5"])).code).toBe(0);
+    expect(keep(await runCli(["rollback", dir, ...path, "--settle", "5", "--verbose"])).code).toBe(0);
     // A dry run that shows the plan.
     expect(keep(await runCli([dir, ...path, "--dry-run"], env)).code).toBe(0);
 

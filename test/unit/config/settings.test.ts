@@ -110,6 +110,8 @@ describe("loadSettings", () => {
       full: false,
       identitiesOnly: false,
       proxyJump: undefined,
+      verbose: false,
+      quiet: false,
       password: undefined,
       passphrase: undefined,
     } satisfies Settings);
