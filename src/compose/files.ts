@@ -1,6 +1,7 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument } from "yaml";
+import { readOptional } from "../config/paths.js";
 import { atPosition, InputError } from "../errors.js";
 
 export const DEFAULT_COMPOSE_FILES = [
@@ -122,15 +123,6 @@ export function mergedServices(files: ComposeFile[]): ComposeService[] {
 
 const toPosix = (p: string) => p.split(sep).join("/");
 
-async function readIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
 /** The explicit compose files (relative to projectDir), else the first default one that exists; parsed. */
 /** Every name compose looks for by itself, overrides included. */
 export const COMPOSE_FILE_CANDIDATES = DEFAULT_COMPOSE_FILES.flatMap((name) => {
@@ -156,7 +148,7 @@ export async function loadComposeFiles(projectDir: string, given: string[]): Pro
   for (const given of explicit) {
     const full = isAbsolute(given) ? given : join(projectDir, given);
     const rel = toPosix(relative(projectDir, full));
-    const text = await readIfExists(full);
+    const text = await readOptional(full);
     if (text === undefined) throw new InputError(`compose file ${rel} not found in ${projectDir}`);
     parsed.push(parseWithPositions(rel, text, partial));
   }

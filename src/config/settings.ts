@@ -1,5 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
-import { homedir, userInfo } from "node:os";
+import { stat } from "node:fs/promises";
+import { userInfo } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
 import { parseIgnoreFile } from "../archive/exclude.js";
 import type { ComposeKind } from "../compose/commands.js";
 import { atPosition, InputError } from "../errors.js";
+import { expandHome, readOptional } from "./paths.js";
 import { readSshConfig, resolveAlias } from "../ssh/ssh-config.js";
 
 export const CONFIG_FILE = "deploy-vps.yml";
@@ -97,19 +98,6 @@ const KEYS = {
   lockWait: ["--lock-wait", "DEPLOY_LOCK_WAIT", "lockWait"],
 } as const;
 type Key = keyof typeof KEYS;
-
-function expandHome(path: string): string {
-  return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
-}
 
 /** deploy-vps.yml, with each value's `file:line:col` kept for error messages. */
 export function parseConfigFile(file: string, text: string): Map<string, Sourced> {

@@ -1,4 +1,4 @@
-import { appendFile, readFile, stat, writeFile } from "node:fs/promises";
+import { appendFile, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
@@ -6,6 +6,7 @@ import { excludeRule, parseIgnoreFile } from "../archive/exclude.js";
 import { walkProject } from "../archive/walk.js";
 import { loadComposeFiles } from "../compose/files.js";
 import { requiredVariables } from "../compose/variables.js";
+import { readOptional } from "../config/paths.js";
 import { CONFIG_FILE, parseConfigFile } from "../config/settings.js";
 import { ExitCode, InputError } from "../errors.js";
 import { parseEnvFile } from "../secrets/env-file.js";
@@ -31,15 +32,6 @@ export interface InitIO {
   confirm: (question: string) => Promise<boolean>;
   /** Prints one piece of output (a newline is added). */
   out: (text: string) => void;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
 }
 
 function portNumber(port: string | undefined): number | undefined {

@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import SSHConfig from "ssh-config";
+import { expandHome } from "../config/paths.js";
 
 /** What ~/.ssh/config says about a Host alias, in the form the settings use. */
 export interface SshAlias {
@@ -11,10 +12,6 @@ export interface SshAlias {
   identityFiles: string[];
   identitiesOnly: boolean;
   proxyJump?: string;
-}
-
-function expandHome(path: string): string {
-  return path === "~" ? homedir() : path.startsWith("~/") ? join(homedir(), path.slice(2)) : path;
 }
 
 /** Pure: the parameters OpenSSH would apply to `alias` (first value wins, as ssh_config(5) says). */
