@@ -32,6 +32,19 @@ function startCli(args: string[], env: Record<string, string> = {}): { child: Ch
   return { child, output: () => output, reached, done };
 }
 
+/** Kills the sshd session serving this CLI's connection (found with ss), like a dropped link. */
+function cutConnection(cliPid: number): void {
+  const sockets = execFileSync("ss", ["-tnpH", "state", "established"], { encoding: "utf8" }).split("\n");
+  const port = testHost().DEPLOY_PORT;
+  const mine = sockets.find((line) => line.includes(`pid=${cliPid},`) && line.includes(`:${port} `));
+  const local = mine?.match(/127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:/)?.[1];
+  if (!local) throw new Error(`no SSH connection of pid ${cliPid}`);
+  const serving = sockets.filter((line) => new RegExp(`:${port}\\s+127\\.0\\.0\\.1:${local}\\b`).test(line));
+  const pids = serving.flatMap((line) => [...line.matchAll(/pid=(\d+)/g)].map((m) => m[1] ?? ""));
+  if (pids.length === 0) throw new Error(`no sshd serving port ${local}`);
+  execFileSync("kill", ["-KILL", ...new Set(pids)]);
+}
+
 /** Every shipped file of the live folder with its checksum (data written by containers aside). */
 function liveFiles(app: string): string {
   return onServer(`cd ${app} && find . -path ./data -prune -o -type f -print0 | sort -z | xargs -0 md5sum`);
@@ -129,7 +142,7 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
     const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
     await run.reached(/Upload/);
     await sleep(300);
-    execFileSync("pkill", ["-KILL", "-f", "^sshd: deploy@notty"]);
+    cutConnection(run.child.pid ?? 0);
     expect(await run.done).toBe(1);
     expect(run.output()).toMatch(/connection .*lost|upload .* failed|closed/i);
     expect(state()).toEqual(v1);
@@ -153,6 +166,26 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
       .join("\n");
     if (after.files === v1.files) expect(after.containers).toBe(v1.containers);
     else expect(live).toBe(release);
+  });
+
+  it("the TCP connection cut during the switch (extraction, .env writing): old or, whole, new", async () => {
+    await workerDone(name);
+    writeFileSync(join(dir, "web/site/cut-during-switch.txt"), "new\n");
+    const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
+    await run.reached(/Switch to the new version/);
+    await sleep(150);
+    cutConnection(run.child.pid ?? 0);
+    expect(await run.done).toBe(1);
+    await workerDone(name);
+    const after = state();
+    expect(after.env).toBe(v1.env);
+    const current = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    const release = liveFiles(`apps/.deploy-vps/${name}/releases/${current}`);
+    const live = after.files
+      .split("\n")
+      .filter((line) => !line.endsWith("  ./.env"))
+      .join("\n");
+    expect(live).toBe(release);
   });
 
   it("the next deploy succeeds and cleans up the staging folder", async () => {
