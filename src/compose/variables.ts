@@ -7,23 +7,30 @@ export interface VariableUse {
 }
 
 const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
-// Longest first, so ":-" is not read as ":" + "-".
-const OPERATORS = [":-", ":?", ":+", "-", "?", "+"];
+
+/** How a `${NAME…}` treats its variable; "" for a plain `$NAME` or `${NAME}`. */
+export type Operator = "" | ":-" | "-" | ":?" | "?" | ":+" | "+";
+// Longest first, so ":-" is not read as ":" + "-" (compose's own order).
+const OPERATORS: Operator[] = [":-", ":?", ":+", "-", "?", "+"];
+
+export interface Interpolation {
+  name: string;
+  operator: Operator;
+  /** The text after the operator, as written (`${B:-x}` stays `${B:-x}`, `$$` stays `$$`); "" without one. */
+  argument: string;
+  /** Offset of its `$` in the scanned text. */
+  at: number;
+}
 
 /**
- * Scans `src` from `start` for interpolations, stopping at an unmatched "}" when `nested`.
- * Returns the index after the stop.
+ * Scans `src` from `start`, nested interpolations included, in order. Returns where it stopped:
+ * at an unmatched "}" when `nested` (`closed`), else at the end of `src`.
  */
-function scan(
-  src: string,
-  start: number,
-  nested: boolean,
-  found: { name: string; hasDefault: boolean; at: number }[],
-) {
+function scan(src: string, start: number, nested: boolean, found: Interpolation[]): { at: number; closed: boolean } {
   let i = start;
   while (i < src.length) {
     const ch = src[i];
-    if (nested && ch === "}") return i + 1;
+    if (nested && ch === "}") return { at: i, closed: true };
     if (ch !== "$") {
       i++;
       continue;
@@ -42,22 +49,34 @@ function scan(
     }
     const at = i;
     i = NAME.lastIndex;
-    if (!braced) {
-      found.push({ name: m[0], hasDefault: false, at });
+    if (!braced || src[i] === "}") {
+      found.push({ name: m[0], operator: "", argument: "", at });
+      if (braced) i++;
       continue;
     }
-    if (src[i] === "}") {
-      found.push({ name: m[0], hasDefault: false, at });
-      i++;
-      continue;
-    }
-    const op = OPERATORS.find((o) => src.startsWith(o, i));
-    if (!op) continue; // not a valid interpolation; compose rejects it, we just skip it
-    // "?" demands the variable; "-" and "+" work without it.
-    found.push({ name: m[0], hasDefault: !op.endsWith("?"), at });
-    i = scan(src, i + op.length, true, found);
+    const operator = OPERATORS.find((o) => src.startsWith(o, i));
+    if (!operator) continue; // not a valid interpolation; compose rejects it, we just skip it
+    const use: Interpolation = { name: m[0], operator, argument: "", at };
+    found.push(use);
+    const from = i + operator.length;
+    const stop = scan(src, from, true, found);
+    // Without a closing "}" the argument runs to the end.
+    use.argument = src.slice(from, stop.at);
+    i = stop.closed ? stop.at + 1 : stop.at;
   }
-  return i;
+  return { at: i, closed: false };
+}
+
+/** Every `$NAME` and `${NAME…}` in `src`, nested ones included, in order. */
+export function interpolations(src: string): Interpolation[] {
+  const found: Interpolation[] = [];
+  scan(src, 0, false, found);
+  return found;
+}
+
+/** "?" demands the variable; "-" and "+" work without it; a plain use needs it. */
+function hasDefault(operator: Operator): boolean {
+  return operator !== "" && !operator.endsWith("?");
 }
 
 /** Every variable interpolation in a compose text. Only YAML values count: compose does not interpolate comments. */
@@ -70,10 +89,8 @@ export function variableUses(text: string): VariableUse[] {
       if (key === "key" || typeof node.value !== "string" || !node.range) return;
       // Scan the source, not the value, so offsets map back to lines.
       const [start, end] = node.range;
-      const found: { name: string; hasDefault: boolean; at: number }[] = [];
-      scan(text.slice(start, end), 0, false, found);
-      for (const f of found)
-        uses.push({ name: f.name, hasDefault: f.hasDefault, line: lc.linePos(start + f.at).line });
+      for (const f of interpolations(text.slice(start, end)))
+        uses.push({ name: f.name, hasDefault: hasDefault(f.operator), line: lc.linePos(start + f.at).line });
     },
   });
   return uses;
