@@ -1,18 +1,15 @@
 import { isMap, isPair, isScalar, parseDocument, visit } from "yaml";
 import { type Interpolation, interpolations } from "../compose/variables.js";
 
-/**
- * Compose variables with what `variableUses` does not say: each one's operator, its argument
- * (the default, the error message or the alternative) and the service it is in. Pure.
- */
-export type { Interpolation, Operator } from "../compose/variables.js";
-
 export interface ComposeVariable extends Interpolation {
   /** The service whose definition holds it; undefined at the top level or in `x-` blocks. */
   service?: string;
 }
 
-/** Every interpolation in a compose text's values (not keys, not comments), with its service. */
+/**
+ * Every interpolation in a compose text's values (not keys, not comments), with what
+ * `variableUses` does not say: its operator, its argument and the service it is in. Pure.
+ */
 export function composeVariables(text: string): ComposeVariable[] {
   const doc = parseDocument(text);
   const uses: ComposeVariable[] = [];
