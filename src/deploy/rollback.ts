@@ -4,7 +4,7 @@ import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
-import { syncReleaseScript } from "../release/apply.js";
+import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { detached } from "../release/detached.js";
 import { listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../release/history.js";
 import type { ServerLayout } from "../release/layout.js";
@@ -28,7 +28,7 @@ export function restoreScript(layout: ServerLayout, id: string): Shell {
 umask 022
 ${syncReleaseScript(layout, release)}
 umask 077
-printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}`;
+${makeLiveScript(layout, id)}`;
   return sh`[ -d ${release} ] || { echo "release ${id} is no longer kept" >&2; exit 1; }
 ${detached(restore, layout.workerLog, `${layout.lock}/pids`)}`;
 }

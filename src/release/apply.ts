@@ -25,6 +25,11 @@ if [ -f ${layout.current} ]; then
 fi`;
 }
 
+/** Records `id` as the live release, by a rename so that `current` is never half written. */
+export function makeLiveScript(layout: ServerLayout, id: string): Shell {
+  return sh`printf '%s\\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}`;
+}
+
 /**
  * One round trip that turns the staged upload into the live version. The new `.env` comes on
  * stdin (never on a command line) and is staged first; everything after that runs detached,
@@ -47,7 +52,7 @@ if [ -f ${`${layout.app}/.env`} ]; then cp -p ${`${layout.app}/.env`} ${`${layou
 cp ${`${layout.staging}/env`} ${`${layout.app}/.env.deploy-vps-new`}
 chmod 600 ${`${layout.app}/.env.deploy-vps-new`}
 mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
-printf '%s\n' ${id} > ${`${layout.current}.new`} && mv -f ${`${layout.current}.new`} ${layout.current}
+${makeLiveScript(layout, id)}
 printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
 ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json ${`${layout.state}/meta`}/"$old".manifest; done
