@@ -119,6 +119,19 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
 
   const state = () => ({ files: liveFiles(app), env: onServer(`md5sum ${app}/.env`), containers: containers(name) });
 
+  /** After an interrupted switch: .env as it was, the live folder exactly the release `current` names. */
+  const expectWholeRelease = () => {
+    const after = state();
+    expect(after.env).toBe(v1.env);
+    const current = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    const live = after.files
+      .split("\n")
+      .filter((line) => !line.endsWith("  ./.env"))
+      .join("\n");
+    expect(live).toBe(liveFiles(`apps/.deploy-vps/${name}/releases/${current}`));
+    return after;
+  };
+
   it("deploys v1", async () => {
     dir = projectCopy("compose/demo", name);
     expect((await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port })).code).toBe(0);
@@ -156,16 +169,8 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
     run.child.kill("SIGKILL");
     await run.done;
     await workerDone(name);
-    const after = state();
-    expect(after.env).toBe(v1.env);
-    const current = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
-    const release = liveFiles(`apps/.deploy-vps/${name}/releases/${current}`);
-    const live = after.files
-      .split("\n")
-      .filter((line) => !line.endsWith("  ./.env"))
-      .join("\n");
+    const after = expectWholeRelease();
     if (after.files === v1.files) expect(after.containers).toBe(v1.containers);
-    else expect(live).toBe(release);
   });
 
   it("the TCP connection cut during the switch (extraction, .env writing): old or, whole, new", async () => {
@@ -177,15 +182,7 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
     cutConnection(run.child.pid ?? 0);
     expect(await run.done).toBe(1);
     await workerDone(name);
-    const after = state();
-    expect(after.env).toBe(v1.env);
-    const current = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
-    const release = liveFiles(`apps/.deploy-vps/${name}/releases/${current}`);
-    const live = after.files
-      .split("\n")
-      .filter((line) => !line.endsWith("  ./.env"))
-      .join("\n");
-    expect(live).toBe(release);
+    expectWholeRelease();
   });
 
   it("the next deploy succeeds and cleans up the staging folder", async () => {
