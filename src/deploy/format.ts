@@ -7,5 +7,24 @@ export function formatBytes(bytes: number): string {
     value /= 1000;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** 75 -> "1 min 15 s". */
+export function formatDuration(seconds: number): string {
+  const whole = Math.max(1, Math.round(seconds));
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, "0")} s`;
+}
+
+/**
+ * The upload's progress line: bytes on the wire and their rate, and, once there is enough to
+ * go on, how much of the archive is packed and the time left at the pace so far.
+ */
+export function uploadProgress(progress: { sent: number; packed: number; total: number; elapsedMs: number }): string {
+  const seconds = Math.max(0.001, progress.elapsedMs / 1000);
+  const line = `${formatBytes(progress.sent)} sent, ${formatBytes(progress.sent / seconds)}/s`;
+  const done = Math.min(1, progress.packed / Math.max(1, progress.total));
+  if (seconds < 1 || done < 0.01) return line;
+  if (done >= 1) return `${line}, 100 %`;
+  return `${line}, ${Math.floor(done * 100)} %, about ${formatDuration((seconds * (1 - done)) / done)} left`;
 }

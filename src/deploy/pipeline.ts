@@ -1,6 +1,6 @@
 import { Listr, type ListrRendererValue } from "listr2";
 import { digestCachePath, digestFiles } from "../archive/digest.js";
-import { packRelease } from "../archive/pack.js";
+import { packRelease, tarBytes } from "../archive/pack.js";
 import type { ComposeInvocation } from "../compose/commands.js";
 import { type LocalImages, localImagesFor } from "../compose/local-images.js";
 import { startStack } from "../compose/start.js";
@@ -14,9 +14,7 @@ import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../releas
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
 import {
   formatManifest,
-  MANIFEST_ADD,
   MANIFEST_FILE,
-  MANIFEST_REMOVE,
   manifestDelta,
   manifestHash,
   planUpload,
@@ -30,7 +28,7 @@ import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, uploadProgress } from "./format.js";
 import { listrOptions, timed, traceRemote } from "./tasks.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
@@ -157,17 +155,15 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             const wanted = new Set(plan.send);
             const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
             // A full upload carries the whole manifest; a redeploy only the lines that change.
-            const delta = plan.base && previous ? manifestDelta(plan, previous, entries) : undefined;
-            const extra = delta
-              ? new Map([
-                  [MANIFEST_REMOVE, delta.remove],
-                  [MANIFEST_ADD, delta.add],
-                ])
-              : new Map([[MANIFEST_FILE, manifest]]);
-            const archive = packRelease(settings.projectDir, files, c.images.replaced, extra);
-            return uploadRelease(c.remote, c.layout, plan, manifestHash(manifest), archive, (bytes) => {
-              const rate = bytes / Math.max(0.001, (Date.now() - started) / 1000);
-              task.output = `${formatBytes(bytes)} sent, ${formatBytes(rate)}/s`;
+            const extra =
+              plan.base && previous ? manifestDelta(plan, previous, entries) : new Map([[MANIFEST_FILE, manifest]]);
+            const total = tarBytes(files);
+            let packed = 0;
+            const archive = packRelease(settings.projectDir, files, c.images.replaced, extra, (bytes) => {
+              packed = bytes;
+            });
+            return uploadRelease(c.remote, c.layout, plan, manifestHash(manifest), archive, (sent) => {
+              task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
             });
           };
           c.upload = planUpload(entries, { release: current, manifest: previous }, settings.full);

@@ -9,20 +9,38 @@ import type { ServerLayout } from "./layout.js";
 export const KEPT_BACKUPS = 5;
 
 /**
- * Copies a release's files into the app folder, then removes the files that the release it
- * replaces shipped and this one does not. Nothing else in the app folder is touched: `.env`,
- * bind-mounted data and whatever containers wrote stay as they are.
+ * Copies a release's files into the app folder, after removing the files that the release it
+ * replaces shipped and this one does not (or ships as a folder), and the emptied folders where
+ * this one has a file. Nothing else in the app folder is touched: `.env`, bind-mounted data
+ * and whatever containers wrote stay as they are.
  */
 export function syncReleaseScript(layout: ServerLayout, from: Shell): Shell {
   return sh`mkdir -p ${layout.app}
-cp -a ${from}/. ${layout.app}/
 if [ -f ${layout.current} ]; then
   old=${layout.releases}/$(cat ${layout.current})
   if [ -d "$old" ] && [ "$old" != ${from} ]; then
     (cd "$old" && find . ! -type d -print0) | xargs -0 -r sh -c 'new=$1 app=$2; shift 2
-      for f; do [ -e "$new/$f" ] || [ -L "$new/$f" ] || rm -f -- "$app/$f"; done' sh ${from} ${layout.app}
+      for f; do [ -L "$new/$f" ] || { [ -e "$new/$f" ] && [ ! -d "$new/$f" ]; } || rm -f -- "$app/$f"; done' sh ${from} ${layout.app}
   fi
-fi`;
+fi
+(cd ${from} && find . ! -type d -print0) | xargs -0 -r sh -c 'app=$1; shift
+  for f; do if [ -d "$app/$f" ] && [ ! -L "$app/$f" ]; then find "$app/$f" -depth -type d -empty -delete; fi; done' sh ${layout.app}
+cp -a ${from}/. ${layout.app}/`;
+}
+
+/**
+ * After an incremental upload: removes what the release deleted from the app folder and copies
+ * in what it changed, plus any release file the app folder lost (removed by hand, say), so a
+ * one-file change writes one file, not the whole tree. `--overwrite` writes in place, as `cp`
+ * does, so a file bind-mounted on its own shows its new content.
+ */
+export function syncChangesScript(layout: ServerLayout, from: Shell): Shell {
+  const changed = `${layout.staging}/changed`;
+  return sh`mkdir -p ${layout.app}
+(cd ${layout.app} && xargs -0 -r rm -f -- < ${`${layout.staging}/deleted`}) || echo "warning: some deleted files could not be removed from the app folder" >&2
+(cd ${from} && find . ! -type d -print0) | xargs -0 -r sh -c 'app=$1; shift
+  for f; do [ -e "$app/$f" ] || [ -L "$app/$f" ] || printf "%s\\0" "$f"; done' sh ${layout.app} >> ${changed}
+(cd ${from} && tar -c --null --verbatim-files-from -T ${changed} -f -) | tar -x -p --overwrite --no-same-owner -C ${layout.app} -f -`;
 }
 
 /** Records `id` as the live release, by a rename so that `current` is never half written. */
@@ -46,7 +64,11 @@ printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
 mv ${`${layout.staging}/manifest`} ${`${layout.state}/meta/${id}.manifest`}
 mv ${`${layout.staging}/files`} ${next}
 umask 022
+if [ -f ${`${layout.staging}/changed`} ]; then
+${syncChangesScript(layout, next)}
+else
 ${syncReleaseScript(layout, next)}
+fi
 umask 077
 if [ -f ${`${layout.app}/.env`} ]; then cp -p ${`${layout.app}/.env`} ${`${layout.envBackups}/${id}.env`}; chmod 600 ${`${layout.envBackups}/${id}.env`}; fi
 cp ${`${layout.staging}/env`} ${`${layout.app}/.env.deploy-vps-new`}

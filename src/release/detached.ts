@@ -11,8 +11,9 @@ export function detached(body: Shell, log: string, pids: string): Shell {
 setsid sh -c ${body.code} > ${log} 2>&1 < /dev/null &
 worker=$!
 echo "$worker" >> ${pids}
-# GNU tail stops by itself, all output printed, once the worker is gone; elsewhere, a pause.
-if tail --pid="$$" -n 0 /dev/null 2>/dev/null; then follow="--pid=$worker"; else follow=; fi
+# GNU tail stops by itself, all output printed, once the worker is gone (checked every 50 ms:
+# its default second was most of a small redeploy's time); elsewhere, a pause.
+if tail --pid="$$" -n 0 /dev/null 2>/dev/null; then follow="-s 0.05 --pid=$worker"; else follow=; fi
 tail -n +1 -f $follow ${log} 2>/dev/null &
 tailer=$!
 status=0

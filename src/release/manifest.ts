@@ -11,9 +11,17 @@ export interface ManifestEntry {
 
 /** Travel inside the archive, beside the files, and are moved out of the release on arrival. */
 export const MANIFEST_FILE = ".deploy-vps-manifest.jsonl";
-/** A redeploy sends only the manifest lines to remove and to add; the server rebuilds the rest. */
-export const MANIFEST_REMOVE = ".deploy-vps-manifest.remove";
-export const MANIFEST_ADD = ".deploy-vps-manifest.add";
+/**
+ * What a redeploy sends beside the changed files: the manifest lines to remove and to add (the
+ * server rebuilds the rest), and the paths sent and deleted, NUL-separated, so that the switch
+ * touches only those in the app folder. In the archive, not on a command line: no size limit.
+ */
+export const DELTA_FILES = {
+  remove: ".deploy-vps-manifest.remove",
+  add: ".deploy-vps-manifest.add",
+  changed: ".deploy-vps-changed",
+  deleted: ".deploy-vps-deleted",
+} as const;
 
 export function manifestLine(e: ManifestEntry): string {
   return JSON.stringify([e.path, e.size, e.mode, e.hash]);
@@ -34,16 +42,21 @@ export function manifestHash(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-/** What the server must change in the live release's manifest to get the new one. */
-export function manifestDelta(plan: UploadPlan, previous: Map<string, ManifestEntry>, next: ManifestEntry[]): { remove: string; add: string } {
+/** The delta files of a redeploy, by name in the archive: see DELTA_FILES. */
+export function manifestDelta(plan: UploadPlan, previous: Map<string, ManifestEntry>, next: ManifestEntry[]): Map<string, string> {
   const sent = new Set(plan.send);
   const removed = [...plan.deleted, ...plan.send].flatMap((path) => {
     const old = previous.get(path);
     return old ? [manifestLine(old)] : [];
   });
   const added = next.filter((e) => sent.has(e.path)).map(manifestLine);
-  const text = (lines: string[]) => lines.map((line) => `${line}\n`).join("");
-  return { remove: text(removed), add: text(added) };
+  const text = (lines: string[], end: string) => lines.map((line) => `${line}${end}`).join("");
+  return new Map([
+    [DELTA_FILES.remove, text(removed, "\n")],
+    [DELTA_FILES.add, text(added, "\n")],
+    [DELTA_FILES.changed, text(plan.send, "\0")],
+    [DELTA_FILES.deleted, text(plan.deleted, "\0")],
+  ]);
 }
 
 /** Undefined when the text is not a manifest: the deploy then falls back to a full upload. */
@@ -74,12 +87,25 @@ export interface UploadPlan {
   fullBecause?: string;
 }
 
+/** The first new path that sits where the live release has a file above it, or files below it. */
+function retypedPath(added: string[], previous: Map<string, ManifestEntry>): string | undefined {
+  if (added.length === 0) return undefined;
+  const folders = new Set<string>();
+  for (const old of previous.keys()) {
+    for (let cut = old.indexOf("/"); cut !== -1; cut = old.indexOf("/", cut + 1)) folders.add(old.slice(0, cut));
+  }
+  return added.find((path) => {
+    if (folders.has(path)) return true;
+    for (let cut = path.indexOf("/"); cut !== -1; cut = path.indexOf("/", cut + 1)) if (previous.has(path.slice(0, cut))) return true;
+    return false;
+  });
+}
+
 /** Decides what goes over the wire: everything, or only what differs from the live release. */
 export function planUpload(
   next: ManifestEntry[],
   live: { release?: string; manifest?: Map<string, ManifestEntry> },
   forceFull: boolean,
-  maxDeletionBytes = 64 * 1024,
 ): UploadPlan {
   const everything = (fullBecause: string): UploadPlan => ({ send: next.map((e) => e.path), deleted: [], unchanged: 0, fullBecause });
   if (forceFull) return everything("--full");
@@ -92,8 +118,11 @@ export function planUpload(
   });
   const present = new Set(next.map((e) => e.path));
   const deleted = [...previous.keys()].filter((path) => !present.has(path));
-  if (deleted.reduce((bytes, path) => bytes + path.length + 3, 0) > maxDeletionBytes) {
-    return everything(`${deleted.length} files deleted`);
-  }
+  const retyped = retypedPath(
+    send.filter((e) => !previous.has(e.path)).map((e) => e.path),
+    previous,
+  );
+  // Copying only what changed cannot turn a folder into a file or back: the whole tree goes.
+  if (retyped) return everything(`${retyped} was a folder or under a file in the live release`);
   return { base: live.release, send: send.map((e) => e.path), deleted, unchanged: next.length - send.length };
 }

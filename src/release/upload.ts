@@ -5,7 +5,7 @@ import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { ARCHIVE_ROOT } from "../archive/pack.js";
 import type { ServerLayout } from "./layout.js";
-import { MANIFEST_ADD, MANIFEST_FILE, MANIFEST_REMOVE, type UploadPlan } from "./manifest.js";
+import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
 export const BASE_GONE = 3;
@@ -13,7 +13,8 @@ export const BASE_GONE = 3;
 /**
  * Lands the archive in a fresh staging folder; the live app folder is not touched. An
  * incremental upload first assembles the staging copy from the live release (hard links, so
- * it costs no space), removes what the new version deletes, then extracts what changed.
+ * it costs no space), extracts what changed over it, then removes what the new version
+ * deletes. Its lists of changed and deleted paths stay in staging for the switch.
  */
 export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string): Shell {
   const files = `${layout.staging}/${ARCHIVE_ROOT}`;
@@ -32,16 +33,18 @@ ${
   base === undefined
     ? sh`mkdir ${files}`
     : sh`[ -d ${base} ] || { echo "the live release is gone" >&2; exit ${BASE_GONE}; }
-cp -al ${base} ${files}
-${plan.deleted.length ? sh`rm -f -- ${plan.deleted.map((path) => `${files}/${path}`)}` : sh`:`}`
+cp -al ${base} ${files}`
 }
 tar -xzpf - --no-same-owner -C ${layout.staging}
 ${
   base === undefined
     ? sh`mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`
     : sh`# The new manifest: the live one, less the lines of what changed or went, plus the new lines.
-{ grep -vxF -f ${`${files}/${MANIFEST_REMOVE}`} ${`${layout.state}/meta/${plan.base}.manifest`} || [ $? -eq 1 ]; cat ${`${files}/${MANIFEST_ADD}`}; } | LC_ALL=C sort > ${`${layout.staging}/manifest`}
-rm -f ${`${files}/${MANIFEST_REMOVE}`} ${`${files}/${MANIFEST_ADD}`}
+{ grep -vxF -f ${`${files}/${DELTA_FILES.remove}`} ${`${layout.state}/meta/${plan.base}.manifest`} || [ $? -eq 1 ]; cat ${`${files}/${DELTA_FILES.add}`}; } | LC_ALL=C sort > ${`${layout.staging}/manifest`}
+(cd ${files} && xargs -0 -r rm -f -- < ${DELTA_FILES.deleted})
+mv ${`${files}/${DELTA_FILES.changed}`} ${`${layout.staging}/changed`}
+mv ${`${files}/${DELTA_FILES.deleted}`} ${`${layout.staging}/deleted`}
+rm -f ${`${files}/${DELTA_FILES.remove}`} ${`${files}/${DELTA_FILES.add}`}
 [ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
 }`;
 }

@@ -1,4 +1,4 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
@@ -122,6 +122,38 @@ describe("deploying the bundled demo", () => {
     expect(changed.roundTrips).toBe(6);
     const full = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", "--full"], { DEMO_PORT: port })).stdout);
     expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 6 });
+  });
+
+  it("a one-file redeploy writes that file in place and nothing else, and brings back a file removed by hand", async () => {
+    // ctime moves on any write: the unchanged files must keep theirs. The changed one keeps its
+    // inode, so a file bind-mounted on its own (a config) shows the new content.
+    const stat = (path: string) => onServer(`stat -c '%i %Z' ${app}/${path}`).trim();
+    const untouched = stat("web/start.sh");
+    const [inode] = stat("web/site/index.html.in").split(" ");
+    onServer(`rm ${app}/web/Dockerfile`);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version four</h1>\n");
+    const run = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
+    expect(run.upload).toMatchObject({ mode: "incremental", sent: 1 });
+    expect(stat("web/start.sh")).toBe(untouched);
+    expect(stat("web/site/index.html.in").split(" ")[0]).toBe(inode);
+    expect(onServer(`cat ${app}/web/site/index.html.in`)).toBe("<h1>version four</h1>\n");
+    expect(onServer(`cat ${app}/web/Dockerfile`)).toContain("FROM");
+  });
+
+  it("a file that becomes a folder, and back, goes as a full upload and lands right", async () => {
+    const deploy = async () => JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
+    writeFileSync(join(dir, "web/notes"), "a file\n");
+    expect((await deploy()).upload).toMatchObject({ mode: "incremental", sent: 1 });
+    rmSync(join(dir, "web/notes"));
+    mkdirSync(join(dir, "web/notes"));
+    writeFileSync(join(dir, "web/notes/today.txt"), "now a folder\n");
+    expect((await deploy()).upload).toMatchObject({ mode: "full", reason: "web/notes/today.txt was a folder or under a file in the live release" });
+    expect(onServer(`cat ${app}/web/notes/today.txt`)).toBe("now a folder\n");
+    rmSync(join(dir, "web/notes"), { recursive: true });
+    writeFileSync(join(dir, "web/notes"), "a file again\n");
+    expect((await deploy()).upload).toMatchObject({ mode: "full", reason: "web/notes was a folder or under a file in the live release" });
+    expect(onServer(`cat ${app}/web/notes`)).toBe("a file again\n");
   });
 
   it("never ships local env files or DEPLOY_* settings", () => {

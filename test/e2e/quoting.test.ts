@@ -143,6 +143,17 @@ describe("file names with spaces, quotes, `$`, a leading `-` and a newline", () 
     expect(existsSync(PWNED)).toBe(false);
   });
 
+  it("a redeploy that changes them sends only them and writes them in the app folder", async () => {
+    for (const [path, content] of Object.entries(weird)) write(dir, path, `${content}changed\n`);
+    const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port });
+    expect(run.stderr).not.toContain("    at ");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).upload).toMatchObject({ mode: "incremental", sent: Object.keys(weird).length });
+    for (const [path, content] of Object.entries(weird)) expect(serverFile(`${app}/${path}`)).toBe(`${content}changed\n`);
+    for (const [path, content] of Object.entries(plain)) expect(serverFile(`${app}/${path}`)).toBe(content);
+    expect(tree()).toEqual(before);
+  });
+
   it("a redeploy without them removes exactly them", async () => {
     for (const path of Object.keys(weird)) unlinkSync(join(dir, path));
     const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });

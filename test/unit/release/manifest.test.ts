@@ -33,12 +33,21 @@ describe("planUpload", () => {
     });
   });
 
-  it("sends everything on a first deploy, without a manifest, with --full, or when deletions would not fit a command line", () => {
+  it("sends everything on a first deploy, without a manifest, or with --full", () => {
     const all = ["same", "edited", "chmod", "new"];
     expect(planUpload(next, {}, false)).toEqual({ send: all, deleted: [], unchanged: 0, fullBecause: "first deploy" });
     expect(planUpload(next, { release: "R1" }, false).fullBecause).toBe("the live release has no manifest");
     expect(planUpload(next, { release: "R1", manifest: live }, true).fullBecause).toBe("--full");
-    expect(planUpload(next, { release: "R1", manifest: live }, false, 4).fullBecause).toBe("1 files deleted");
+  });
+
+  it("sends everything when a file becomes a folder or a folder a file, which copying the changes alone cannot do", () => {
+    const flat = new Map([entry("a", "1"), entry("d/x", "1"), entry("d/e/y", "1")].map((e) => [e.path, e]));
+    const fileToFolder = [entry("a/b", "1"), entry("d/x", "1"), entry("d/e/y", "1")];
+    const folderToFile = [entry("a", "1"), entry("d/x", "1"), entry("d/e", "2")];
+    const siblings = [entry("a", "1"), entry("ab", "1"), entry("d/x", "1"), entry("d/e/y", "1"), entry("d/e2", "1")];
+    expect(planUpload(fileToFolder, { release: "R1", manifest: flat }, false).fullBecause).toBe("a/b was a folder or under a file in the live release");
+    expect(planUpload(folderToFile, { release: "R1", manifest: flat }, false).fullBecause).toBe("d/e was a folder or under a file in the live release");
+    expect(planUpload(siblings, { release: "R1", manifest: flat }, false)).toMatchObject({ base: "R1", send: ["ab", "d/e2"] });
   });
 });
 
@@ -75,17 +84,22 @@ describe("digestFiles", () => {
 
 describe("manifestDelta", () => {
   it("removes the old lines of what changed or went and adds the new ones: the server's rebuild equals the full manifest", async () => {
-    const { manifestDelta, sortLines, manifestHash } = await import("../../../src/release/manifest.js");
+    const { DELTA_FILES, manifestDelta, sortLines, manifestHash } = await import("../../../src/release/manifest.js");
     const live = [entry("keep", "1"), entry("edit", "1"), entry("gone", "1")];
     const next = [entry("keep", "1"), entry("edit", "2"), entry("new", "3")];
     const previous = new Map(live.map((e) => [e.path, e]));
     const plan = planUpload(next, { release: "R1", manifest: previous }, false);
-    const { remove, add } = manifestDelta(plan, previous, next);
+    const delta = manifestDelta(plan, previous, next);
+    const remove = delta.get(DELTA_FILES.remove) ?? "";
+    const add = delta.get(DELTA_FILES.add) ?? "";
     // What the server does: grep -vxF -f remove live; cat add; LC_ALL=C sort.
     const removed = new Set(remove.split("\n").filter(Boolean));
     const rebuilt = `${sortLines([...formatManifest(live).split("\n").filter((l) => l && !removed.has(l)), ...add.split("\n").filter(Boolean)]).join("\n")}\n`;
     expect(rebuilt).toBe(formatManifest(next));
     expect(manifestHash(rebuilt)).toBe(manifestHash(formatManifest(next)));
     expect(remove.split("\n").filter(Boolean)).toHaveLength(2);
+    // The switch touches only these in the app folder, NUL-separated so any name survives.
+    expect(delta.get(DELTA_FILES.changed)).toBe("edit\0new\0");
+    expect(delta.get(DELTA_FILES.deleted)).toBe("gone\0");
   });
 });

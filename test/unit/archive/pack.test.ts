@@ -1,0 +1,94 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Parser } from "tar";
+import { describe, expect, it } from "vitest";
+import { isCompressed, LEVELS, levelFor, packRelease } from "../../../src/archive/pack.js";
+import { walkProject } from "../../../src/archive/walk.js";
+
+let wire = () => 0;
+
+/** Every entry's path and content, read back from the gzip stream. */
+async function unpack(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer>> {
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  wire = () => Buffer.concat(chunks).length;
+  const entries = new Map<string, Buffer>();
+  const parser = new Parser();
+  parser.on("entry", (entry) => {
+    const chunks: Buffer[] = [];
+    entry.on("data", (chunk: Buffer) => chunks.push(chunk));
+    entry.on("end", () => entries.set(entry.path, Buffer.concat(chunks)));
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on("end", resolve);
+    stream.on("error", reject);
+    stream.pipe(parser);
+  });
+  return entries;
+}
+
+describe("packRelease", () => {
+  it("stores already-compressed files, deflates the rest, and the content survives the switches", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const picture = randomBytes(256 * 1024);
+    const text = "export const answer = 42;\n".repeat(40_000);
+    // Named like a picture but compressible: stored, it costs its full size; deflated, a sliver.
+    const fake = Buffer.from("not really a picture\n".repeat(50_000));
+    writeFileSync(join(root, "a.ts"), text);
+    writeFileSync(join(root, "b.WEBP"), picture);
+    writeFileSync(join(root, "c.png"), fake);
+    writeFileSync(join(root, "d.ts"), text);
+    const tree = await walkProject(root, () => false);
+    const entries = await unpack(packRelease(root, tree.files, new Map(), new Map()));
+    expect(entries.get("files/a.ts")?.toString()).toBe(text);
+    expect(entries.get("files/b.WEBP")?.equals(picture)).toBe(true);
+    expect(entries.get("files/c.png")?.equals(fake)).toBe(true);
+    expect(entries.get("files/d.ts")?.toString()).toBe(text);
+    expect(wire()).toBeGreaterThan(picture.length + fake.length);
+    expect(wire()).toBeLessThan(picture.length + fake.length + 40_000);
+  });
+
+  it("survives level changes: a stream left unread builds a backlog, which switches to the small level", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const noise = randomBytes(3 * 1024 * 1024);
+    const text = "const x = 1;\n".repeat(200_000);
+    writeFileSync(join(root, "a.bin"), noise);
+    writeFileSync(join(root, "b.ts"), text);
+    const tree = await walkProject(root, () => false);
+    const stream = packRelease(root, tree.files, new Map(), new Map());
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const entries = await unpack(stream);
+    expect(entries.get("files/a.bin")?.equals(noise)).toBe(true);
+    expect(entries.get("files/b.ts")?.toString()).toBe(text);
+  });
+
+  it("picks the small level when the link lags, the fast one when it waits, and holds in between", () => {
+    expect(levelFor(0, LEVELS.small)).toBe(LEVELS.fast);
+    expect(levelFor(600 * 1024, LEVELS.fast)).toBe(LEVELS.small);
+    expect(levelFor(100 * 1024, LEVELS.fast)).toBe(LEVELS.fast);
+    expect(levelFor(100 * 1024, LEVELS.small)).toBe(LEVELS.small);
+  });
+
+  it("knows the compressed formats by extension, whatever the case", () => {
+    expect(["x.png", "y.JPG", "font.woff2", "a.tar.gz", "v.mp4"].every(isCompressed)).toBe(true);
+    expect(["x.ts", "y.svg", "Dockerfile", "a.tar", "data.json"].some(isCompressed)).toBe(false);
+  });
+
+  it("finishes with many in-memory entries queued behind files on disk (node-tar counted them as running jobs and hung)", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    for (const name of ["a.txt", "b.txt", "compose.yaml", "compose.override.yaml"]) writeFileSync(join(root, name), `${name} on disk\n`);
+    const tree = await walkProject(root, () => false);
+    const replaced = new Map([
+      ["compose.yaml", "rewritten\n"],
+      ["compose.override.yaml", "rewritten too\n"],
+    ]);
+    const extra = new Map(["one", "two", "three", "four", "five"].map((name) => [name, `${name}\0`]));
+    const entries = await unpack(packRelease(root, tree.files, replaced, extra));
+    expect(entries.get("files/a.txt")?.toString()).toBe("a.txt on disk\n");
+    expect(entries.get("files/compose.yaml")?.toString()).toBe("rewritten\n");
+    expect(entries.get("files/five")?.toString()).toBe("five\0");
+    expect(entries.size).toBe(9);
+  });
+});
