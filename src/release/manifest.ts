@@ -29,7 +29,11 @@ export function manifestLine(e: ManifestEntry): string {
 
 /** Lines in byte order, as `LC_ALL=C sort` leaves them, so both sides hash the same text. */
 export function sortLines(lines: string[]): string[] {
-  return lines.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Each line encoded once: encoding inside the comparison made 1.6 million buffers for 50,000 lines.
+  return lines
+    .map((line) => ({ line, bytes: Buffer.from(line) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ line }) => line);
 }
 
 export function formatManifest(entries: ManifestEntry[]): string {
