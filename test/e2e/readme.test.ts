@@ -1,0 +1,146 @@
+/**
+ * Every command the README shows is run here, as written, against the test host. The README's
+ * hosts (`vps`, `vps.example.com`, `203.0.113.7`) are `Host` aliases of an ssh config made for
+ * the test, `deploy-vps` is the built CLI, and a README command this file does not know fails it.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onServer, projectCopy, removeStack, ROOT, testHost } from "./harness.js";
+
+/** Commands of ```sh blocks, and `$ ` lines of ```console blocks, comments stripped. */
+function readmeCommands(markdown: string): string[] {
+  const commands: string[] = [];
+  for (const block of markdown.matchAll(/^```(sh|console)\n([\s\S]*?)^```$/gm)) {
+    const [, kind, body = ""] = block;
+    for (const line of body.split("\n")) {
+      const command = kind === "sh" ? line : line.startsWith("$ ") ? line.slice(2) : "";
+      const bare = command.replace(/\s{2,}#.*$/, "").trim();
+      if (bare && !bare.startsWith("#")) commands.push(bare);
+    }
+  }
+  return commands;
+}
+
+interface Case {
+  /** Exit code expected; `timeout` for a command that runs until stopped (--watch). */
+  code: number | "timeout";
+  /** Run from the folder that holds the project, not from the project itself. */
+  fromParent?: boolean;
+  /** Typed on a terminal (script(1)), for commands that ask. */
+  answer?: string;
+  check?: (run: { stdout: string; stderr: string }) => void;
+}
+
+const PROJECT = "shop";
+const APP = `apps/${PROJECT}`;
+const LEGACY = "/srv/legacy";
+const PORT = "18097";
+
+/** What each README command must do, in the README's order. */
+const CASES: Record<string, Case> = {
+  "npx deploy-vps --host deploy@203.0.113.7": { code: 0 },
+  "npm run demo": { code: 0, check: ({ stdout }) => expect(stdout).toContain("http://127.0.0.1:8080/ answers") },
+  "deploy-vps init --host deploy@203.0.113.7": {
+    code: 0,
+    answer: "y",
+    check: () => expect(readFileSync(join(project, "deploy-vps.yml"), "utf8")).toContain("host: deploy@203.0.113.7"),
+  },
+  "deploy-vps --host deploy@203.0.113.7": { code: 0 },
+  "deploy-vps ./shop -H vps.example.com -u deploy -d '~/apps/shop' --settle 60": { code: 0, fromParent: true },
+  "deploy-vps --dry-run": { code: 0, check: ({ stderr }) => expect(stderr).toContain("Read the project") },
+  "deploy-vps --json > deploy.json": {
+    code: 0,
+    check: () => expect(JSON.parse(readFileSync(join(project, "deploy.json"), "utf8"))).toMatchObject({ host: "203.0.113.7" }),
+  },
+  "deploy-vps monitor-vps -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain("web") },
+  "deploy-vps monitor -H vps --watch 5": { code: "timeout", check: ({ stdout }) => expect(stdout.match(/web/g)?.length).toBeGreaterThan(1) },
+  "deploy-vps monitor -H vps --json": { code: 0, check: ({ stdout }) => expect(JSON.parse(stdout).services.length).toBe(2) },
+  "deploy-vps releases -H vps --log": { code: 0 },
+  "deploy-vps rollback -H vps": { code: 0 },
+  "deploy-vps rollback -H vps --to 20261123T193637376Z": { code: 0 },
+  "deploy-vps fix-compose -H vps -d /srv/legacy --dry-run": { code: 2, check: ({ stdout }) => expect(stdout).toContain("pull_policy: never") },
+  "deploy-vps fix-compose --local": { code: 2 },
+  "npm run build": { code: 0 },
+  "npm run check": { code: 0 },
+  "npm run test:unit": { code: 0 },
+};
+
+/** Run elsewhere, and why. */
+const ELSEWHERE: Record<string, string> = {
+  "npm ci && npm run demo": "npm ci is .ci/run's first step; npm run demo is run here on its own",
+  "npm test": ".ci/run runs it: this file is part of it",
+  "npm run bench": "takes ten minutes and builds its own network namespace; run by hand, results in docs/benchmarks.md",
+};
+
+let sandbox: string;
+let project: string;
+let bin: string;
+let sshConfig: string;
+
+function env(): NodeJS.ProcessEnv {
+  // Only the README's own flags and the ssh config say where to go.
+  const dropped = new Set(["DEPLOY_HOST", "DEPLOY_PORT", "DEPLOY_USER", "DEPLOY_SSH_KEY", "SSH_AUTH_SOCK"]);
+  const base = Object.fromEntries(Object.entries({ ...process.env, ...testHost() }).filter(([name]) => !dropped.has(name)));
+  return { ...base, PATH: `${bin}:${process.env.PATH}`, DEPLOY_SSH_CONFIG: sshConfig, DEMO_PORT: PORT, NO_COLOR: "1" };
+}
+
+function run(command: string, spec: Case): { code: number | "timeout"; stdout: string; stderr: string } {
+  const cwd = command.startsWith("npm ") ? ROOT : spec.fromParent ? join(project, "..") : project;
+  // The one id the README cannot know: the release before the live one.
+  const actual = command.replace("20261123T193637376Z", () => onServer(`ls apps/.deploy-vps/${PROJECT}/releases | sort | tail -n 2 | head -n 1`).trim());
+  const argv = spec.answer
+    ? ["script", "-qec", actual, "/dev/null"]
+    : spec.code === "timeout"
+      ? ["timeout", "12", "bash", "-c", actual]
+      : ["bash", "-c", actual];
+  const result = spawnSync(argv[0] as string, argv.slice(1), { cwd, env: env(), input: spec.answer ? `${spec.answer}\n` : undefined, encoding: "utf8", timeout: 170_000 });
+  return { code: result.status === 124 && spec.code === "timeout" ? "timeout" : (result.status ?? -1), stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("README", () => {
+  const commands = readmeCommands(readFileSync(join(ROOT, "README.md"), "utf8"));
+
+  beforeAll(() => {
+    const host = testHost();
+    project = projectCopy("compose/demo", PROJECT);
+    sandbox = dirname(project);
+    bin = join(sandbox, "bin");
+    mkdirSync(bin);
+    const cli = join(ROOT, "dist/cli.js");
+    writeFileSync(join(bin, "deploy-vps"), `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`);
+    writeFileSync(join(bin, "npx"), `#!/bin/sh\n[ "$1" = deploy-vps ] && shift && exec "${process.execPath}" "${cli}" "$@"\nexec "${process.execPath}" "$(dirname "${process.execPath}")/npx" "$@"\n`);
+    for (const name of ["deploy-vps", "npx"]) chmodSync(join(bin, name), 0o755);
+    sshConfig = join(sandbox, "ssh_config");
+    writeFileSync(
+      sshConfig,
+      `Host vps vps.example.com 203.0.113.7\n  HostName ${host.DEPLOY_HOST}\n  Port ${host.DEPLOY_PORT}\n  User ${host.DEPLOY_USER}\n  IdentityFile ${host.DEPLOY_SSH_KEY}\n`,
+    );
+    // A stack someone deployed by hand, with the seed's registry-prefixed image, for fix-compose.
+    execFileSync("bash", ["-c", `rm -rf ${LEGACY} && mkdir -p ${LEGACY} && cp -a ${ROOT}/compose/demo/. ${LEGACY}/ && chown -R deploy: ${LEGACY}`]);
+    onServer(`rm -rf ${APP} apps/.deploy-vps/${PROJECT}`);
+  });
+  afterAll(() => {
+    removeStack(PROJECT, APP);
+    execFileSync("rm", ["-rf", LEGACY]);
+  });
+
+  it("shows only commands this file runs, or says where they are run", () => {
+    const known = new Set([...Object.keys(CASES), ...Object.keys(ELSEWHERE)]);
+    expect(commands.filter((command) => !known.has(command))).toEqual([]);
+    expect([...known].filter((command) => !commands.includes(command))).toEqual([]);
+  });
+
+  it("every command does what the README says", () => {
+    for (const command of commands) {
+      const spec = CASES[command];
+      if (!spec) continue;
+      const result = run(command, spec);
+      expect({ command, code: result.code, stderr: result.code === spec.code ? "" : result.stderr.slice(-2000) }).toEqual({ command, code: spec.code, stderr: "" });
+      expect(result.stderr).not.toContain("    at ");
+      spec.check?.(result);
+    }
+    expect(existsSync(join(project, "deploy.json"))).toBe(true);
+  });
+});
