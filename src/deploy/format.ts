@@ -28,3 +28,8 @@ export function uploadProgress(progress: { sent: number; packed: number; total: 
   if (done >= 1) return `${line}, 100 %`;
   return `${line}, ${Math.floor(done * 100)} %, about ${formatDuration((seconds * (1 - done)) / done)} left`;
 }
+
+/** 1, "folder" -> "1 folder"; 2, "folder" -> "2 folders". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

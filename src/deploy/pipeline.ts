@@ -28,7 +28,7 @@ import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
-import { formatBytes, uploadProgress } from "./format.js";
+import { count, formatBytes, uploadProgress } from "./format.js";
 import { listrOptions, timed, traceRemote } from "./tasks.js";
 import { type ProjectPlan, planProject } from "./plan.js";
 
@@ -77,7 +77,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         task: async (c, task) => {
           c.plan = await timed(c, "plan", () => planProject(settings, env));
           const { tree } = c.plan;
-          task.title = `Read the project: ${tree.files.length} files (${formatBytes(tree.bytes)}) to ship, skipped ${tree.skipped.folders.length} folders and ${tree.skipped.files} files`;
+          task.title = `Read the project: ${count(tree.files.length, "file")} (${formatBytes(tree.bytes)}) to ship, skipped ${count(tree.skipped.folders.length, "folder")} and ${count(tree.skipped.files, "file")}`;
         },
       },
       {

@@ -4,11 +4,13 @@ import type { Remote } from "../ssh/connection.js";
 /**
  * Progress goes to stderr so that stdout carries only the result (`--json`): the task list on
  * a terminal, a timestamped line per event elsewhere or with --verbose (so that traced remote
- * commands read in order), nothing with --quiet.
+ * commands read in order), nothing with --quiet. A terminal that reports no width (script(1),
+ * some `docker exec -t`) gets the lines too: the live list wrapped there at one character.
  */
 export function listrOptions(output: { quiet: boolean; verbose: boolean }) {
   const logger = new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) });
-  const renderer: ListrRendererValue = output.quiet ? "silent" : output.verbose ? "simple" : "default";
+  const live = process.stderr.isTTY === true && (process.stderr.columns ?? 0) >= 20;
+  const renderer: ListrRendererValue = output.quiet ? "silent" : output.verbose || !live ? "simple" : "default";
   return {
     renderer,
     fallbackRenderer: "simple" as ListrRendererValue,

@@ -41,18 +41,20 @@ const PORT = "18097";
 /** What each README command must do, in the README's order. */
 const CASES: Record<string, Case> = {
   "npx deploy-vps --host deploy@203.0.113.7": { code: 0 },
-  "npm run demo": { code: 0, check: ({ stdout }) => expect(stdout).toContain("http://127.0.0.1:8080/ answers") },
   "deploy-vps init --host deploy@203.0.113.7": {
     code: 0,
     answer: "y",
     check: () => expect(readFileSync(join(project, "deploy-vps.yml"), "utf8")).toContain("host: deploy@203.0.113.7"),
   },
+  "deploy-vps": { code: 0, check: ({ stderr }) => expect(stderr).toContain("Watch: 2 services up") },
+  "echo '<p>v2</p>' >> web/site/index.html.in": { code: 0 },
+  "deploy-vps monitor-vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain("shop-web-1") },
   "deploy-vps --host deploy@203.0.113.7": { code: 0 },
   "deploy-vps ./shop -H vps.example.com -u deploy -d '~/apps/shop' --settle 60": { code: 0, fromParent: true },
   "deploy-vps --dry-run": { code: 0, check: ({ stderr }) => expect(stderr).toContain("Read the project") },
   "deploy-vps --json > deploy.json": {
     code: 0,
-    check: () => expect(JSON.parse(readFileSync(join(project, "deploy.json"), "utf8"))).toMatchObject({ host: "203.0.113.7" }),
+    check: () => expect(JSON.parse(readFileSync(join(project, "deploy.json"), "utf8"))).toMatchObject({ name: "shop", status: "deployed" }),
   },
   "deploy-vps monitor-vps -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain("web") },
   "deploy-vps monitor -H vps --watch 5": { code: "timeout", check: ({ stdout }) => expect(stdout.match(/web/g)?.length).toBeGreaterThan(1) },
@@ -69,7 +71,7 @@ const CASES: Record<string, Case> = {
 
 /** Run elsewhere, and why. */
 const ELSEWHERE: Record<string, string> = {
-  "npm ci && npm run demo": "npm ci is .ci/run's first step; npm run demo is run here on its own",
+  "npm ci && npm run demo": "npm ci is .ci/run's first step (not here: it would replace node_modules under the running tests); npm run demo is run below",
   "npm test": ".ci/run runs it: this file is part of it",
   "npm run bench": "takes ten minutes and builds its own network namespace; run by hand, results in docs/benchmarks.md",
 };
@@ -119,7 +121,7 @@ describe("README", () => {
     );
     // A stack someone deployed by hand, with the seed's registry-prefixed image, for fix-compose.
     execFileSync("bash", ["-c", `rm -rf ${LEGACY} && mkdir -p ${LEGACY} && cp -a ${ROOT}/compose/demo/. ${LEGACY}/ && chown -R deploy: ${LEGACY}`]);
-    onServer(`rm -rf ${APP} apps/.deploy-vps/${PROJECT}`);
+    removeStack(PROJECT, APP);
   });
   afterAll(() => {
     removeStack(PROJECT, APP);
@@ -142,5 +144,12 @@ describe("README", () => {
       spec.check?.(result);
     }
     expect(existsSync(join(project, "deploy.json"))).toBe(true);
+  });
+
+  it("the quick start's npm run demo deploys compose/demo and its page answers", () => {
+    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, encoding: "utf8", timeout: 170_000 });
+    expect(demo.stderr).not.toContain("    at ");
+    expect(demo.status).toBe(0);
+    expect(demo.stdout).toContain("http://127.0.0.1:8080/ answers");
   });
 });

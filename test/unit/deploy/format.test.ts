@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatBytes, formatDuration, uploadProgress } from "../../../src/deploy/format.js";
+import { count, formatBytes, formatDuration, uploadProgress } from "../../../src/deploy/format.js";
 
 describe("formatBytes", () => {
   it("rounds to whole bytes below a kilobyte, one decimal below ten units", () => {
@@ -24,5 +24,11 @@ describe("uploadProgress", () => {
       "2.5 MB sent, 1.3 MB/s, 25 %, about 6 s left",
     );
     expect(uploadProgress({ sent: 9_000_000, packed: 10_000_000, total: 10_000_000, elapsedMs: 8000 })).toBe("9.0 MB sent, 1.1 MB/s, 100 %");
+  });
+});
+
+describe("count", () => {
+  it("puts the noun in the plural but for one", () => {
+    expect([count(0, "folder"), count(1, "folder"), count(2, "file")]).toEqual(["0 folders", "1 folder", "2 files"]);
   });
 });
