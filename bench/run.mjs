@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md]`
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps]`
 //
 // Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
 // in alternation (A B C … A B C …), and reports medians and min–max:
@@ -32,6 +32,7 @@ const { values: opts } = parseArgs({
     seed: { type: "string", default: "42" },
     "rtt-ms": { type: "string", default: "40" },
     doc: { type: "string", default: "docs/benchmarks.md" },
+    only: { type: "string", default: "" },
   },
 });
 const KEY = join(STATE, "id_ed25519");
@@ -182,6 +183,7 @@ async function main() {
           payload: summary.uploadedBytes,
           roundTrips: summary.roundTrips,
           peakRss: summary.peakRssBytes,
+          timings: t,
         };
       };
       const timed = async (command) => {
@@ -202,13 +204,15 @@ async function main() {
         { name: "deploy-vps, nothing changed", kind: "noop", prepare: () => undefined, run: deployVps },
       ];
       await sh(ssh("mkdir -p bench"));
+      // --only deploy-vps: just those variants (the one-file and no-op runs need the first deploy).
+      variants.splice(0, variants.length, ...variants.filter((v) => v.name.includes(opts.only)));
       const samples = new Map(variants.map((v) => [v.name, []]));
       for (let run = 1; run <= runs; run++) {
         for (const variant of variants) {
           await variant.prepare();
           const sample = await variant.run();
           samples.get(variant.name).push(sample);
-          console.error(`[${link.name}] run ${run}/${runs} ${variant.name}: ${(sample.wallMs / 1000).toFixed(2)} s, ${sample.bytes} bytes`);
+          console.error(`[${link.name}] run ${run}/${runs} ${variant.name}: ${(sample.wallMs / 1000).toFixed(2)} s, ${sample.bytes} bytes${sample.timings ? ` ${JSON.stringify(sample.timings)}` : ""}`);
         }
       }
       await sh(ssh('ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench'));

@@ -48,16 +48,25 @@ echo "app=$(enc "$app")"
 if [ -d "$app" ]; then kind=dir; elif [ -e "$app" ]; then kind=file; else kind=missing; fi
 echo "kind=$kind"
 dockerok=
+# The docker calls that need nothing else run side by side: one after the other, each a
+# Go start-up, they were most of the probe's time.
+side=$(mktemp -d)
+if command -v docker >/dev/null 2>&1; then
+  { docker compose version --short > "$side/v2" 2>/dev/null || rm -f "$side/v2"; } &
+  # A stack deployed by hand is found by the folder compose recorded in its containers' labels.
+  docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1 > "$side/labelled" &
+fi
 if ! command -v docker >/dev/null 2>&1; then echo docker=missing
 elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok; dockerok=1
 else echo docker=error; echo "dockerMessage=$(enc "$out")"; fi
-v2=$(docker compose version --short 2>/dev/null) && echo "compose2=$(enc "$v2")"
+wait
+[ -f "$side/v2" ] && echo "compose2=$(enc "$(cat "$side/v2")")"
+labelled=$(cat "$side/labelled" 2>/dev/null)
+rm -rf "$side"
 # Only whether v1 is there: its version costs a Python start-up (half a second).
 v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
 hastar=; command -v tar >/dev/null 2>&1 && { echo tar=ok; hastar=1; }
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
-# A stack deployed by hand is found by the folder compose recorded in its containers' labels.
-labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)
 [ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
 # Another folder's stack under the same project name would be replaced by this one's.
 fallback=${options.candidate ?? ""}

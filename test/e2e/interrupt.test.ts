@@ -42,7 +42,14 @@ function cutConnection(cliPid: number): void {
   const serving = sockets.filter((line) => new RegExp(`:${port}\\s+127\\.0\\.0\\.1:${local}\\b`).test(line));
   const pids = serving.flatMap((line) => [...line.matchAll(/pid=(\d+)/g)].map((m) => m[1] ?? ""));
   if (pids.length === 0) throw new Error(`no sshd serving port ${local}`);
-  execFileSync("kill", ["-KILL", ...new Set(pids)]);
+  for (const pid of new Set(pids)) {
+    // sshd's monitor may exit on its own once its session process is killed: gone is fine.
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+    }
+  }
 }
 
 /** Every shipped file of the live folder with its checksum (data written by containers aside). */
