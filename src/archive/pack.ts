@@ -132,19 +132,22 @@ class LevelledGzip {
 /**
  * A gzip tar stream of the files to send, read from disk as the stream is consumed (a few
  * files ahead), so memory stays flat whatever the tree's size. Already-compressed files are
- * stored (level 0) rather than deflated again; the rest at the level the link calls for. `replaced` swaps a file's content (the rewritten
- * compose files) without writing anything to disk; `extra` adds files made in memory.
+ * stored (level 0) rather than deflated again; the rest at the level the link calls for.
+ * Made in memory, never written to the local disk: `replaced` swaps a file's content (the
+ * rewritten compose files), `extra` adds files beside them (the manifest), `beside` adds files
+ * next to the ARCHIVE_ROOT folder rather than in it (the server's next .env, 0600).
  * `onPacked` hears the uncompressed bytes handed to gzip so far, for the progress line.
  */
 export function packRelease(
   root: string,
   files: ShippedFile[],
-  replaced: Map<string, string>,
-  extra: Map<string, string>,
+  made: { replaced?: Map<string, string>; extra?: Map<string, string>; beside?: Map<string, string> },
   onPacked: (bytes: number) => void = () => undefined,
 ): Readable {
+  const { replaced = new Map<string, string>(), extra = new Map<string, string>(), beside = new Map<string, string>() } = made;
   const gzip = new LevelledGzip();
   const options = { cwd: root, portable: true, prefix: ARCHIVE_ROOT, maxReadSize: READ_SIZE };
+  const outside = { ...options, prefix: undefined };
   const plan = function* (): Generator<{ stored: boolean; open: () => Entry }> {
     for (const file of files) {
       const text = replaced.get(file.path);
@@ -154,6 +157,7 @@ export function packRelease(
       };
     }
     for (const [path, text] of extra) yield { stored: false, open: () => new WriteEntryTar(memoryEntry(path, text, 0o600), options) };
+    for (const [path, text] of beside) yield { stored: false, open: () => new WriteEntryTar(memoryEntry(path, text, 0o600), outside) };
   };
   const write = async () => {
     const source = plan();

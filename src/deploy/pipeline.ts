@@ -9,7 +9,7 @@ import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
-import { applyRelease } from "../release/apply.js";
+import { switchScript } from "../release/apply.js";
 import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
 import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
 import {
@@ -23,7 +23,7 @@ import {
 import { keepManifest, liveManifest } from "../release/manifest-store.js";
 import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
 import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
-import { uploadRelease } from "../release/upload.js";
+import { uploadAndSwitch } from "../release/upload.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
@@ -47,6 +47,8 @@ export interface DeployContext {
   upload: UploadPlan;
   /** Nothing to ship and the same .env: the live release stays. */
   unchanged: boolean;
+  /** The switch, which the upload's remote script runs once the archive is whole. */
+  switching: Promise<void>;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
@@ -151,21 +153,6 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           const { current, manifestHash: liveHash } = c.server;
           const previous =
             current && liveHash && !settings.full ? await liveManifest(c.remote, c.layout, current, liveHash) : undefined;
-          const send = (plan: UploadPlan) => {
-            const wanted = new Set(plan.send);
-            const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
-            // A full upload carries the whole manifest; a redeploy only the lines that change.
-            const extra =
-              plan.base && previous ? manifestDelta(plan, previous, entries) : new Map([[MANIFEST_FILE, manifest]]);
-            const total = tarBytes(files);
-            let packed = 0;
-            const archive = packRelease(settings.projectDir, files, c.images.replaced, extra, (bytes) => {
-              packed = bytes;
-            });
-            return uploadRelease(c.remote, c.layout, plan, manifestHash(manifest), archive, (sent) => {
-              task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
-            });
-          };
           c.upload = planUpload(entries, { release: current, manifest: previous }, settings.full);
           const { base, send: changed, deleted } = c.upload;
           if (base && changed.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
@@ -175,12 +162,64 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             task.skip(`Upload: nothing changed since release ${base}`);
             return;
           }
-          let result = await timed(c, "upload", () => send(c.upload));
-          if (result.baseGone) {
+          c.release = releaseId(new Date());
+          const meta: ReleaseMeta = {
+            id: c.release,
+            time: new Date().toISOString(),
+            by: localOrigin(),
+            git: await gitInfo(settings.projectDir),
+            files: c.plan.tree.files.length,
+            bytes: c.plan.tree.bytes,
+            project: c.project,
+            composeFiles: c.compose.files,
+          };
+          const switchOver = switchScript(c.layout, c.release, c.project, JSON.stringify(meta));
+          // The switch follows the upload in the same remote script: this step ends when the
+          // archive is whole on the server, the next one when the switch is done.
+          const send = (plan: UploadPlan) => {
+            const wanted = new Set(plan.send);
+            const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
+            // A full upload carries the whole manifest; a redeploy only the lines that change.
+            const extra =
+              plan.base && previous ? manifestDelta(plan, previous, entries) : new Map([[MANIFEST_FILE, manifest]]);
+            const total = tarBytes(files);
+            let packed = 0;
+            const archive = packRelease(settings.projectDir, files, { replaced: c.images.replaced, extra, beside: new Map([["env", c.env.text]]) }, (bytes) => {
+              packed = bytes;
+            });
+            let whole = false;
+            let uploaded: () => void = () => undefined;
+            const arrived = new Promise<void>((resolve) => {
+              uploaded = resolve;
+            });
+            const done = uploadAndSwitch(
+              c.remote,
+              c.layout,
+              { plan, manifestHash: manifestHash(manifest), archive, switchOver },
+              {
+                onBytes: (sent) => {
+                  c.uploadedBytes = sent;
+                  task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
+                },
+                onUploaded: () => {
+                  whole = true;
+                  uploaded();
+                },
+              },
+            );
+            // Awaited by the next step; a failure before then is thrown by the race below.
+            done.catch(() => undefined);
+            return { done, whole: () => whole, arrived: () => timed(c, "upload", () => Promise.race([arrived, done])) };
+          };
+          let attempt = send(c.upload);
+          await attempt.arrived();
+          if (!attempt.whole() && (await attempt.done).baseGone) {
             c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone or differs from its manifest" };
-            result = await timed(c, "upload", () => send(c.upload));
+            attempt = send(c.upload);
+            await attempt.arrived();
           }
-          c.uploadedBytes = result.sent;
+          c.switching = attempt.done.then(() => undefined);
+          c.switching.catch(() => undefined);
           await keepManifest(manifest);
           const { upload } = c;
           const what = upload.base
@@ -194,18 +233,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: live,
         skip: (c) => (c.unchanged ? `Switch: release ${c.release} stays live` : false),
         task: async (c, task) => {
-          c.release = releaseId(new Date());
-          const meta: ReleaseMeta = {
-            id: c.release,
-            time: new Date().toISOString(),
-            by: localOrigin(),
-            git: await gitInfo(settings.projectDir),
-            files: c.plan.tree.files.length,
-            bytes: c.plan.tree.bytes,
-            project: c.project,
-            composeFiles: c.compose.files,
-          };
-          await timed(c, "apply", () => applyRelease(c.remote, c.layout, meta, c.env.text));
+          await timed(c, "apply", () => c.switching);
           task.title = `Switch to the new version: release ${c.release}${c.server.current ? `, ${c.server.current} kept for rollback` : ""}`;
         },
       },

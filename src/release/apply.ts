@@ -1,7 +1,4 @@
-import { EnvironmentError } from "../errors.js";
-import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import type { ReleaseMeta } from "./history.js";
 import { detached } from "./detached.js";
 import type { ServerLayout } from "./layout.js";
 
@@ -49,13 +46,14 @@ export function makeLiveScript(layout: ServerLayout, id: string): Shell {
 }
 
 /**
- * One round trip that turns the staged upload into the live version. The new `.env` comes on
- * stdin (never on a command line) and is staged first; everything after that runs detached,
- * so an interruption leaves the old version (before) or the new one (after), never half.
- * The previous `.env` is backed up 0600, the previous release stays in releases/ for rollback,
- * and only the newest KEPT_BACKUPS + 1 are kept.
+ * Turns the staged upload into the live version; run by the upload's own script once the
+ * archive is whole, so it costs no round trip of its own. The new `.env` came inside the
+ * archive (never on a command line) and waits in staging, 0600. Everything runs detached, so
+ * an interruption leaves the old version (before) or the new one (after), never half. The
+ * previous `.env` is backed up 0600, the previous release stays in releases/ for rollback, and
+ * only the newest KEPT_BACKUPS + 1 are kept.
  */
-export function applyScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
+export function switchScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
   const next = sh`${layout.releases}/${id}`;
   const switchOver = sh`set -eu
 umask 077
@@ -79,24 +77,5 @@ printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
 ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json ${`${layout.state}/meta`}/"$old".manifest; done
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
-  return sh`set -eu
-umask 077
-[ -d ${`${layout.staging}/files`} ] || { echo "no upload is staged" >&2; exit 1; }
-cat > ${`${layout.staging}/env.part`}
-mv -f ${`${layout.staging}/env.part`} ${`${layout.staging}/env`}
-${detached(switchOver, layout.workerLog, `${layout.lock}/pids`)}`;
-}
-
-export async function applyRelease(
-  remote: Remote,
-  layout: ServerLayout,
-  meta: ReleaseMeta,
-  env: string,
-): Promise<void> {
-  const result = await remote.run(applyScript(layout, meta.id, meta.project, JSON.stringify(meta)), { stdin: env });
-  if (result.code !== 0) {
-    throw new EnvironmentError(
-      `switching ${remote.target.host}:${layout.app} to the new version failed: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`,
-    );
-  }
+  return detached(switchOver, layout.workerLog, `${layout.lock}/pids`);
 }

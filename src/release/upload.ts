@@ -9,14 +9,17 @@ import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
 export const BASE_GONE = 3;
+/** Printed once the archive is whole and staged, just before the switch starts. */
+export const UPLOADED = "deploy-vps:uploaded";
 
 /**
  * Lands the archive in a fresh staging folder; the live app folder is not touched. An
  * incremental upload first assembles the staging copy from the live release (hard links, so
  * it costs no space), extracts what changed over it, then removes what the new version
- * deletes. Its lists of changed and deleted paths stay in staging for the switch.
+ * deletes. Its lists of changed and deleted paths stay in staging for the switch, which
+ * follows in the same script: one round trip for both.
  */
-export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string): Shell {
+export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string, then: Shell): Shell {
   const files = `${layout.staging}/${ARCHIVE_ROOT}`;
   const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
   // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
@@ -46,7 +49,9 @@ mv ${`${files}/${DELTA_FILES.changed}`} ${`${layout.staging}/changed`}
 mv ${`${files}/${DELTA_FILES.deleted}`} ${`${layout.staging}/deleted`}
 rm -f ${`${files}/${DELTA_FILES.remove}`} ${`${files}/${DELTA_FILES.add}`}
 [ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
-}`;
+}
+echo ${UPLOADED}
+${then}`;
 }
 
 /** Counts the compressed bytes that really go over the wire. */
@@ -61,28 +66,41 @@ export function byteCounter(onBytes: (total: number) => void): Transform {
   });
 }
 
-export async function uploadRelease(
+/**
+ * Streams the archive and, in the same round trip, switches to it. `onUploaded` hears when the
+ * archive is whole on the server; `baseGone` says the incremental upload must be redone full.
+ */
+export async function uploadAndSwitch(
   remote: Remote,
   layout: ServerLayout,
-  plan: UploadPlan,
-  manifestHash: string,
-  archive: Readable,
-  onBytes: (n: number) => void,
+  upload: { plan: UploadPlan; manifestHash: string; archive: Readable; switchOver: Shell },
+  progress: { onBytes: (n: number) => void; onUploaded: () => void },
 ): Promise<{ sent: number; baseGone: boolean }> {
+  const { plan, archive } = upload;
   let sent = 0;
+  let uploaded = false;
   const counter = byteCounter((n) => {
     sent = n;
-    onBytes(n);
+    progress.onBytes(n);
   });
   const counted = archive.pipe(counter);
   archive.on("error", (error) => counted.destroy(error));
-  const result = await remote.run(uploadScript(layout, plan, manifestHash), { stdin: counted });
-  if (result.code === BASE_GONE && plan.base !== undefined) return { sent, baseGone: true };
-  if (result.code !== 0) {
-    const reason = /No space left/i.test(result.stderr)
-      ? "the server's disk is full"
-      : result.stderr.trim().split("\n").slice(-3).join(" / ");
-    throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${reason}. The live version was not touched.`);
+  const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
+    stdin: counted,
+    onLine: (line) => {
+      if (line !== UPLOADED || uploaded) return;
+      uploaded = true;
+      progress.onUploaded();
+    },
+  });
+  const reason = () => result.stderr.trim().split("\n").slice(-3).join(" / ");
+  if (uploaded) {
+    if (result.code !== 0) {
+      throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
+    }
+    return { sent, baseGone: false };
   }
-  return { sent, baseGone: false };
+  if (result.code === BASE_GONE && plan.base !== undefined) return { sent, baseGone: true };
+  const why = /No space left/i.test(result.stderr) ? "the server's disk is full" : reason();
+  throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${why}. The live version was not touched.`);
 }

@@ -41,7 +41,7 @@ describe("packRelease", () => {
     writeFileSync(join(root, "c.png"), fake);
     writeFileSync(join(root, "d.ts"), text);
     const tree = await walkProject(root, () => false);
-    const entries = await unpack(packRelease(root, tree.files, new Map(), new Map()));
+    const entries = await unpack(packRelease(root, tree.files, {}));
     expect(entries.get("files/a.ts")?.toString()).toBe(text);
     expect(entries.get("files/b.WEBP")?.equals(picture)).toBe(true);
     expect(entries.get("files/c.png")?.equals(fake)).toBe(true);
@@ -57,7 +57,7 @@ describe("packRelease", () => {
     writeFileSync(join(root, "a.bin"), noise);
     writeFileSync(join(root, "b.ts"), text);
     const tree = await walkProject(root, () => false);
-    const stream = packRelease(root, tree.files, new Map(), new Map());
+    const stream = packRelease(root, tree.files, {});
     await new Promise((resolve) => setTimeout(resolve, 300));
     const entries = await unpack(stream);
     expect(entries.get("files/a.bin")?.equals(noise)).toBe(true);
@@ -85,10 +85,11 @@ describe("packRelease", () => {
       ["compose.override.yaml", "rewritten too\n"],
     ]);
     const extra = new Map(["one", "two", "three", "four", "five"].map((name) => [name, `${name}\0`]));
-    const entries = await unpack(packRelease(root, tree.files, replaced, extra));
+    const entries = await unpack(packRelease(root, tree.files, { replaced, extra, beside: new Map([["env", "KEY=value\n"]]) }));
     expect(entries.get("files/a.txt")?.toString()).toBe("a.txt on disk\n");
     expect(entries.get("files/compose.yaml")?.toString()).toBe("rewritten\n");
     expect(entries.get("files/five")?.toString()).toBe("five\0");
-    expect(entries.size).toBe(9);
+    expect(entries.get("env")?.toString()).toBe("KEY=value\n");
+    expect(entries.size).toBe(10);
   });
 });
