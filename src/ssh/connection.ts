@@ -122,6 +122,8 @@ async function openHop(target: SshTarget, known: KnownHostEntry[], sock?: Client
       passphrase: target.passphrase,
       password: target.password,
       agent: target.agent,
+      // Keys first, as OpenSSH does, and no "none" probe first: one round trip less per login.
+      authHandler: ["publickey", "agent", "password"],
       readyTimeout: target.timeoutSeconds * 1000,
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,
