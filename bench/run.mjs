@@ -16,7 +16,7 @@ import { setTimeout } from "node:timers";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -274,7 +274,7 @@ function report(results, meta) {
   writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
   writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows }, null, 2));
   mkdirSync(join(ROOT, "docs"), { recursive: true });
-  writeFileSync(join(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
+  writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
   console.log(lines.join("\n"));
 }
 

@@ -117,7 +117,7 @@ class LevelledGzip {
 
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    const batch = Buffer.concat(this.pending, this.pendingBytes);
+    const batch = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
     const level = levelFor(this.output.readableLength, this.level);
