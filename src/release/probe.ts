@@ -51,10 +51,13 @@ dockerok=
 # The docker calls that need nothing else run side by side: one after the other, each a
 # Go start-up, they were most of the probe's time.
 side=$(mktemp -d)
+# The folders other than this one whose containers run under compose project $1.
+stacks() { docker ps -a --filter "label=com.docker.compose.project=$1" --format '{{.Label "com.docker.compose.project.working_dir"}}' 2>/dev/null | sort -u | grep -vxF "$app"; }
 if command -v docker >/dev/null 2>&1; then
   { docker compose version --short > "$side/v2" 2>/dev/null || rm -f "$side/v2"; } &
   # A stack deployed by hand is found by the folder compose recorded in its containers' labels.
   docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1 > "$side/labelled" &
+  [ -f "$state/project" ] && { stacks "$(cat "$state/project")" > "$side/others"; } &
 fi
 if ! command -v docker >/dev/null 2>&1; then echo docker=missing
 elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok; dockerok=1
@@ -62,17 +65,17 @@ else echo docker=error; echo "dockerMessage=$(enc "$out")"; fi
 wait
 [ -f "$side/v2" ] && echo "compose2=$(enc "$(cat "$side/v2")")"
 labelled=$(cat "$side/labelled" 2>/dev/null)
-rm -rf "$side"
 # Only whether v1 is there: its version costs a Python start-up (half a second).
 v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
 hastar=; command -v tar >/dev/null 2>&1 && { echo tar=ok; hastar=1; }
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
 [ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
-# Another folder's stack under the same project name would be replaced by this one's.
+# Another folder's stack under the same project name would be replaced by this one's (looked
+# up above, beside docker info, when the name is already recorded).
 fallback=${options.candidate ?? ""}
-candidate=$(cat "$state/project" 2>/dev/null || echo "\${labelled:-$fallback}")
-others=$(docker ps -a --filter "label=com.docker.compose.project=$candidate" --format '{{.Label "com.docker.compose.project.working_dir"}}' 2>/dev/null | sort -u | grep -vxF "$app")
+if [ -f "$side/others" ]; then others=$(cat "$side/others"); else others=$(stacks "\${labelled:-$fallback}"); fi
 [ -n "$others" ] && echo "others=$(enc "$others")"
+rm -rf "$side"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
 # The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
 cur=$(cat "$state/current" 2>/dev/null || true)
