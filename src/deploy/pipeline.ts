@@ -49,6 +49,8 @@ export interface DeployContext {
   unchanged: boolean;
   /** The switch, which the upload's remote script runs once the archive is whole. */
   switching: Promise<void>;
+  /** The archive arrived whole: from here on the server runs the switch. */
+  uploaded: boolean;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
@@ -203,6 +205,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
                 },
                 onUploaded: () => {
                   whole = true;
+                  c.uploaded = true;
                   uploaded();
                 },
               },
@@ -275,7 +278,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   } catch (error) {
     if (ctx.server?.lock && ctx.server.lock.status !== "held") {
       // Switched but not started: say so in the server's log, as far as the connection allows.
-      if (ctx.release && ctx.services.length === 0) {
+      if ((ctx.unchanged || ctx.uploaded) && ctx.services.length === 0) {
         await finishRun(ctx.remote, ctx.layout, logEntry(ctx, "failed")).catch(() => undefined);
       } else await releaseLock(ctx.remote, ctx.layout);
     }

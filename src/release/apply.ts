@@ -16,19 +16,29 @@ export function syncReleaseScript(layout: ServerLayout, from: Shell): Shell {
 if [ -f ${layout.current} ]; then
   old=${layout.releases}/$(cat ${layout.current})
   if [ -d "$old" ] && [ "$old" != ${from} ]; then
+    # A link the old release shipped where this one has a file goes too: cp would write through it.
     (cd "$old" && find . ! -type d -print0) | xargs -0 -r sh -c 'new=$1 app=$2; shift 2
-      for f; do [ -L "$new/$f" ] || { [ -e "$new/$f" ] && [ ! -d "$new/$f" ]; } || rm -f -- "$app/$f"; done' sh ${from} ${layout.app}
+      for f; do
+        if [ -L "$app/$f" ] && [ ! -L "$new/$f" ]; then rm -f -- "$app/$f"; continue; fi
+        [ -L "$new/$f" ] || { [ -e "$new/$f" ] && [ ! -d "$new/$f" ]; } || rm -f -- "$app/$f"
+      done' sh ${from} ${layout.app}
   fi
 fi
-(cd ${from} && find . ! -type d -print0) | xargs -0 -r sh -c 'app=$1; shift
-  for f; do if [ -d "$app/$f" ] && [ ! -L "$app/$f" ]; then find "$app/$f" -depth -type d -empty -delete; fi; done' sh ${layout.app}
+(cd ${from} && find . ! -type d -print0) | ${clearEmptiedFolders(layout)}
 cp -a ${from}/. ${layout.app}/`;
+}
+
+/** Of the NUL-separated paths on stdin, the empty folders in the app folder where a file must go. */
+function clearEmptiedFolders(layout: ServerLayout): Shell {
+  return sh`xargs -0 -r sh -c 'app=$1; shift
+  for f; do if [ -d "$app/$f" ] && [ ! -L "$app/$f" ]; then find "$app/$f" -depth -type d -empty -delete; fi; done' sh ${layout.app}`;
 }
 
 /**
  * After an incremental upload: removes what the release deleted from the app folder and copies
  * in what it changed, plus any release file the app folder lost (removed by hand, say), so a
- * one-file change writes one file, not the whole tree. `--overwrite` writes in place, as `cp`
+ * one-file change writes one file, not the whole tree. Emptied folders where a file now goes
+ * make way for it. `--overwrite` writes in place, as `cp`
  * does, so a file bind-mounted on its own shows its new content.
  */
 export function syncChangesScript(layout: ServerLayout, from: Shell): Shell {
@@ -37,7 +47,10 @@ export function syncChangesScript(layout: ServerLayout, from: Shell): Shell {
 (cd ${layout.app} && xargs -0 -r rm -f -- < ${`${layout.staging}/deleted`}) || echo "warning: some deleted files could not be removed from the app folder" >&2
 (cd ${from} && find . ! -type d -print0) | xargs -0 -r sh -c 'app=$1; shift
   for f; do [ -e "$app/$f" ] || [ -L "$app/$f" ] || printf "%s\\0" "$f"; done' sh ${layout.app} >> ${changed}
-(cd ${from} && tar -c --null --verbatim-files-from -T ${changed} -f -) | tar -x -p --overwrite --no-same-owner -C ${layout.app} -f -`;
+${clearEmptiedFolders(layout)} < ${changed}
+# Through a file, not a pipe: sh has no pipefail, and a half-read change must stop the switch.
+(cd ${from} && tar -c --null --verbatim-files-from -T ${changed} -f ${`${layout.staging}/changes.tar`})
+tar -x -p --overwrite --no-same-owner -C ${layout.app} -f ${`${layout.staging}/changes.tar`}`;
 }
 
 /** Records `id` as the live release, by a rename so that `current` is never half written. */
@@ -62,7 +75,11 @@ printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
 mv ${`${layout.staging}/manifest`} ${`${layout.state}/meta/${id}.manifest`}
 mv ${`${layout.staging}/files`} ${next}
 umask 022
-if [ -f ${`${layout.staging}/changed`} ]; then
+# A switch that stopped half-way (disk full, power cut) left the app folder matching no
+# release: the next one copies the whole release, not just what changed.
+if [ -f ${`${layout.staging}/changed`} ] && [ ! -e ${`${layout.state}/switching`} ]; then changes=1; else changes=; fi
+: > ${`${layout.state}/switching`}
+if [ -n "$changes" ]; then
 ${syncChangesScript(layout, next)}
 else
 ${syncReleaseScript(layout, next)}
@@ -73,6 +90,7 @@ cp ${`${layout.staging}/env`} ${`${layout.app}/.env.deploy-vps-new`}
 chmod 600 ${`${layout.app}/.env.deploy-vps-new`}
 mv -f ${`${layout.app}/.env.deploy-vps-new`} ${`${layout.app}/.env`}
 ${makeLiveScript(layout, id)}
+rm -f ${`${layout.state}/switching`}
 printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
 ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json ${`${layout.state}/meta`}/"$old".manifest; done

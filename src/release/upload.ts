@@ -93,8 +93,15 @@ export async function uploadAndSwitch(
       progress.onUploaded();
     },
   });
-  const reason = () => result.stderr.trim().split("\n").slice(-3).join(" / ");
-  if (uploaded) {
+  // The switch runs detached: its messages come back on stdout, through the worker's log.
+  const reason = () =>
+    `${result.stdout.toString("utf8")}\n${result.stderr}`
+      .split("\n")
+      .filter((line) => line.trim() && line !== UPLOADED)
+      .slice(-3)
+      .join(" / ");
+  if (result.code === 0 && !uploaded) progress.onUploaded();
+  if (uploaded || result.code === 0) {
     if (result.code !== 0) {
       throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
     }

@@ -123,7 +123,8 @@ async function openHop(target: SshTarget, known: KnownHostEntry[], sock?: Client
       password: target.password,
       agent: target.agent,
       // Keys first, as OpenSSH does, and no "none" probe first: one round trip less per login.
-      authHandler: ["publickey", "agent", "password"],
+      // A password given on purpose comes before the agent, whose socket may be stale.
+      authHandler: ["publickey", "password", "agent"],
       readyTimeout: target.timeoutSeconds * 1000,
       keepaliveInterval: 15_000,
       keepaliveCountMax: 4,

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
@@ -154,6 +154,39 @@ describe("deploying the bundled demo", () => {
     writeFileSync(join(dir, "web/notes"), "a file again\n");
     expect((await deploy()).upload).toMatchObject({ mode: "full", reason: "web/notes was a folder or under a file in the live release" });
     expect(onServer(`cat ${app}/web/notes`)).toBe("a file again\n");
+  });
+
+  it("a folder emptied by a deletion makes way for a file of its name, incrementally", async () => {
+    const deploy = async () => JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
+    mkdirSync(join(dir, "web/old"));
+    writeFileSync(join(dir, "web/old/x.txt"), "x\n");
+    expect((await deploy()).upload).toMatchObject({ mode: "incremental", sent: 1 });
+    rmSync(join(dir, "web/old"), { recursive: true });
+    expect((await deploy()).upload).toMatchObject({ mode: "incremental", deleted: 1 });
+    writeFileSync(join(dir, "web/old"), "now a file\n");
+    const run = await deploy();
+    expect(run.upload).toMatchObject({ mode: "incremental", sent: 1 });
+    expect(run.status).toBe("deployed");
+    expect(onServer(`cat ${app}/web/old`)).toBe("now a file\n");
+  });
+
+  it("after a switch that stopped half-way, the next deploy copies the whole release, and a link never gets written through", async () => {
+    const deploy = async (...flags: string[]) =>
+      JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", ...flags], { DEMO_PORT: port })).stdout);
+    // What a switch that died leaves: its marker, and an app folder that matches no release.
+    onServer(`touch apps/.deploy-vps/${name}/switching && echo edited-by-hand > ${app}/web/start.sh`);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version five</h1>\n");
+    expect((await deploy()).upload).toMatchObject({ mode: "incremental", sent: 1 });
+    expect(onServer(`cat ${app}/web/start.sh`)).not.toContain("edited-by-hand");
+    expect(onServer(`test -e apps/.deploy-vps/${name}/switching && echo left || echo gone`).trim()).toBe("gone");
+    // A link shipped once, then replaced by a file: a full copy must replace the link, not write to its target.
+    symlinkSync("site/index.html.in", join(dir, "web/cfg"));
+    await deploy();
+    rmSync(join(dir, "web/cfg"));
+    writeFileSync(join(dir, "web/cfg"), "a plain file\n");
+    expect((await deploy("--full")).upload).toMatchObject({ mode: "full" });
+    expect(onServer(`cat ${app}/web/cfg; cat ${app}/web/site/index.html.in`)).toBe("a plain file\n<h1>version five</h1>\n");
+    expect(onServer(`test -L ${app}/web/cfg && echo link || echo file`).trim()).toBe("file");
   });
 
   it("never ships local env files or DEPLOY_* settings", () => {
