@@ -10,7 +10,10 @@ export interface ServerState {
   appKind: "dir" | "file" | "missing";
   docker: { status: "ok" } | { status: "missing" } | { status: "error"; message: string };
   compose: { v2?: string; v1?: string };
+  /** GNU tar is there (the switch needs it). */
   hasTar: boolean;
+  /** The first line of `tar --version` when it is another tar (busybox's, say). */
+  otherTar?: string;
   /** The compose project name recorded by the first deploy to this folder. */
   project?: string;
   /** The project name in the labels of containers started from this folder (deployed by hand). */
@@ -67,7 +70,12 @@ wait
 labelled=$(cat "$side/labelled" 2>/dev/null)
 # Only whether v1 is there: its version costs a Python start-up (half a second).
 v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
-hastar=; command -v tar >/dev/null 2>&1 && { echo tar=ok; hastar=1; }
+# GNU tar: the switch uses --overwrite, --null and --verbatim-files-from (1.29+).
+hastar=
+if command -v tar >/dev/null 2>&1; then
+  tarversion=$(tar --version 2>&1 | head -n 1)
+  case "$tarversion" in *"GNU tar"*) echo tar=ok; hastar=1 ;; *) echo "tarOther=$(enc "$tarversion")" ;; esac
+fi
 [ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
 [ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
 # Another folder's stack under the same project name would be replaced by this one's (looked
@@ -121,6 +129,7 @@ export function parseProbe(stdout: string): ServerState {
           : { status: "error", message: decoded("dockerMessage") ?? "" },
     compose: { v2: decoded("compose2")?.trim() || undefined, v1: decoded("compose1")?.trim() || undefined },
     hasTar: fields.get("tar") === "ok",
+    otherTar: decoded("tarOther"),
     project: decoded("project")?.trim() || undefined,
     labelledProject: decoded("labelled")?.trim() || undefined,
     otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
@@ -151,7 +160,13 @@ export function serverError(
   if (state.appKind === "file") return new InputError(`${host}:${state.app} is a file, not a folder; choose another --path.`);
   if (mustExist && state.appKind === "missing") return new InputError(`${host}:${state.app} does not exist; give the app folder with --path.`);
   const missing = (message: string) => new EnvironmentError(message);
-  if (!state.hasTar) return missing(`${host} has no tar; install it (apt-get install tar).`);
+  if (!state.hasTar) {
+    return missing(
+      state.otherTar !== undefined
+        ? `${host}'s tar is not GNU tar (${state.otherTar.trim() || "no version"}); install GNU tar (apt-get install tar, or apk add tar on Alpine).`
+        : `${host} has no tar; install it (apt-get install tar).`,
+    );
+  }
   if (state.docker.status === "missing") return missing(`${host} has no docker command; install Docker Engine (https://docs.docker.com/engine/install/).`);
   if (state.docker.status === "error") {
     if (/permission denied/i.test(state.docker.message)) {

@@ -2,7 +2,7 @@
  * A catalogue of bad input and broken servers: each case ends with its exit code and one
  * `deploy-vps: ` line on stderr, no stack trace, and, where it reaches the server, nothing there
  * changed. The broken servers are users of the test host (test/host/setup.sh): `nodocker` has no
- * docker command, `nogroup` may not use the Docker socket, `notar` has no tar.
+ * docker command, `nogroup` may not use the Docker socket, `notar` has no tar, `busytar` has busybox's.
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
@@ -176,6 +176,12 @@ describe("a server that lacks something", () => {
   it("no tar: exit 1, saying so", async () => {
     const run = await runCli([dir, "--path", brokenPath, "--user", "notar"]);
     expect(expectError(run, 1)).toMatch(/\btar\b/);
+    expect(existing(scratch)).toEqual([]);
+  });
+
+  it("busybox's tar (an Alpine server): exit 1, asking for GNU tar, before anything changes", async () => {
+    const run = await runCli([dir, "--path", brokenPath, "--user", "busytar"]);
+    expect(expectError(run, 1)).toContain("tar is not GNU tar (");
     expect(existing(scratch)).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up a local "VPS" for the demo and the end-to-end tests: a real Docker Engine with
 # Compose v1 and v2, and a real sshd on 127.0.0.1 that lets user `deploy` in with a key (or the
-# password in $STATE/deploy-password), plus users `nodocker`, `nogroup` and `notar` that stand for
+# password in $STATE/deploy-password), plus users `nodocker`, `nogroup`, `notar` and `busytar` that stand for
 # broken servers (see below).
 # Idempotent: every step checks before it acts. Needs root on Debian 12 (see ../shared/docs).
 # Prints the connection settings as DEPLOY_* lines in $STATE/env.
@@ -124,7 +124,11 @@ command_folder() { # FOLDER COMMAND... : FOLDER holds exactly symlinks to COMMAN
 command_folder "$STATE/bin-nodocker" $REMOTE_COMMANDS
 # shellcheck disable=SC2086
 command_folder "$STATE/bin-notar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
-for broken in nodocker nogroup notar; do
+# `busytar` has busybox's tar, as an Alpine server would: not the GNU tar deploy-vps needs.
+# shellcheck disable=SC2086
+command_folder "$STATE/bin-busytar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
+ln -s "$(type -P busybox)" "$STATE/bin-busytar/tar"
+for broken in nodocker nogroup notar busytar; do
   # -N: no group of its own (Debian already has a group called nogroup).
   id "$broken" >/dev/null 2>&1 || { log "creating user $broken"; useradd -m -N -s /bin/bash "$broken"; }
   usermod -p '*' "$broken" # no password, but not locked: sshd (without PAM) refuses locked accounts
@@ -133,6 +137,7 @@ for broken in nodocker nogroup notar; do
   install -m 600 -o "$broken" -g "$(id -gn "$broken")" "$STATE/id_ed25519.pub" "$broken_home/.ssh/authorized_keys"
 done
 usermod -aG docker notar
+usermod -aG docker busytar
 gpasswd -d nodocker docker >/dev/null 2>&1 || true
 gpasswd -d nogroup docker >/dev/null 2>&1 || true
 
@@ -155,6 +160,8 @@ Match User nodocker
   SetEnv PATH=$STATE/bin-nodocker
 Match User notar
   SetEnv PATH=$STATE/bin-notar
+Match User busytar
+  SetEnv PATH=$STATE/bin-busytar
 CFG
 mkdir -p /run/sshd
 /usr/sbin/sshd -t -f "$STATE/sshd_config"

@@ -130,9 +130,12 @@ describe("serverProblems", () => {
     );
   });
 
-  it("needs tar", () => {
+  it("needs tar, and GNU tar", () => {
     expect(serverProblems(state({ hasTar: false }), "vps")).toBe(
       "vps has no tar; install it (apt-get install tar).",
+    );
+    expect(serverProblems(state({ hasTar: false, otherTar: "tar (busybox) 1.36.1" }), "vps")).toBe(
+      "vps's tar is not GNU tar (tar (busybox) 1.36.1); install GNU tar (apt-get install tar, or apk add tar on Alpine).",
     );
   });
 
