@@ -9,13 +9,30 @@ export interface BindMount {
   readOnly: boolean;
 }
 
+/** A relative path, normalized, when it stays inside the project and is not interpolated. */
+function withinProject(path: string): string | undefined {
+  if (path.includes("$") || path.startsWith("/")) return undefined;
+  const normal = posix.normalize(path).replace(/\/+$/, "");
+  return normal === ".." || normal.startsWith("../") ? undefined : normal;
+}
+
 /** A bind mount's source when it is a folder inside the project (not ".", not "../x", not interpolated). */
 function insideProject(source: string): string | undefined {
   if (!(source === "." || source.startsWith("./"))) return undefined;
-  if (source.includes("$")) return undefined;
-  const normal = posix.normalize(source).replace(/\/+$/, "");
-  if (normal === "." || normal === ".." || normal.startsWith("../")) return undefined;
-  return normal;
+  const normal = withinProject(source);
+  return normal === "." ? undefined : normal;
+}
+
+/** Each service's name and definition; nothing for a text that does not parse (loadComposeFiles reports it). */
+function serviceDefinitions(text: string): [string, Record<string, unknown>][] {
+  const doc = parseComposeYaml(text);
+  if (doc.errors.length > 0) return [];
+  const js = doc.toJS() as { services?: unknown } | null;
+  const services = js !== null && typeof js === "object" ? js.services : undefined;
+  if (services === null || typeof services !== "object") return [];
+  return Object.entries(services as Record<string, unknown>).flatMap(([name, def]) =>
+    def !== null && typeof def === "object" ? [[name, def as Record<string, unknown>] as [string, Record<string, unknown>]] : [],
+  );
 }
 
 /**
@@ -24,14 +41,9 @@ function insideProject(source: string): string | undefined {
  * project are left out. Pure; a text that does not parse gives nothing (loadComposeFiles reports it).
  */
 export function bindMounts(text: string): BindMount[] {
-  const doc = parseComposeYaml(text);
-  if (doc.errors.length > 0) return [];
-  const js = doc.toJS() as { services?: unknown } | null;
-  const services = js !== null && typeof js === "object" ? js.services : undefined;
-  if (services === null || typeof services !== "object") return [];
   const found: BindMount[] = [];
-  for (const [service, def] of Object.entries(services as Record<string, unknown>)) {
-    const volumes = def !== null && typeof def === "object" ? (def as { volumes?: unknown }).volumes : undefined;
+  for (const [service, def] of serviceDefinitions(text)) {
+    const volumes = def.volumes;
     if (!Array.isArray(volumes)) continue;
     for (const volume of volumes as unknown[]) {
       let source: string | undefined;
@@ -54,14 +66,9 @@ export function bindMounts(text: string): BindMount[] {
 
 /** Each service's build context inside the project (`.` for the project itself), posix, in order. */
 export function buildContexts(text: string): string[] {
-  const doc = parseComposeYaml(text);
-  if (doc.errors.length > 0) return [];
-  const js = doc.toJS() as { services?: unknown } | null;
-  const services = js !== null && typeof js === "object" ? js.services : undefined;
-  if (services === null || typeof services !== "object") return [];
   const found: string[] = [];
-  for (const def of Object.values(services as Record<string, unknown>)) {
-    const build = def !== null && typeof def === "object" ? (def as { build?: unknown }).build : undefined;
+  for (const [, def] of serviceDefinitions(text)) {
+    const build = def.build;
     const context =
       typeof build === "string"
         ? build
@@ -69,12 +76,10 @@ export function buildContexts(text: string): string[] {
           ? ((build as { context?: unknown }).context ?? ".")
           : undefined;
     // A URL (https://, git://, git@host:repo) or an interpolated path is not a folder we can see.
-    if (typeof context !== "string" || context.includes("$")) continue;
+    if (typeof context !== "string") continue;
     if (/^[a-z][a-z0-9+.-]*:/i.test(context) || /^[\w.-]+@[\w.-]+:/.test(context)) continue;
-    if (context.startsWith("/")) continue;
-    const normal = posix.normalize(context).replace(/\/+$/, "");
-    if (normal === ".." || normal.startsWith("../")) continue;
-    if (!found.includes(normal)) found.push(normal);
+    const normal = withinProject(context);
+    if (normal !== undefined && !found.includes(normal)) found.push(normal);
   }
   return found;
 }
