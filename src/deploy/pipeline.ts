@@ -189,40 +189,19 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             const archive = packRelease(settings.projectDir, files, { replaced: c.images.replaced, extra, beside: new Map([["env", c.env.text]]) }, (bytes) => {
               packed = bytes;
             });
-            let whole = false;
-            let uploaded: () => void = () => undefined;
-            const arrived = new Promise<void>((resolve) => {
-              uploaded = resolve;
+            return uploadAndSwitch(c.remote, c.layout, { plan, manifestHash: manifestHash(manifest), archive, switchOver }, (sent) => {
+              c.uploadedBytes = sent;
+              task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
             });
-            const done = uploadAndSwitch(
-              c.remote,
-              c.layout,
-              { plan, manifestHash: manifestHash(manifest), archive, switchOver },
-              {
-                onBytes: (sent) => {
-                  c.uploadedBytes = sent;
-                  task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
-                },
-                onUploaded: () => {
-                  whole = true;
-                  c.uploaded = true;
-                  uploaded();
-                },
-              },
-            );
-            // Awaited by the next step; a failure before then is thrown by the race below.
-            done.catch(() => undefined);
-            return { done, whole: () => whole, arrived: () => timed(c, "upload", () => Promise.race([arrived, done])) };
           };
-          let attempt = send(c.upload);
-          await attempt.arrived();
-          if (!attempt.whole() && (await attempt.done).baseGone) {
+          let transfer = send(c.upload);
+          if (!(await timed(c, "upload", () => transfer.arrived))) {
             c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone or differs from its manifest" };
-            attempt = send(c.upload);
-            await attempt.arrived();
+            transfer = send(c.upload);
+            await timed(c, "upload", () => transfer.arrived);
           }
-          c.switching = attempt.done.then(() => undefined);
-          c.switching.catch(() => undefined);
+          c.uploaded = true;
+          c.switching = transfer.switched;
           await keepManifest(manifest);
           const { upload } = c;
           const what = upload.base

@@ -67,47 +67,51 @@ export function byteCounter(onBytes: (total: number) => void): Transform {
 }
 
 /**
- * Streams the archive and, in the same round trip, switches to it. `onUploaded` hears when the
- * archive is whole on the server; `baseGone` says the incremental upload must be redone full.
+ * Streams the archive and, in the same round trip, switches to it. `arrived` settles first:
+ * true once the archive is whole on the server, false when the release an incremental upload
+ * builds on is gone (redo it full), rejected when the upload failed. `switched` settles when
+ * the switch is over; it fails with the switch's own error.
  */
-export async function uploadAndSwitch(
+export function uploadAndSwitch(
   remote: Remote,
   layout: ServerLayout,
   upload: { plan: UploadPlan; manifestHash: string; archive: Readable; switchOver: Shell },
-  progress: { onBytes: (n: number) => void; onUploaded: () => void },
-): Promise<{ sent: number; baseGone: boolean }> {
+  onBytes: (n: number) => void,
+): { arrived: Promise<boolean>; switched: Promise<void> } {
   const { plan, archive } = upload;
-  let sent = 0;
+  let arrive: (whole: boolean) => void = () => undefined;
+  let fail: (error: unknown) => void = () => undefined;
+  const arrived = new Promise<boolean>((resolve, reject) => {
+    arrive = resolve;
+    fail = reject;
+  });
   let uploaded = false;
-  const counter = byteCounter((n) => {
-    sent = n;
-    progress.onBytes(n);
-  });
-  const counted = archive.pipe(counter);
+  const counted = archive.pipe(byteCounter(onBytes));
   archive.on("error", (error) => counted.destroy(error));
-  const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
-    stdin: counted,
-    onLine: (line) => {
-      if (line !== UPLOADED || uploaded) return;
-      uploaded = true;
-      progress.onUploaded();
-    },
-  });
-  // The switch runs detached: its messages come back on stdout, through the worker's log.
-  const reason = () =>
-    `${result.stdout.toString("utf8")}\n${result.stderr}`
-      .split("\n")
-      .filter((line) => line.trim() && line !== UPLOADED)
-      .slice(-3)
-      .join(" / ");
-  if (result.code === 0 && !uploaded) progress.onUploaded();
-  if (uploaded || result.code === 0) {
-    if (result.code !== 0) {
-      throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
-    }
-    return { sent, baseGone: false };
-  }
-  if (result.code === BASE_GONE && plan.base !== undefined) return { sent, baseGone: true };
-  const why = /No space left/i.test(result.stderr) ? "the server's disk is full" : reason();
-  throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${why}. The live version was not touched.`);
+  const run = async (): Promise<void> => {
+    const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
+      stdin: counted,
+      onLine: (line) => {
+        if (line !== UPLOADED) return;
+        uploaded = true;
+        arrive(true);
+      },
+    });
+    // The switch runs detached: its messages come back on stdout, through the worker's log.
+    const reason = () =>
+      `${result.stdout.toString("utf8")}\n${result.stderr}`
+        .split("\n")
+        .filter((line) => line.trim() && line !== UPLOADED)
+        .slice(-3)
+        .join(" / ");
+    if (result.code === 0) return arrive(true);
+    if (uploaded) throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
+    if (result.code === BASE_GONE && plan.base !== undefined) return arrive(false);
+    const why = /No space left/i.test(result.stderr) ? "the server's disk is full" : reason();
+    throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${why}. The live version was not touched.`);
+  };
+  const switched = run();
+  // Before the archive arrived, a failure is the upload's and `arrived` carries it; after, `switched` does.
+  switched.catch(fail);
+  return { arrived, switched };
 }
