@@ -163,7 +163,9 @@ export function packRelease(
     const source = plan();
     const ahead: { stored: boolean; entry: Entry }[] = [];
     const fill = () => {
-      for (let next = ahead.length < READ_AHEAD ? source.next() : undefined; next && !next.done; next = ahead.length < READ_AHEAD ? source.next() : undefined) {
+      while (ahead.length < READ_AHEAD) {
+        const next = source.next();
+        if (next.done) return;
         const entry = next.value.open();
         // An entry that fails before its turn keeps its error for the loop below (Minipass replays it).
         entry.on("error", () => undefined);
