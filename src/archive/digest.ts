@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, readlink, rename, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readlink, rename } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -50,7 +50,6 @@ export async function digestFiles(
   } catch {
     cache = {};
   }
-  const next: Record<string, CacheRow> = {};
   const entries: ManifestEntry[] = new Array(files.length);
   let hashed = 0;
   let index = 0;
@@ -71,15 +70,37 @@ export async function digestFiles(
         hash = await hashFile(join(root, file.path), file);
         hashed += 1;
       }
-      if (text === undefined) next[file.path] = [file.size, file.mtimeMs, file.mode, hash];
       entries[i] = { path: file.path, size, mode: file.mode, hash };
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  // The old rows can be collected before the new ones are written.
+  cache = {};
   // Best effort: a cache that cannot be written only costs the next run some reading.
-  await mkdir(dirname(cacheFile), { recursive: true })
-    .then(() => writeFile(`${cacheFile}.tmp`, JSON.stringify(next)))
-    .then(() => rename(`${cacheFile}.tmp`, cacheFile))
-    .catch(() => undefined);
+  await writeCache(cacheFile, files, entries, replaced).catch(() => undefined);
   return { entries, hashed };
+}
+
+/** Written a few thousand rows at a time, from the walk's files and their entries: no second copy of every row. */
+async function writeCache(cacheFile: string, files: ShippedFile[], entries: ManifestEntry[], replaced: Map<string, string>): Promise<void> {
+  await mkdir(dirname(cacheFile), { recursive: true });
+  const file = await open(`${cacheFile}.tmp`, "w");
+  try {
+    let text = "{";
+    let first = true;
+    for (const [i, shipped] of files.entries()) {
+      if (replaced.has(shipped.path)) continue;
+      const row: CacheRow = [shipped.size, shipped.mtimeMs, shipped.mode, (entries[i] as ManifestEntry).hash];
+      text += `${first ? "" : ","}${JSON.stringify(shipped.path)}:${JSON.stringify(row)}`;
+      first = false;
+      if (text.length > 256 * 1024) {
+        await file.write(text);
+        text = "";
+      }
+    }
+    await file.write(`${text}}`);
+  } finally {
+    await file.close();
+  }
+  await rename(`${cacheFile}.tmp`, cacheFile);
 }

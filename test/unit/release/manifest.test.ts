@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { digestFiles } from "../../../src/archive/digest.js";
 import { walkProject } from "../../../src/archive/walk.js";
-import { formatManifest, type ManifestEntry, parseManifest, planUpload } from "../../../src/release/manifest.js";
+import { formatManifest, type ManifestEntry, parseManifest, planUpload, sortLines } from "../../../src/release/manifest.js";
 
 const entry = (path: string, hash: string, mode = 0o644): ManifestEntry => ({ path, size: 1, mode, hash });
 
@@ -12,6 +12,16 @@ describe("manifest", () => {
   it("round-trips through its text form, paths with newlines and quotes included", () => {
     const entries = [entry("a b", "h1"), entry("it's\n\"x\".txt", "h2", 0o755)];
     expect([...(parseManifest(formatManifest(entries)) ?? new Map()).values()]).toEqual(entries);
+  });
+
+  it("sorts lines in byte order, as LC_ALL=C sort does: ASCII by code, and U+E000 before an emoji although UTF-16 says otherwise", () => {
+    const ascii = ["b", "B", "a-b", "a/b", "a", "_"];
+    expect(sortLines(ascii)).toEqual(["B", "_", "a", "a-b", "a/b", "b"]);
+    const wide = ["\u{1F600}.png", "\uE000.txt", "\u00E9.txt", "z.txt"];
+    // In UTF-16 the emoji's surrogate (D83D) sorts before E000; in UTF-8 (F0 9F…) after EE 80 80.
+    expect([...wide].sort()).toEqual(["z.txt", "\u00E9.txt", "\u{1F600}.png", "\uE000.txt"]);
+    expect(sortLines(wide)).toEqual(["z.txt", "\u00E9.txt", "\uE000.txt", "\u{1F600}.png"]);
+    expect(sortLines(wide)).toEqual([...wide].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
   });
 
   it("is undefined for text that is not a manifest", () => {
