@@ -134,21 +134,22 @@ class LevelledGzip {
  * files ahead), so memory stays flat whatever the tree's size. Already-compressed files are
  * stored (level 0) rather than deflated again; the rest at the level the link calls for.
  * Made in memory, never written to the local disk: `replaced` swaps a file's content (the
- * rewritten compose files), `extra` adds files beside them (the manifest), `beside` adds files
- * next to the ARCHIVE_ROOT folder rather than in it (the server's next .env, 0600).
+ * rewritten compose files), `extra` adds files beside them (the manifest, which may still be
+ * in the making: it is awaited once the files are packed), `beside` adds files next to the
+ * ARCHIVE_ROOT folder rather than in it (the server's next .env, 0600).
  * `onPacked` hears the uncompressed bytes handed to gzip so far, for the progress line.
  */
 export function packRelease(
   root: string,
   files: ShippedFile[],
-  made: { replaced?: Map<string, string>; extra?: Map<string, string>; beside?: Map<string, string> },
+  made: { replaced?: Map<string, string>; extra?: Map<string, string | Promise<string>>; beside?: Map<string, string> },
   onPacked: (bytes: number) => void = () => undefined,
 ): Readable {
-  const { replaced = new Map<string, string>(), extra = new Map<string, string>(), beside = new Map<string, string>() } = made;
+  const { replaced = new Map<string, string>(), extra = new Map<string, string | Promise<string>>(), beside = new Map<string, string>() } = made;
   const gzip = new LevelledGzip();
   const options = { cwd: root, portable: true, prefix: ARCHIVE_ROOT, maxReadSize: READ_SIZE };
   const outside = { ...options, prefix: undefined };
-  const plan = function* (): Generator<{ stored: boolean; open: () => Entry }> {
+  const plan = function* (): Generator<{ stored: boolean; open: () => Entry | Promise<Entry> }> {
     for (const file of files) {
       const text = replaced.get(file.path);
       yield {
@@ -156,19 +157,22 @@ export function packRelease(
         open: () => (text === undefined ? new WriteEntry(file.path, options) : new WriteEntryTar(memoryEntry(file.path, text, file.mode), options)),
       };
     }
-    for (const [path, text] of extra) yield { stored: false, open: () => new WriteEntryTar(memoryEntry(path, text, 0o600), options) };
+    for (const [path, text] of extra) {
+      yield { stored: false, open: async () => new WriteEntryTar(memoryEntry(path, await text, 0o600), options) };
+    }
     for (const [path, text] of beside) yield { stored: false, open: () => new WriteEntryTar(memoryEntry(path, text, 0o600), outside) };
   };
   const write = async () => {
     const source = plan();
-    const ahead: { stored: boolean; entry: Entry }[] = [];
+    const ahead: { stored: boolean; entry: Promise<Entry> }[] = [];
     const fill = () => {
       while (ahead.length < READ_AHEAD) {
         const next = source.next();
         if (next.done) return;
-        const entry = next.value.open();
-        // An entry that fails before its turn keeps its error for the loop below (Minipass replays it).
-        entry.on("error", () => undefined);
+        const entry = Promise.resolve(next.value.open());
+        // An entry that fails before its turn keeps its error for the loop below (Minipass
+        // replays it); a content that never came fails there too.
+        entry.then((opened) => opened.on("error", () => undefined), () => undefined);
         ahead.push({ stored: next.value.stored, entry });
       }
     };
@@ -177,7 +181,7 @@ export function packRelease(
     for (let current = ahead.shift(); current; current = ahead.shift()) {
       fill();
       await gzip.store(current.stored);
-      for await (const chunk of current.entry as AsyncIterable<Buffer>) {
+      for await (const chunk of (await current.entry) as AsyncIterable<Buffer>) {
         packed += chunk.length;
         onPacked(packed);
         await gzip.write(chunk);

@@ -1,61 +1,22 @@
 import { Listr, type ListrRendererValue } from "listr2";
-import { digestCachePath, digestFiles } from "../archive/digest.js";
-import { packRelease, tarBytes } from "../archive/pack.js";
-import type { ComposeInvocation } from "../compose/commands.js";
-import { type LocalImages, localImagesFor } from "../compose/local-images.js";
-import { startStack } from "../compose/start.js";
+import { localImagesFor } from "../compose/local-images.js";
 import { resolveProjectName } from "../compose/project-name.js";
+import { startStack } from "../compose/start.js";
 import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
-import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
-import { switchScript } from "../release/apply.js";
-import { gitInfo, type LogEntry, localOrigin, type ReleaseMeta } from "../release/history.js";
-import { releaseId, type ServerLayout, serverLayout } from "../release/layout.js";
-import {
-  formatManifest,
-  MANIFEST_FILE,
-  manifestDelta,
-  manifestHash,
-  planUpload,
-  type UploadPlan,
-} from "../release/manifest.js";
-import { keepManifest, liveManifest } from "../release/manifest-store.js";
-import { chooseCompose, probeServer, type ServerState, serverError } from "../release/probe.js";
+import { type LogEntry, localOrigin } from "../release/history.js";
+import { serverLayout } from "../release/layout.js";
+import { chooseCompose, probeServer, serverError } from "../release/probe.js";
 import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
-import { uploadAndSwitch } from "../release/upload.js";
-import type { EnvMergeResult } from "../secrets/merge.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
-import { count, formatBytes, uploadProgress } from "./format.js";
+import type { DeployContext } from "./context.js";
+import { count, formatBytes } from "./format.js";
+import { planProject } from "./plan.js";
 import { listrOptions, timed, traceRemote } from "./tasks.js";
-import { type ProjectPlan, planProject } from "./plan.js";
-
-/** What the steps hand to each other; the report is made from it. */
-export interface DeployContext {
-  settings: Settings;
-  plan: ProjectPlan;
-  remote: Remote;
-  server: ServerState;
-  project: string;
-  layout: ServerLayout;
-  compose: ComposeInvocation;
-  env: EnvMergeResult;
-  images: LocalImages;
-  release: string;
-  upload: UploadPlan;
-  /** Nothing to ship and the same .env: the live release stays. */
-  unchanged: boolean;
-  /** The switch, which the upload's remote script runs once the archive is whole. */
-  switching: Promise<void>;
-  /** The archive arrived whole: from here on the server runs the switch. */
-  uploaded: boolean;
-  uploadedBytes: number;
-  services: ServiceVerdict[];
-  logs: Map<string, string[]>;
-  timings: Record<string, number>;
-}
+import { uploadRelease } from "./upload.js";
 
 function logEntry(ctx: DeployContext, outcome: LogEntry["outcome"]): LogEntry {
   return { time: new Date().toISOString(), by: localOrigin(), action: "deploy", release: ctx.release, outcome };
@@ -73,13 +34,20 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   const live = !settings.dryRun;
   // A dry run without a host plans locally; anything else needs one (sshTarget says so).
   const target = online || live ? await sshTarget(settings) : undefined;
+  // The SSH handshake (7 round trips) runs while the project is read. Connecting changes
+  // nothing on the server; a project that cannot be read still stops the run first, and
+  // drops the connection.
+  const planning = planProject(settings, env);
+  planning.catch(() => undefined);
+  const connecting = online && target ? Remote.connect(target, planning) : undefined;
+  connecting?.catch(() => undefined);
 
   const tasks = new Listr<DeployContext, ListrRendererValue, ListrRendererValue>(
     [
       {
         title: "Read the project",
         task: async (c, task) => {
-          c.plan = await timed(c, "plan", () => planProject(settings, env));
+          c.plan = await timed(c, "plan", () => planning);
           const { tree } = c.plan;
           task.title = `Read the project: ${count(tree.files.length, "file")} (${formatBytes(tree.bytes)}) to ship, skipped ${count(tree.skipped.folders.length, "folder")} and ${count(tree.skipped.files, "file")}`;
         },
@@ -88,7 +56,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: `Connect to ${settings.user}@${settings.host}:${settings.port}`,
         enabled: online,
         task: async (c) => {
-          if (target) c.remote = await timed(c, "connect", () => Remote.connect(target));
+          if (connecting) c.remote = await timed(c, "connect", () => connecting);
           traceRemote(c.remote, settings.verbose);
         },
       },
@@ -146,69 +114,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Upload",
         enabled: live,
-        task: async (c, task) => {
-          const started = Date.now();
-          const { entries } = await timed(c, "digest", () =>
-            digestFiles(settings.projectDir, c.plan.tree.files, c.images.replaced, digestCachePath(settings.projectDir)),
-          );
-          const manifest = formatManifest(entries);
-          const { current, manifestHash: liveHash } = c.server;
-          const previous =
-            current && liveHash && !settings.full ? await liveManifest(c.remote, c.layout, current, liveHash) : undefined;
-          c.upload = planUpload(entries, { release: current, manifest: previous }, settings.full);
-          const { base, send: changed, deleted } = c.upload;
-          if (base && changed.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
-            // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
-            c.release = base;
-            c.unchanged = true;
-            task.skip(`Upload: nothing changed since release ${base}`);
-            return;
-          }
-          c.release = releaseId(new Date());
-          const meta: ReleaseMeta = {
-            id: c.release,
-            time: new Date().toISOString(),
-            by: localOrigin(),
-            git: await gitInfo(settings.projectDir),
-            files: c.plan.tree.files.length,
-            bytes: c.plan.tree.bytes,
-            project: c.project,
-            composeFiles: c.compose.files,
-          };
-          const switchOver = switchScript(c.layout, c.release, c.project, JSON.stringify(meta));
-          // The switch follows the upload in the same remote script: this step ends when the
-          // archive is whole on the server, the next one when the switch is done.
-          const send = (plan: UploadPlan) => {
-            const wanted = new Set(plan.send);
-            const files = c.plan.tree.files.filter((file) => wanted.has(file.path));
-            // A full upload carries the whole manifest; a redeploy only the lines that change.
-            const extra =
-              plan.base && previous ? manifestDelta(plan, previous, entries) : new Map([[MANIFEST_FILE, manifest]]);
-            const total = tarBytes(files);
-            let packed = 0;
-            const archive = packRelease(settings.projectDir, files, { replaced: c.images.replaced, extra, beside: new Map([["env", c.env.text]]) }, (bytes) => {
-              packed = bytes;
-            });
-            return uploadAndSwitch(c.remote, c.layout, { plan, manifestHash: manifestHash(manifest), archive, switchOver }, (sent) => {
-              c.uploadedBytes = sent;
-              task.output = uploadProgress({ sent, packed, total, elapsedMs: Date.now() - started });
-            });
-          };
-          let transfer = send(c.upload);
-          if (!(await timed(c, "upload", () => transfer.arrived))) {
-            c.upload = { ...planUpload(entries, {}, true), fullBecause: "the live release is gone or differs from its manifest" };
-            transfer = send(c.upload);
-            await timed(c, "upload", () => transfer.arrived);
-          }
-          c.uploaded = true;
-          c.switching = transfer.switched;
-          await keepManifest(manifest);
-          const { upload } = c;
-          const what = upload.base
-            ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`
-            : `${upload.send.length} files (full upload: ${upload.fullBecause})`;
-          task.title = `Upload: ${what}, ${formatBytes(c.uploadedBytes)} sent in ${((Date.now() - started) / 1000).toFixed(1)} s`;
-        },
+        task: (c, task) => uploadRelease(c, task),
       },
       {
         title: "Switch to the new version",

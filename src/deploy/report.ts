@@ -1,6 +1,6 @@
 import { isErrorLine, type ServiceVerdict } from "../health/classify.js";
 import { formatBytes } from "./format.js";
-import type { DeployContext } from "./pipeline.js";
+import type { DeployContext } from "./context.js";
 
 /** Bumped when a field of a JSON document changes meaning or goes away. */
 export const SUMMARY_VERSION = 1;

@@ -107,16 +107,27 @@ function retypedPath(added: string[], previous: Map<string, ManifestEntry>): str
   });
 }
 
+/** Every file goes; the server builds the release from the archive alone. */
+export function fullUpload(paths: string[], fullBecause: string): UploadPlan {
+  return { send: paths, deleted: [], unchanged: 0, fullBecause };
+}
+
+/** Why the upload must be full, known before any file is hashed; undefined when a delta may do. */
+export function needsFullUpload(live: { release?: string; manifest?: Map<string, ManifestEntry> }, forceFull: boolean): string | undefined {
+  if (forceFull) return "--full";
+  if (!live.release) return "first deploy";
+  if (!live.manifest) return "the live release has no manifest";
+  return undefined;
+}
+
 /** Decides what goes over the wire: everything, or only what differs from the live release. */
 export function planUpload(
   next: ManifestEntry[],
   live: { release?: string; manifest?: Map<string, ManifestEntry> },
   forceFull: boolean,
 ): UploadPlan {
-  const everything = (fullBecause: string): UploadPlan => ({ send: next.map((e) => e.path), deleted: [], unchanged: 0, fullBecause });
-  if (forceFull) return everything("--full");
-  if (!live.release) return everything("first deploy");
-  if (!live.manifest) return everything("the live release has no manifest");
+  const full = needsFullUpload(live, forceFull);
+  if (full || !live.release || !live.manifest) return fullUpload(next.map((e) => e.path), full ?? "first deploy");
   const previous = live.manifest;
   const send = next.filter((e) => {
     const old = previous.get(e.path);
@@ -129,6 +140,6 @@ export function planUpload(
     previous,
   );
   // Copying only what changed cannot turn a folder into a file or back: the whole tree goes.
-  if (retyped) return everything(`${retyped} was a folder or under a file in the live release`);
+  if (retyped) return fullUpload(next.map((e) => e.path), `${retyped} was a folder or under a file in the live release`);
   return { base: live.release, send: send.map((e) => e.path), deleted, unchanged: next.length - send.length };
 }

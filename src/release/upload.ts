@@ -16,10 +16,11 @@ export const UPLOADED = "deploy-vps:uploaded";
  * Lands the archive in a fresh staging folder; the live app folder is not touched. An
  * incremental upload first assembles the staging copy from the live release (hard links, so
  * it costs no space), extracts what changed over it, then removes what the new version
- * deletes. Its lists of changed and deleted paths stay in staging for the switch, which
- * follows in the same script: one round trip for both.
+ * deletes, and checks its rebuilt manifest against `manifestHash`. Its lists of changed and
+ * deleted paths stay in staging for the switch, which follows in the same script: one round
+ * trip for both. A full upload carries its manifest whole.
  */
-export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string, then: Shell): Shell {
+export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string | undefined, then: Shell): Shell {
   const files = `${layout.staging}/${ARCHIVE_ROOT}`;
   const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
   // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
@@ -48,7 +49,7 @@ ${
 mv ${`${files}/${DELTA_FILES.changed}`} ${`${layout.staging}/changed`}
 mv ${`${files}/${DELTA_FILES.deleted}`} ${`${layout.staging}/deleted`}
 rm -f ${`${files}/${DELTA_FILES.remove}`} ${`${files}/${DELTA_FILES.add}`}
-[ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
+[ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash ?? "none"} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
 }
 echo ${UPLOADED}
 ${then}`;
@@ -75,7 +76,7 @@ export function byteCounter(onBytes: (total: number) => void): Transform {
 export function uploadAndSwitch(
   remote: Remote,
   layout: ServerLayout,
-  upload: { plan: UploadPlan; manifestHash: string; archive: Readable; switchOver: Shell },
+  upload: { plan: UploadPlan; manifestHash?: string; archive: Readable; switchOver: Shell },
   onBytes: (n: number) => void,
 ): { arrived: Promise<boolean>; switched: Promise<void> } {
   const { plan, archive } = upload;

@@ -107,18 +107,24 @@ function connectionError(
   return new EnvironmentError(`SSH connection to ${where} failed: ${message}`);
 }
 
-/** One SSH connection: host key checked against known_hosts, then login. */
-async function openHop(target: SshTarget, known: KnownHostEntry[], sock?: ClientChannel): Promise<NodeSSH> {
+/**
+ * One SSH connection: host key checked against known_hosts, then login. `wanted` settles when
+ * the run needs the connection: a host key question waits for it, and if it fails (the run
+ * stopped first) the connection is dropped, even half-way through its handshake.
+ */
+async function openHop(target: SshTarget, privateKey: string | undefined, known: KnownHostEntry[], wanted: Promise<unknown>, sock?: ClientChannel): Promise<NodeSSH> {
   let rejected: { verdict: HostKeyVerdict; presented: string } | undefined;
   let learned: Buffer | undefined;
   const ssh = new NodeSSH();
   try {
-    await ssh.connect({
+    // The key is passed as text, not as a path: node-ssh then opens the socket at once, so
+    // that an abandoned run can close it.
+    const connecting = ssh.connect({
       host: target.host,
       port: target.port,
       sock,
       username: target.user,
-      privateKeyPath: target.identity,
+      privateKey,
       passphrase: target.passphrase,
       password: target.password,
       agent: target.agent,
@@ -139,21 +145,30 @@ async function openHop(target: SshTarget, known: KnownHostEntry[], sock?: Client
         }
         rejected = { verdict, presented: fingerprint(key) };
         if (verdict.status !== "unknown" || !process.stdin.isTTY) return verify(false);
-        // As OpenSSH does on a terminal: show the fingerprint and ask.
-        askLine(
-          `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
-            `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
-            "Are you sure you want to continue connecting (yes/no)? ",
-        ).then((answer) => {
-          const yes = /^y(es)?$/i.test(answer.trim());
-          if (yes) {
-            learned = key;
-            rejected = undefined;
-          }
-          verify(yes);
-        });
+        // As OpenSSH does on a terminal: show the fingerprint and ask, once the run wants the connection.
+        wanted
+          .then(() =>
+            askLine(
+              `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
+                `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
+                "Are you sure you want to continue connecting (yes/no)? ",
+            ),
+          )
+          .then(
+            (answer) => {
+              const yes = /^y(es)?$/i.test(answer.trim());
+              if (yes) {
+                learned = key;
+                rejected = undefined;
+              }
+              verify(yes);
+            },
+            () => verify(false),
+          );
       },
     });
+    wanted.catch(() => ssh.connection?.destroy());
+    await connecting;
   } catch (error) {
     ssh.dispose();
     if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
@@ -180,19 +195,24 @@ export class Remote {
     private readonly jump?: NodeSSH,
   ) {}
 
-  static async connect(target: SshTarget): Promise<Remote> {
+  /**
+   * `wanted`, for a connection opened ahead of time: settles when the run needs it. A host key
+   * question waits for it (never over another step's output); a failure drops the connection.
+   */
+  static async connect(target: SshTarget, wanted: Promise<unknown> = Promise.resolve()): Promise<Remote> {
+    let key: string | undefined;
     if (target.identity) {
       try {
-        readFileSync(target.identity);
+        key = readFileSync(target.identity, "utf8");
       } catch {
         throw new InputError(`SSH key file not found or unreadable: ${target.identity} (-i, DEPLOY_SSH_KEY).`);
       }
     }
     const known = parseKnownHosts(readKnownHosts(target.knownHosts));
-    if (!target.jump) return new Remote(await openHop(target, known), target);
+    if (!target.jump) return new Remote(await openHop(target, key, known, wanted), target);
     // ProxyJump: the jump host is checked and logged into like the target, then carries it.
     const hop = { ...target, ...target.jump, jump: undefined };
-    const jump = await openHop(hop, known);
+    const jump = await openHop(hop, key, known, wanted);
     const tunnel = await new Promise<ClientChannel>((resolve, reject) =>
       jump.connection?.forwardOut("127.0.0.1", 0, target.host, target.port, (error, channel) =>
         error ? reject(new EnvironmentError(`the jump host ${hop.host} could not reach ${target.host}:${target.port}: ${error.message}`)) : resolve(channel),
@@ -201,7 +221,7 @@ export class Remote {
       jump.dispose();
       throw error;
     });
-    const ssh = await openHop(target, known, tunnel).catch((error) => {
+    const ssh = await openHop(target, key, known, wanted, tunnel).catch((error) => {
       jump.dispose();
       throw error;
     });

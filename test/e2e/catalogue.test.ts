@@ -5,7 +5,7 @@
  * docker command, `nogroup` may not use the Docker socket, `notar` has no tar, `busytar` has busybox's.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -148,6 +148,29 @@ describe("the network", () => {
       expect(elapsed).toBeLessThan(5500);
     } finally {
       for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+  it("a broken compose file while the server still says nothing: exit 2 at once, and the half-open connection is dropped", async () => {
+    // The handshake starts while the project is read; a project that fails must not wait for it.
+    const closed: Promise<void>[] = [];
+    const silent = createServer((socket) => {
+      closed.push(new Promise((resolve) => socket.on("close", () => resolve())));
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const broken = projectCopy("compose/demo", uniqueName("e2e-cat-broken-compose"));
+      writeFileSync(join(broken, "compose.yaml"), "services:\n  web:\n    image: [busybox\n");
+      const port = (silent.address() as AddressInfo).port;
+      const started = Date.now();
+      const run = await runCli([broken, "--path", path, "--port", String(port), "--timeout", "20"]);
+      expect(expectError(run, 2)).toMatch(/compose\.yaml:\d+:\d+: /);
+      // Waiting out the handshake would take the 20 s --timeout.
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(closed.length).toBe(1);
+      await Promise.all(closed);
+    } finally {
       silent.close();
     }
   });

@@ -104,4 +104,34 @@ describe("packRelease", () => {
     expect(entries.get("env")?.toString()).toBe("KEY=value\n");
     expect(entries.size).toBe(10);
   });
+
+  it("waits for a promised entry (the manifest, hashed while the files go) and packs it after the files", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    writeFileSync(join(root, "a.txt"), "a\n");
+    const tree = await walkProject(root, () => false);
+    let packedBeforeManifest = 0;
+    let fulfil: (text: string) => void = () => undefined;
+    const manifest = new Promise<string>((resolve) => {
+      fulfil = resolve;
+    });
+    const stream = packRelease(root, tree.files, { extra: new Map([["manifest", manifest]]) }, (bytes) => {
+      packedBeforeManifest = bytes;
+    });
+    const unpacked = unpack(stream);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The file went (its header and content), the stream is still open.
+    expect(packedBeforeManifest).toBeGreaterThanOrEqual(512 + 2);
+    fulfil("the manifest\n");
+    const entries = await unpacked;
+    expect([...entries.keys()]).toEqual(["files/a.txt", "files/manifest"]);
+    expect(entries.get("files/manifest")?.toString()).toBe("the manifest\n");
+  });
+
+  it("fails the stream when a promised entry never comes (hashing failed): no archive without its manifest", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    writeFileSync(join(root, "a.txt"), "a\n");
+    const tree = await walkProject(root, () => false);
+    const failed = Promise.reject(new Error("EACCES: permission denied, open 'secret.bin'"));
+    await expect(unpack(packRelease(root, tree.files, { extra: new Map([["manifest", failed]]) }))).rejects.toThrow(/EACCES/);
+  });
 });

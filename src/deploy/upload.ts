@@ -1,0 +1,110 @@
+import { digestCachePath, digestFiles } from "../archive/digest.js";
+import { packRelease, tarBytes } from "../archive/pack.js";
+import { switchScript } from "../release/apply.js";
+import { gitInfo, localOrigin, type ReleaseMeta } from "../release/history.js";
+import { releaseId } from "../release/layout.js";
+import {
+  formatManifest,
+  fullUpload,
+  MANIFEST_FILE,
+  manifestDelta,
+  manifestHash,
+  needsFullUpload,
+  planUpload,
+  type UploadPlan,
+} from "../release/manifest.js";
+import { keepManifest, liveManifest } from "../release/manifest-store.js";
+import { uploadAndSwitch } from "../release/upload.js";
+import type { DeployContext, StepView } from "./context.js";
+import { formatBytes, uploadProgress } from "./format.js";
+import { timed } from "./tasks.js";
+
+/**
+ * The Upload step: decides what to send (everything, or what differs from the live release's
+ * manifest), streams it, and leaves the switch running on the server (`c.switching`). It ends
+ * once the archive is whole there.
+ */
+export async function uploadRelease(c: DeployContext, step: StepView): Promise<void> {
+  const { settings } = c;
+  const started = Date.now();
+  const { files } = c.plan.tree;
+  // Hashing every file is only needed up front to compare with the live release. A full upload
+  // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
+  // with no hash cache, that overlaps a whole read of the tree with the transfer.
+  const digesting = timed(c, "digest", () =>
+    digestFiles(settings.projectDir, files, c.images.replaced, digestCachePath(settings.projectDir)),
+  );
+  digesting.catch(() => undefined);
+  const manifest = digesting.then(({ entries }) => formatManifest(entries));
+  manifest.catch(() => undefined);
+  const { current, manifestHash: liveHash } = c.server;
+  const previous =
+    current && liveHash && !settings.full ? await liveManifest(c.remote, c.layout, current, liveHash) : undefined;
+  const full = needsFullUpload({ release: current, manifest: previous }, settings.full);
+  if (full) c.upload = fullUpload(files.map((file) => file.path), full);
+  else {
+    c.upload = planUpload((await digesting).entries, { release: current, manifest: previous }, false);
+    const { base, send, deleted } = c.upload;
+    if (base && send.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
+      // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
+      c.release = base;
+      c.unchanged = true;
+      step.skip(`Upload: nothing changed since release ${base}`);
+      return;
+    }
+  }
+  c.release = releaseId(new Date());
+  const meta: ReleaseMeta = {
+    id: c.release,
+    time: new Date().toISOString(),
+    by: localOrigin(),
+    git: await gitInfo(settings.projectDir),
+    files: files.length,
+    bytes: c.plan.tree.bytes,
+    project: c.project,
+    composeFiles: c.compose.files,
+  };
+  const switchOver = switchScript(c.layout, c.release, c.project, JSON.stringify(meta));
+  // The switch follows the upload in the same remote script: this step ends when the
+  // archive is whole on the server, the next one when the switch is done.
+  const send = async (plan: UploadPlan) => {
+    const sent = plan.base ? new Set(plan.send) : undefined;
+    const shipped = sent ? files.filter((file) => sent.has(file.path)) : files;
+    // A full upload carries the whole manifest; a redeploy only the lines that change, and the
+    // hash of the whole, for the server to check its rebuild.
+    const delta = plan.base && previous ? manifestDelta(plan, previous, (await digesting).entries) : undefined;
+    const total = tarBytes(shipped);
+    let packed = 0;
+    const archive = packRelease(
+      settings.projectDir,
+      shipped,
+      { replaced: c.images.replaced, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
+      (bytes) => {
+        packed = bytes;
+      },
+    );
+    return uploadAndSwitch(
+      c.remote,
+      c.layout,
+      { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, switchOver },
+      (bytes) => {
+        c.uploadedBytes = bytes;
+        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: Date.now() - started });
+      },
+    );
+  };
+  let transfer = await send(c.upload);
+  if (!(await timed(c, "upload", () => transfer.arrived))) {
+    c.upload = fullUpload(files.map((file) => file.path), "the live release is gone or differs from its manifest");
+    transfer = await send(c.upload);
+    await timed(c, "upload", () => transfer.arrived);
+  }
+  c.uploaded = true;
+  c.switching = transfer.switched;
+  await keepManifest(await manifest);
+  const { upload } = c;
+  const what = upload.base
+    ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`
+    : `${upload.send.length} files (full upload: ${upload.fullBecause})`;
+  step.title = `Upload: ${what}, ${formatBytes(c.uploadedBytes)} sent in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
