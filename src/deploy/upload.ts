@@ -6,6 +6,7 @@ import { releaseId } from "../release/layout.js";
 import {
   formatManifest,
   fullUpload,
+  type ManifestEntry,
   MANIFEST_FILE,
   manifestDelta,
   manifestHash,
@@ -38,12 +39,20 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const manifest = digesting.then(({ entries }) => formatManifest(entries));
   manifest.catch(() => undefined);
   const { current, manifestHash: liveHash } = c.server;
-  const previous =
-    current && liveHash && !settings.full ? await liveManifest(c.remote, c.layout, current, liveHash) : undefined;
+  let previous: Map<string, ManifestEntry> | undefined;
+  // The same manifest as the live release's (the probe brought its hash): no file changed, and
+  // the live manifest need not be loaded at all (at 50,000 files, tens of MB of heap).
+  let same = false;
+  if (current && liveHash && !settings.full) {
+    same = manifestHash(await manifest) === liveHash;
+    previous = same ? new Map() : await liveManifest(c.remote, c.layout, current, liveHash);
+  }
   const full = needsFullUpload({ release: current, manifest: previous }, settings.full);
   if (full) c.upload = fullUpload(files.map((file) => file.path), full);
   else {
-    c.upload = planUpload((await digesting).entries, { release: current, manifest: previous }, false);
+    c.upload = same
+      ? { base: current, send: [], deleted: [], unchanged: files.length }
+      : planUpload((await digesting).entries, { release: current, manifest: previous }, false);
     const { base, send, deleted } = c.upload;
     if (base && send.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
       // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.

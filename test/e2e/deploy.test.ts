@@ -115,6 +115,12 @@ describe("deploying the bundled demo", () => {
     expect(summary.roundTrips).toBe(4);
     expect(summary.uploadedBytes).toBe(0);
     expect(summary.peakRssBytes).toBeLessThan(150 * 1024 * 1024);
+    // Same files, but the server's .env lost a key by hand: a new release with no file sent.
+    onServer(`sed -i '/^GREETING=/d' ${app}/.env`);
+    const envOnly = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
+    expect(envOnly.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 6 });
+    expect(envOnly.release).not.toBe(live);
+    expect(onServer(`grep -c '^GREETING=Hello from deploy-vps$' ${app}/.env`).trim()).toBe("1");
     writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version three</h1>\n");
     const changed = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
     expect(changed.upload).toEqual({ mode: "incremental", reason: null, sent: 1, deleted: 0, unchanged: 5 });
