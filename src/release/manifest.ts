@@ -31,7 +31,7 @@ export function manifestLine(e: ManifestEntry): string {
 export function sortLines(lines: string[]): string[] {
   // JavaScript compares UTF-16 units, which is byte order for UTF-8 unless a surrogate pair
   // meets a character from U+E000 up: only then is each line encoded (once) and compared.
-  if (!lines.some((line) => /[\uD800-\uFFFF]/.test(line))) return [...lines].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!lines.some((line) => /[\uD800-\uFFFF]/.test(line))) return lines.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   return lines
     .map((line) => ({ line, bytes: Buffer.from(line) }))
     .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
@@ -39,9 +39,8 @@ export function sortLines(lines: string[]): string[] {
 }
 
 export function formatManifest(entries: ManifestEntry[]): string {
-  return sortLines(entries.map(manifestLine))
-    .map((line) => `${line}\n`)
-    .join("");
+  if (entries.length === 0) return "";
+  return `${sortLines(entries.map(manifestLine)).join("\n")}\n`;
 }
 
 export function manifestHash(text: string): string {
