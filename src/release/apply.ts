@@ -1,5 +1,6 @@
 import { type Shell, sh } from "../ssh/quote.js";
 import { detached } from "./detached.js";
+import { FRESH_APP } from "./upload.js";
 import type { ServerLayout } from "./layout.js";
 
 /** Releases kept besides the live one, for `rollback`. */
@@ -68,6 +69,8 @@ export function makeLiveScript(layout: ServerLayout, id: string): Shell {
  */
 export function switchScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
   const next = sh`${layout.releases}/${id}`;
+  // A first deploy's upload extracted the app folder to be on the way: it moves in, uncopied.
+  const fresh = `${layout.staging}/${FRESH_APP}`;
   const switchOver = sh`set -eu
 umask 077
 mkdir -p ${layout.releases} ${layout.envBackups} ${`${layout.state}/meta`}
@@ -81,6 +84,8 @@ if [ -f ${`${layout.staging}/changed`} ] && [ ! -e ${`${layout.state}/switching`
 : > ${`${layout.state}/switching`}
 if [ -n "$changes" ]; then
 ${syncChangesScript(layout, next)}
+elif [ -d ${fresh} ] && [ ! -e ${layout.app} ] && [ ! -L ${layout.app} ]; then
+  mv ${fresh} ${layout.app}
 else
 ${syncReleaseScript(layout, next)}
 fi

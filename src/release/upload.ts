@@ -9,6 +9,8 @@ import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
 export const BASE_GONE = 3;
+/** In staging, after a full upload to a missing app folder: the app folder to be, ready to move in. */
+export const FRESH_APP = "fresh-app";
 /** Printed once the archive is whole and staged, just before the switch starts. */
 export const UPLOADED = "deploy-vps:uploaded";
 
@@ -39,7 +41,7 @@ ${
     : sh`[ -d ${base} ] || { echo "the live release is gone" >&2; exit ${BASE_GONE}; }
 cp -al ${base} ${files}`
 }
-tar -xzpf - --no-same-owner -C ${layout.staging}
+${base === undefined ? extractWithFreshCopy(layout) : sh`tar -xzpf - --no-same-owner -C ${layout.staging}`}
 ${
   base === undefined
     ? sh`mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`
@@ -53,6 +55,28 @@ rm -f ${`${files}/${DELTA_FILES.remove}`} ${`${files}/${DELTA_FILES.add}`}
 }
 echo ${UPLOADED}
 ${then}`;
+}
+
+/**
+ * A full upload to an app folder that does not exist yet: a second copy of the files is
+ * extracted on the way, from the same stream, for the switch to move into place. Copying the
+ * whole tree after the upload took 0.3 to 2 s for 35 MB on the test host's disk, 10 to 15 s
+ * for 1 GB. Anything at the app path (a folder deployed by hand, a link) gets the copy instead.
+ */
+function extractWithFreshCopy(layout: ServerLayout): Shell {
+  const fresh = `${layout.staging}/${FRESH_APP}`;
+  const fifo = `${layout.staging}/fresh.fifo`;
+  return sh`if [ -e ${layout.app} ] || [ -L ${layout.app} ]; then
+  tar -xzpf - --no-same-owner -C ${layout.staging}
+else
+  mkdir ${fresh}
+  mkfifo ${fifo}
+  tar -xzpf ${fifo} --no-same-owner --strip-components=1 -C ${fresh} ${ARCHIVE_ROOT} &
+  copier=$!
+  tee ${fifo} | tar -xzpf - --no-same-owner -C ${layout.staging}
+  wait "$copier"
+  rm -f ${fifo} ${`${fresh}/${MANIFEST_FILE}`}
+fi`;
 }
 
 /** Counts the compressed bytes that really go over the wire. */

@@ -65,6 +65,13 @@ describe("deploying the bundled demo", () => {
       "web",
     ]);
     expect(onServer(`grep -c LOCAL_ONLY_SECRET ${app}/.env || true`).trim()).toBe("0");
+    // The app folder, extracted on the way beside the release, is the release: same files,
+    // modes and contents, and nothing of the upload's own (manifest, .env) left in staging.
+    const listing = (folder: string) =>
+      onServer(`cd ${folder} && find . -path ./.env -prune -o -path ./data -prune -o -printf '%p %y %m %s\n' | sort && find . -path ./data -prune -o -type f ! -name .env -exec md5sum {} + | sort`);
+    const release = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    expect(listing(app)).toBe(listing(`apps/.deploy-vps/${name}/releases/${release}`));
+    expect(onServer(`ls -A apps/.deploy-vps/${name}`).split("\n")).not.toContain("staging");
 
     const compose = onServer(`cat ${app}/compose.yaml`);
     expect(compose).toContain(`image: ${name}/web:latest\n    pull_policy: never`);
@@ -203,5 +210,28 @@ describe("deploying the bundled demo", () => {
         .filter(Boolean)
         .every((path) => path.endsWith("/.env.example")),
     ).toBe(true);
+  });
+});
+
+describe("a first deploy into a folder that already holds files", () => {
+  const other = uniqueName("e2e-prefilled");
+  const otherApp = `apps/${other}`;
+  afterAll(() => removeStack(other, otherApp));
+
+  it("keeps what was there and adds the release around it", async () => {
+    onServer(`mkdir -p ${otherApp}/data && echo kept > ${otherApp}/data/keep.txt && echo stray > ${otherApp}/notes.txt`);
+    const project = projectCopy("compose/demo", other);
+    const run = await runCli([project, "--path", `~/${otherApp}`, "--settle", "0", "--json"], { DEMO_PORT: "18089" });
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).upload).toMatchObject({ mode: "full", reason: "first deploy" });
+    expect(onServer(`cat ${otherApp}/data/keep.txt ${otherApp}/notes.txt`)).toBe("kept\nstray\n");
+    expect(onServer(`ls -A ${otherApp}`).split("\n").filter(Boolean).sort()).toEqual([
+      ".env",
+      ".env.example",
+      "compose.yaml",
+      "data",
+      "notes.txt",
+      "web",
+    ]);
   });
 });
