@@ -205,7 +205,11 @@ describe("the server's disk full during the upload", () => {
   // A small tmpfs as the app's parent: the staging folder beside the app fills it.
   const mount = `/home/deploy/${name}`;
   afterAll(() => {
-    onServer(`ids=$(docker ps -aq --filter label=com.docker.compose.project=${name}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; true`);
+    // The network too: each one left takes one of Docker's address pools, and when they are
+    // all taken every later deploy on this host fails to create its network.
+    onServer(
+      `ids=$(docker ps -aq --filter label=com.docker.compose.project=${name}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker network rm ${name}_default >/dev/null 2>&1; true`,
+    );
     execFileSync("umount", [mount]);
     execFileSync("rmdir", [mount]);
   });
