@@ -61,13 +61,17 @@ function containers(name: string): string {
   return onServer(`docker ps -aq --no-trunc --filter label=com.docker.compose.project=${name} | sort`);
 }
 
+/** Whether a detached step of the app's last deploy is running. */
+function workerAlive(name: string): boolean {
+  return onServer(
+    `for p in $(cat apps/.deploy-vps/${name}/lock/pids 2>/dev/null); do [ -d /proc/$p ] && echo alive; done; true`,
+  ).includes("alive");
+}
+
 /** Waits until no detached step of the app's last deploy is running. */
 async function workerDone(name: string): Promise<void> {
   for (let i = 0; i < 120; i++) {
-    const alive = onServer(
-      `for p in $(cat apps/.deploy-vps/${name}/lock/pids 2>/dev/null); do [ -d /proc/$p ] && echo alive; done; true`,
-    );
-    if (!alive.includes("alive")) return;
+    if (!workerAlive(name)) return;
     await sleep(500);
   }
 }
@@ -125,6 +129,10 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
   let v1: { files: string; env: string; containers: string };
 
   const state = () => ({ files: liveFiles(app), env: onServer(`md5sum ${app}/.env`), containers: containers(name) });
+  /** Seconds the test host's tar hook (test/host/setup.sh) holds this app's switch; 0: none. */
+  const slowSwitch = (seconds: number) =>
+    onServer(seconds ? `echo ${seconds} > .slow-switch-${name}` : `rm -f .slow-switch-${name}`);
+  afterAll(() => slowSwitch(0));
 
   /** After an interrupted switch: .env as it was, the live folder exactly the release `current` names. */
   const expectWholeRelease = () => {
@@ -168,28 +176,41 @@ describe("an interrupted deploy leaves the old version or the new one, never hal
     expect(state()).toEqual(v1);
   });
 
-  it("killed during the switch: the server ends at the old version or, whole, at the new one", async () => {
+  it("killed during the switch: the switch, detached, still ends whole at the new version", async () => {
     await workerDone(name);
+    const before = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    // The test host's tar hook holds the switch's extraction for 3 s: the kill lands mid-switch.
+    slowSwitch(3);
     const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
     await run.reached(/Switch to the new version/);
     await sleep(150);
     run.child.kill("SIGKILL");
     await run.done;
+    expect(workerAlive(name)).toBe(true);
     await workerDone(name);
     const after = expectWholeRelease();
-    if (after.files === v1.files) expect(after.containers).toBe(v1.containers);
+    expect(onServer(`cat apps/.deploy-vps/${name}/current`).trim()).not.toBe(before);
+    expect(after.files).toContain("./web/site/big.bin");
+    // Killed before compose up: the containers are the old ones, untouched.
+    expect(after.containers).toBe(v1.containers);
   });
 
-  it("the TCP connection cut during the switch (extraction, .env writing): old or, whole, new", async () => {
+  it("the TCP connection cut during the switch (extraction, .env writing): the switch still ends whole at the new version", async () => {
     await workerDone(name);
+    const before = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
     writeFileSync(join(dir, "web/site/cut-during-switch.txt"), "new\n");
+    slowSwitch(3);
     const run = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { DEMO_PORT: port });
     await run.reached(/Switch to the new version/);
     await sleep(150);
     cutConnection(run.child.pid ?? 0);
     expect(await run.done).toBe(1);
+    expect(workerAlive(name)).toBe(true);
     await workerDone(name);
     expectWholeRelease();
+    expect(onServer(`cat apps/.deploy-vps/${name}/current`).trim()).not.toBe(before);
+    expect(onServer(`cat ${app}/web/site/cut-during-switch.txt`)).toBe("new\n");
+    slowSwitch(0);
   });
 
   it("the next deploy succeeds and cleans up the staging folder", async () => {

@@ -2,7 +2,7 @@
 # Brings up a local "VPS" for the demo and the end-to-end tests: a real Docker Engine with
 # Compose v1 and v2, and a real sshd on 127.0.0.1 that lets user `deploy` in with a key (or the
 # password in $STATE/deploy-password), plus users `nodocker`, `nogroup`, `notar` and `busytar` that stand for
-# broken servers (see below).
+# broken servers (see below). `deploy`'s tar has a test hook that can slow the switch down.
 # Idempotent: every step checks before it acts. Needs root on Debian 12 (see ../shared/docs).
 # Prints the connection settings as DEPLOY_* lines in $STATE/env.
 set -euo pipefail
@@ -128,6 +128,25 @@ command_folder "$STATE/bin-notar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx ta
 # shellcheck disable=SC2086
 command_folder "$STATE/bin-busytar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
 ln -s "$(type -P busybox)" "$STATE/bin-busytar/tar"
+# `deploy`'s tar goes through a test hook. An extraction in place (the switch's, --overwrite)
+# into a folder named N first sleeps as many seconds as ~/.slow-switch-N says, when that file
+# exists, so that a test can interrupt a deploy in the middle of its switch. Any other use of tar
+# goes straight through.
+mkdir -p "$STATE/bin-deploy"
+cat >"$STATE/bin-deploy/tar.new" <<HOOK
+#!/bin/sh
+overwrite= dir= previous=
+for arg in "\$@"; do
+  [ "\$arg" = --overwrite ] && overwrite=1
+  [ "\$previous" = -C ] && dir=\$arg
+  previous=\$arg
+done
+flag="\$HOME/.slow-switch-\$(basename "\${dir:-.}")"
+if [ -n "\$overwrite" ] && [ -n "\$dir" ] && [ -f "\$flag" ]; then sleep "\$(cat "\$flag")"; fi
+exec $(type -P tar) "\$@"
+HOOK
+chmod 755 "$STATE/bin-deploy" "$STATE/bin-deploy/tar.new"
+mv "$STATE/bin-deploy/tar.new" "$STATE/bin-deploy/tar"
 for broken in nodocker nogroup notar busytar; do
   # -N: no group of its own (Debian already has a group called nogroup).
   id "$broken" >/dev/null 2>&1 || { log "creating user $broken"; useradd -m -N -s /bin/bash "$broken"; }
@@ -162,6 +181,8 @@ Match User notar
   SetEnv PATH=$STATE/bin-notar
 Match User busytar
   SetEnv PATH=$STATE/bin-busytar
+Match User deploy
+  SetEnv PATH=$STATE/bin-deploy:/usr/local/bin:/usr/bin:/bin:/usr/games
 CFG
 mkdir -p /run/sshd
 /usr/sbin/sshd -t -f "$STATE/sshd_config"
