@@ -85,7 +85,8 @@ if [ -f ${`${layout.staging}/changed`} ] && [ ! -e ${`${layout.state}/switching`
 if [ -n "$changes" ]; then
 ${syncChangesScript(layout, next)}
 elif [ -d ${fresh} ] && [ ! -e ${layout.app} ] && [ ! -L ${layout.app} ]; then
-  mv ${fresh} ${layout.app}
+  # -T: a folder that appeared at the app path meanwhile fails the switch, not swallows the copy.
+  mv -T ${fresh} ${layout.app}
 else
 ${syncReleaseScript(layout, next)}
 fi

@@ -71,7 +71,9 @@ function extractWithFreshCopy(layout: ServerLayout): Shell {
 else
   mkdir ${fresh}
   mkfifo ${fifo}
-  tar -xzpf ${fifo} --no-same-owner --strip-components=1 -C ${fresh} ${ARCHIVE_ROOT} &
+  # The fifo is opened by this shell's redirection, before tar runs: tee's open never waits on
+  # a reader that is not there.
+  tar -xzpf - --no-same-owner --strip-components=1 -C ${fresh} ${ARCHIVE_ROOT} < ${fifo} &
   copier=$!
   tee ${fifo} | tar -xzpf - --no-same-owner -C ${layout.staging}
   wait "$copier"

@@ -116,6 +116,9 @@ async function openHop(target: SshTarget, privateKey: string | undefined, known:
   let rejected: { verdict: HostKeyVerdict; presented: string } | undefined;
   let learned: Buffer | undefined;
   const ssh = new NodeSSH();
+  // Aborted once the attempt is over: a host key question still waiting for `wanted`, or
+  // still unanswered, when the handshake timed out is never asked, or is taken back.
+  const over = new AbortController();
   try {
     // The key is passed as text, not as a path: node-ssh then opens the socket at once, so
     // that an abandoned run can close it.
@@ -146,30 +149,36 @@ async function openHop(target: SshTarget, privateKey: string | undefined, known:
         rejected = { verdict, presented: fingerprint(key) };
         if (verdict.status !== "unknown" || !process.stdin.isTTY) return verify(false);
         // As OpenSSH does on a terminal: show the fingerprint and ask, once the run wants the connection.
-        wanted
-          .then(() =>
+        // Once the attempt is over (timed out, or the run stopped first and drops the
+        // connection), nothing is asked and nothing answered: ssh2 fails on a late verify().
+        wanted.then(
+          () => {
+            if (over.signal.aborted) return;
             askLine(
               `The authenticity of host '${knownHostName(target.host, target.port)}' can't be established.\n` +
                 `${keyTypeOf(key)} key fingerprint is ${fingerprint(key)}.\n` +
                 "Are you sure you want to continue connecting (yes/no)? ",
-            ),
-          )
-          .then(
-            (answer) => {
-              const yes = /^y(es)?$/i.test(answer.trim());
-              if (yes) {
-                learned = key;
-                rejected = undefined;
-              }
-              verify(yes);
-            },
-            () => verify(false),
-          );
+              over.signal,
+            ).then(
+              (answer) => {
+                const yes = /^y(es)?$/i.test(answer.trim());
+                if (yes) {
+                  learned = key;
+                  rejected = undefined;
+                }
+                verify(yes);
+              },
+              () => undefined,
+            );
+          },
+          () => undefined,
+        );
       },
     });
     wanted.catch(() => ssh.connection?.destroy());
     await connecting;
   } catch (error) {
+    over.abort();
     ssh.dispose();
     if (rejected) throw hostKeyError(target, rejected.verdict, rejected.presented);
     throw connectionError(target, error as Error);

@@ -44,10 +44,18 @@ export function askHidden(question: string): Promise<string> {
   });
 }
 
-/** Asks a question on the terminal and returns the line typed. */
-export function askLine(question: string): Promise<string> {
+/**
+ * Asks a question on the terminal and returns the line typed. An aborted `signal` takes the
+ * question back (rejects): a question left open would keep the process alive.
+ */
+export function askLine(question: string, signal?: AbortSignal): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    signal?.addEventListener("abort", () => {
+      rl.close();
+      process.stderr.write("\n");
+      reject(new Error("the question was taken back"));
+    });
     rl.question(question, (answer) => {
       rl.close();
       resolve(answer);

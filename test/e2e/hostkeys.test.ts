@@ -95,6 +95,26 @@ describe("host keys", () => {
     expect(readFileSync(trusted, "utf8")).toBe(`${hostName()} ssh-ed25519 ${keyOf(realPub)}\n`);
   });
 
+  it("an unknown host on a terminal, the question left unanswered: --timeout takes it back, exit 1, no hang", async () => {
+    const file = knownHosts("tty-silent");
+    const cli = `${process.execPath} ${join(ROOT, "dist/cli.js")} releases ${project} --path '~/apps/${folder}' --known-hosts ${file} --timeout 2`;
+    const child = spawn("script", ["-qec", cli, "/dev/null"], { env: { ...process.env, ...testHost(), NO_COLOR: "1" } });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    const started = Date.now();
+    // A question still open would keep the CLI alive: give up after 15 s rather than the test's timeout.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    clearTimeout(killer);
+    expect(output).toContain("(yes/no)? ");
+    expect(output).toMatch(/deploy-vps: unknown host/);
+    expect(code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(existsSync(file)).toBe(false);
+  });
+
   it("--accept-new-host-key trusts and records it; the next run needs no flag", async () => {
     const file = knownHosts("accept");
     const run = await connect(file, "--accept-new-host-key");
