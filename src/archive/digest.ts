@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { ManifestEntry } from "../release/manifest.js";
-import type { ShippedFile } from "./walk.js";
+import { type ShippedFile, unreadable } from "./walk.js";
 
 /** Files hashed at once: enough to keep a disk busy, few enough to keep memory flat. */
 const CONCURRENCY = 8;
@@ -28,8 +28,12 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 async function hashFile(path: string, file: ShippedFile): Promise<string> {
   const hash = createHash("sha256");
-  if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
-  await pipeline(createReadStream(path), hash);
+  try {
+    if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
+    await pipeline(createReadStream(path), hash);
+  } catch (error) {
+    throw unreadable(file.path, error);
+  }
   return hash.digest("hex");
 }
 

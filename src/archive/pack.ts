@@ -3,7 +3,8 @@ import { extname } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { constants, crc32, createDeflateRaw, type DeflateRaw } from "node:zlib";
 import { Header, ReadEntry, WriteEntry, WriteEntryTar } from "tar";
-import type { ShippedFile } from "./walk.js";
+import { DeployError } from "../errors.js";
+import { type ShippedFile, unreadable } from "./walk.js";
 
 /** Every entry lands under this folder of the staging area; the manifest sits beside the files. */
 export const ARCHIVE_ROOT = "files";
@@ -149,10 +150,11 @@ export function packRelease(
   const gzip = new LevelledGzip();
   const options = { cwd: root, portable: true, prefix: ARCHIVE_ROOT, maxReadSize: READ_SIZE };
   const outside = { ...options, prefix: undefined };
-  const plan = function* (): Generator<{ stored: boolean; open: () => Entry | Promise<Entry> }> {
+  const plan = function* (): Generator<{ stored: boolean; open: () => Entry | Promise<Entry>; fromDisk?: string }> {
     for (const file of files) {
       const text = replaced.get(file.path);
       yield {
+        fromDisk: text === undefined ? file.path : undefined,
         stored: !file.isLink && text === undefined && isCompressed(file.path),
         open: () => (text === undefined ? new WriteEntry(file.path, options) : new WriteEntryTar(memoryEntry(file.path, text, file.mode), options)),
       };
@@ -164,7 +166,7 @@ export function packRelease(
   };
   const write = async () => {
     const source = plan();
-    const ahead: { stored: boolean; entry: Promise<Entry> }[] = [];
+    const ahead: { stored: boolean; entry: Promise<Entry>; fromDisk?: string }[] = [];
     const fill = () => {
       while (ahead.length < READ_AHEAD) {
         const next = source.next();
@@ -173,7 +175,7 @@ export function packRelease(
         // An entry that fails before its turn keeps its error for the loop below (Minipass
         // replays it); a content that never came fails there too.
         entry.then((opened) => opened.on("error", () => undefined), () => undefined);
-        ahead.push({ stored: next.value.stored, entry });
+        ahead.push({ stored: next.value.stored, entry, fromDisk: next.value.fromDisk });
       }
     };
     let packed = 0;
@@ -181,10 +183,16 @@ export function packRelease(
     for (let current = ahead.shift(); current; current = ahead.shift()) {
       fill();
       await gzip.store(current.stored);
-      for await (const chunk of (await current.entry) as AsyncIterable<Buffer>) {
-        packed += chunk.length;
-        onPacked(packed);
-        await gzip.write(chunk);
+      try {
+        for await (const chunk of (await current.entry) as AsyncIterable<Buffer>) {
+          packed += chunk.length;
+          onPacked(packed);
+          await gzip.write(chunk);
+        }
+      } catch (error) {
+        // A file gone or unreadable since the walk: the user's to fix, named.
+        const fsError = typeof (error as NodeJS.ErrnoException).code === "string" && !(error instanceof DeployError);
+        throw current.fromDisk !== undefined && fsError ? unreadable(current.fromDisk, error) : error;
       }
     }
     // A tar archive ends with two empty 512-byte blocks.

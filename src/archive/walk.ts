@@ -1,6 +1,7 @@
-import { lstatSync, readdirSync } from "node:fs";
+import { accessSync, constants, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { setImmediate } from "node:timers/promises";
+import { InputError } from "../errors.js";
 import type { IsExcluded } from "./exclude.js";
 
 export interface ShippedFile {
@@ -50,10 +51,35 @@ export async function walkProject(root: string, isExcluded: IsExcluded): Promise
         tree.skipped.bytes += size;
         continue;
       }
+      // A file the world may not read may not be ours to read: found now, before the server
+      // is touched, rather than half-way through the upload.
+      if (!entry.isSymbolicLink() && (mode & 0o004) === 0) assertReadable(root, path);
       tree.files.push({ path, size, mode: mode & 0o7777, mtimeMs, isLink: entry.isSymbolicLink() });
       tree.bytes += size;
     }
   }
   await visit("");
   return tree;
+}
+
+function assertReadable(root: string, path: string): void {
+  try {
+    accessSync(join(root, path), constants.R_OK);
+  } catch (error) {
+    throw unreadable(path, error);
+  }
+}
+
+/** A project file that cannot be read: the user's to fix (permissions) or to exclude. */
+export function unreadable(path: string, cause: unknown): InputError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? "permission denied"
+      : code === "ENOENT"
+        ? "it was removed while deploy-vps ran"
+        : cause instanceof Error
+          ? cause.message
+          : String(cause);
+  return new InputError(`cannot read ${path} in the project (${why}): fix its permissions, or exclude it in .deployignore.`);
 }

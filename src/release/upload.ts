@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { type Readable, Transform } from "node:stream";
-import { EnvironmentError } from "../errors.js";
+import { DeployError, EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { ARCHIVE_ROOT } from "../archive/pack.js";
@@ -114,7 +114,12 @@ export function uploadAndSwitch(
   });
   let uploaded = false;
   const counted = archive.pipe(byteCounter(onBytes));
-  archive.on("error", (error) => counted.destroy(error));
+  // A local file that could not be packed is the real cause; the server only sees a cut stream.
+  let packFailure: DeployError | undefined;
+  archive.on("error", (error) => {
+    if (error instanceof DeployError) packFailure = error;
+    counted.destroy(error);
+  });
   const run = async (): Promise<void> => {
     const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
       stdin: counted,
@@ -131,6 +136,7 @@ export function uploadAndSwitch(
         .filter((line) => line.trim() && line !== UPLOADED)
         .slice(-3)
         .join(" / ");
+    if (packFailure) throw packFailure;
     if (result.code === 0) return arrive(true);
     if (uploaded) throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
     if (result.code === BASE_GONE && plan.base !== undefined) return arrive(false);

@@ -215,6 +215,19 @@ describe("bad input", () => {
     expect(expectError(run, 2)).toContain("/nonexistent/project");
   });
 
+  it("a project file the deploying user may not read: exit 2 naming it, before the server is touched", async () => {
+    const unreadable = projectCopy("compose/demo", uniqueName("e2e-cat-unreadable"));
+    writeFileSync(join(unreadable, "web/site/root-only.txt"), "not yours\n", { mode: 0o600 });
+    // The CLI runs as the local user deploy; the project is readable to it but for that one file.
+    execFileSync("chmod", ["-R", "go+rX", join(unreadable, "..")]);
+    execFileSync("chmod", ["600", join(unreadable, "web/site/root-only.txt")]);
+    const run = await runCli([unreadable, "--path", path], { HOME: "/home/deploy" }, { via: ["runuser", "-u", "deploy", "--"] });
+    expect(expectError(run, 2)).toBe(
+      "deploy-vps: cannot read web/site/root-only.txt in the project (permission denied): fix its permissions, or exclude it in .deployignore.",
+    );
+    expect(existing(...untouchedPaths)).toEqual([]);
+  });
+
   it("an empty project folder: exit 2, no compose file", async () => {
     const empty = join(mkdtempSync(join(tmpdir(), "deploy-vps-e2e-")), "empty");
     mkdirSync(empty);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform } from "node:stream";
@@ -133,5 +133,16 @@ describe("packRelease", () => {
     const tree = await walkProject(root, () => false);
     const failed = Promise.reject(new Error("EACCES: permission denied, open 'secret.bin'"));
     await expect(unpack(packRelease(root, tree.files, { extra: new Map([["manifest", failed]]) }))).rejects.toThrow(/EACCES/);
+  });
+
+  it("names a file removed after the walk: a one-line input error, not a cut stream", async () => {
+    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    writeFileSync(join(root, "a.txt"), "a\n");
+    writeFileSync(join(root, "gone.txt"), "soon gone\n");
+    const tree = await walkProject(root, () => false);
+    rmSync(join(root, "gone.txt"));
+    await expect(unpack(packRelease(root, tree.files, {}))).rejects.toThrow(
+      "cannot read gone.txt in the project (it was removed while deploy-vps ran)",
+    );
   });
 });

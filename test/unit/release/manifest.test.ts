@@ -1,8 +1,9 @@
-import { mkdtempSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { digestFiles } from "../../../src/archive/digest.js";
+import { InputError } from "../../../src/errors.js";
 import { walkProject } from "../../../src/archive/walk.js";
 import { formatManifest, type ManifestEntry, parseManifest, planUpload, sortLines } from "../../../src/release/manifest.js";
 
@@ -89,6 +90,18 @@ describe("digestFiles", () => {
     const changed = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(changed.hashed).toBe(1);
     expect(changed.entries.find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
+  });
+});
+
+describe("digestFiles on a file removed after the walk", () => {
+  it("fails with an input error that names it (exit 2), not a bug report", async () => {
+    const root = mkdtempSync(join(tmpdir(), "digest-"));
+    writeFileSync(join(root, "gone.txt"), "soon gone\n");
+    const files = (await walkProject(root, () => false)).files;
+    rmSync(join(root, "gone.txt"));
+    const failure = digestFiles(root, files, new Map(), join(root, "cache.json"));
+    await expect(failure).rejects.toBeInstanceOf(InputError);
+    await expect(failure).rejects.toThrow("cannot read gone.txt in the project (it was removed while deploy-vps ran)");
   });
 });
 
