@@ -26,12 +26,13 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "deploy-vps");
 }
 
-async function hashFile(path: string, file: ShippedFile): Promise<string> {
+async function hashFile(path: string, file: ShippedFile, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
   try {
     if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
-    await pipeline(createReadStream(path), hash);
+    await pipeline(createReadStream(path), hash, { signal });
   } catch (error) {
+    if (signal?.aborted) throw error;
     throw unreadable(file.path, error);
   }
   return hash.digest("hex");
@@ -40,13 +41,15 @@ async function hashFile(path: string, file: ShippedFile): Promise<string> {
 /**
  * The manifest of what is shipped: a content hash per file. A file whose size, mode and mtime
  * are those of the last run is not read again. `replaced` files (rewritten compose files) are
- * hashed as shipped.
+ * hashed as shipped. An aborted `signal` (the upload it ran beside failed) stops it early, with
+ * no cache written.
  */
 export async function digestFiles(
   root: string,
   files: ShippedFile[],
   replaced: Map<string, string>,
   cacheFile: string,
+  signal?: AbortSignal,
 ): Promise<{ entries: ManifestEntry[]; hashed: number }> {
   let cache: Record<string, CacheRow> = {};
   try {
@@ -59,6 +62,7 @@ export async function digestFiles(
   let index = 0;
   const worker = async () => {
     while (index < files.length) {
+      signal?.throwIfAborted();
       const i = index++;
       const file = files[i] as ShippedFile;
       const text = replaced.get(file.path);
@@ -71,7 +75,7 @@ export async function digestFiles(
       } else if (cached && cached[0] === file.size && cached[1] === file.mtimeMs && cached[2] === file.mode) {
         hash = cached[3];
       } else {
-        hash = await hashFile(join(root, file.path), file);
+        hash = await hashFile(join(root, file.path), file, signal);
         hashed += 1;
       }
       entries[i] = { path: file.path, size, mode: file.mode, hash };

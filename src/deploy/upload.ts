@@ -32,8 +32,10 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   // Hashing every file is only needed up front to compare with the live release. A full upload
   // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
   // with no hash cache, that overlaps a whole read of the tree with the transfer.
+  // Stopped if the upload fails first: the CLI should not stay on to hash a tree nobody needs.
+  const hashing = new AbortController();
   const digesting = timed(c, "digest", () =>
-    digestFiles(settings.projectDir, files, c.images.replaced, digestCachePath(settings.projectDir)),
+    digestFiles(settings.projectDir, files, c.images.replaced, digestCachePath(settings.projectDir), hashing.signal),
   );
   digesting.catch(() => undefined);
   const manifest = digesting.then(({ entries }) => formatManifest(entries));
@@ -103,10 +105,15 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     );
   };
   let transfer = await send(c.upload);
-  if (!(await timed(c, "upload", () => transfer.arrived))) {
-    c.upload = fullUpload(files.map((file) => file.path), "the live release is gone or differs from its manifest");
-    transfer = await send(c.upload);
-    await timed(c, "upload", () => transfer.arrived);
+  try {
+    if (!(await timed(c, "upload", () => transfer.arrived))) {
+      c.upload = fullUpload(files.map((file) => file.path), "the live release is gone or differs from its manifest");
+      transfer = await send(c.upload);
+      await timed(c, "upload", () => transfer.arrived);
+    }
+  } catch (error) {
+    hashing.abort();
+    throw error;
   }
   c.uploaded = true;
   c.switching = transfer.switched;

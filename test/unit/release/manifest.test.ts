@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -102,6 +102,18 @@ describe("digestFiles on a file removed after the walk", () => {
     const failure = digestFiles(root, files, new Map(), join(root, "cache.json"));
     await expect(failure).rejects.toBeInstanceOf(InputError);
     await expect(failure).rejects.toThrow("cannot read gone.txt in the project (it was removed while deploy-vps ran)");
+  });
+});
+
+describe("digestFiles stopped by its signal (the upload beside it failed)", () => {
+  it("stops without writing its cache", async () => {
+    const root = mkdtempSync(join(tmpdir(), "digest-"));
+    writeFileSync(join(root, "a.txt"), "a\n");
+    const files = (await walkProject(root, () => false)).files;
+    const stop = new AbortController();
+    stop.abort();
+    await expect(digestFiles(root, files, new Map(), join(root, "cache.json"), stop.signal)).rejects.toThrow(/abort/i);
+    expect(existsSync(join(root, "cache.json"))).toBe(false);
   });
 });
 
