@@ -29,6 +29,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const { settings } = c;
   const started = Date.now();
   const { files } = c.plan.tree;
+  const everything = (because: string) => fullUpload(files.map((file) => file.path), because);
   // Hashing every file is only needed up front to compare with the live release. A full upload
   // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
   // with no hash cache, that overlaps a whole read of the tree with the transfer.
@@ -50,7 +51,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     previous = same ? new Map() : await liveManifest(c.remote, c.layout, current, liveHash);
   }
   const full = needsFullUpload({ release: current, manifest: previous }, settings.full);
-  if (full) c.upload = fullUpload(files.map((file) => file.path), full);
+  if (full) c.upload = everything(full);
   else {
     c.upload = same
       ? { base: current, send: [], deleted: [], unchanged: files.length }
@@ -107,7 +108,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   let transfer = await send(c.upload);
   try {
     if (!(await timed(c, "upload", () => transfer.arrived))) {
-      c.upload = fullUpload(files.map((file) => file.path), "the live release is gone or differs from its manifest");
+      c.upload = everything("the live release is gone or differs from its manifest");
       transfer = await send(c.upload);
       await timed(c, "upload", () => transfer.arrived);
     }

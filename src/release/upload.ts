@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { type Readable, Transform } from "node:stream";
-import { DeployError, EnvironmentError } from "../errors.js";
+import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { ARCHIVE_ROOT } from "../archive/pack.js";
@@ -25,6 +25,7 @@ export const UPLOADED = "deploy-vps:uploaded";
 export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string | undefined, then: Shell): Shell {
   const files = `${layout.staging}/${ARCHIVE_ROOT}`;
   const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
+  const extract = sh`tar -xzpf - --no-same-owner -C ${layout.staging}`;
   // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
   // the archive's modes, since `cp -a` carries them, its root's included, into the app folder.
   return sh`set -eu
@@ -41,7 +42,7 @@ ${
     : sh`[ -d ${base} ] || { echo "the live release is gone" >&2; exit ${BASE_GONE}; }
 cp -al ${base} ${files}`
 }
-${base === undefined ? extractWithFreshCopy(layout) : sh`tar -xzpf - --no-same-owner -C ${layout.staging}`}
+${base === undefined ? extractWithFreshCopy(layout, extract) : extract}
 ${
   base === undefined
     ? sh`mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`
@@ -63,11 +64,11 @@ ${then}`;
  * whole tree after the upload took 0.3 to 2 s for 35 MB on the test host's disk, 10 to 15 s
  * for 1 GB. Anything at the app path (a folder deployed by hand, a link) gets the copy instead.
  */
-function extractWithFreshCopy(layout: ServerLayout): Shell {
+function extractWithFreshCopy(layout: ServerLayout, extract: Shell): Shell {
   const fresh = `${layout.staging}/${FRESH_APP}`;
   const fifo = `${layout.staging}/fresh.fifo`;
   return sh`if [ -e ${layout.app} ] || [ -L ${layout.app} ]; then
-  tar -xzpf - --no-same-owner -C ${layout.staging}
+  ${extract}
 else
   mkdir ${fresh}
   mkfifo ${fifo}
@@ -75,7 +76,7 @@ else
   # a reader that is not there.
   tar -xzpf - --no-same-owner --strip-components=1 -C ${fresh} ${ARCHIVE_ROOT} < ${fifo} &
   copier=$!
-  tee ${fifo} | tar -xzpf - --no-same-owner -C ${layout.staging}
+  tee ${fifo} | ${extract}
   wait "$copier"
   rm -f ${fifo} ${`${fresh}/${MANIFEST_FILE}`}
 fi`;
@@ -114,12 +115,7 @@ export function uploadAndSwitch(
   });
   let uploaded = false;
   const counted = archive.pipe(byteCounter(onBytes));
-  // A local file that could not be packed is the real cause; the server only sees a cut stream.
-  let packFailure: DeployError | undefined;
-  archive.on("error", (error) => {
-    if (error instanceof DeployError) packFailure = error;
-    counted.destroy(error);
-  });
+  archive.on("error", (error) => counted.destroy(error));
   const run = async (): Promise<void> => {
     const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
       stdin: counted,
@@ -136,7 +132,6 @@ export function uploadAndSwitch(
         .filter((line) => line.trim() && line !== UPLOADED)
         .slice(-3)
         .join(" / ");
-    if (packFailure) throw packFailure;
     if (result.code === 0) return arrive(true);
     if (uploaded) throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
     if (result.code === BASE_GONE && plan.base !== undefined) return arrive(false);

@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { NodeSSH } from "node-ssh";
 import type { ClientChannel } from "ssh2";
-import { EnvironmentError, InputError } from "../errors.js";
+import { DeployError, EnvironmentError, InputError } from "../errors.js";
 import { askLine } from "./credentials.js";
 import {
   checkHostKey,
@@ -287,10 +287,12 @@ export class Remote {
     if (stdin === undefined) channel.end();
     else if (typeof stdin === "string" || Buffer.isBuffer(stdin)) channel.end(stdin);
     // A remote command that fails early closes its stdin; its exit code and stderr tell why.
+    // But a stream that failed with an error of ours (a project file it could not read) is
+    // the cause: the command only saw its input cut.
     else await pipeline(stdin, channel).catch((error) => (pipeError = error));
     const code = await closed;
     trace?.(`(exit ${code})`);
-    if (pipeError && code <= 0) throw pipeError;
+    if (pipeError && (code <= 0 || pipeError instanceof DeployError)) throw pipeError;
     if (partial && options.onLine) options.onLine(partial);
     return { code, stdout: Buffer.concat(stdout), stderr };
   }
