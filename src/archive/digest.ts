@@ -1,16 +1,19 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, readlink, rename } from "node:fs/promises";
+import { mkdir, open, readlink, rename } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { createInterface } from "node:readline";
 import type { ManifestEntry } from "../release/manifest.js";
-import { type ShippedFile, unreadable } from "./walk.js";
+import { type ShippedFile, unreadable, walkOrder } from "./walk.js";
 
 /** Files hashed at once: enough to keep a disk busy, few enough to keep memory flat. */
 const CONCURRENCY = 8;
+/** Each hashing worker reads into one buffer of this size, again and again. */
+const READ_SIZE = 64 * 1024;
 
-type CacheRow = [size: number, mtimeMs: number, mode: number, hash: string];
+/** A line of the hash cache, one per file, in the walk's order. */
+export type CacheRow = [path: string, size: number, mtimeMs: number, mode: number, hash: string];
 
 /**
  * Where the hashes of a project's files are kept between runs, keyed by the project's folder.
@@ -18,7 +21,7 @@ type CacheRow = [size: number, mtimeMs: number, mode: number, hash: string];
  */
 export function digestCachePath(projectDir: string, env: NodeJS.ProcessEnv = process.env): string {
   const key = createHash("sha256").update(projectDir).digest("hex").slice(0, 16);
-  return join(cacheRoot(env), `${key}.json`);
+  return join(cacheRoot(env), `${key}.jsonl`);
 }
 
 /** deploy-vps's local cache folder (XDG_CACHE_HOME respected). */
@@ -26,16 +29,63 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "deploy-vps");
 }
 
-async function hashFile(path: string, file: ShippedFile, signal?: AbortSignal): Promise<string> {
+async function hashFile(path: string, file: ShippedFile, buffer: Buffer, signal?: AbortSignal): Promise<string> {
   const hash = createHash("sha256");
   try {
     if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
-    await pipeline(createReadStream(path), hash, { signal });
+    const handle = await open(path, "r");
+    try {
+      for (let read = -1; read !== 0; ) {
+        signal?.throwIfAborted();
+        ({ bytesRead: read } = await handle.read(buffer, 0, buffer.length, null));
+        hash.update(buffer.subarray(0, read));
+      }
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
     if (signal?.aborted) throw error;
     throw unreadable(file.path, error);
   }
   return hash.digest("hex");
+}
+
+/** The rows of a cache file; none when there is none, and only the sound ones of a damaged one. */
+async function* readCache(cacheFile: string): AsyncGenerator<CacheRow> {
+  const lines = createInterface({ input: createReadStream(cacheFile), crlfDelay: Number.POSITIVE_INFINITY });
+  try {
+    for await (const line of lines) {
+      const row = (() => {
+        try {
+          return JSON.parse(line) as unknown;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (Array.isArray(row) && row.length === 5 && typeof row[0] === "string" && typeof row[4] === "string") yield row as CacheRow;
+    }
+  } catch {
+    // No cache yet, or one that cannot be read: its files are hashed.
+  } finally {
+    lines.close();
+  }
+}
+
+/**
+ * The cached hash of each file whose size, mtime and mode are as cached. Rows and files are
+ * both in the walk's order, so one pass matches them, and no row is kept: at 50,000 files, a
+ * parsed cache held tens of MB of heap.
+ */
+export async function cachedHashes(rows: AsyncIterable<CacheRow>, files: ShippedFile[]): Promise<(string | undefined)[]> {
+  const known = new Array<string | undefined>(files.length);
+  let i = 0;
+  for await (const [path, size, mtimeMs, mode, hash] of rows) {
+    while (i < files.length && walkOrder((files[i] as ShippedFile).path, path) < 0) i++;
+    const file = files[i];
+    if (!file) break;
+    if (file.path === path && file.size === size && file.mtimeMs === mtimeMs && file.mode === mode) known[i] = hash;
+  }
+  return known;
 }
 
 /**
@@ -51,39 +101,30 @@ export async function digestFiles(
   cacheFile: string,
   signal?: AbortSignal,
 ): Promise<{ entries: ManifestEntry[]; hashed: number }> {
-  let cache: Record<string, CacheRow> = {};
-  try {
-    cache = JSON.parse(await readFile(cacheFile, "utf8")) as Record<string, CacheRow>;
-  } catch {
-    cache = {};
-  }
+  const known = await cachedHashes(readCache(cacheFile), files);
   const entries: ManifestEntry[] = new Array(files.length);
   let hashed = 0;
   let index = 0;
   const worker = async () => {
+    const buffer = Buffer.allocUnsafe(READ_SIZE);
     while (index < files.length) {
       signal?.throwIfAborted();
       const i = index++;
       const file = files[i] as ShippedFile;
       const text = replaced.get(file.path);
-      let hash: string;
+      let hash = known[i];
       let size = file.size;
-      const cached = cache[file.path];
       if (text !== undefined) {
         hash = createHash("sha256").update(text).digest("hex");
         size = Buffer.byteLength(text);
-      } else if (cached && cached[0] === file.size && cached[1] === file.mtimeMs && cached[2] === file.mode) {
-        hash = cached[3];
-      } else {
-        hash = await hashFile(join(root, file.path), file, signal);
+      } else if (hash === undefined) {
+        hash = await hashFile(join(root, file.path), file, buffer, signal);
         hashed += 1;
       }
       entries[i] = { path: file.path, size, mode: file.mode, hash };
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  // The old rows can be collected before the new ones are written.
-  cache = {};
   // Best effort: a cache that cannot be written only costs the next run some reading.
   await writeCache(cacheFile, files, entries, replaced).catch(() => undefined);
   return { entries, hashed };
@@ -94,19 +135,17 @@ async function writeCache(cacheFile: string, files: ShippedFile[], entries: Mani
   await mkdir(dirname(cacheFile), { recursive: true });
   const file = await open(`${cacheFile}.tmp`, "w");
   try {
-    let text = "{";
-    let first = true;
+    let text = "";
     for (const [i, shipped] of files.entries()) {
       if (replaced.has(shipped.path)) continue;
-      const row: CacheRow = [shipped.size, shipped.mtimeMs, shipped.mode, (entries[i] as ManifestEntry).hash];
-      text += `${first ? "" : ","}${JSON.stringify(shipped.path)}:${JSON.stringify(row)}`;
-      first = false;
+      const row: CacheRow = [shipped.path, shipped.size, shipped.mtimeMs, shipped.mode, (entries[i] as ManifestEntry).hash];
+      text += `${JSON.stringify(row)}\n`;
       if (text.length > 256 * 1024) {
         await file.write(text);
         text = "";
       }
     }
-    await file.write(`${text}}`);
+    await file.write(text);
   } finally {
     await file.close();
   }

@@ -43,8 +43,11 @@ export function isCompressed(path: string): boolean {
 /** Files are read in chunks of this size: node-tar's default of 16 MB made memory grow with file size. */
 const READ_SIZE = 256 * 1024;
 
-function memoryEntry(path: string, text: string, mode: number): ReadEntry {
-  const body = Buffer.from(text, "utf8");
+/** A file made in memory: text, or bytes already encoded (the manifest). */
+type Content = string | Buffer;
+
+function memoryEntry(path: string, text: Content, mode: number): ReadEntry {
+  const body = Buffer.isBuffer(text) ? text : Buffer.from(text, "utf8");
   const header = new Header({ path, mode, size: body.length, mtime: new Date(), type: "File" });
   header.encode();
   const entry = new ReadEntry(header);
@@ -143,10 +146,10 @@ class LevelledGzip {
 export function packRelease(
   root: string,
   files: ShippedFile[],
-  made: { replaced?: Map<string, string>; extra?: Map<string, string | Promise<string>>; beside?: Map<string, string> },
+  made: { replaced?: Map<string, string>; extra?: Map<string, Content | Promise<Content>>; beside?: Map<string, string> },
   onPacked: (bytes: number) => void = () => undefined,
 ): Readable {
-  const { replaced = new Map<string, string>(), extra = new Map<string, string | Promise<string>>(), beside = new Map<string, string>() } = made;
+  const { replaced = new Map<string, string>(), extra = new Map<string, Content | Promise<Content>>(), beside = new Map<string, string>() } = made;
   const gzip = new LevelledGzip();
   const options = { cwd: root, portable: true, prefix: ARCHIVE_ROOT, maxReadSize: READ_SIZE };
   const outside = { ...options, prefix: undefined };

@@ -22,6 +22,25 @@ export interface ProjectTree {
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
+ * The walk's order on whole paths: folder by folder, names compared as the walk sorts them. A
+ * folder's files come where the folder's name sorts, so "a/x" comes before "a.b", unlike in
+ * plain string order ('/' sorts after '.').
+ */
+export function walkOrder(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // One name ends here and the other goes on: the shorter name comes first.
+    if (x === 0x2f) return -1;
+    if (y === 0x2f) return 1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/**
  * Lists what is shipped, depth first in sorted order so that archives are reproducible. Each
  * folder is read and stat'ed synchronously, then the event loop gets a turn: on 50,000 files
  * that takes half the time of the promise API (400 vs 800-990 ms), with a quarter less heap.

@@ -2,6 +2,7 @@ import { digestCachePath, digestFiles } from "../archive/digest.js";
 import { packRelease, tarBytes } from "../archive/pack.js";
 import { switchScript } from "../release/apply.js";
 import { gitInfo, localOrigin, type ReleaseMeta } from "../release/history.js";
+import { collectStreamGarbage } from "../memory/stream-garbage.js";
 import { releaseId } from "../release/layout.js";
 import {
   formatManifest,
@@ -87,12 +88,14 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     const delta = plan.base && previous ? manifestDelta(plan, previous, (await digesting).entries) : undefined;
     const total = tarBytes(shipped);
     let packed = 0;
+    const collect = collectStreamGarbage();
     const archive = packRelease(
       settings.projectDir,
       shipped,
       { replaced: c.images.replaced, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
       (bytes) => {
         packed = bytes;
+        collect.packed(bytes);
       },
     );
     return uploadAndSwitch(
@@ -101,6 +104,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
       { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, switchOver },
       (bytes) => {
         c.uploadedBytes = bytes;
+        collect.sent(bytes);
         step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: Date.now() - started });
       },
     );

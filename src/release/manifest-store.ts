@@ -9,7 +9,7 @@ import { type ManifestEntry, manifestHash, parseManifest } from "./manifest.js";
 const folder = () => join(cacheRoot(), "manifests");
 
 /** Keeps a manifest that was sent, by its hash, so that the next deploy need not fetch it. */
-export async function keepManifest(text: string): Promise<void> {
+export async function keepManifest(text: string | Buffer): Promise<void> {
   const path = join(folder(), `${manifestHash(text)}.jsonl`);
   await mkdir(folder(), { recursive: true })
     .then(() => writeFile(`${path}.tmp`, text))

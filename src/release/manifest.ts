@@ -27,23 +27,52 @@ export function manifestLine(e: ManifestEntry): string {
   return JSON.stringify([e.path, e.size, e.mode, e.hash]);
 }
 
-/** Lines in byte order, as `LC_ALL=C sort` leaves them, so both sides hash the same text. */
-export function sortLines(lines: string[]): string[] {
-  // JavaScript compares UTF-16 units, which is byte order for UTF-8 unless a surrogate pair
-  // meets a character from U+E000 up: only then is each line encoded (once) and compared.
-  if (!lines.some((line) => /[\uD800-\uFFFF]/.test(line))) return lines.slice().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return lines
-    .map((line) => ({ line, bytes: Buffer.from(line) }))
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map(({ line }) => line);
+/** A path whose line starts with it unescaped, in characters that sort as their UTF-8 bytes do. */
+const PLAIN_PATH = /^[\u0020-\u0021\u0023-\u005b\u005d-\ud7ff]*$/;
+
+/**
+ * Orders entries as their lines sort byte by byte (`LC_ALL=C sort`, which the server runs on its
+ * rebuilt manifest), without making the lines: for two plain paths, the first difference of
+ * `path"` decides (a line goes on with `",`). Anything else is compared as the UTF-8 of its line.
+ */
+function byLine(a: ManifestEntry, b: ManifestEntry): number {
+  if (PLAIN_PATH.test(a.path) && PLAIN_PATH.test(b.path)) {
+    const length = Math.min(a.path.length, b.path.length);
+    for (let i = 0; i < length; i++) {
+      const difference = a.path.charCodeAt(i) - b.path.charCodeAt(i);
+      if (difference !== 0) return difference;
+    }
+    const quote = 0x22;
+    return (a.path.charCodeAt(length) || quote) - (b.path.charCodeAt(length) || quote);
+  }
+  return Buffer.compare(Buffer.from(manifestLine(a)), Buffer.from(manifestLine(b)));
 }
 
-export function formatManifest(entries: ManifestEntry[]): string {
-  if (entries.length === 0) return "";
-  return `${sortLines(entries.map(manifestLine)).join("\n")}\n`;
+/** Bytes of manifest written at a time. */
+const CHUNK = 256 * 1024;
+
+/**
+ * The manifest's text, its lines in byte order. Written into buffers line by line: at 50,000
+ * files, making every line first and joining them cost 20 MB of garbage for 5.6 MB of text.
+ */
+export function formatManifest(entries: ManifestEntry[]): Buffer {
+  const chunks: Buffer[] = [];
+  let chunk = Buffer.allocUnsafe(CHUNK);
+  let used = 0;
+  for (const entry of entries.slice().sort(byLine)) {
+    const line = `${manifestLine(entry)}\n`;
+    if (used + Buffer.byteLength(line) > chunk.length) {
+      chunks.push(chunk.subarray(0, used));
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK, Buffer.byteLength(line)));
+      used = 0;
+    }
+    used += chunk.write(line, used);
+  }
+  chunks.push(chunk.subarray(0, used));
+  return Buffer.concat(chunks);
 }
 
-export function manifestHash(text: string): string {
+export function manifestHash(text: string | Buffer): string {
   return createHash("sha256").update(text).digest("hex");
 }
 

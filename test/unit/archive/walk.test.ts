@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { excludeRule, type IsExcluded } from "../../../src/archive/exclude.js";
-import { walkProject } from "../../../src/archive/walk.js";
+import { walkOrder, walkProject } from "../../../src/archive/walk.js";
 
 let root: string;
 
@@ -155,5 +155,15 @@ describe("walkProject", () => {
     await expect(walkProject(join(root, "missing"), spiedRule().isExcluded)).rejects.toMatchObject({
       code: "ENOENT",
     });
+  });
+});
+
+describe("walkOrder", () => {
+  it("orders whole paths as the walk lists them, which plain string order does not", async () => {
+    for (const path of ["a/x", "a/y/z", "a.b", "a-c/d", "ab", "B", "é/f", "z"]) await put(path, "x");
+    const listed = (await walkProject(root, () => false)).files.map((file) => file.path);
+    expect(listed).toEqual(["B", "a/x", "a/y/z", "a-c/d", "a.b", "ab", "z", "é/f"]);
+    expect(listed.slice().sort(walkOrder)).toEqual(listed);
+    expect(listed.slice().sort()).not.toEqual(listed);
   });
 });

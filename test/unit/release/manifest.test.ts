@@ -1,28 +1,48 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { digestFiles } from "../../../src/archive/digest.js";
+import { type CacheRow, cachedHashes, digestFiles } from "../../../src/archive/digest.js";
 import { InputError } from "../../../src/errors.js";
-import { walkProject } from "../../../src/archive/walk.js";
-import { formatManifest, type ManifestEntry, parseManifest, planUpload, sortLines } from "../../../src/release/manifest.js";
+import { type ShippedFile, walkProject } from "../../../src/archive/walk.js";
+import { formatManifest, manifestLine, type ManifestEntry, parseManifest, planUpload } from "../../../src/release/manifest.js";
 
 const entry = (path: string, hash: string, mode = 0o644): ManifestEntry => ({ path, size: 1, mode, hash });
+
+/** The server's own order: `LC_ALL=C sort`, run for real. */
+const cSort = (lines: string[]): string =>
+  execFileSync("sort", { input: lines.map((line) => `${line}\n`).join(""), env: { ...process.env, LC_ALL: "C" } }).toString("utf8");
 
 describe("manifest", () => {
   it("round-trips through its text form, paths with newlines and quotes included", () => {
     const entries = [entry("a b", "h1"), entry("it's\n\"x\".txt", "h2", 0o755)];
-    expect([...(parseManifest(formatManifest(entries)) ?? new Map()).values()]).toEqual(entries);
+    expect([...(parseManifest(formatManifest(entries).toString("utf8")) ?? new Map()).values()]).toEqual(entries);
   });
 
-  it("sorts lines in byte order, as LC_ALL=C sort does: ASCII by code, and U+E000 before an emoji although UTF-16 says otherwise", () => {
-    const ascii = ["b", "B", "a-b", "a/b", "a", "_"];
-    expect(sortLines(ascii)).toEqual(["B", "_", "a", "a-b", "a/b", "b"]);
-    const wide = ["\u{1F600}.png", "\uE000.txt", "\u00E9.txt", "z.txt"];
+  it("sorts its lines as LC_ALL=C sort does: byte order, '\"' and '\\' escaped, U+E000 before an emoji although UTF-16 says otherwise", () => {
+    const paths = ["b", "B", "a-b", "a/b", "a", "_", "a b", "a!", "a#", "a\"q", "a\\s", "a\tt", "a\u007f", "\u{1F600}.png", "\uE000.txt", "\u00E9.txt", "z.txt", "\u2028"];
+    const entries = paths.map((path, i) => entry(path, `h${i}`));
+    const lines = entries.map(manifestLine);
     // In UTF-16 the emoji's surrogate (D83D) sorts before E000; in UTF-8 (F0 9F…) after EE 80 80.
-    expect([...wide].sort()).toEqual(["z.txt", "\u00E9.txt", "\u{1F600}.png", "\uE000.txt"]);
-    expect(sortLines(wide)).toEqual(["z.txt", "\u00E9.txt", "\uE000.txt", "\u{1F600}.png"]);
-    expect(sortLines(wide)).toEqual([...wide].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    expect([...lines].sort().join("\n")).not.toBe(cSort(lines).trimEnd());
+    expect(formatManifest(entries).toString("utf8")).toBe(cSort(lines));
+    expect(formatManifest([]).length).toBe(0);
+  });
+
+  it("sorts as LC_ALL=C sort on random paths", () => {
+    const alphabet = ["a", "b", "/", ".", "-", " ", "!", "\"", "é", "\uE000", "\u{1F600}", "_", "Z", "0"];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed;
+    };
+    for (let round = 0; round < 50; round++) {
+      const paths = new Set<string>();
+      while (paths.size < 30) paths.add(Array.from({ length: 1 + (next() % 5) }, () => alphabet[next() % alphabet.length]).join(""));
+      const entries = [...paths].map((path) => entry(path, "h"));
+      expect(formatManifest(entries).toString("utf8")).toBe(cSort(entries.map(manifestLine)));
+    }
   });
 
   it("is undefined for text that is not a manifest", () => {
@@ -69,7 +89,7 @@ describe("digestFiles", () => {
     writeFileSync(join(root, "src/a.txt"), "hello\n");
     writeFileSync(join(root, "compose.yaml"), "image: x\n");
     symlinkSync("a.txt", join(root, "src/link"));
-    const cache = join(root, "..", `${root.split("/").pop()}-cache.json`);
+    const cache = join(root, "..", `${root.split("/").pop()}-cache.jsonl`);
     const tree = await walkProject(root, () => false);
     const replaced = new Map([["compose.yaml", "image: local\n"]]);
     const first = await digestFiles(root, tree.files, replaced, cache);
@@ -79,7 +99,10 @@ describe("digestFiles", () => {
     expect(byPath.get("src/a.txt")?.hash).toBe("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
     expect(byPath.get("compose.yaml")?.size).toBe(13);
     expect(byPath.get("src/link")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
-    expect(JSON.parse(readFileSync(cache, "utf8"))["src/a.txt"][3]).toBe(byPath.get("src/a.txt")?.hash);
+    // One line per file in the walk's order, the rewritten compose file left out.
+    const rows = readFileSync(cache, "utf8").trimEnd().split("\n").map((line) => JSON.parse(line));
+    expect(rows.map((row) => row[0])).toEqual(["src/a.txt", "src/link"]);
+    expect(rows[0][4]).toBe(byPath.get("src/a.txt")?.hash);
 
     const again = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(again.hashed).toBe(0);
@@ -90,6 +113,36 @@ describe("digestFiles", () => {
     const changed = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(changed.hashed).toBe(1);
     expect(changed.entries.find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
+
+    // A damaged cache costs only re-reading: its sound lines still count.
+    const link = readFileSync(cache, "utf8").split("\n")[1];
+    writeFileSync(cache, `{"src/a.txt": [1, 2, 3, "x"]}\nnot json\n[1,2]\n${link}\n`);
+    const damaged = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
+    expect(damaged.hashed).toBe(1);
+    expect(damaged.entries).toEqual(changed.entries);
+  });
+});
+
+describe("cachedHashes", () => {
+  const file = (path: string, size = 1): ShippedFile => ({ path, size, mode: 0o644, mtimeMs: 1000.5, isLink: false });
+  const row = (f: ShippedFile, hash: string): CacheRow => [f.path, f.size, f.mtimeMs, f.mode, hash];
+  async function* rows(list: CacheRow[]): AsyncGenerator<CacheRow> {
+    yield* list;
+  }
+
+  it("matches rows and files in one pass in the walk's order, across added, removed and changed files", async () => {
+    const files = [file("a/x"), file("a.b"), file("b/new"), file("c", 2), file("d/y")];
+    const cached = [row(file("a/x"), "h1"), row(file("a.b"), "h2"), row(file("b/gone"), "h3"), row(file("c", 1), "h4"), row(file("d/y"), "h5")];
+    expect(await cachedHashes(rows(cached), files)).toEqual(["h1", "h2", undefined, undefined, "h5"]);
+  });
+
+  it("trusts no row for a file whose mode or mtime moved, and only misses on rows out of order", async () => {
+    const files = [file("a"), file("b"), file("c")];
+    const moved = [row({ ...file("a"), mode: 0o755 }, "h1"), row({ ...file("b"), mtimeMs: 2 }, "h2"), row(file("c"), "h3")];
+    expect(await cachedHashes(rows(moved), files)).toEqual([undefined, undefined, "h3"]);
+    const shuffled = [row(file("c"), "h3"), row(file("a"), "h1"), row(file("b"), "h2")];
+    const known = await cachedHashes(rows(shuffled), files);
+    expect(known.filter((hash, i) => hash !== undefined && hash !== ["h1", "h2", "h3"][i])).toEqual([]);
   });
 });
 
@@ -119,7 +172,7 @@ describe("digestFiles stopped by its signal (the upload beside it failed)", () =
 
 describe("manifestDelta", () => {
   it("removes the old lines of what changed or went and adds the new ones: the server's rebuild equals the full manifest", async () => {
-    const { DELTA_FILES, manifestDelta, sortLines, manifestHash } = await import("../../../src/release/manifest.js");
+    const { DELTA_FILES, manifestDelta, manifestHash } = await import("../../../src/release/manifest.js");
     const live = [entry("keep", "1"), entry("edit", "1"), entry("gone", "1")];
     const next = [entry("keep", "1"), entry("edit", "2"), entry("new", "3")];
     const previous = new Map(live.map((e) => [e.path, e]));
@@ -129,8 +182,8 @@ describe("manifestDelta", () => {
     const add = delta.get(DELTA_FILES.add) ?? "";
     // What the server does: grep -vxF -f remove live; cat add; LC_ALL=C sort.
     const removed = new Set(remove.split("\n").filter(Boolean));
-    const rebuilt = `${sortLines([...formatManifest(live).split("\n").filter((l) => l && !removed.has(l)), ...add.split("\n").filter(Boolean)]).join("\n")}\n`;
-    expect(rebuilt).toBe(formatManifest(next));
+    const rebuilt = cSort([...formatManifest(live).toString("utf8").split("\n").filter((l) => l && !removed.has(l)), ...add.split("\n").filter(Boolean)]);
+    expect(rebuilt).toBe(formatManifest(next).toString("utf8"));
     expect(manifestHash(rebuilt)).toBe(manifestHash(formatManifest(next)));
     expect(remove.split("\n").filter(Boolean)).toHaveLength(2);
     // The switch touches only these in the app folder, NUL-separated so any name survives.
