@@ -3,7 +3,6 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readlink, rename } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import type { ManifestEntry } from "../release/manifest.js";
 import { type ShippedFile, unreadable, walkOrder } from "./walk.js";
 
@@ -52,23 +51,29 @@ async function hashFile(path: string, file: ShippedFile, buffer: Buffer, signal?
 
 /** The rows of a cache file; none when there is none, and only the sound ones of a damaged one. */
 async function* readCache(cacheFile: string): AsyncGenerator<CacheRow> {
-  const lines = createInterface({ input: createReadStream(cacheFile), crlfDelay: Number.POSITIVE_INFINITY });
+  let rest = "";
   try {
-    for await (const line of lines) {
-      const row = (() => {
-        try {
-          return JSON.parse(line) as unknown;
-        } catch {
-          return undefined;
-        }
-      })();
-      if (Array.isArray(row) && row.length === 5 && typeof row[0] === "string" && typeof row[4] === "string") yield row as CacheRow;
+    for await (const chunk of createReadStream(cacheFile, { encoding: "utf8", highWaterMark: 256 * 1024 })) {
+      const lines = `${rest}${chunk as string}`.split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        const row = parseRow(line);
+        if (row) yield row;
+      }
     }
   } catch {
     // No cache yet, or one that cannot be read: its files are hashed.
-  } finally {
-    lines.close();
   }
+}
+
+function parseRow(line: string): CacheRow | undefined {
+  try {
+    const row = JSON.parse(line) as unknown;
+    if (Array.isArray(row) && row.length === 5 && typeof row[0] === "string" && typeof row[4] === "string") return row as CacheRow;
+  } catch {
+    // A damaged line: its file is hashed again.
+  }
+  return undefined;
 }
 
 /**

@@ -122,7 +122,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   }
   c.uploaded = true;
   c.switching = transfer.switched;
-  await keepManifest(await manifest);
+  await keepManifest(c.remote, c.layout, await manifest);
   const { upload } = c;
   const what = upload.base
     ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`

@@ -1,7 +1,7 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+import { CACHE, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
 
 const name = uniqueName("e2e-demo");
 const app = `apps/${name}`;
@@ -128,11 +128,15 @@ describe("deploying the bundled demo", () => {
     expect(envOnly.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 6 });
     expect(envOnly.release).not.toBe(live);
     expect(onServer(`grep -c '^GREETING=Hello from deploy-vps$' ${app}/.env`).trim()).toBe("1");
+    const keptManifests = () => readdirSync(join(CACHE, "deploy-vps", "manifests"));
+    const kept = keptManifests();
     writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version three</h1>\n");
     const changed = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
     expect(changed.upload).toEqual({ mode: "incremental", reason: null, sent: 1, deleted: 0, unchanged: 5 });
     // probe + lock, upload and switch, build and start, one watch poll, log + unlock
     expect(changed.roundTrips).toBe(5);
+    // The manifest it sent replaced the one kept for this app: one per app, not one per deploy.
+    expect(keptManifests()).toEqual(kept);
     const full = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", "--full"], { DEMO_PORT: port })).stdout);
     expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 6 });
   });

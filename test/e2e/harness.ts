@@ -12,6 +12,8 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
+/** The CLI's cache (hashes, manifests) for this test file's runs: never the tester's own ~/.cache. */
+export const CACHE = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-cache-"));
 
 export interface TestHost {
   DEPLOY_HOST: string;
@@ -45,6 +47,11 @@ export interface CliOptions {
   via?: string[];
 }
 
+/** The CLI's environment in tests: the test host's settings, no colour, the test file's own cache. */
+export function cliEnv(env: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return { ...process.env, ...testHost(), NO_COLOR: "1", XDG_CACHE_HOME: CACHE, ...env };
+}
+
 /**
  * Runs `deploy-vps ARGS` as a user would, with the test host's settings in the environment.
  * A variable given as `undefined` in ENV is removed from the CLI's environment.
@@ -58,7 +65,7 @@ export function runCli(
   return new Promise((resolve) => {
     // spawn leaves out variables whose value is undefined.
     const child = spawn(command ?? process.execPath, [...prefix, CLI, ...args], {
-      env: { ...process.env, ...testHost(), NO_COLOR: "1", ...env },
+      env: cliEnv(env),
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";

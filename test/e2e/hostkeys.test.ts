@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT, onServer, runCli, testHost, uniqueName } from "./harness.js";
+import { cliEnv, ROOT, onServer, runCli, testHost, uniqueName } from "./harness.js";
 
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-hostkeys-"));
@@ -75,7 +75,7 @@ describe("host keys", () => {
       new Promise<{ code: number | null; output: string }>((resolve) => {
         const cli = `${process.execPath} ${join(ROOT, "dist/cli.js")} releases ${project} --path '~/apps/${folder}' --known-hosts ${file}`;
         // script(1) gives the CLI a real pseudo-terminal; the answer is typed once the question shows.
-        const child = spawn("script", ["-qec", cli, "/dev/null"], { env: { ...process.env, ...testHost(), NO_COLOR: "1" } });
+        const child = spawn("script", ["-qec", cli, "/dev/null"], { env: cliEnv() });
         let output = "";
         child.stdout.on("data", (chunk) => {
           output += chunk;
@@ -98,7 +98,7 @@ describe("host keys", () => {
   it("an unknown host on a terminal, the question left unanswered: --timeout takes it back, exit 1, no hang", async () => {
     const file = knownHosts("tty-silent");
     const cli = `${process.execPath} ${join(ROOT, "dist/cli.js")} releases ${project} --path '~/apps/${folder}' --known-hosts ${file} --timeout 2`;
-    const child = spawn("script", ["-qec", cli, "/dev/null"], { env: { ...process.env, ...testHost(), NO_COLOR: "1" } });
+    const child = spawn("script", ["-qec", cli, "/dev/null"], { env: cliEnv() });
     let output = "";
     child.stdout.on("data", (chunk) => {
       output += chunk;

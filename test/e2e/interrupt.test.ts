@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
+import { cliEnv, onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
 
 const stacks: string[] = [];
 afterAll(() => {
@@ -14,7 +14,7 @@ afterAll(() => {
 /** Starts the CLI and resolves when its progress output shows `marker`, so a test can strike then. */
 function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output: () => string; reached: (marker: RegExp) => Promise<void>; done: Promise<number | null> } {
   const child = spawn(process.execPath, [join(ROOT, "dist/cli.js"), ...args], {
-    env: { ...process.env, ...testHost(), NO_COLOR: "1", ...env },
+    env: cliEnv(env),
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { projectCopy, ROOT, testHost, uniqueName } from "./harness.js";
+import { cliEnv, projectCopy, ROOT, uniqueName } from "./harness.js";
 
 /** SGR sequences that set a colour or a weight, not the cursor moves a live task list also uses. */
 const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[(?:[0-9;]*;)?(?:1|2|3[0-9]|9[0-7])m`);
@@ -10,7 +10,7 @@ const COLOUR = new RegExp(`${String.fromCharCode(27)}\\[(?:[0-9;]*;)?(?:1|2|3[0-
 function onTerminal(env: Record<string, string | undefined>, columns = 120): string {
   const dir = projectCopy("compose/demo", uniqueName("e2e-tty"));
   const cli = `stty cols ${columns} rows 40; ${process.execPath} ${join(ROOT, "dist/cli.js")} ${dir} --dry-run --path '~/apps/e2e-tty-dry'`;
-  const run = spawnSync("script", ["-qec", cli, "/dev/null"], { env: { ...process.env, ...testHost(), NO_COLOR: undefined, ...env }, encoding: "utf8" });
+  const run = spawnSync("script", ["-qec", cli, "/dev/null"], { env: cliEnv({ NO_COLOR: undefined, ...env }), encoding: "utf8" });
   expect(run.status).toBe(0);
   return run.stdout;
 }
