@@ -7,11 +7,10 @@ import { releaseId } from "../release/layout.js";
 import {
   formatManifest,
   fullUpload,
-  type ManifestEntry,
   MANIFEST_FILE,
   manifestDelta,
   manifestHash,
-  needsFullUpload,
+  fullUploadReason,
   planUpload,
   type UploadPlan,
 } from "../release/manifest.js";
@@ -43,28 +42,22 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const manifest = digesting.then(({ entries }) => formatManifest(entries));
   manifest.catch(() => undefined);
   const { current, manifestHash: liveHash } = c.server;
-  let previous: Map<string, ManifestEntry> | undefined;
-  // The same manifest as the live release's (the probe brought its hash): no file changed, and
-  // the live manifest need not be loaded at all (at 50,000 files, tens of MB of heap).
-  let same = false;
-  if (current && liveHash && !settings.full) {
-    same = manifestHash(await manifest) === liveHash;
-    previous = same ? new Map() : await liveManifest(c.remote, c.layout, current, liveHash);
-  }
-  const full = needsFullUpload({ release: current, manifest: previous }, settings.full);
-  if (full) c.upload = everything(full);
-  else {
-    c.upload = same
-      ? { base: current, send: [], deleted: [], unchanged: files.length }
-      : planUpload((await digesting).entries, { release: current, manifest: previous }, false);
-    const { base, send, deleted } = c.upload;
-    if (base && send.length === 0 && deleted.length === 0 && c.env.text === c.server.env) {
-      // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
-      c.release = base;
-      c.unchanged = true;
-      step.skip(`Upload: nothing changed since release ${base}`);
-      return;
-    }
+  // A delta needs the live release's manifest, whose hash the probe brought back. The same hash
+  // as the new one's means no file changed: the live manifest need not be loaded at all.
+  const live = current && liveHash && !settings.full ? { release: current, hash: liveHash } : undefined;
+  const same = live !== undefined && manifestHash(await manifest) === live.hash;
+  const previous = live && !same ? await liveManifest(c.remote, c.layout, live.release, live.hash) : undefined;
+  if (live && same) c.upload = { base: live.release, send: [], deleted: [], unchanged: files.length };
+  else if (live && previous) {
+    c.upload = planUpload({ manifest: await manifest, paths: files.map((file) => file.path) }, { release: live.release, manifest: previous });
+  } else c.upload = everything(fullUploadReason(current, settings.full));
+  const { base } = c.upload;
+  if (base && c.upload.send.length === 0 && c.upload.deleted.length === 0 && c.env.text === c.server.env) {
+    // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
+    c.release = base;
+    c.unchanged = true;
+    step.skip(`Upload: nothing changed since release ${base}`);
+    return;
   }
   c.release = releaseId(new Date());
   const meta: ReleaseMeta = {
@@ -85,7 +78,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     const shipped = sent ? files.filter((file) => sent.has(file.path)) : files;
     // A full upload carries the whole manifest; a redeploy only the lines that change, and the
     // hash of the whole, for the server to check its rebuild.
-    const delta = plan.base && previous ? manifestDelta(plan, previous, (await digesting).entries) : undefined;
+    const delta = plan.base ? manifestDelta(plan) : undefined;
     const total = tarBytes(shipped);
     let packed = 0;
     const collect = collectStreamGarbage();

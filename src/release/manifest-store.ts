@@ -5,7 +5,7 @@ import { cacheRoot } from "../archive/digest.js";
 import type { Remote } from "../ssh/connection.js";
 import { sh } from "../ssh/quote.js";
 import type { ServerLayout } from "./layout.js";
-import { type ManifestEntry, manifestHash, parseManifest } from "./manifest.js";
+import { manifestHash } from "./manifest.js";
 
 /**
  * One file per app folder on a server: the manifest last sent there. Kept by app, not by hash,
@@ -30,13 +30,13 @@ export async function keepManifest(remote: Remote, layout: ServerLayout, text: s
 /**
  * The live release's manifest: from the local cache when it is the one kept (the usual case),
  * else fetched from the server (one more round trip: a new clone, another machine, a rollback).
+ * Undefined when neither matches the hash the server recorded: the upload is then full.
  */
-export async function liveManifest(remote: Remote, layout: ServerLayout, release: string, hash: string): Promise<Map<string, ManifestEntry> | undefined> {
-  const kept = await readFile(keptPath(remote, layout), "utf8").catch(() => undefined);
-  if (kept !== undefined && manifestHash(kept) === hash) return parseManifest(kept);
+export async function liveManifest(remote: Remote, layout: ServerLayout, release: string, hash: string): Promise<Buffer | undefined> {
+  const kept = await readFile(keptPath(remote, layout)).catch(() => undefined);
+  if (kept !== undefined && manifestHash(kept) === hash) return kept;
   const result = await remote.run(sh`cat ${`${layout.state}/meta/${release}.manifest`}`);
-  const text = result.stdout.toString("utf8");
-  if (result.code !== 0 || manifestHash(text) !== hash) return undefined;
-  await keepManifest(remote, layout, text);
-  return parseManifest(text);
+  if (result.code !== 0 || manifestHash(result.stdout) !== hash) return undefined;
+  await keepManifest(remote, layout, result.stdout);
+  return result.stdout;
 }

@@ -77,37 +77,54 @@ export function manifestHash(text: string | Buffer): string {
 }
 
 /** The delta files of a redeploy, by name in the archive: see DELTA_FILES. */
-export function manifestDelta(plan: UploadPlan, previous: Map<string, ManifestEntry>, next: ManifestEntry[]): Map<string, string> {
-  const sent = new Set(plan.send);
-  const removed = [...plan.deleted, ...plan.send].flatMap((path) => {
-    const old = previous.get(path);
-    return old ? [manifestLine(old)] : [];
-  });
-  const added = next.filter((e) => sent.has(e.path)).map(manifestLine);
+export function manifestDelta(plan: UploadPlan): Map<string, string> {
   const text = (lines: string[], end: string) => lines.map((line) => `${line}${end}`).join("");
   return new Map([
-    [DELTA_FILES.remove, text(removed, "\n")],
-    [DELTA_FILES.add, text(added, "\n")],
+    [DELTA_FILES.remove, text(plan.lines?.remove ?? [], "\n")],
+    [DELTA_FILES.add, text(plan.lines?.add ?? [], "\n")],
     [DELTA_FILES.changed, text(plan.send, "\0")],
     [DELTA_FILES.deleted, text(plan.deleted, "\0")],
   ]);
 }
 
-/** Undefined when the text is not a manifest: the deploy then falls back to a full upload. */
-export function parseManifest(text: string): Map<string, ManifestEntry> | undefined {
-  const entries = new Map<string, ManifestEntry>();
-  for (const line of text.split("\n")) {
-    if (!line) continue;
-    try {
-      const [path, size, mode, hash] = JSON.parse(line) as [string, number, number, string];
-      if (typeof path !== "string" || typeof hash !== "string") return undefined;
-      entries.set(path, { path, size, mode, hash });
-    } catch {
-      return undefined;
+/** A manifest's lines, as slices of its bytes. */
+function* linesOf(text: Buffer): Generator<Buffer> {
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf(0x0a, start);
+    const end = newline === -1 ? text.length : newline;
+    if (end > start) yield text.subarray(start, end);
+    start = end + 1;
+  }
+}
+
+/**
+ * The lines only the live manifest has and those only the next one has, in one pass over both,
+ * as `comm -3` does: they are in the same byte order (formatManifest's, the server's
+ * `LC_ALL=C sort`). Only those lines are decoded: at 50,000 files, parsing the live manifest
+ * whole took 30 MB of heap.
+ */
+export function diffManifests(live: Buffer, next: Buffer): { removed: string[]; added: string[] } {
+  const removed: string[] = [];
+  const added: string[] = [];
+  const before = linesOf(live);
+  const after = linesOf(next);
+  let old = before.next();
+  let now = after.next();
+  while (!old.done || !now.done) {
+    const order = old.done ? 1 : now.done ? -1 : Buffer.compare(old.value, now.value);
+    if (order <= 0 && !old.done) {
+      if (order < 0) removed.push(old.value.toString("utf8"));
+      old = before.next();
+    }
+    if (order >= 0 && !now.done) {
+      if (order > 0) added.push(now.value.toString("utf8"));
+      now = after.next();
     }
   }
-  return entries;
+  return { removed, added };
 }
+
+const pathOf = (line: string) => (JSON.parse(line) as [string])[0];
 
 export interface UploadPlan {
   /** The live release the new one is assembled from (hard links), or undefined for a full upload. */
@@ -119,20 +136,28 @@ export interface UploadPlan {
   unchanged: number;
   /** Why the upload is full, when it is. */
   fullBecause?: string;
+  /** A delta's manifest lines: the live ones to remove, the new ones to add. */
+  lines?: { remove: string[]; add: string[] };
 }
 
-/** The first new path that sits where the live release has a file above it, or files below it. */
-function retypedPath(added: string[], previous: Map<string, ManifestEntry>): string | undefined {
-  if (added.length === 0) return undefined;
+/**
+ * The first new path that sits where the live release has a file above it, or files below it.
+ * The live paths are read only when there are new ones, a line at a time.
+ */
+function retypedPath(fresh: string[], live: Buffer): string | undefined {
+  if (fresh.length === 0) return undefined;
+  const isFresh = new Set(fresh);
   const folders = new Set<string>();
-  for (const old of previous.keys()) {
-    for (let cut = old.indexOf("/"); cut !== -1; cut = old.indexOf("/", cut + 1)) folders.add(old.slice(0, cut));
+  for (const path of fresh) for (let cut = path.indexOf("/"); cut !== -1; cut = path.indexOf("/", cut + 1)) folders.add(path.slice(0, cut));
+  const retyped = new Set<string>();
+  for (const line of linesOf(live)) {
+    const old = pathOf(line.toString("utf8"));
+    // A live file where a new path needs a folder...
+    if (folders.has(old)) for (const path of fresh) if (path.startsWith(`${old}/`)) retyped.add(path);
+    // ...or a live folder where a new file goes.
+    for (let cut = old.indexOf("/"); cut !== -1; cut = old.indexOf("/", cut + 1)) if (isFresh.has(old.slice(0, cut))) retyped.add(old.slice(0, cut));
   }
-  return added.find((path) => {
-    if (folders.has(path)) return true;
-    for (let cut = path.indexOf("/"); cut !== -1; cut = path.indexOf("/", cut + 1)) if (previous.has(path.slice(0, cut))) return true;
-    return false;
-  });
+  return fresh.find((path) => retyped.has(path));
 }
 
 /** Every file goes; the server builds the release from the archive alone. */
@@ -140,34 +165,29 @@ export function fullUpload(paths: string[], fullBecause: string): UploadPlan {
   return { send: paths, deleted: [], unchanged: 0, fullBecause };
 }
 
-/** Why the upload must be full, known before any file is hashed; undefined when a delta may do. */
-export function needsFullUpload(live: { release?: string; manifest?: Map<string, ManifestEntry> }, forceFull: boolean): string | undefined {
+/** Why the upload is full when no delta can be planned against the live release. */
+export function fullUploadReason(liveRelease: string | undefined, forceFull: boolean): string {
   if (forceFull) return "--full";
-  if (!live.release) return "first deploy";
-  if (!live.manifest) return "the live release has no manifest";
-  return undefined;
+  if (!liveRelease) return "first deploy";
+  return "the live release has no manifest";
 }
 
-/** Decides what goes over the wire: everything, or only what differs from the live release. */
-export function planUpload(
-  next: ManifestEntry[],
-  live: { release?: string; manifest?: Map<string, ManifestEntry> },
-  forceFull: boolean,
-): UploadPlan {
-  const full = needsFullUpload(live, forceFull);
-  if (full || !live.release || !live.manifest) return fullUpload(next.map((e) => e.path), full ?? "first deploy");
-  const previous = live.manifest;
-  const send = next.filter((e) => {
-    const old = previous.get(e.path);
-    return !old || old.hash !== e.hash || old.mode !== e.mode;
-  });
-  const present = new Set(next.map((e) => e.path));
-  const deleted = [...previous.keys()].filter((path) => !present.has(path));
+/**
+ * Decides what goes over the wire when the live release has a manifest: only what differs from
+ * it, or everything when a file became a folder or back (copying changes cannot do that).
+ * `next` is the new manifest and every path it lists.
+ */
+export function planUpload(next: { manifest: Buffer; paths: string[] }, live: { release: string; manifest: Buffer }): UploadPlan {
+  const { removed, added } = diffManifests(live.manifest, next.manifest);
+  const send = added.map(pathOf);
+  const sent = new Set(send);
+  const before = removed.map(pathOf);
+  const deleted = before.filter((path) => !sent.has(path));
+  const existed = new Set(before);
   const retyped = retypedPath(
-    send.filter((e) => !previous.has(e.path)).map((e) => e.path),
-    previous,
+    send.filter((path) => !existed.has(path)),
+    live.manifest,
   );
-  // Copying only what changed cannot turn a folder into a file or back: the whole tree goes.
-  if (retyped) return fullUpload(next.map((e) => e.path), `${retyped} was a folder or under a file in the live release`);
-  return { base: live.release, send: send.map((e) => e.path), deleted, unchanged: next.length - send.length };
+  if (retyped) return fullUpload(next.paths, `${retyped} was a folder or under a file in the live release`);
+  return { base: live.release, send, deleted, unchanged: next.paths.length - send.length, lines: { remove: removed, add: added } };
 }

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { type CacheRow, cachedHashes, digestFiles } from "../../../src/archive/digest.js";
 import { InputError } from "../../../src/errors.js";
 import { type ShippedFile, walkProject } from "../../../src/archive/walk.js";
-import { formatManifest, manifestLine, type ManifestEntry, parseManifest, planUpload } from "../../../src/release/manifest.js";
+import { formatManifest, fullUploadReason, manifestLine, type ManifestEntry, planUpload } from "../../../src/release/manifest.js";
 
 const entry = (path: string, hash: string, mode = 0o644): ManifestEntry => ({ path, size: 1, mode, hash });
 
@@ -15,9 +15,10 @@ const cSort = (lines: string[]): string =>
   execFileSync("sort", { input: lines.map((line) => `${line}\n`).join(""), env: { ...process.env, LC_ALL: "C" } }).toString("utf8");
 
 describe("manifest", () => {
-  it("round-trips through its text form, paths with newlines and quotes included", () => {
+  it("writes one JSON line per file, paths with newlines and quotes included", () => {
     const entries = [entry("a b", "h1"), entry("it's\n\"x\".txt", "h2", 0o755)];
-    expect([...(parseManifest(formatManifest(entries).toString("utf8")) ?? new Map()).values()]).toEqual(entries);
+    const lines = formatManifest(entries).toString("utf8").trimEnd().split("\n");
+    expect(lines.map((line) => JSON.parse(line))).toEqual([["a b", 1, 0o644, "h1"], ["it's\n\"x\".txt", 1, 0o755, "h2"]]);
   });
 
   it("sorts its lines as LC_ALL=C sort does: byte order, '\"' and '\\' escaped, U+E000 before an emoji although UTF-16 says otherwise", () => {
@@ -45,40 +46,42 @@ describe("manifest", () => {
     }
   });
 
-  it("is undefined for text that is not a manifest", () => {
-    expect(parseManifest("not json\n")).toBeUndefined();
-    expect(parseManifest("[1,2,3,4]\n")).toBeUndefined();
-  });
 });
 
 describe("planUpload", () => {
-  const live = new Map([entry("same", "1"), entry("edited", "1"), entry("chmod", "1"), entry("gone", "1")].map((e) => [e.path, e]));
+  /** A plan against a live release whose manifest lists `live`, for the next files `next`. */
+  const plan = (live: ManifestEntry[], next: ManifestEntry[]) =>
+    planUpload({ manifest: formatManifest(next), paths: next.map((e) => e.path) }, { release: "R1", manifest: formatManifest(live) });
+  const live = [entry("same", "1"), entry("edited", "1"), entry("chmod", "1"), entry("gone", "1")];
   const next = [entry("same", "1"), entry("edited", "2"), entry("chmod", "1", 0o755), entry("new", "1")];
 
   it("sends what is new or changed (content or mode) and lists what was deleted", () => {
-    expect(planUpload(next, { release: "R1", manifest: live }, false)).toEqual({
-      base: "R1",
-      send: ["edited", "chmod", "new"],
-      deleted: ["gone"],
-      unchanged: 1,
-    });
+    expect(plan(live, next)).toMatchObject({ base: "R1", send: ["chmod", "edited", "new"], deleted: ["gone"], unchanged: 1 });
+    expect(plan(live, live)).toMatchObject({ base: "R1", send: [], deleted: [], unchanged: 4 });
+    expect(plan([], next)).toMatchObject({ base: "R1", send: ["chmod", "edited", "new", "same"], deleted: [] });
+    expect(plan(next, [])).toMatchObject({ base: "R1", send: [], deleted: ["chmod", "edited", "new", "same"] });
   });
 
-  it("sends everything on a first deploy, without a manifest, or with --full", () => {
-    const all = ["same", "edited", "chmod", "new"];
-    expect(planUpload(next, {}, false)).toEqual({ send: all, deleted: [], unchanged: 0, fullBecause: "first deploy" });
-    expect(planUpload(next, { release: "R1" }, false).fullBecause).toBe("the live release has no manifest");
-    expect(planUpload(next, { release: "R1", manifest: live }, true).fullBecause).toBe("--full");
+  it("matches lines in one pass even where a path's line sorts among longer paths' ('a' after 'a b')", () => {
+    const many = (hash: string) => ["a", "a b", "a!", "a.b", "a/b", "ab", "\u00e9", "z"].map((path) => entry(path, hash));
+    const edited = many("1").map((e) => (e.path === "a" || e.path === "z" ? { ...e, hash: "2" } : e));
+    expect(plan(many("1"), edited)).toMatchObject({ send: ["a", "z"], deleted: [], unchanged: 6 });
+  });
+
+  it("gives the reason of a full upload: a first deploy, no manifest, or --full", () => {
+    expect(fullUploadReason(undefined, false)).toBe("first deploy");
+    expect(fullUploadReason("R1", false)).toBe("the live release has no manifest");
+    expect(fullUploadReason("R1", true)).toBe("--full");
   });
 
   it("sends everything when a file becomes a folder or a folder a file, which copying the changes alone cannot do", () => {
-    const flat = new Map([entry("a", "1"), entry("d/x", "1"), entry("d/e/y", "1")].map((e) => [e.path, e]));
+    const flat = [entry("a", "1"), entry("d/x", "1"), entry("d/e/y", "1")];
     const fileToFolder = [entry("a/b", "1"), entry("d/x", "1"), entry("d/e/y", "1")];
     const folderToFile = [entry("a", "1"), entry("d/x", "1"), entry("d/e", "2")];
     const siblings = [entry("a", "1"), entry("ab", "1"), entry("d/x", "1"), entry("d/e/y", "1"), entry("d/e2", "1")];
-    expect(planUpload(fileToFolder, { release: "R1", manifest: flat }, false).fullBecause).toBe("a/b was a folder or under a file in the live release");
-    expect(planUpload(folderToFile, { release: "R1", manifest: flat }, false).fullBecause).toBe("d/e was a folder or under a file in the live release");
-    expect(planUpload(siblings, { release: "R1", manifest: flat }, false)).toMatchObject({ base: "R1", send: ["ab", "d/e2"] });
+    expect(plan(flat, fileToFolder)).toMatchObject({ send: ["a/b", "d/x", "d/e/y"], fullBecause: "a/b was a folder or under a file in the live release" });
+    expect(plan(flat, folderToFile).fullBecause).toBe("d/e was a folder or under a file in the live release");
+    expect(plan(flat, siblings)).toMatchObject({ base: "R1", send: ["ab", "d/e2"] });
   });
 });
 
@@ -175,9 +178,8 @@ describe("manifestDelta", () => {
     const { DELTA_FILES, manifestDelta, manifestHash } = await import("../../../src/release/manifest.js");
     const live = [entry("keep", "1"), entry("edit", "1"), entry("gone", "1")];
     const next = [entry("keep", "1"), entry("edit", "2"), entry("new", "3")];
-    const previous = new Map(live.map((e) => [e.path, e]));
-    const plan = planUpload(next, { release: "R1", manifest: previous }, false);
-    const delta = manifestDelta(plan, previous, next);
+    const plan = planUpload({ manifest: formatManifest(next), paths: next.map((e) => e.path) }, { release: "R1", manifest: formatManifest(live) });
+    const delta = manifestDelta(plan);
     const remove = delta.get(DELTA_FILES.remove) ?? "";
     const add = delta.get(DELTA_FILES.add) ?? "";
     // What the server does: grep -vxF -f remove live; cat add; LC_ALL=C sort.
@@ -188,6 +190,7 @@ describe("manifestDelta", () => {
     expect(remove.split("\n").filter(Boolean)).toHaveLength(2);
     // The switch touches only these in the app folder, NUL-separated so any name survives.
     expect(delta.get(DELTA_FILES.changed)).toBe("edit\0new\0");
+    expect(delta.get(DELTA_FILES.add)).toBe(`${manifestLine(next[1] as ManifestEntry)}\n${manifestLine(next[2] as ManifestEntry)}\n`);
     expect(delta.get(DELTA_FILES.deleted)).toBe("gone\0");
   });
 });
