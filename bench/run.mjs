@@ -251,7 +251,8 @@ function report(results, meta) {
     Math.min(...rows.filter((r) => r.link === link && r.kind === kind && !r.variant.startsWith(exclude)).map((r) => r.transferMedian));
   for (const r of rows) {
     const baseline = r.kind === "noop" ? best(r.link, "change", "deploy-vps") : best(r.link, r.kind, "deploy-vps");
-    r.ratio = r.transferMedian / baseline;
+    // --only runs no baseline to compare with.
+    r.ratio = Number.isFinite(baseline) ? r.transferMedian / baseline : null;
   }
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}`;
   const lines = [
@@ -265,7 +266,7 @@ function report(results, meta) {
     "|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.link} | ${r.variant} | ${secs(r.transferMedian)} s (${secs(r.transferMin)}–${secs(r.transferMax)}) | ${secs(r.wallMedian)} s | ${mb(r.bytesMedian)} MB | ${r.roundTrips ?? "-"} | ${r.peakRss ? `${mb(r.peakRss)} MB` : "-"} | ${r.ratio.toFixed(2)}× |`,
+        `| ${r.link} | ${r.variant} | ${secs(r.transferMedian)} s (${secs(r.transferMin)}–${secs(r.transferMax)}) | ${secs(r.wallMedian)} s | ${mb(r.bytesMedian)} MB | ${r.roundTrips ?? "-"} | ${r.peakRss ? `${mb(r.peakRss)} MB` : "-"} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}×`} |`,
     ),
     "",
   ];
