@@ -50,7 +50,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   if (live && same) c.upload = { base: live.release, send: [], deleted: [], unchanged: files.length };
   else if (live && previous) {
     c.upload = planUpload({ manifest: await manifest, paths: files.map((file) => file.path) }, { release: live.release, manifest: previous });
-  } else c.upload = everything(fullUploadReason(current, settings.full));
+  } else c.upload = everything(fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
   const { base } = c.upload;
   if (base && c.upload.send.length === 0 && c.upload.deleted.length === 0 && c.env.text === c.server.env) {
     // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cacheRoot } from "../archive/digest.js";
 import type { Remote } from "../ssh/connection.js";
 import { sh } from "../ssh/quote.js";
@@ -21,7 +21,7 @@ function keptPath(remote: Remote, layout: ServerLayout): string {
 /** Keeps the manifest just sent, so that the next deploy to the same place need not fetch it. */
 export async function keepManifest(remote: Remote, layout: ServerLayout, text: string | Buffer): Promise<void> {
   const path = keptPath(remote, layout);
-  await mkdir(join(path, ".."), { recursive: true })
+  await mkdir(dirname(path), { recursive: true })
     .then(() => writeFile(`${path}.tmp`, text))
     .then(() => rename(`${path}.tmp`, path))
     .catch(() => undefined);

@@ -27,25 +27,37 @@ export function manifestLine(e: ManifestEntry): string {
   return JSON.stringify([e.path, e.size, e.mode, e.hash]);
 }
 
-/** A path whose line starts with it unescaped, in characters that sort as their UTF-8 bytes do. */
-const PLAIN_PATH = /^[\u0020-\u0021\u0023-\u005b\u005d-\ud7ff]*$/;
+/**
+ * A path its line holds as it is (JSON escapes none of its characters), with no surrogate: in
+ * strings without surrogates, UTF-16 order is UTF-8 byte order.
+ */
+const PLAIN_PATH = /^[\u0020\u0021\u0023-\u005b\u005d-\ud7ff\ue000-\uffff]*$/;
+
+interface SortKey {
+  entry: ManifestEntry;
+  plain: boolean;
+  bytes?: Buffer;
+}
 
 /**
  * Orders entries as their lines sort byte by byte (`LC_ALL=C sort`, which the server runs on its
  * rebuilt manifest), without making the lines: for two plain paths, the first difference of
- * `path"` decides (a line goes on with `",`). Anything else is compared as the UTF-8 of its line.
+ * `path"` decides (a line goes on with `",`). Anything else is compared as the UTF-8 of its line,
+ * encoded once per entry.
  */
-function byLine(a: ManifestEntry, b: ManifestEntry): number {
-  if (PLAIN_PATH.test(a.path) && PLAIN_PATH.test(b.path)) {
-    const length = Math.min(a.path.length, b.path.length);
+function byLine(a: SortKey, b: SortKey): number {
+  if (a.plain && b.plain) {
+    const length = Math.min(a.entry.path.length, b.entry.path.length);
     for (let i = 0; i < length; i++) {
-      const difference = a.path.charCodeAt(i) - b.path.charCodeAt(i);
+      const difference = a.entry.path.charCodeAt(i) - b.entry.path.charCodeAt(i);
       if (difference !== 0) return difference;
     }
     const quote = 0x22;
-    return (a.path.charCodeAt(length) || quote) - (b.path.charCodeAt(length) || quote);
+    return (a.entry.path.charCodeAt(length) || quote) - (b.entry.path.charCodeAt(length) || quote);
   }
-  return Buffer.compare(Buffer.from(manifestLine(a)), Buffer.from(manifestLine(b)));
+  a.bytes ??= Buffer.from(manifestLine(a.entry));
+  b.bytes ??= Buffer.from(manifestLine(b.entry));
+  return Buffer.compare(a.bytes, b.bytes);
 }
 
 /** Bytes of manifest written at a time. */
@@ -59,11 +71,13 @@ export function formatManifest(entries: ManifestEntry[]): Buffer {
   const chunks: Buffer[] = [];
   let chunk = Buffer.allocUnsafe(CHUNK);
   let used = 0;
-  for (const entry of entries.slice().sort(byLine)) {
+  const keys = entries.map((entry): SortKey => ({ entry, plain: PLAIN_PATH.test(entry.path) }));
+  for (const { entry } of keys.sort(byLine)) {
     const line = `${manifestLine(entry)}\n`;
-    if (used + Buffer.byteLength(line) > chunk.length) {
+    const length = Buffer.byteLength(line);
+    if (used + length > chunk.length) {
       chunks.push(chunk.subarray(0, used));
-      chunk = Buffer.allocUnsafe(Math.max(CHUNK, Buffer.byteLength(line)));
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK, length));
       used = 0;
     }
     used += chunk.write(line, used);
@@ -140,6 +154,13 @@ export interface UploadPlan {
   lines?: { remove: string[]; add: string[] };
 }
 
+/** The folders a path is in: "a/b/c" is in "a" and "a/b". */
+function foldersOf(path: string): string[] {
+  const folders: string[] = [];
+  for (let cut = path.indexOf("/"); cut !== -1; cut = path.indexOf("/", cut + 1)) folders.push(path.slice(0, cut));
+  return folders;
+}
+
 /**
  * The first new path that sits where the live release has a file above it, or files below it.
  * The live paths are read only when there are new ones, a line at a time.
@@ -147,15 +168,16 @@ export interface UploadPlan {
 function retypedPath(fresh: string[], live: Buffer): string | undefined {
   if (fresh.length === 0) return undefined;
   const isFresh = new Set(fresh);
-  const folders = new Set<string>();
-  for (const path of fresh) for (let cut = path.indexOf("/"); cut !== -1; cut = path.indexOf("/", cut + 1)) folders.add(path.slice(0, cut));
+  const folders = new Set(fresh.flatMap(foldersOf));
   const retyped = new Set<string>();
   for (const line of linesOf(live)) {
     const old = pathOf(line.toString("utf8"));
     // A live file where a new path needs a folder...
-    if (folders.has(old)) for (const path of fresh) if (path.startsWith(`${old}/`)) retyped.add(path);
+    if (folders.has(old)) {
+      for (const path of fresh) if (path.startsWith(`${old}/`)) retyped.add(path);
+    }
     // ...or a live folder where a new file goes.
-    for (let cut = old.indexOf("/"); cut !== -1; cut = old.indexOf("/", cut + 1)) if (isFresh.has(old.slice(0, cut))) retyped.add(old.slice(0, cut));
+    for (const folder of foldersOf(old)) if (isFresh.has(folder)) retyped.add(folder);
   }
   return fresh.find((path) => retyped.has(path));
 }
@@ -166,16 +188,18 @@ export function fullUpload(paths: string[], fullBecause: string): UploadPlan {
 }
 
 /** Why the upload is full when no delta can be planned against the live release. */
-export function fullUploadReason(liveRelease: string | undefined, forceFull: boolean): string {
+export function fullUploadReason(live: { release?: string; manifestHash?: string }, forceFull: boolean): string {
   if (forceFull) return "--full";
-  if (!liveRelease) return "first deploy";
-  return "the live release has no manifest";
+  if (!live.release) return "first deploy";
+  if (!live.manifestHash) return "the live release has no manifest";
+  return "the live release's manifest could not be read back";
 }
 
 /**
  * Decides what goes over the wire when the live release has a manifest: only what differs from
  * it, or everything when a file became a folder or back (copying changes cannot do that).
- * `next` is the new manifest and every path it lists.
+ * `next` is the new manifest and every path it lists. Paths sent and deleted come in the
+ * manifest's order, not the walk's.
  */
 export function planUpload(next: { manifest: Buffer; paths: string[] }, live: { release: string; manifest: Buffer }): UploadPlan {
   const { removed, added } = diffManifests(live.manifest, next.manifest);

@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ const CLI = join(ROOT, "dist/cli.js");
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 /** The CLI's cache (hashes, manifests) for this test file's runs: never the tester's own ~/.cache. */
 export const CACHE = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-cache-"));
+process.on("exit", () => rmSync(CACHE, { recursive: true, force: true }));
 
 export interface TestHost {
   DEPLOY_HOST: string;

@@ -32,7 +32,7 @@ describe("manifest", () => {
   });
 
   it("sorts as LC_ALL=C sort on random paths", () => {
-    const alphabet = ["a", "b", "/", ".", "-", " ", "!", "\"", "é", "\uE000", "\u{1F600}", "_", "Z", "0"];
+    const alphabet = ["a", "b", "/", ".", "-", " ", "!", "\"", "\\", "\t", "é", "\uFF08", "\uE000", "\uFFFF", "\u{1F600}", "_", "Z", "0"];
     let seed = 7;
     const next = () => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -68,10 +68,11 @@ describe("planUpload", () => {
     expect(plan(many("1"), edited)).toMatchObject({ send: ["a", "z"], deleted: [], unchanged: 6 });
   });
 
-  it("gives the reason of a full upload: a first deploy, no manifest, or --full", () => {
-    expect(fullUploadReason(undefined, false)).toBe("first deploy");
-    expect(fullUploadReason("R1", false)).toBe("the live release has no manifest");
-    expect(fullUploadReason("R1", true)).toBe("--full");
+  it("gives the reason of a full upload: a first deploy, no manifest, one that could not be read back, or --full", () => {
+    expect(fullUploadReason({}, false)).toBe("first deploy");
+    expect(fullUploadReason({ release: "R1" }, false)).toBe("the live release has no manifest");
+    expect(fullUploadReason({ release: "R1", manifestHash: "h" }, false)).toBe("the live release's manifest could not be read back");
+    expect(fullUploadReason({ release: "R1", manifestHash: "h" }, true)).toBe("--full");
   });
 
   it("sends everything when a file becomes a folder or a folder a file, which copying the changes alone cannot do", () => {
