@@ -29,7 +29,8 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const { settings } = c;
   const started = Date.now();
   const { files } = c.plan.tree;
-  const everything = (because: string) => fullUpload(files.map((file) => file.path), because);
+  const paths = files.map((file) => file.path);
+  const everything = (because: string) => fullUpload(paths, because);
   // Hashing every file is only needed up front to compare with the live release. A full upload
   // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
   // with no hash cache, that overlaps a whole read of the tree with the transfer.
@@ -49,7 +50,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const previous = live && !same ? await liveManifest(c.remote, c.layout, live.release, live.hash) : undefined;
   if (live && same) c.upload = { base: live.release, send: [], deleted: [], unchanged: files.length };
   else if (live && previous) {
-    c.upload = planUpload({ manifest: await manifest, paths: files.map((file) => file.path) }, { release: live.release, manifest: previous });
+    c.upload = planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous });
   } else c.upload = everything(fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
   const { base } = c.upload;
   if (base && c.upload.send.length === 0 && c.upload.deleted.length === 0 && c.env.text === c.server.env) {

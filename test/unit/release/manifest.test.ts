@@ -45,7 +45,6 @@ describe("manifest", () => {
       expect(formatManifest(entries).toString("utf8")).toBe(cSort(entries.map(manifestLine)));
     }
   });
-
 });
 
 describe("planUpload", () => {
