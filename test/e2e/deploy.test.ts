@@ -207,13 +207,15 @@ describe("deploying the bundled demo", () => {
   });
 
   it("never ships local env files or DEPLOY_* settings", () => {
-    const shipped = onServer(`cd apps/.deploy-vps/${name}/releases && find . -name '.env*' | sort`);
-    expect(
-      shipped
-        .split("\n")
-        .filter(Boolean)
-        .every((path) => path.endsWith("/.env.example")),
-    ).toBe(true);
+    const lines = (text: string) => text.split("\n").filter(Boolean).sort();
+    const releases = lines(onServer(`ls apps/.deploy-vps/${name}/releases`));
+    expect(releases.length).toBeGreaterThan(1);
+    // Of the .env family, each release holds the template and nothing else.
+    expect(lines(onServer(`cd apps/.deploy-vps/${name}/releases && find . -name '.env*'`))).toEqual(
+      releases.map((id) => `./${id}/.env.example`).sort(),
+    );
+    // Nor did a local value or a DEPLOY_* key reach a file on the server.
+    expect(onServer(`grep -rl -e DEPLOY_SETTLE -e do-not-ship-me apps/.deploy-vps/${name} ${app} || true`)).toBe("");
   });
 });
 

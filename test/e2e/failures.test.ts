@@ -111,7 +111,10 @@ describe("Compose v1", () => {
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
     expect(summary.composeCommand).toBe("v1");
-    expect(summary.services.every((s: { flagged: boolean }) => !s.flagged)).toBe(true);
+    expect(summary.services.map((s: { service: string; flagged: boolean }) => [s.service, s.flagged])).toEqual([
+      ["db", false],
+      ["web", false],
+    ]);
     expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())).toContain("Hello from deploy-vps");
   });
 });

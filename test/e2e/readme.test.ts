@@ -24,7 +24,7 @@ function readmeCommands(markdown: string): string[] {
 }
 
 interface Case {
-  /** Exit code expected; `timeout` for a command that runs until stopped (--watch). */
+  /** Exit code expected; `timeout` for a command that runs until stopped (--watch): see untilTwoScreens. */
   code: number | "timeout";
   /** Run from the folder that holds the project, not from the project itself. */
   fromParent?: boolean;
@@ -60,7 +60,7 @@ const CASES: Record<string, Case> = {
     check: () => expect(JSON.parse(readFileSync(join(project, "deploy.json"), "utf8"))).toMatchObject({ name: "shop", status: "deployed" }),
   },
   "deploy-vps monitor-vps -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain("web") },
-  "deploy-vps monitor -H vps --watch 5": { code: "timeout", check: ({ stdout }) => expect(stdout.match(/web/g)?.length).toBeGreaterThan(1) },
+  "deploy-vps monitor -H vps --watch 5": { code: "timeout", check: ({ stdout }) => expect(screens(stdout)).toBe(2) },
   "deploy-vps monitor -H vps --json": { code: 0, check: ({ stdout }) => expect(JSON.parse(stdout).services.length).toBe(2) },
   "deploy-vps releases -H vps --log": { code: 0 },
   "deploy-vps rollback -H vps": { code: 0 },
@@ -91,6 +91,23 @@ function env(): NodeJS.ProcessEnv {
   return { ...base, PATH: `${bin}:${process.env.PATH}`, DEPLOY_SSH_CONFIG: sshConfig, DEMO_PORT: PORT, NO_COLOR: "1" };
 }
 
+/** How many monitor screens an output holds: each starts with `<project> on <host>:<path>`. */
+const screens = (output: string) => output.match(new RegExp(`^${PROJECT} on `, "gm"))?.length ?? 0;
+
+/**
+ * A script that runs COMMAND until it has drawn its second screen, then stops it as Ctrl-C would
+ * and exits 124, like timeout(1): it waits for what the command prints, not for a set time. A
+ * command that ends on its own first exits with its own status.
+ */
+function untilTwoScreens(command: string): string {
+  return [
+    `out=$(mktemp); ${command} > "$out" & pid=$!`,
+    `while [ "$(grep -c '^${PROJECT} on ' "$out")" -lt 2 ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done`,
+    `if kill -INT "$pid" 2>/dev/null; then wait "$pid"; code=124; else wait "$pid"; code=$?; fi`,
+    `cat "$out"; rm -f "$out"; exit "$code"`,
+  ].join("\n");
+}
+
 function run(command: string, spec: Case): { code: number | "timeout"; stdout: string; stderr: string } {
   const cwd = command.startsWith("npm ") ? ROOT : spec.fromParent ? join(project, "..") : project;
   // The one id the README cannot know: the release before the live one.
@@ -98,7 +115,7 @@ function run(command: string, spec: Case): { code: number | "timeout"; stdout: s
   const argv = spec.answer
     ? ["script", "-qec", actual, "/dev/null"]
     : spec.code === "timeout"
-      ? ["timeout", "12", "bash", "-c", actual]
+      ? ["bash", "-c", untilTwoScreens(actual)]
       : ["bash", "-c", actual];
   const result = spawnSync(argv[0] as string, argv.slice(1), { cwd, env: env(), input: spec.answer ? `${spec.answer}\n` : undefined, encoding: "utf8", timeout: 170_000 });
   return { code: result.status === 124 && spec.code === "timeout" ? "timeout" : (result.status ?? -1), stdout: result.stdout, stderr: result.stderr };

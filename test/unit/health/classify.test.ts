@@ -134,14 +134,10 @@ describe("parseInspect", () => {
 
   it("cuts a long non-JSON answer to 120 characters in the message", () => {
     const text = `<${"x".repeat(200)}`;
+    // The whole message, so nothing past the 120th character can be in it.
     expect(() => parseInspect(text)).toThrow(
-      `docker inspect answered something that is not JSON: ${text.slice(0, 120)}`,
+      new EnvironmentError(`docker inspect answered something that is not JSON: ${text.slice(0, 120)}`),
     );
-    try {
-      parseInspect(text);
-    } catch (e) {
-      expect((e as Error).message).not.toContain(text.slice(0, 121));
-    }
   });
 
   it("throws when the JSON is not an array", () => {
