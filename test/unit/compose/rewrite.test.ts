@@ -120,12 +120,9 @@ describe("rewriteForLocalImages", () => {
     );
   });
 
-  it("falls back to re-serialising when a value cannot be edited in place", () => {
-    // A list where pull_policy's string belongs: yaml rewrites the file (sequence indentation changes).
-    const text = "services:\n  # c\n  web:\n    build: .\n    pull_policy: [x]\n    ports:\n    - 80\n";
-    expect(rewrite(text).text).toBe(
-      "services:\n  # c\n  web:\n    build: .\n    pull_policy: never\n    ports:\n      - 80\n    image: acme/web:latest\n",
-    );
+  it("refuses a file compose would refuse before editing it", () => {
+    const text = "services:\n  web:\n    build: .\n    pull_policy: [x]\n";
+    expect(() => rewrite(text)).toThrow("compose.yaml:4:18: services.web.pull_policy must be a string");
   });
 
   it("leaves a file without built services untouched", () => {
@@ -133,9 +130,85 @@ describe("rewriteForLocalImages", () => {
     expect(rewrite(text)).toEqual({ text, changed: false, images: {} });
   });
 
-  it("refuses to edit a service that is a YAML alias", () => {
-    const text = "x-base: &base\n  build: .\nservices:\n  web: *base\n";
-    expect(() => rewrite(text)).toThrow('compose.yaml: service "web" is a YAML alias');
+  it("gives a service that is a YAML alias a mapping of its own, leaving the anchor's other users alone", () => {
+    const text = "x-base: &base\n  build: .\nservices:\n  web: *base\n  worker: *base\n  db:\n    image: pg\n";
+    const result = rewrite(text);
+    expect(result.text).toBe(
+      [
+        "x-base: &base",
+        "  build: .",
+        "services:",
+        "  web: { <<: *base, image: acme/web:latest, pull_policy: never }",
+        "  worker: { <<: *base, image: acme/worker:latest, pull_policy: never }",
+        "  db:",
+        "    image: pg",
+        "",
+      ].join("\n"),
+    );
+    expect(parseComposeFile("compose.yaml", result.text).services).toEqual([
+      { name: "web", hasBuild: true, image: "acme/web:latest", pullPolicy: "never" },
+      { name: "worker", hasBuild: true, image: "acme/worker:latest", pullPolicy: "never" },
+      { name: "db", hasBuild: false, image: "pg" },
+    ]);
+  });
+
+  it("replaces an image that is an alias with the service's own value, not the anchor", () => {
+    const text = lines(
+      "services:",
+      "  app:",
+      "    image: &img ghcr.io/acme/web:1",
+      "  web:",
+      "    build: .",
+      "    image: *img",
+    );
+    expect(rewrite(text).text).toBe(
+      lines(
+        "services:",
+        "  app:",
+        "    image: &img ghcr.io/acme/web:1",
+        "  web:",
+        "    build: .",
+        "    image: acme/web:latest",
+        "    pull_policy: never",
+      ),
+    );
+  });
+
+  it("edits each service in the last YAML document that defines it, as compose merges them", () => {
+    const text = lines(
+      "services:",
+      "  web:",
+      "    build: .",
+      "    image: ghcr.io/acme/web:1",
+      "---",
+      "services:",
+      "  web:",
+      "    image: ghcr.io/acme/web:2",
+      "  db:",
+      "    image: pg",
+    );
+    const result = rewrite(text);
+    expect(result.text).toBe(
+      lines(
+        "services:",
+        "  web:",
+        "    build: .",
+        "    image: ghcr.io/acme/web:1",
+        "---",
+        "services:",
+        "  web:",
+        "    image: acme/web:latest",
+        "    pull_policy: never",
+        "  db:",
+        "    image: pg",
+      ),
+    );
+    expect(parseComposeFile("compose.yaml", result.text).services[0]).toEqual({
+      name: "web",
+      hasBuild: true,
+      image: "acme/web:latest",
+      pullPolicy: "never",
+    });
   });
 });
 
