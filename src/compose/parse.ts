@@ -1,4 +1,4 @@
-import { type Document, LineCounter, parseAllDocuments } from "yaml";
+import { type Document, isScalar, LineCounter, parseAllDocuments } from "yaml";
 import { atPosition, InputError } from "../errors.js";
 
 /** Far above any real compose file (the largest public ones are tens of kilobytes); a bigger one is refused unread. */
@@ -63,7 +63,7 @@ export function parseCompose(path: string, text: string): ParsedCompose {
     if (syntax) fail(syntax.pos[0], syntax.message);
   }
   const documents = docs.map((doc) => {
-    if (docs.length > 1 && doc.contents === null)
+    if (docs.length > 1 && (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)))
       fail(doc.range[0], "an empty YAML document: each document of a compose file must be a mapping");
     try {
       return { doc, value: doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as unknown };
@@ -78,8 +78,7 @@ export function parseCompose(path: string, text: string): ParsedCompose {
 }
 
 export function tooBig(size: number): string {
-  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-  return `${mb(size)} is over the ${mb(MAX_COMPOSE_BYTES)} limit for a compose file`;
+  return `${size} bytes, over the limit of ${MAX_COMPOSE_BYTES} (${MAX_COMPOSE_BYTES / 1024 / 1024} MB) for a compose file`;
 }
 
 /** A compose file refused: `path:line:col: problem`, with the parts kept for callers that collect problems. */

@@ -40,33 +40,39 @@ function refusesSomeString(schema: Schema): boolean {
  * The schema judges the file as compose sees it after interpolation: wherever a scalar's type, pattern
  * or enum would refuse a string, a string with `${VAR}` in it is accepted too (its value is the server's).
  */
-function interpolationAware(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(interpolationAware);
+function interpolationAware(schema: unknown, override: boolean): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => interpolationAware(item, override));
   if (!isObject(schema)) return schema;
   const copy = Object.fromEntries(
-    Object.entries(schema).map(([key, value]) => [
-      key,
-      // Maps of names to schemas: their keys are names, not schemas.
-      ["properties", "patternProperties", "definitions"].includes(key) && isObject(value)
-        ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, interpolationAware(sub)]))
-        : interpolationAware(value),
-    ]),
+    Object.entries(schema)
+      // Required keys of an override may come from the file it is merged onto.
+      .filter(([key, value]) => !(override && key === "required" && Array.isArray(value)))
+      .map(([key, value]) => [
+        key,
+        // Maps of names to schemas: their keys are names, not schemas.
+        ["properties", "patternProperties", "definitions"].includes(key) && isObject(value)
+          ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, interpolationAware(sub, override)]))
+          : interpolationAware(value, override),
+      ]),
   );
   return refusesSomeString(schema) ? { anyOf: [copy, interpolatedString] } : copy;
 }
 
-let compiled: ValidateFunction | undefined;
-function specValidator(): ValidateFunction {
+const compiled = new Map<boolean, ValidateFunction>();
+function specValidator(override: boolean): ValidateFunction {
+  const known = compiled.get(override);
+  if (known) return known;
   // Compiling is most of the cost of a check: shared definitions stay functions, the code unoptimised.
-  compiled ??= new Ajv({
+  const validate = new Ajv({
     allErrors: true,
     verbose: true,
     strict: false,
     validateSchema: false,
     inlineRefs: false,
     code: { optimize: false },
-  }).compile(interpolationAware(composeSpec) as Schema);
-  return compiled;
+  }).compile(interpolationAware(composeSpec, override) as Schema);
+  compiled.set(override, validate);
+  return validate;
 }
 
 /** Pure: what compose would refuse in this compose file's text, each with its line and column; [] when none. */
@@ -118,7 +124,8 @@ function locate(doc: Document.Parsed, segments: string[]): Located {
 function pairIn(doc: Document.Parsed, items: Pair<Node, Node>[], key: string): Pair<Node, Node> | undefined {
   const own = items.find((p) => isScalar(p.key) && String(p.key.value) === key);
   if (own) return own;
-  for (const merge of items.filter((p) => isScalar(p.key) && p.key.value === "<<")) {
+  // yaml gives a merge key a symbol for its value; its source is still `<<`.
+  for (const merge of items.filter((p) => isScalar(p.key) && p.key.source === "<<")) {
     const sources = isSeq(merge.value) ? (merge.value.items as Node[]) : [merge.value];
     for (const source of sources) {
       const map = isAlias(source) ? source.resolve(doc) : source;
@@ -136,13 +143,10 @@ const specificity = (e: ErrorObject) =>
   e.instancePath.split("/").length + (e.keyword === "additionalProperties" ? 1 : 0);
 
 function schemaProblem(document: ComposeDocument, lines: LineCounter, override: boolean): ComposeProblem | undefined {
-  const validate = specValidator();
+  const validate = specValidator(override);
   if (validate(document.value)) return undefined;
   const candidates = (validate.errors ?? [])
-    .filter((e) => !KEYWORDS_THAT_ONLY_SUM_UP.has(e.keyword))
-    .filter((e) => e.parentSchema !== interpolatedString)
-    // Required keys of an override may come from the file it is merged onto.
-    .filter((e) => !(override && e.keyword === "required"))
+    .filter((e) => !KEYWORDS_THAT_ONLY_SUM_UP.has(e.keyword) && e.parentSchema !== interpolatedString)
     .sort((a, b) => specificity(b) - specificity(a));
   for (const error of candidates) {
     const segments = error.instancePath

@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { YAMLMap } from "yaml";
 import { parseComposeFile } from "../../../src/compose/files.js";
+import { composeFixes } from "../../../src/compose/fix.js";
 import { localImageName, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
@@ -244,5 +246,55 @@ describe("unifiedDiff", () => {
 
   it("numbers an empty side from the line before it", () => {
     expect(unifiedDiff("f", "", "a\n")).toBe("--- f\n+++ f\n@@ -0,0 +1,1 @@\n+a\n");
+  });
+});
+
+describe("the cost of a rewrite", () => {
+  /**
+   * Work counted, not timed, while a file of N built services is parsed, rewritten and diffed: characters
+   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and cells Array#fill
+   * sets. A pass that goes over the whole text or every service once per service shows up as N².
+   */
+  function work(services: number): number {
+    const text = `services:\n${Array.from(
+      { length: services },
+      (_, i) => `  s${i}:\n    build: ./s${i}\n    image: ghcr.io/acme/s${i}:1\n    restart: always\n`,
+    ).join("")}`;
+    let count = 0;
+    const slice = String.prototype.slice;
+    const find = Array.prototype.find;
+    const fill = Array.prototype.fill;
+    const get = YAMLMap.prototype.get;
+    const spies = [
+      vi.spyOn(String.prototype, "slice").mockImplementation(function (this: string, ...args) {
+        const part = slice.apply(this, args);
+        count += part.length;
+        return part;
+      }),
+      vi.spyOn(Array.prototype, "find").mockImplementation(function (this: unknown[], predicate, thisArg) {
+        return find.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
+      }),
+      vi.spyOn(Array.prototype, "fill").mockImplementation(function (this: unknown[], ...args) {
+        count += this.length;
+        return fill.apply(this, args as [unknown]);
+      }),
+      vi.spyOn(YAMLMap.prototype, "get").mockImplementation(function (this: YAMLMap, ...args) {
+        count += this.items.length;
+        return get.apply(this, args);
+      }),
+    ];
+    try {
+      const [fix] = composeFixes([parseComposeFile("compose.yaml", text)], "acme");
+      expect(fix?.after).toContain(`  s${services - 1}:\n    build: ./s${services - 1}\n    image: acme/s${services - 1}:latest`);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    return count;
+  }
+
+  it("grows linearly with the number of services", () => {
+    const ratio = work(800) / work(200);
+    // Four times the services: about four times the work when linear, sixteen when quadratic.
+    expect(ratio).toBeLessThan(6);
   });
 });
