@@ -1,6 +1,8 @@
-import { isMap, isScalar, type Node, type Pair, Scalar, type YAMLMap } from "yaml";
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
+import { type Document, isAlias, isMap, isScalar, type Node, type Pair, Scalar, type YAMLMap } from "yaml";
 import { InputError } from "../errors.js";
-import { type ComposeFile, parseComposeFile, parseComposeYaml } from "./files.js";
+import { type ComposeFile, parseComposeFile } from "./files.js";
+import { parseComposeDocuments } from "./parse.js";
 
 /** No interpolation and no registry host (docker's rule: a first component with "." or ":", or "localhost"). */
 function isPlainImage(image: string): boolean {
@@ -30,12 +32,13 @@ type Edit = { from: number; to: number; insert: string };
  * For each built service: a plain local image name and `pull_policy: never`, so the server never tries to pull
  * what it builds. yaml's Document finds the nodes; the edits are spliced into the original text, so everything
  * else (comments, key order, quoting, indentation, flow style) stays byte for byte and the diff shows only the change.
+ * Each service is edited in the last YAML document that defines it, which compose's merge lets win.
  */
 export function rewriteForLocalImages(file: ComposeFile, project: string): ImageRewrite {
   const images: Record<string, string> = {};
-  const doc = parseComposeYaml(file.text);
-  const services = doc.get("services", true);
+  const docs = parseComposeDocuments(file.text);
   const eol = file.text.includes("\r\n") ? "\r\n" : "\n";
+  const definitions = lastDefinitions(docs);
   const edits: Edit[] = [];
 
   for (const service of file.services) {
@@ -44,33 +47,61 @@ export function rewriteForLocalImages(file: ComposeFile, project: string): Image
     images[service.name] = image;
     if (service.image === image && service.pullPolicy === "never") continue;
 
-    const node = isMap(services) ? services.get(service.name, true) : undefined;
-    if (!isMap(node)) {
-      // `web: *base` would change the anchor and every other service that uses it.
-      throw new InputError(
-        `${file.path}: service "${service.name}" is a YAML alias; give it its own mapping so its image can be set`,
-      );
-    }
     const wanted: Record<string, string> = {};
     if (service.image !== image) wanted.image = image;
     if (service.pullPolicy !== "never") wanted.pull_policy = "never";
-    edits.push(...editsFor(file.text, node, wanted, eol));
+    const node = definitions.get(service.name);
+    if (isAlias(node) && node.range) {
+      // `web: *base`: a mapping of its own that merges the anchor leaves the anchor and its other users as they are.
+      const [from, to] = node.range;
+      const pairs = [`<<: *${node.source}`, ...Object.entries(wanted).map(([k, v]) => `${k}: ${render(v)}`)];
+      edits.push({ from, to, insert: `{ ${pairs.join(", ")} }` });
+    } else if (isMap(node)) edits.push(...editsFor(file.text, node, wanted, eol));
+    else throw new InputError(`${file.path}: service "${service.name}" could not be found to set its image`);
   }
 
   if (edits.length === 0) return { text: file.text, changed: false, images };
-  let text = file.text;
-  // Back to front so offsets stay valid; at one offset, the later edit goes first so the earlier ends up first.
-  for (const e of edits.reverse().sort((a, b) => b.from - a.from))
-    text = text.slice(0, e.from) + e.insert + text.slice(e.to);
+  let text = applyEdits(file.text, edits);
   if (!rewroteAsExpected(file, text, images)) {
     // Some layout the splicing does not handle: let yaml re-serialise instead (may reformat a little).
-    for (const [name, image] of Object.entries(images)) {
-      doc.setIn(["services", name, "image"], image);
-      doc.setIn(["services", name, "pull_policy"], "never");
-    }
-    text = doc.toString({ lineWidth: 0 });
+    text = docs.map((doc) => reserialised(doc, images)).join("");
   }
   return { text, changed: text !== file.text, images };
+}
+
+/** Each service's definition node in the last document that has it. */
+function lastDefinitions(docs: Document.Parsed[]): Map<string, Node> {
+  const found = new Map<string, Node>();
+  for (const doc of docs) {
+    const services = isMap(doc.contents) ? doc.contents.get("services", true) : undefined;
+    if (!isMap(services)) continue;
+    for (const pair of services.items)
+      if (isScalar(pair.key) && pair.value) found.set(String(pair.key.value), pair.value as Node);
+  }
+  return found;
+}
+
+/** The edits in one pass over the text: sorted by offset, ties kept in the order they were made. */
+export function applyEdits(text: string, edits: Edit[]): string {
+  const sorted = edits.map((edit, order) => ({ edit, order })).sort((a, b) => a.edit.from - b.edit.from || a.order - b.order);
+  const parts: string[] = [];
+  let at = 0;
+  for (const { edit } of sorted) {
+    parts.push(text.slice(at, edit.from), edit.insert);
+    at = edit.to;
+  }
+  parts.push(text.slice(at));
+  return parts.join("");
+}
+
+function reserialised(doc: Document.Parsed, images: Record<string, string>): string {
+  const services = isMap(doc.contents) ? doc.contents.get("services", true) : undefined;
+  for (const [name, image] of Object.entries(images)) {
+    if (!isMap(services) || !services.has(name)) continue;
+    doc.setIn(["services", name, "image"], image);
+    doc.setIn(["services", name, "pull_policy"], "never");
+  }
+  return doc.toString({ lineWidth: 0 });
 }
 
 function editsFor(text: string, map: YAMLMap, values: Record<string, string>, eol: string): Edit[] {
@@ -78,6 +109,11 @@ function editsFor(text: string, map: YAMLMap, values: Record<string, string>, eo
   const missing: string[] = [];
   for (const [key, value] of Object.entries(values)) {
     const current = map.get(key, true);
+    if (isAlias(current) && current.range) {
+      // `image: *img`: this service's own value replaces the alias; the anchor keeps serving the others.
+      edits.push({ from: current.range[0], to: current.range[1], insert: render(value) });
+      continue;
+    }
     if (!isScalar(current) || !current.range) {
       missing.push(key);
       continue;
@@ -147,59 +183,11 @@ function rewroteAsExpected(file: ComposeFile, text: string, images: Record<strin
   }
 }
 
-/** A small unified diff (3 lines of context) between two texts; "" when equal. */
+/** A unified diff (3 lines of context) between two texts; "" when equal. */
 export function unifiedDiff(label: string, before: string, after: string): string {
   if (before === after) return "";
-  const a = splitLines(before);
-  const b = splitLines(after);
-
-  // Line LCS: compose files are small. lcs[i][j] = LCS length of a[i..] and b[j..].
-  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
-  const at = (i: number, j: number) => lcs[i]?.[j] ?? 0;
-  for (let i = a.length - 1; i >= 0; i--) {
-    for (let j = b.length - 1; j >= 0; j--) {
-      (lcs[i] as number[])[j] = a[i] === b[j] ? at(i + 1, j + 1) + 1 : Math.max(at(i + 1, j), at(i, j + 1));
-    }
-  }
-  // Each op with the 0-based a and b line numbers it starts at.
-  const ops: { kind: " " | "-" | "+"; line: string; ai: number; bi: number }[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length || j < b.length) {
-    const pos = { ai: i, bi: j };
-    if (i < a.length && j < b.length && a[i] === b[j]) {
-      ops.push({ kind: " ", line: a[i] ?? "", ...pos });
-      i++;
-      j++;
-    } else if (i < a.length && (j >= b.length || at(i + 1, j) >= at(i, j + 1))) {
-      ops.push({ kind: "-", line: a[i++] ?? "", ...pos });
-    } else {
-      ops.push({ kind: "+", line: b[j++] ?? "", ...pos });
-    }
-  }
-
-  const out = [`--- ${label}`, `+++ ${label}`];
-  const changed = ops.flatMap((o, k) => (o.kind === " " ? [] : [k]));
-  let h = 0;
-  while (h < changed.length) {
-    // A hunk spans changes less than 2*3 unchanged lines apart, plus 3 lines of context each side.
-    let last = changed[h] ?? 0;
-    const first = last;
-    while (h + 1 < changed.length && (changed[h + 1] ?? 0) - last <= 7) last = changed[++h] ?? 0;
-    h++;
-    const hunk = ops.slice(Math.max(0, first - 3), Math.min(ops.length, last + 4));
-    const head = hunk[0] ?? { ai: 0, bi: 0 };
-    const aLen = hunk.filter((o) => o.kind !== "+").length;
-    const bLen = hunk.filter((o) => o.kind !== "-").length;
-    // An empty side is numbered by the line before it (GNU diff does the same).
-    out.push(`@@ -${head.ai + (aLen ? 1 : 0)},${aLen} +${head.bi + (bLen ? 1 : 0)},${bLen} @@`);
-    for (const o of hunk) out.push(o.kind + o.line);
-  }
-  return `${out.join("\n")}\n`;
-}
-
-function splitLines(text: string): string[] {
-  const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  return lines;
+  return createTwoFilesPatch(label, label, before, after, undefined, undefined, {
+    context: 3,
+    headerOptions: FILE_HEADERS_ONLY,
+  });
 }

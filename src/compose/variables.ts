@@ -1,4 +1,5 @@
-import { LineCounter, parseDocument, visit } from "yaml";
+import { LineCounter, visit } from "yaml";
+import { parseComposeDocuments } from "./parse.js";
 
 export interface VariableUse {
   name: string;
@@ -82,17 +83,18 @@ function hasDefault(operator: Operator): boolean {
 /** Every variable interpolation in a compose text. Only YAML values count: compose does not interpolate comments. */
 export function variableUses(text: string): VariableUse[] {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc });
   const uses: VariableUse[] = [];
-  visit(doc, {
-    Scalar(key, node) {
-      if (key === "key" || typeof node.value !== "string" || !node.range) return;
-      // Scan the source, not the value, so offsets map back to lines.
-      const [start, end] = node.range;
-      for (const f of interpolations(text.slice(start, end)))
-        uses.push({ name: f.name, hasDefault: hasDefault(f.operator), line: lc.linePos(start + f.at).line });
-    },
-  });
+  // Every document: compose merges them all.
+  for (const doc of parseComposeDocuments(text, lc))
+    visit(doc, {
+      Scalar(key, node) {
+        if (key === "key" || typeof node.value !== "string" || !node.range) return;
+        // Scan the source, not the value, so offsets map back to lines.
+        const [start, end] = node.range;
+        for (const f of interpolations(text.slice(start, end)))
+          uses.push({ name: f.name, hasDefault: hasDefault(f.operator), line: lc.linePos(start + f.at).line });
+      },
+    });
   return uses;
 }
 

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { parseComposeYaml } from "../compose/files.js";
+import { MAX_ALIAS_EXPANSIONS } from "../compose/parse.js";
 
 export interface BindMount {
   service: string;
@@ -27,7 +28,7 @@ function insideProject(source: string): string | undefined {
 function serviceDefinitions(text: string): [string, Record<string, unknown>][] {
   const doc = parseComposeYaml(text);
   if (doc.errors.length > 0) return [];
-  const js = doc.toJS() as { services?: unknown } | null;
+  const js = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS }) as { services?: unknown } | null;
   const services = js !== null && typeof js === "object" ? js.services : undefined;
   if (services === null || typeof services !== "object") return [];
   return Object.entries(services as Record<string, unknown>).flatMap(([name, def]) =>

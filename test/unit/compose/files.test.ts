@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -94,6 +94,45 @@ describe("parseComposeFile", () => {
     expect(errorOf(() => parseComposeFile("c.yml", text)).message).toBe(message);
   });
 
+  it("merges the YAML documents of one file in order, as compose v2 does", () => {
+    const text = [
+      "name: first",
+      "services:",
+      "  web:",
+      "    build: .",
+      "    image: a/web:1",
+      "---",
+      "name: second",
+      "services:",
+      "  web:",
+      "    image: b/web:2",
+      "    pull_policy: never",
+      "  db:",
+      "    image: pg",
+      "---",
+      "volumes: {}",
+      "",
+    ].join("\n");
+    const file = parseComposeFile("c.yml", text);
+    expect(file.name).toBe("second");
+    expect(file.services).toEqual([
+      { name: "web", hasBuild: true, image: "b/web:2", pullPolicy: "never" },
+      { name: "db", hasBuild: false, image: "pg" },
+    ]);
+    // As compose: a service is complete only once every document is merged.
+    expect(errorOf(() => parseComposeFile("c.yml", "services:\n  a:\n    image: x\n---\nservices:\n  b:\n    ports: [80]\n")).message).toBe(
+      'c.yml:6:3: service "b" has neither `image` nor `build`',
+    );
+  });
+
+  it("reads a service that is a YAML alias of another definition", () => {
+    const text = "x-base: &base\n  build: .\n  image: acme/app\nservices:\n  web: *base\n  worker: *base\n";
+    expect(parseComposeFile("c.yml", text).services).toEqual([
+      { name: "web", hasBuild: true, image: "acme/app" },
+      { name: "worker", hasBuild: true, image: "acme/app" },
+    ]);
+  });
+
   it("lets a partial (override) file omit services and image", () => {
     expect(parseComposeFile("o.yml", "volumes: {}\n", { partial: true }).services).toEqual([]);
     expect(
@@ -166,6 +205,31 @@ describe("loadComposeFiles", () => {
     await writeFile(join(dir, "b.yaml"), "services:\n  worker:\n    environment: {A: 1}\n");
     await expect(loadComposeFiles(dir, ["a.yaml", "b.yaml"])).rejects.toThrow(
       'a.yaml:4:3: service "worker" has neither `image` nor `build` in any compose file',
+    );
+  });
+
+  it("checks a second -f file without the required keys the first one may supply", async () => {
+    await writeFile(join(dir, "a.yaml"), "services:\n  web:\n    image: x\n    depends_on:\n      db: {condition: service_started}\n  db:\n    image: pg\n");
+    await writeFile(join(dir, "b.yaml"), "services:\n  web:\n    depends_on:\n      db: {restart: true}\n");
+    expect((await loadComposeFiles(dir, ["a.yaml", "b.yaml"])).map((f) => f.path)).toEqual(["a.yaml", "b.yaml"]);
+    await expect(loadComposeFiles(dir, ["b.yaml", "a.yaml"])).rejects.toThrow(
+      'b.yaml:4:11: services.web.depends_on.db lacks the required key "condition"',
+    );
+  });
+
+  it("names a compose file that is a folder, too big, or not UTF-8, in one line", async () => {
+    await mkdir(join(dir, "compose.yaml"));
+    await expect(loadComposeFiles(dir, [])).rejects.toThrow(new InputError("cannot read compose.yaml: it is a folder, not a file"));
+    await rm(join(dir, "compose.yaml"), { recursive: true });
+    // Sparse: the size is checked before anything is read.
+    await writeFile(join(dir, "compose.yaml"), "");
+    await truncate(join(dir, "compose.yaml"), 50 * 1024 * 1024);
+    await expect(loadComposeFiles(dir, [])).rejects.toThrow(
+      new InputError("compose.yaml: 52428800 bytes, over the limit of 4194304 (4 MB) for a compose file"),
+    );
+    await writeFile(join(dir, "compose.yaml"), Buffer.from([...Buffer.from("services:\n  w\u00e9b:"), 0xc3, 0x28]));
+    await expect(loadComposeFiles(dir, [])).rejects.toThrow(
+      expect.objectContaining({ exitCode: 2, message: "compose.yaml:2:7: not valid UTF-8 (compose files must be UTF-8)" }),
     );
   });
 

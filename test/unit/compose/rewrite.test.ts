@@ -1,6 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { YAMLMap } from "yaml";
 import { parseComposeFile } from "../../../src/compose/files.js";
+import { composeFixes } from "../../../src/compose/fix.js";
 import { localImageName, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
@@ -120,12 +122,9 @@ describe("rewriteForLocalImages", () => {
     );
   });
 
-  it("falls back to re-serialising when a value cannot be edited in place", () => {
-    // A list where pull_policy's string belongs: yaml rewrites the file (sequence indentation changes).
-    const text = "services:\n  # c\n  web:\n    build: .\n    pull_policy: [x]\n    ports:\n    - 80\n";
-    expect(rewrite(text).text).toBe(
-      "services:\n  # c\n  web:\n    build: .\n    pull_policy: never\n    ports:\n      - 80\n    image: acme/web:latest\n",
-    );
+  it("refuses a file compose would refuse before editing it", () => {
+    const text = "services:\n  web:\n    build: .\n    pull_policy: [x]\n";
+    expect(() => rewrite(text)).toThrow("compose.yaml:4:18: services.web.pull_policy must be a string");
   });
 
   it("leaves a file without built services untouched", () => {
@@ -133,9 +132,85 @@ describe("rewriteForLocalImages", () => {
     expect(rewrite(text)).toEqual({ text, changed: false, images: {} });
   });
 
-  it("refuses to edit a service that is a YAML alias", () => {
-    const text = "x-base: &base\n  build: .\nservices:\n  web: *base\n";
-    expect(() => rewrite(text)).toThrow('compose.yaml: service "web" is a YAML alias');
+  it("gives a service that is a YAML alias a mapping of its own, leaving the anchor's other users alone", () => {
+    const text = "x-base: &base\n  build: .\nservices:\n  web: *base\n  worker: *base\n  db:\n    image: pg\n";
+    const result = rewrite(text);
+    expect(result.text).toBe(
+      [
+        "x-base: &base",
+        "  build: .",
+        "services:",
+        "  web: { <<: *base, image: acme/web:latest, pull_policy: never }",
+        "  worker: { <<: *base, image: acme/worker:latest, pull_policy: never }",
+        "  db:",
+        "    image: pg",
+        "",
+      ].join("\n"),
+    );
+    expect(parseComposeFile("compose.yaml", result.text).services).toEqual([
+      { name: "web", hasBuild: true, image: "acme/web:latest", pullPolicy: "never" },
+      { name: "worker", hasBuild: true, image: "acme/worker:latest", pullPolicy: "never" },
+      { name: "db", hasBuild: false, image: "pg" },
+    ]);
+  });
+
+  it("replaces an image that is an alias with the service's own value, not the anchor", () => {
+    const text = lines(
+      "services:",
+      "  app:",
+      "    image: &img ghcr.io/acme/web:1",
+      "  web:",
+      "    build: .",
+      "    image: *img",
+    );
+    expect(rewrite(text).text).toBe(
+      lines(
+        "services:",
+        "  app:",
+        "    image: &img ghcr.io/acme/web:1",
+        "  web:",
+        "    build: .",
+        "    image: acme/web:latest",
+        "    pull_policy: never",
+      ),
+    );
+  });
+
+  it("edits each service in the last YAML document that defines it, as compose merges them", () => {
+    const text = lines(
+      "services:",
+      "  web:",
+      "    build: .",
+      "    image: ghcr.io/acme/web:1",
+      "---",
+      "services:",
+      "  web:",
+      "    image: ghcr.io/acme/web:2",
+      "  db:",
+      "    image: pg",
+    );
+    const result = rewrite(text);
+    expect(result.text).toBe(
+      lines(
+        "services:",
+        "  web:",
+        "    build: .",
+        "    image: ghcr.io/acme/web:1",
+        "---",
+        "services:",
+        "  web:",
+        "    image: acme/web:latest",
+        "    pull_policy: never",
+        "  db:",
+        "    image: pg",
+      ),
+    );
+    expect(parseComposeFile("compose.yaml", result.text).services[0]).toEqual({
+      name: "web",
+      hasBuild: true,
+      image: "acme/web:latest",
+      pullPolicy: "never",
+    });
   });
 });
 
@@ -171,5 +246,55 @@ describe("unifiedDiff", () => {
 
   it("numbers an empty side from the line before it", () => {
     expect(unifiedDiff("f", "", "a\n")).toBe("--- f\n+++ f\n@@ -0,0 +1,1 @@\n+a\n");
+  });
+});
+
+describe("the cost of a rewrite", () => {
+  /**
+   * Work counted, not timed, while a file of N built services is parsed, rewritten and diffed: characters
+   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and cells Array#fill
+   * sets. A pass that goes over the whole text or every service once per service shows up as N².
+   */
+  function work(services: number): number {
+    const text = `services:\n${Array.from(
+      { length: services },
+      (_, i) => `  s${i}:\n    build: ./s${i}\n    image: ghcr.io/acme/s${i}:1\n    restart: always\n`,
+    ).join("")}`;
+    let count = 0;
+    const slice = String.prototype.slice;
+    const find = Array.prototype.find;
+    const fill = Array.prototype.fill;
+    const get = YAMLMap.prototype.get;
+    const spies = [
+      vi.spyOn(String.prototype, "slice").mockImplementation(function (this: string, ...args) {
+        const part = slice.apply(this, args);
+        count += part.length;
+        return part;
+      }),
+      vi.spyOn(Array.prototype, "find").mockImplementation(function (this: unknown[], predicate, thisArg) {
+        return find.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
+      }),
+      vi.spyOn(Array.prototype, "fill").mockImplementation(function (this: unknown[], ...args) {
+        count += this.length;
+        return fill.apply(this, args as [unknown]);
+      }),
+      vi.spyOn(YAMLMap.prototype, "get").mockImplementation(function (this: YAMLMap, ...args) {
+        count += this.items.length;
+        return get.apply(this, args);
+      }),
+    ];
+    try {
+      const [fix] = composeFixes([parseComposeFile("compose.yaml", text)], "acme");
+      expect(fix?.after).toContain(`  s${services - 1}:\n    build: ./s${services - 1}\n    image: acme/s${services - 1}:latest`);
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    return count;
+  }
+
+  it("grows linearly with the number of services", () => {
+    const ratio = work(800) / work(200);
+    // Four times the services: about four times the work when linear, sixteen when quadratic.
+    expect(ratio).toBeLessThan(6);
   });
 });
