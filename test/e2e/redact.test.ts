@@ -93,7 +93,11 @@ describe("the values of the server's .env are never shown", () => {
     const text = await runCli(["monitor-vps", dir, ...path, "--verbose"]);
     expect(text.stdout).toContain("connecting with password [redacted]");
     expect(text.stdout + text.stderr).not.toContain(password);
-    // --verbose traces monitor-vps's remote command, as it does a deploy's.
+    // --verbose traces monitor-vps's and releases' remote commands, as it does a deploy's.
     expect(text.stderr).toContain("  │ $ ");
+    const releases = await runCli(["releases", dir, ...path, "--verbose"]);
+    expect(releases.code).toBe(0);
+    expect(releases.stderr).toContain("  │ $ ");
+    expect(releases.stdout + releases.stderr).not.toContain(password);
   });
 });
