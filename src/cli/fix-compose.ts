@@ -1,4 +1,4 @@
-import { copyFile, readFile, rename, writeFile } from "node:fs/promises";
+import { copyFile, readFile, realpath, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { envProblems, type ComposeFix, composeFixes } from "../compose/fix.js";
 import { COMPOSE_FILE_CANDIDATES, type ComposeFile, loadComposeFiles, parseComposeFile, pickDefaultFiles } from "../compose/files.js";
@@ -6,7 +6,7 @@ import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
-import { parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
+import { envInAnswer, parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
 import { appPath, localNames } from "../release/session.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 import { Remote } from "../ssh/connection.js";
@@ -26,18 +26,31 @@ true`,
   );
 }
 
-/** Replaces each file after keeping a copy beside it; each write is a rename, never half a file. */
+/**
+ * Replaces each file after keeping a copy beside it; each write is a rename, never half a file,
+ * and a file that is a symbolic link is written through (the link stays). The new texts come
+ * on stdin (composeInput), one base64 line each, never on a command line.
+ */
 export function writeComposeScript(app: string, fixes: ComposeFix[], stamp: string): Shell {
   return script(
     sh`set -eu`,
     sh`cd ${app}`,
+    sh`input=$(mktemp)
+trap 'rm -f "$input"' EXIT
+cat > "$input"`,
     ...fixes.map(
-      (fix) =>
-        sh`cp -p ${fix.path} ${`${fix.path}.${stamp}.bak`}
-printf '%s' ${Buffer.from(fix.after).toString("base64")} | base64 -d > ${`${fix.path}.deploy-vps-new`}
-mv -f ${`${fix.path}.deploy-vps-new`} ${fix.path}`,
+      (fix, i) =>
+        sh`target=$(readlink -f -- ${fix.path})
+cp -p ${fix.path} ${`${fix.path}.${stamp}.bak`}
+sed -n ${`${i + 1}p`} "$input" | base64 -d > "$target.deploy-vps-new"
+mv -f "$target.deploy-vps-new" "$target"`,
     ),
   );
+}
+
+/** What writeComposeScript reads on stdin. */
+export function composeInput(fixes: ComposeFix[]): string {
+  return fixes.map((fix) => `${Buffer.from(fix.after).toString("base64")}\n`).join("");
 }
 
 interface Target {
@@ -59,9 +72,11 @@ async function localTarget(settings: Settings): Promise<Target> {
     write: async (fixes, stamp) => {
       for (const fix of fixes) {
         const path = join(settings.projectDir, fix.path);
+        // Through a symbolic link to the file it names: the link stays a link.
+        const target = await realpath(path);
         await copyFile(path, `${path}.${stamp}.bak`);
-        await writeFile(`${path}.deploy-vps-new`, fix.after);
-        await rename(`${path}.deploy-vps-new`, path);
+        await writeFile(`${target}.deploy-vps-new`, fix.after);
+        await rename(`${target}.deploy-vps-new`, target);
       }
     },
   };
@@ -70,7 +85,8 @@ async function localTarget(settings: Settings): Promise<Target> {
 async function remoteTarget(settings: Settings, remote: Remote): Promise<Target> {
   const names = settings.files.length > 0 ? settings.files : COMPOSE_FILE_CANDIDATES;
   const local = localNames(await loadComposeFiles(settings.projectDir, settings.files).catch(() => []), settings);
-  const result = await remote.run(readComposeScript(appPath(settings, local), names));
+  // The probe part reads .env: never traced, and its values hidden from the rest of the answer.
+  const result = await remote.run(readComposeScript(appPath(settings, local), names), { secretOutput: true, envOf: envInAnswer });
   const stdout = result.stdout.toString("utf8");
   const server = parseProbe(stdout);
   const refusal = serverError(server, remote.target.host, { mustExist: true });
@@ -97,7 +113,7 @@ async function remoteTarget(settings: Settings, remote: Remote): Promise<Target>
       folder: basename(server.app),
     }).name,
     write: async (fixes, stamp) => {
-      const written = await remote.run(writeComposeScript(server.app, fixes, stamp));
+      const written = await remote.run(writeComposeScript(server.app, fixes, stamp), { stdin: composeInput(fixes) });
       if (written.code !== 0) throw new EnvironmentError(`writing the compose files on ${where} failed: ${written.stderr.trim()}`);
     },
   };
@@ -121,7 +137,9 @@ export async function fixCompose(settings: Settings, options: { local: boolean; 
     if (problems.missing.length) out.push(`Missing or empty in .env, and used without a default: ${problems.missing.join(", ")}`);
     if (problems.placeholders.length) out.push(`Placeholder values in .env: ${problems.placeholders.join(", ")}`);
     if (!problems.missing.length && !problems.placeholders.length) out.push(".env sets every variable the compose files need.");
-    process.stdout.write(`${out.join("\n")}\n`);
+    // The diffs quote the server's compose files, which came encoded, past the connection's redaction.
+    const report = `${out.join("\n")}\n`;
+    process.stdout.write(remote ? remote.secrets.redact(report) : report);
     return problems.missing.length || problems.placeholders.length ? ExitCode.input : ExitCode.ok;
   } finally {
     remote?.close();

@@ -4,7 +4,7 @@ import type { Settings } from "../config/settings.js";
 import { ExitCode } from "../errors.js";
 import { monitorJson, monitorScreen } from "../monitor/render.js";
 import { monitorScript, parseSnapshot, type Snapshot } from "../monitor/snapshot.js";
-import { parseProbe, serverError } from "../release/probe.js";
+import { envInAnswer, parseProbe, serverError } from "../release/probe.js";
 import { appPath, localProjectName } from "../release/session.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -21,6 +21,7 @@ async function look(remote: Remote, settings: Settings, options: MonitorOptions)
   const local = await localProjectName(settings);
   const result = await remote.run(monitorScript(appPath(settings, local), resolveProjectName(local).name, options.logs), {
     secretOutput: true,
+    envOf: envInAnswer,
   });
   const stdout = result.stdout.toString("utf8");
   const server = parseProbe(stdout);

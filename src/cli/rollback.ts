@@ -15,7 +15,7 @@ export async function rollback(settings: Settings, to: string | undefined, color
       path: ctx.session.server.app,
       from: ctx.from ?? null,
       release: ctx.target.id,
-      services: servicesJson(ctx.services),
+      services: servicesJson(ctx.services, ctx.logs),
       timings: ctx.timings,
     };
     process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);

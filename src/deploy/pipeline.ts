@@ -15,7 +15,7 @@ import { sshTarget } from "../ssh/login.js";
 import type { DeployContext } from "./context.js";
 import { count, formatBytes } from "./format.js";
 import { planProject } from "./plan.js";
-import { listrOptions, timed, traceRemote } from "./tasks.js";
+import { listrOptions, timed } from "./tasks.js";
 import { uploadRelease } from "./upload.js";
 
 function logEntry(ctx: DeployContext, outcome: LogEntry["outcome"]): LogEntry {
@@ -57,7 +57,6 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: online,
         task: async (c) => {
           if (connecting) c.remote = await timed(c, "connect", () => connecting);
-          traceRemote(c.remote, settings.verbose);
         },
       },
       {
@@ -96,6 +95,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Prepare secrets",
         task: async (c, task) => {
           c.env = prepareServerEnv(c.plan.template, c.server?.env, c.plan.provided, c.plan.required);
+          c.remote?.secrets.addEnv(c.env.text, c.env.generated);
           const { generated, kept, provided } = c.env;
           task.title = `Secrets: ${generated.length} generated, ${kept.length} kept, ${provided.length} provided${generated.length ? ` (new: ${generated.join(", ")})` : ""}`;
         },

@@ -8,8 +8,11 @@ export const SUMMARY_VERSION = 1;
 export const paint = (code: number, color: boolean) => (text: string) =>
   color ? `\u001b[${code}m${text}\u001b[0m` : text;
 
-/** Services as the JSON documents of deploy and rollback show them. */
-export function servicesJson(services: ServiceVerdict[]) {
+/**
+ * Services as the JSON documents of deploy and rollback show them, with the last log lines of
+ * each flagged one (null for the others: their logs are not fetched).
+ */
+export function servicesJson(services: ServiceVerdict[], logs: Map<string, string[]>) {
   return services.map((s) => ({
     service: s.service,
     container: s.container,
@@ -19,6 +22,7 @@ export function servicesJson(services: ServiceVerdict[]) {
     condition: s.condition,
     flagged: s.flagged,
     reason: s.reason ?? null,
+    logs: logs.get(s.container) ?? null,
   }));
 }
 
@@ -73,7 +77,7 @@ export function deploySummary(ctx: DeployContext) {
     roundTrips: ctx.remote?.roundTrips ?? 0,
     secrets: { generated: ctx.env.generated, kept: ctx.env.kept, provided: ctx.env.provided },
     images: ctx.images.images,
-    services: servicesJson(ctx.services),
+    services: servicesJson(ctx.services, ctx.logs),
     timings: ctx.timings,
   };
 }

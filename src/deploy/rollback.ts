@@ -10,7 +10,7 @@ import { listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../
 import type { ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import { listrOptions, timed, traceRemote } from "./tasks.js";
+import { listrOptions, timed } from "./tasks.js";
 
 export interface RollbackContext {
   session: AppSession;
@@ -48,7 +48,6 @@ export async function runRollback(settings: Settings, to: string | undefined): P
               },
             }),
           );
-          traceRemote(c.session.remote, settings.verbose);
           const { releases } = await listReleases(c.session.remote, c.session.layout);
           c.from = releases.find((r) => r.live)?.id;
           const target = rollbackTarget(releases, to);

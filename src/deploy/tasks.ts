@@ -1,5 +1,4 @@
 import { ListrLogger, type ListrRendererValue, PRESET_TIMESTAMP, ProcessOutput } from "listr2";
-import type { Remote } from "../ssh/connection.js";
 
 /**
  * Progress goes to stderr so that stdout carries only the result (`--json`): the task list on
@@ -19,11 +18,6 @@ export function listrOptions(output: { quiet: boolean; verbose: boolean }) {
     exitOnError: true,
     registerSignalListeners: false,
   };
-}
-
-/** --verbose: each remote command and its output on stderr, marked so as not to be taken for ours. */
-export function traceRemote(remote: Remote, verbose: boolean): void {
-  if (verbose) remote.trace = (line) => process.stderr.write(`  │ ${line}\n`);
 }
 
 /** Wraps a step to record how long it took, for the summary's `timings`. */

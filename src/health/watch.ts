@@ -14,33 +14,39 @@ export function inspectScript(project: string): Shell {
 if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi`;
 }
 
-/** One `docker logs` a container, each base64-encoded on its own line after its name. */
-export function logsScript(containers: string[], lines: number): Shell {
-  return sh`for c in ${containers}; do
-  printf '%s\\n' "$c"
-  docker logs --tail ${lines} "$c" 2>&1 | base64 | tr -d '\\n'
-  echo
+/**
+ * The last `lines` log lines of each container named in the shell variable `$containers`: a
+ * `logs NAME` line, then each of its lines after `| `. As text, not encoded, so that the
+ * connection's redaction sees them (a crashing app may print its own password).
+ */
+export function containerLogsScript(lines: number): Shell {
+  return sh`for c in $containers; do
+  printf 'logs %s\\n' "$c"
+  docker logs --tail ${lines} "$c" 2>&1 | awk '{ print "| " $0 }'
 done`;
 }
 
+/** The same for these containers. */
+export function logsScript(containers: string[], lines: number): Shell {
+  return sh`containers=${containers.join(" ")}
+${containerLogsScript(lines)}`;
+}
+
+/** Reads the logs out of a script's answer; its other lines are left alone. */
 export function parseLogs(stdout: string): Map<string, string[]> {
   const logs = new Map<string, string[]>();
-  const rows = stdout.split("\n");
-  for (let i = 0; i + 1 < rows.length; i += 2) {
-    const name = rows[i] ?? "";
-    const text = Buffer.from(rows[i + 1] ?? "", "base64").toString("utf8");
-    if (name)
-      logs.set(
-        name,
-        text.split("\n").filter((line, n, all) => line !== "" || n < all.length - 1),
-      );
+  let current: string[] | undefined;
+  for (const row of stdout.split("\n")) {
+    if (row.startsWith("logs ")) logs.set(row.slice(5), (current = []));
+    else if (row.startsWith("| ")) current?.push(row.slice(2));
+    else current = undefined;
   }
   return logs;
 }
 
 export async function inspectProject(remote: Remote, project: string) {
   // docker inspect shows each container's environment (Config.Env): the secrets. Never traced.
-  const result = await remote.run(inspectScript(project), { secretOutput: true });
+  const result = await remote.run(inspectScript(project), { secretOutput: true, raw: true });
   if (result.code !== 0)
     throw new EnvironmentError(`docker inspect failed on ${remote.target.host}: ${result.stderr.trim()}`);
   return parseInspect(result.stdout.toString("utf8"));

@@ -31,6 +31,7 @@ export function monitorJson(snapshot: Snapshot, host: string, path: string) {
       memory: s.memory,
       flagged: s.flagged,
       reason: s.reason ?? null,
+      logs: snapshot.logs.get(s.container) ?? [],
     })),
     logs: Object.fromEntries(snapshot.logs),
   };

@@ -1,5 +1,6 @@
 import { classifySnapshot, type ServiceVerdict } from "../health/classify.js";
 import { type ContainerState, parseInspect } from "../health/containers.js";
+import { containerLogsScript, parseLogs } from "../health/watch.js";
 import { probeScript, scriptFields } from "../release/probe.js";
 import { type Shell, script, sh } from "../ssh/quote.js";
 
@@ -28,12 +29,12 @@ export interface Snapshot {
 
 /**
  * Everything monitor-vps shows, gathered by one script in one round trip: the probe (which
- * finds the app and its project, without reading .env), host resources, every container's
- * state, its CPU and memory, and its last log lines.
+ * finds the app and its project, and reads .env only to hide its values from the logs), host
+ * resources, every container's state, its CPU and memory, and its last log lines.
  */
 export function monitorScript(path: string, localProject: string, logLines: number): Shell {
   return script(
-    probeScript(path, { env: false }),
+    probeScript(path, { env: true }),
     sh`project=$(cat "$state/project" 2>/dev/null || true)
 [ -n "$project" ] || project=$labelled
 [ -n "$project" ] || project=${localProject}
@@ -45,9 +46,8 @@ ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
 if [ -n "$ids" ]; then
   echo "inspect=$(docker inspect $ids | base64 | tr -d '\\n')"
   echo "stats=$(docker stats --no-stream --format '{{.Name}}	{{.CPUPerc}}	{{.MemUsage}}' $ids | base64 | tr -d '\\n')"
-  for id in $ids; do
-    echo "logs.$(docker inspect -f '{{.Name}}' "$id" | tr -d /)=$(docker logs --tail ${logLines} "$id" 2>&1 | base64 | tr -d '\\n')"
-  done
+  containers=$(docker inspect -f '{{.Name}}' $ids | tr -d /)
+${containerLogsScript(logLines)}
 fi
 echo done=`,
   );
@@ -70,7 +70,7 @@ function resources(load: string, mem: string, disk: string): HostResources {
 
 /** Parses the monitor script's answer into typed values, judged with the deploy's rules. */
 export function parseSnapshot(stdout: string, now: number): Snapshot {
-  const { fields, decoded } = scriptFields(stdout);
+  const { decoded } = scriptFields(stdout);
   const containers: ContainerState[] = parseInspect(decoded("inspect") ?? "[]");
   const stats = new Map(
     (decoded("stats") ?? "")
@@ -81,10 +81,7 @@ export function parseSnapshot(stdout: string, now: number): Snapshot {
         return [name.replace(/^\//, ""), { cpu: Number.parseFloat(cpu), memory: memory.trim() }] as const;
       }),
   );
-  const logs = new Map<string, string[]>();
-  for (const key of fields.keys()) {
-    if (key.startsWith("logs.")) logs.set(key.slice(5), (decoded(key) ?? "").split("\n").filter((line) => line !== ""));
-  }
+  const logs = parseLogs(stdout);
   const services = containers
     .filter((c) => !c.oneOff)
     .map((c): ServiceStatus => {

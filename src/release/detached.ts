@@ -7,7 +7,8 @@ import { type Shell, sh } from "../ssh/quote.js";
  * worker's pid joins the lock's, so the lock stays held while the worker runs.
  */
 export function detached(body: Shell, log: string, pids: string): Shell {
-  return sh`: > ${log}
+  // The log holds compose's own messages, which quote .env values: only the owner reads it.
+  return sh`(umask 077 && : > ${log}) && chmod 600 ${log}
 setsid sh -c ${body.code} > ${log} 2>&1 < /dev/null &
 worker=$!
 echo "$worker" >> ${pids}
@@ -18,6 +19,7 @@ tail -n +1 -f $follow ${log} 2>/dev/null &
 tailer=$!
 status=0
 wait "$worker" || status=$?
-if [ -n "$follow" ]; then wait "$tailer"; else sleep 0.3; kill "$tailer" 2>/dev/null; fi
+# Once all of it went back to the client, the server keeps none of it.
+if [ -n "$follow" ]; then wait "$tailer"; : > ${log}; else sleep 0.3; kill "$tailer" 2>/dev/null; fi
 exit "$status"`;
 }

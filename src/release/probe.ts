@@ -110,6 +110,11 @@ export function scriptFields(stdout: string): { fields: Map<string, string>; dec
   return { fields, decoded };
 }
 
+/** The server's .env in the answer of a script that starts with the probe (see RunOptions.envOf). */
+export function envInAnswer(stdout: Buffer): string | undefined {
+  return scriptFields(stdout.toString("utf8")).decoded("env");
+}
+
 export function parseProbe(stdout: string): ServerState {
   const { fields, decoded } = scriptFields(stdout);
   if (!fields.has("end") || !fields.has("app")) {
@@ -141,7 +146,7 @@ export function parseProbe(stdout: string): ServerState {
 }
 
 export async function probeServer(remote: Remote, path: string, options: ProbeOptions): Promise<ServerState> {
-  const result = await remote.run(probeScript(path, options), { secretOutput: options.env });
+  const result = await remote.run(probeScript(path, options), { secretOutput: options.env, envOf: envInAnswer });
   if (result.code !== 0)
     throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
   return parseProbe(result.stdout.toString("utf8"));

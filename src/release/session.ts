@@ -53,9 +53,10 @@ export async function openApp(settings: Settings, lock?: { action: string; onNot
   const candidate = resolveProjectName(local).name;
   let server: ServerState | undefined;
   try {
+    // .env is read only to hide its values from compose's messages and the containers' logs.
     server = lock
-      ? await probeAndLock(remote, path, { env: false, candidate }, settings, lock.action, lock.onNotice)
-      : await probeServer(remote, path, { env: false, candidate });
+      ? await probeAndLock(remote, path, { env: true, candidate }, settings, lock.action, lock.onNotice)
+      : await probeServer(remote, path, { env: true, candidate });
     const refusal = serverError(server, target.host, { forced: settings.compose, mustExist: true });
     if (refusal) throw refusal;
     const project = resolveProjectName({ ...local, server: server.project ?? server.labelledProject }).name;

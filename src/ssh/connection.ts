@@ -15,6 +15,8 @@ import {
   knownHostsLine,
   parseKnownHosts,
 } from "./known-hosts.js";
+import { Redactor } from "../secrets/redact.js";
+import { LineStream } from "./lines.js";
 import { type Shell, shCommand } from "./quote.js";
 
 export interface SshTarget {
@@ -29,10 +31,13 @@ export interface SshTarget {
   knownHosts: string;
   acceptNewHostKey: boolean;
   timeoutSeconds: number;
+  /** --verbose: trace every remote command and its output. */
+  verbose?: boolean;
   /** One jump host (ProxyJump), reached first and with the same credentials. */
   jump?: { host: string; port: number; user: string };
 }
 
+/** What a remote command answered, the values of the server's .env hidden (see Remote.secrets). */
 export interface RunResult {
   code: number;
   stdout: Buffer;
@@ -42,6 +47,16 @@ export interface RunResult {
 export interface RunOptions {
   /** The output carries secrets (the probe reads .env): never traced, even with --verbose. */
   secretOutput?: boolean;
+  /**
+   * stdout is data for a parser, never shown (a manifest checked by its hash, docker inspect's
+   * JSON): returned byte for byte, not redacted. Everything else that comes back is redacted.
+   */
+  raw?: boolean;
+  /**
+   * The server's .env, when this command's answer carries it (the probe): its values join
+   * `secrets` before anything of the answer is returned.
+   */
+  envOf?: (stdout: Buffer) => string | undefined;
   /** Sent on the channel's stdin; a stream is piped with backpressure, never buffered. */
   stdin?: Readable | Buffer | string;
   /** Each complete line of output as it arrives (progress output of long remote commands). */
@@ -195,14 +210,26 @@ export class Remote {
   /** Remote commands run: the latency cost of a deploy, reported in the JSON summary. */
   roundTrips = 0;
 
-  /** --verbose: every remote command and its output, line by line (never stdin, never secrets). */
-  trace?: (line: string) => void;
+  /**
+   * --verbose: every remote command and its output, line by line, on stderr, marked so as not
+   * to be taken for ours (never stdin, never the output of a command that reads secrets).
+   */
+  private readonly trace?: (line: string) => void;
+
+  /**
+   * The one place where the values of the server's .env are hidden from whatever comes back:
+   * every line streamed, every stderr and stdout returned (but `raw` data), every trace line.
+   * Fed by whoever learns them: the probe that reads .env, the deploy that generates secrets.
+   */
+  readonly secrets = new Redactor();
 
   private constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
     private readonly jump?: NodeSSH,
-  ) {}
+  ) {
+    if (target.verbose) this.trace = (line) => process.stderr.write(`  │ ${line}\n`);
+  }
 
   /**
    * `wanted`, for a connection opened ahead of time: settles when the run needs it. A host key
@@ -243,32 +270,33 @@ export class Remote {
     if (!connection) throw new EnvironmentError(`the SSH connection to ${this.target.host} is closed.`);
     this.roundTrips += 1;
     const trace = this.trace;
-    if (trace) for (const line of body.code.split("\n")) trace(`$ ${line}`);
+    if (trace) for (const line of body.code.split("\n")) trace(`$ ${this.secrets.redact(line)}`);
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       connection.exec(shCommand(body), (error, ch) =>
         error ? reject(new EnvironmentError(`the SSH connection to ${this.target.host} was lost (${error.message}).`)) : resolve(ch),
       ),
     );
+    // Each stream has its own decoder and partial line; every line shown or handed on is redacted.
+    const streams = { stdout: new LineStream(), stderr: new LineStream() };
+    const traceOutput = trace && !options.secretOutput ? trace : undefined;
+    // Lines are made only for someone to read them: a large answer (a manifest) is not split.
+    const readers = [options.onLine, traceOutput].filter((reader) => reader !== undefined);
+    const deliver = (lines: string[]) => {
+      for (const line of lines) {
+        const shown = this.secrets.redact(line);
+        for (const reader of readers) reader(shown);
+      }
+    };
     const stdout: Buffer[] = [];
     let stderr = "";
-    let partial = "";
-    const lines = (chunk: Buffer) => {
-      if (!options.onLine) return;
-      partial += chunk.toString("utf8");
-      const complete = partial.split(/\r?\n|\r/);
-      partial = complete.pop() ?? "";
-      for (const line of complete) options.onLine(line);
-    };
-    const traceOutput = trace && !options.secretOutput ? trace : undefined;
     channel.on("data", (chunk: Buffer) => {
       stdout.push(chunk);
-      lines(chunk);
-      traceOutput?.(chunk.toString("utf8").trimEnd());
+      if (readers.length > 0) deliver(streams.stdout.push(chunk).lines);
     });
     channel.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-      lines(chunk);
-      traceOutput?.(chunk.toString("utf8").trimEnd());
+      const { text, lines } = streams.stderr.push(chunk);
+      stderr += text;
+      deliver(lines);
     });
     const closed = new Promise<number>((resolve, reject) => {
       let code = -1;
@@ -291,10 +319,24 @@ export class Remote {
     // the cause: the command only saw its input cut.
     else await pipeline(stdin, channel).catch((error) => (pipeError = error));
     const code = await closed;
+    deliver(streams.stdout.end().lines);
+    const last = streams.stderr.end();
+    stderr += last.text;
+    deliver(last.lines);
     trace?.(`(exit ${code})`);
     if (pipeError && (code <= 0 || pipeError instanceof DeployError)) throw pipeError;
-    if (partial && options.onLine) options.onLine(partial);
-    return { code, stdout: Buffer.concat(stdout), stderr };
+    const answer = Buffer.concat(stdout);
+    const env = options.envOf?.(answer);
+    if (env !== undefined) this.secrets.addEnv(env);
+    return { code, stdout: options.raw ? answer : this.redactBytes(answer), stderr: this.secrets.redact(stderr) };
+  }
+
+  /** Output as it came, unless it holds a value to hide: then its text, redacted. */
+  private redactBytes(output: Buffer): Buffer {
+    if (this.secrets.size === 0) return output;
+    const text = output.toString("utf8");
+    const shown = this.secrets.redact(text);
+    return shown === text ? output : Buffer.from(shown, "utf8");
   }
 
   close(): void {

@@ -27,6 +27,7 @@ export async function sshTarget(settings: Settings): Promise<SshTarget> {
     knownHosts: settings.knownHosts,
     acceptNewHostKey: settings.acceptNewHostKey,
     timeoutSeconds: settings.timeout,
+    verbose: settings.verbose,
     jump: settings.proxyJump ? parseJump(settings.proxyJump, settings.user) : undefined,
   };
 }
