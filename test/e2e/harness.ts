@@ -175,7 +175,7 @@ export function shq(value: string): string {
 
 /**
  * Removes a compose project's containers, networks, volumes and the images built for it (named
- * `<project>/<service>` by deploy-vps, or labelled with the project by compose). APP_FOLDER, a
+ * `<project>/<service>` by deploy-vps). APP_FOLDER, a
  * shell word for the app folder's absolute path, finds containers compose recorded there too.
  */
 function removeProjectScript(project: string, appFolder?: string): string {
@@ -186,8 +186,10 @@ function removeProjectScript(project: string, appFolder?: string): string {
     `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
     `docker network rm ${shq(`${project}_default`)} $(docker network ls -q --filter ${label}) >/dev/null 2>&1; ` +
     `docker volume rm -f $(docker volume ls -q --filter ${label}) >/dev/null 2>&1; ` +
-    `images=$( (docker images -q --filter ${label}; docker images -q --filter reference=${shq(`${project}/*`)}) | sort -u); ` +
-    `[ -z "$images" ] || docker rmi -f $images >/dev/null 2>&1; `
+    // By name, never by id: an id can be shared with another tag (local/busybox), and removing
+    // it would take that image away from every other stack.
+    `images=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter reference=${shq(`${project}/*`)}); ` +
+    `[ -z "$images" ] || docker rmi $images >/dev/null 2>&1; `
   );
 }
 
