@@ -252,8 +252,8 @@ describe("unifiedDiff", () => {
 describe("the cost of a rewrite", () => {
   /**
    * Work counted, not timed, while a file of N built services is parsed, rewritten and diffed: characters
-   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and cells Array#fill
-   * sets. A pass that goes over the whole text or every service once per service shows up as N².
+   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and Array#some (yaml's
+   * own duplicate-key check) and cells Array#fill sets. A pass that goes over the whole text or every service once per service shows up as N².
    */
   function work(services: number): number {
     const text = `services:\n${Array.from(
@@ -263,6 +263,7 @@ describe("the cost of a rewrite", () => {
     let count = 0;
     const slice = String.prototype.slice;
     const find = Array.prototype.find;
+    const some = Array.prototype.some;
     const fill = Array.prototype.fill;
     const get = YAMLMap.prototype.get;
     const spies = [
@@ -273,6 +274,9 @@ describe("the cost of a rewrite", () => {
       }),
       vi.spyOn(Array.prototype, "find").mockImplementation(function (this: unknown[], predicate, thisArg) {
         return find.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
+      }),
+      vi.spyOn(Array.prototype, "some").mockImplementation(function (this: unknown[], predicate, thisArg) {
+        return some.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
       }),
       vi.spyOn(Array.prototype, "fill").mockImplementation(function (this: unknown[], ...args) {
         count += this.length;
