@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { YAMLMap } from "yaml";
 import { parseComposeFile } from "../../../src/compose/files.js";
 import { composeFixes } from "../../../src/compose/fix.js";
-import { localImageName, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
+import { localImageName, rewriteDiff, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
 const rewrite = (text: string, project = "acme") =>
@@ -211,6 +211,23 @@ describe("rewriteForLocalImages", () => {
       image: "acme/web:latest",
       pullPolicy: "never",
     });
+  });
+});
+
+describe("rewriteDiff", () => {
+  it.each([
+    ["the seed", seed],
+    ["a missing final newline, CRLF and flow mappings", "services:\r\n  a: {build: ., image: 'ghcr.io/x/a'}\r\n  b:\r\n    image: \"localhost:5000/b\"\r\n    build: ."],
+    ["aliases", "x-base: &base\n  build: .\nservices:\n  web: *base\n  worker: *base\n  db:\n    image: pg\n"],
+    [
+      "many services, changes near and far",
+      `services:\n${Array.from({ length: 12 }, (_, i) => `  s${i}:\n${i % 3 ? "    image: nginx\n" : "    build: .\n"}    restart: always\n`).join("")}`,
+    ],
+  ])("is the whole-file diff, from the edits alone: %s", (_, text) => {
+    const file = parseComposeFile("compose.yaml", text);
+    const result = rewriteForLocalImages(file, "acme");
+    expect(result.edits?.length).toBeGreaterThan(0);
+    expect(rewriteDiff("compose.yaml", text, result)).toBe(unifiedDiff("compose.yaml", text, result.text));
   });
 });
 
