@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, sep } from "node:path";
 import { type Document, isMap, isScalar, type LineCounter, type Node, parseDocument } from "yaml";
 import { readOptionalBytes } from "../config/paths.js";
 import { atPosition, InputError } from "../errors.js";
-import { decodeComposeText, MAX_COMPOSE_BYTES, parseCompose, tooBig } from "./parse.js";
+import { decodeComposeText, MAX_COMPOSE_BYTES, parseCompose, tooBig, YAML_OPTIONS } from "./parse.js";
 import { parsedProblems } from "./validate.js";
 
 export const DEFAULT_COMPOSE_FILES = [
@@ -41,7 +41,7 @@ export interface ParseOptions {
 
 /** The first YAML document of a compose text (for callers that only look at one; see parseCompose). */
 export function parseComposeYaml(text: string, lineCounter?: LineCounter): Document.Parsed {
-  return parseDocument(text, { merge: true, prettyErrors: false, lineCounter });
+  return parseDocument(text, { ...YAML_OPTIONS, lineCounter });
 }
 
 /** Pure: parse and check one compose file's text; errors are `path:line:col: message`. */

@@ -1,6 +1,6 @@
 import type { EnvFile } from "../secrets/env-file.js";
 import type { ComposeFile } from "./files.js";
-import { rewriteForLocalImages, unifiedDiff } from "./rewrite.js";
+import { rewriteDiff, rewriteForLocalImages } from "./rewrite.js";
 import { requiredVariables } from "./variables.js";
 
 export interface ComposeFix {
@@ -20,7 +20,7 @@ export interface EnvProblems {
 export function composeFixes(files: ComposeFile[], project: string): ComposeFix[] {
   return files.flatMap((file) => {
     const rewrite = rewriteForLocalImages(file, project);
-    return rewrite.changed ? [{ path: file.path, after: rewrite.text, diff: unifiedDiff(file.path, file.text, rewrite.text) }] : [];
+    return rewrite.changed ? [{ path: file.path, after: rewrite.text, diff: rewriteDiff(file.path, file.text, rewrite) }] : [];
   });
 }
 

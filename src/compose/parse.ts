@@ -1,4 +1,4 @@
-import { type Document, isScalar, LineCounter, parseAllDocuments } from "yaml";
+import { type Document, isScalar, LineCounter, type Node, parseAllDocuments, visit } from "yaml";
 import { atPosition, InputError } from "../errors.js";
 
 /** Far above any real compose file (the largest public ones are tens of kilobytes); a bigger one is refused unread. */
@@ -9,8 +9,11 @@ export const MAX_COMPOSE_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_ALIAS_EXPANSIONS = 10_000;
 
-/** Compose files use YAML 1.1 merge keys (`<<: *defaults`); the same options everywhere keep ranges consistent. */
-const YAML_OPTIONS = { merge: true, prettyErrors: false } as const;
+/**
+ * Compose files use YAML 1.1 merge keys (`<<: *defaults`); the same options everywhere keep ranges consistent.
+ * yaml's own duplicate-key check compares each key with every earlier one; duplicateKey does it in one pass.
+ */
+export const YAML_OPTIONS = { merge: true, prettyErrors: false, uniqueKeys: false } as const;
 
 /** One YAML document of a compose file, with its plain value (aliases and merge keys resolved). */
 export interface ComposeDocument {
@@ -61,6 +64,8 @@ export function parseCompose(path: string, text: string): ParsedCompose {
   for (const doc of docs) {
     const syntax = doc.errors[0];
     if (syntax) fail(syntax.pos[0], syntax.message);
+    const duplicate = duplicateKey(doc);
+    if (duplicate) fail(duplicate.range?.[0] ?? 0, "Map keys must be unique");
   }
   const documents = docs.map((doc) => {
     if (docs.length > 1 && (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)))
@@ -75,6 +80,27 @@ export function parseCompose(path: string, text: string): ParsedCompose {
     }
   });
   return { path, text, lineCounter, documents };
+}
+
+/** The first key that repeats an earlier key of its mapping (merge keys aside, which may repeat). */
+function duplicateKey(doc: Document.Parsed): Node | undefined {
+  let found: Node | undefined;
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<string>();
+      for (const { key } of map.items) {
+        if (!isScalar(key) || key.source === "<<") continue;
+        const id = `${typeof key.value}:${String(key.value)}`;
+        if (seen.has(id)) {
+          found = key;
+          return visit.BREAK;
+        }
+        seen.add(id);
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 export function tooBig(size: number): string {

@@ -1,4 +1,4 @@
-import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
+import { createTwoFilesPatch, diffLines, FILE_HEADERS_ONLY, formatPatch, type StructuredPatchHunk } from "diff";
 import { type Document, isAlias, isMap, isScalar, type Node, type Pair, Scalar, type YAMLMap } from "yaml";
 import { InputError } from "../errors.js";
 import { type ComposeFile, parseComposeFile } from "./files.js";
@@ -24,6 +24,8 @@ export interface ImageRewrite {
   changed: boolean;
   /** Service -> local image, for every built service. */
   images: Record<string, string>;
+  /** The edits made to the original text; none when yaml re-serialised it instead. */
+  edits?: Edit[];
 }
 
 type Edit = { from: number; to: number; insert: string };
@@ -61,12 +63,11 @@ export function rewriteForLocalImages(file: ComposeFile, project: string): Image
   }
 
   if (edits.length === 0) return { text: file.text, changed: false, images };
-  let text = applyEdits(file.text, edits);
-  if (!rewroteAsExpected(file, text, images)) {
-    // Some layout the splicing does not handle: let yaml re-serialise instead (may reformat a little).
-    text = docs.map((doc) => reserialised(doc, images)).join("");
-  }
-  return { text, changed: text !== file.text, images };
+  const text = applyEdits(file.text, edits);
+  if (rewroteAsExpected(file, text, images)) return { text, changed: true, images, edits };
+  // Some layout the splicing does not handle: let yaml re-serialise instead (may reformat a little).
+  const reformatted = docs.map((doc) => reserialised(doc, images)).join("");
+  return { text: reformatted, changed: reformatted !== file.text, images };
 }
 
 /** Each service's definition node in the last document that has it. */
@@ -183,11 +184,109 @@ function rewroteAsExpected(file: ComposeFile, text: string, images: Record<strin
   }
 }
 
+const CONTEXT = 3;
+
 /** A unified diff (3 lines of context) between two texts; "" when equal. */
 export function unifiedDiff(label: string, before: string, after: string): string {
   if (before === after) return "";
   return createTwoFilesPatch(label, label, before, after, undefined, undefined, {
-    context: 3,
+    context: CONTEXT,
     headerOptions: FILE_HEADERS_ONLY,
   });
+}
+
+/**
+ * The unified diff of a rewrite. A whole-file line diff costs lines x changes (a rewrite of thousands of
+ * services changes thousands of lines); but the edits say where the changes are, and every line between
+ * them is the same in both texts. So jsdiff compares each edited stretch of lines alone, and the hunks
+ * are cut from that in one pass.
+ */
+export function rewriteDiff(label: string, before: string, rewrite: ImageRewrite): string {
+  if (!rewrite.changed) return "";
+  if (!rewrite.edits) return unifiedDiff(label, before, rewrite.text);
+  const lines = diffLinesAround(before, rewrite.edits);
+  return formatPatch({ oldFileName: label, newFileName: label, oldHeader: undefined, newHeader: undefined, hunks: hunksOf(lines) }, FILE_HEADERS_ONLY);
+}
+
+/** One line of a diff: kept, removed or added; with its line break, if it has one. */
+type DiffLine = { op: " " | "-" | "+"; text: string };
+
+function diffLinesAround(before: string, edits: Edit[]): DiffLine[] {
+  const starts = [0];
+  for (let nl = before.indexOf("\n"); nl !== -1 && nl + 1 < before.length; nl = before.indexOf("\n", nl + 1)) starts.push(nl + 1);
+  const lineAt = (offset: number) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const startOf = (line: number) => (line < starts.length ? (starts[line] ?? before.length) : before.length);
+  const kept = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => ({ op: " " as const, text: before.slice(startOf(from + i), startOf(from + i + 1)) }));
+
+  // Stretches of whole lines that the edits touch, in order; touching stretches are one.
+  const stretches: { first: number; end: number; edits: Edit[] }[] = [];
+  for (const edit of [...edits].sort((a, b) => a.from - b.from)) {
+    const first = lineAt(edit.from);
+    const end = edit.to > edit.from && startOf(lineAt(edit.to)) === edit.to ? lineAt(edit.to) : lineAt(edit.to) + 1;
+    const last = stretches.at(-1);
+    if (last && first <= last.end) {
+      last.end = Math.max(last.end, end);
+      last.edits.push(edit);
+    } else stretches.push({ first, end, edits: [edit] });
+  }
+  const lines: DiffLine[] = [];
+  let next = 0;
+  for (const { first, end, edits: inStretch } of stretches) {
+    lines.push(...kept(next, first));
+    const offset = startOf(first);
+    const old = before.slice(offset, startOf(end));
+    const updated = applyEdits(old, inStretch.map((e) => ({ ...e, from: e.from - offset, to: e.to - offset })));
+    for (const change of diffLines(old, updated)) {
+      const op = change.added ? "+" : change.removed ? "-" : " ";
+      for (const text of change.value.split(/(?<=\n)/)) if (text !== "") lines.push({ op, text });
+    }
+    next = end;
+  }
+  lines.push(...kept(next, starts.length));
+  return lines;
+}
+
+/** Hunks with CONTEXT lines each side; changes closer than twice that share one hunk. */
+function hunksOf(lines: DiffLine[]): StructuredPatchHunk[] {
+  const changed = lines.flatMap((line, i) => (line.op === " " ? [] : [i]));
+  // 1-based line numbers in the old and new text at each diff line.
+  const oldAt: number[] = [];
+  const newAt: number[] = [];
+  let oldLine = 1;
+  let newLine = 1;
+  for (const line of lines) {
+    oldAt.push(oldLine);
+    newAt.push(newLine);
+    if (line.op !== "+") oldLine++;
+    if (line.op !== "-") newLine++;
+  }
+  const hunks: StructuredPatchHunk[] = [];
+  for (let c = 0; c < changed.length; ) {
+    const firstChange = changed[c] ?? 0;
+    let lastChange = firstChange;
+    while (c + 1 < changed.length && (changed[c + 1] ?? 0) - lastChange <= 2 * CONTEXT + 1) lastChange = changed[++c] ?? 0;
+    c++;
+    const from = Math.max(0, firstChange - CONTEXT);
+    const slice = lines.slice(from, Math.min(lines.length, lastChange + CONTEXT + 1));
+    hunks.push({
+      oldStart: oldAt[from] ?? 1,
+      newStart: newAt[from] ?? 1,
+      oldLines: slice.filter((l) => l.op !== "+").length,
+      newLines: slice.filter((l) => l.op !== "-").length,
+      lines: slice.flatMap((l) =>
+        l.text.endsWith("\n") ? [l.op + l.text.slice(0, -1)] : [l.op + l.text, "\\ No newline at end of file"],
+      ),
+    });
+  }
+  return hunks;
 }

@@ -43,6 +43,14 @@ describe("parseCompose", () => {
     );
   });
 
+  it("finds a repeated key in one pass, in any mapping; the same key in sibling mappings is fine", () => {
+    const ok = "x-a: &a {image: x}\nx-b: &b {restart: always}\nservices:\n  a: {image: x}\n  b:\n    <<: *a\n    <<: *b\n";
+    expect(parseCompose("c.yml", ok).documents).toHaveLength(1);
+    expect(messageOf(() => parseCompose("c.yml", "services:\n  a:\n    environment:\n      A: 1\n      B: 2\n      A: 3\n"))).toBe(
+      "c.yml:6:7: Map keys must be unique",
+    );
+  });
+
   it("reads every document; an empty one beside others is refused as compose does", () => {
     expect(parseCompose("c.yml", "services: {a: {image: x}}\n---\nvolumes: {}\n").documents).toHaveLength(2);
     expect(messageOf(() => parseCompose("c.yml", "services: {a: {image: x}}\n---\n# nothing\n"))).toBe(

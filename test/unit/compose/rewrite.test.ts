@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { YAMLMap } from "yaml";
 import { parseComposeFile } from "../../../src/compose/files.js";
 import { composeFixes } from "../../../src/compose/fix.js";
-import { localImageName, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
+import { localImageName, rewriteDiff, rewriteForLocalImages, unifiedDiff } from "../../../src/compose/rewrite.js";
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
 const rewrite = (text: string, project = "acme") =>
@@ -214,6 +214,23 @@ describe("rewriteForLocalImages", () => {
   });
 });
 
+describe("rewriteDiff", () => {
+  it.each([
+    ["the seed", seed],
+    ["a missing final newline, CRLF and flow mappings", "services:\r\n  a: {build: ., image: 'ghcr.io/x/a'}\r\n  b:\r\n    image: \"localhost:5000/b\"\r\n    build: ."],
+    ["aliases", "x-base: &base\n  build: .\nservices:\n  web: *base\n  worker: *base\n  db:\n    image: pg\n"],
+    [
+      "many services, changes near and far",
+      `services:\n${Array.from({ length: 12 }, (_, i) => `  s${i}:\n${i % 3 ? "    image: nginx\n" : "    build: .\n"}    restart: always\n`).join("")}`,
+    ],
+  ])("is the whole-file diff, from the edits alone: %s", (_, text) => {
+    const file = parseComposeFile("compose.yaml", text);
+    const result = rewriteForLocalImages(file, "acme");
+    expect(result.edits?.length).toBeGreaterThan(0);
+    expect(rewriteDiff("compose.yaml", text, result)).toBe(unifiedDiff("compose.yaml", text, result.text));
+  });
+});
+
 describe("unifiedDiff", () => {
   it("is empty for equal texts", () => {
     expect(unifiedDiff("compose.yaml", seed, seed)).toBe("");
@@ -252,8 +269,8 @@ describe("unifiedDiff", () => {
 describe("the cost of a rewrite", () => {
   /**
    * Work counted, not timed, while a file of N built services is parsed, rewritten and diffed: characters
-   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and cells Array#fill
-   * sets. A pass that goes over the whole text or every service once per service shows up as N².
+   * copied by String#slice, pairs a YAMLMap#get scans, predicate calls of Array#find and Array#some (yaml's
+   * own duplicate-key check) and cells Array#fill sets. A pass that goes over the whole text or every service once per service shows up as N².
    */
   function work(services: number): number {
     const text = `services:\n${Array.from(
@@ -263,6 +280,7 @@ describe("the cost of a rewrite", () => {
     let count = 0;
     const slice = String.prototype.slice;
     const find = Array.prototype.find;
+    const some = Array.prototype.some;
     const fill = Array.prototype.fill;
     const get = YAMLMap.prototype.get;
     const spies = [
@@ -273,6 +291,9 @@ describe("the cost of a rewrite", () => {
       }),
       vi.spyOn(Array.prototype, "find").mockImplementation(function (this: unknown[], predicate, thisArg) {
         return find.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
+      }),
+      vi.spyOn(Array.prototype, "some").mockImplementation(function (this: unknown[], predicate, thisArg) {
+        return some.call(this, (...args) => (count++, predicate.apply(thisArg, args)));
       }),
       vi.spyOn(Array.prototype, "fill").mockImplementation(function (this: unknown[], ...args) {
         count += this.length;
