@@ -39,6 +39,9 @@ export class Redactor {
     const secrets = new Set(secretKeys);
     for (const line of parseEnvFile(".env", text, false).lines) {
       if (line.kind === "entry") this.add(line.value, secrets.has(line.key) || isSecretLike(line.key) || line.markedSecret);
+      // A line this parser cannot read may still be one that compose reads: its text after "=" too.
+      const unread = line.kind === "comment" && !line.raw.trimStart().startsWith("#") ? /^\s*(?:export\s+)?([^=]*)=(.*)$/.exec(line.raw) : null;
+      if (unread) this.add((unread[2] ?? "").trim().replace(/^["']|["']$/g, ""), isSecretLike(unread[1] ?? ""));
     }
   }
 

@@ -67,6 +67,12 @@ describe("Redactor", () => {
     expect(r.redact(line)).toBe(`error: ${REDACTED} rejected`);
   });
 
+  it("hides the value of a line the env parser cannot read, as compose may still read it", () => {
+    const r = redactor(`DB_PASSWORD="unterminated-${secret}\nOTHER=fine-value-1\n`);
+    expect(r.redact(`port: unterminated-${secret}`)).toBe(`port: ${REDACTED}`);
+    expect(r.redact("other: fine-value-1")).toBe(`other: ${REDACTED}`);
+  });
+
   it("returns text unchanged when it knows no value", () => {
     expect(new Redactor().redact(`anything ${secret}`)).toBe(`anything ${secret}`);
   });
