@@ -1,20 +1,20 @@
 // `deploy-vps init` on real folders: files written, never overwritten, and accepted by the deploy's own checks.
-// No SSH and no Docker: it calls init() directly on temporary copies.
+// No SSH and no Docker: it calls init() directly on temporary copies, so it is a unit test.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { loadComposeFiles } from "../../src/compose/files.js";
-import { requiredVariables } from "../../src/compose/variables.js";
-import { loadSettings } from "../../src/config/settings.js";
-import { InputError } from "../../src/errors.js";
-import { init, type InitIO, type InitOptions, registerInit } from "../../src/init/command.js";
-import { parseEnvFile } from "../../src/secrets/env-file.js";
-import { mergeEnv, missingVariables } from "../../src/secrets/merge.js";
+import { loadComposeFiles } from "../../../src/compose/files.js";
+import { requiredVariables } from "../../../src/compose/variables.js";
+import { loadSettings } from "../../../src/config/settings.js";
+import { InputError } from "../../../src/errors.js";
+import { init, type InitIO, type InitOptions, registerInit } from "../../../src/init/command.js";
+import { parseEnvFile } from "../../../src/secrets/env-file.js";
+import { mergeEnv, missingVariables } from "../../../src/secrets/merge.js";
 
-const repo = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const repo = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-init-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -214,14 +214,28 @@ describe("probeScript in a local sh", () => {
   const canary = "/tmp/pwned-probe";
   afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-  const run = (path: string, cwd = home) =>
+  const run = (path: string, cwd = home, PATH = process.env.PATH) =>
     parseProbe(
       execFileSync("/bin/sh", ["-c", probeScript(path).code], {
         encoding: "utf8",
         cwd,
-        env: { ...process.env, HOME: home },
+        env: { ...process.env, HOME: home, PATH },
       }),
     );
+
+  /**
+   * A PATH of the tools the probe uses, linked from this machine, and of a stand-in `docker`
+   * (a shell script given as DOCKER, or none): each docker outcome, whatever this machine has.
+   */
+  const bin = join(home, "bin");
+  const tools = ["base64", "basename", "cat", "cut", "dirname", "grep", "head", "mktemp", "rm", "sed", "sha256sum", "sort", "tar", "tr"];
+  const pathWith = (docker: string | undefined): string => {
+    rmSync(bin, { recursive: true, force: true });
+    mkdirSync(bin);
+    for (const tool of tools) symlinkSync(execFileSync("/bin/sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), join(bin, tool));
+    if (docker !== undefined) writeFileSync(join(bin, "docker"), `#!/bin/sh\n${docker}\n`, { mode: 0o755 });
+    return bin;
+  };
 
   it("resolves ~ to an absolute path without running what the path contains", () => {
     rmSync(canary, { force: true });
@@ -256,10 +270,34 @@ describe("probeScript in a local sh", () => {
       current: "20240501T100000123Z",
       env,
     });
-    // This machine has tar; docker may or may not be here: either way it parses.
     expect(parsed.hasTar).toBe(true);
-    expect(["ok", "missing", "error"]).toContain(parsed.docker.status);
 
     expect(run("afile")).toMatchObject({ app: join(home, "afile"), appKind: "file" });
+  });
+
+  it("reads docker as missing, answering with its compose version, or failing with its message", () => {
+    const missing = run("~/apps", home, pathWith(undefined));
+    expect(missing.docker).toEqual({ status: "missing" });
+    expect(missing.compose).toEqual({});
+    expect(missing.hasTar).toBe(true);
+
+    const answering = run(
+      "~/apps",
+      home,
+      pathWith('case "$1 $2" in "info "*) echo 27.3.1 ;; "compose version") echo 2.29.7 ;; *) ;; esac'),
+    );
+    expect(answering.docker).toEqual({ status: "ok" });
+    expect(answering.compose).toEqual({ v2: "2.29.7" });
+
+    const refusing = run(
+      "~/apps",
+      home,
+      pathWith('[ "$1" = info ] && { echo "permission denied while trying to connect to the Docker daemon socket" >&2; echo second line >&2; exit 1; }; exit 1'),
+    );
+    expect(refusing.docker).toEqual({
+      status: "error",
+      message: "permission denied while trying to connect to the Docker daemon socket\nsecond line",
+    });
+    expect(refusing.compose).toEqual({});
   });
 });
