@@ -1,14 +1,50 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import { Readable } from "node:stream";
 import { Parser } from "tar";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { isCompressed, LEVELS, levelFor, packRelease } from "../../../src/archive/pack.js";
 import { walkProject } from "../../../src/archive/walk.js";
 
 let wire = () => 0;
+
+const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-pack-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let folders = 0;
+/** A fresh project folder, removed with the others after the tests. */
+function projectFolder(): string {
+  const root = join(scratch, String(++folders));
+  mkdirSync(root);
+  return root;
+}
+
+/**
+ * A link that lags: it takes only what lies beyond the newest LAG bytes, so the packer always
+ * sees at least LAG bytes waiting, whatever the machine's speed; the rest once the stream ends.
+ */
+function lagging(stream: Readable, lag: number): Readable {
+  const chunks: Buffer[] = [];
+  return Readable.from(
+    (async function* () {
+      const done = new Promise<void>((resolve, reject) => {
+        stream.on("end", resolve);
+        stream.on("error", reject);
+      });
+      stream.on("readable", () => {
+        const all = stream.writableEnded;
+        const take = all ? stream.readableLength : stream.readableLength - lag;
+        const chunk = take > 0 ? (stream.read(take) as Buffer | null) : null;
+        if (chunk) chunks.push(chunk);
+        // Nothing taken: read(0) asks for the next 'readable' all the same.
+        else stream.read(0);
+      });
+      await done;
+      yield* chunks;
+    })(),
+  );
+}
 
 /** Every entry's path and content, read back from the gzip stream. */
 async function unpack(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer>> {
@@ -32,7 +68,7 @@ async function unpack(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer
 
 describe("packRelease", () => {
   it("stores already-compressed files, deflates the rest, and the content survives the switches", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const root = projectFolder();
     const picture = randomBytes(256 * 1024);
     const text = "export const answer = 42;\n".repeat(40_000);
     // Named like a picture but compressible: stored, it costs its full size; deflated, a sliver.
@@ -51,8 +87,8 @@ describe("packRelease", () => {
     expect(wire()).toBeLessThan(picture.length + fake.length + 40_000);
   });
 
-  it("deflates harder when the link lags: a slowly read stream builds a backlog and comes out smaller, intact", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+  it("deflates harder when the link lags: a stream read behind a backlog comes out smaller, intact", async () => {
+    const root = projectFolder();
     const noise = randomBytes(3 * 1024 * 1024);
     // Words in random order, like source code: level 6 saves about a tenth over level 1.
     const words = ["const", "export", "function", "return", "await", "import", "props", "state", "value", "index"];
@@ -61,15 +97,12 @@ describe("packRelease", () => {
     writeFileSync(join(root, "a.bin"), noise);
     writeFileSync(join(root, "b.ts"), text);
     const tree = await walkProject(root, () => false);
+    // Read as it comes: nothing ever waits, so every batch goes at the fast level.
     const prompt = await unpack(packRelease(root, tree.files, {}));
     const promptBytes = wire();
-    // A slow link: each 16 kB chunk takes 5 ms to leave, about 3 MB/s.
-    const slow = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        setTimeout(() => done(null, chunk), 5);
-      },
-    });
-    const late = await unpack(packRelease(root, tree.files, {}).pipe(slow));
+    // Read 768 kB behind: past the noise, every batch of the text finds more than half the
+    // 1 MB backlog waiting and goes at the small level.
+    const late = await unpack(lagging(packRelease(root, tree.files, {}), 768 * 1024));
     expect(late.get("files/a.bin")?.equals(noise)).toBe(true);
     expect(late.get("files/b.ts")?.toString()).toBe(text);
     expect(prompt.get("files/b.ts")?.toString()).toBe(text);
@@ -89,7 +122,7 @@ describe("packRelease", () => {
   });
 
   it("finishes with many in-memory entries queued behind files on disk (node-tar counted them as running jobs and hung)", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const root = projectFolder();
     for (const name of ["a.txt", "b.txt", "compose.yaml", "compose.override.yaml"]) writeFileSync(join(root, name), `${name} on disk\n`);
     const tree = await walkProject(root, () => false);
     const replaced = new Map([
@@ -106,7 +139,7 @@ describe("packRelease", () => {
   });
 
   it("waits for a promised entry (the manifest, hashed while the files go) and packs it after the files", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const root = projectFolder();
     writeFileSync(join(root, "a.txt"), "a\n");
     const tree = await walkProject(root, () => false);
     let packedBeforeManifest = 0;
@@ -114,13 +147,23 @@ describe("packRelease", () => {
     const manifest = new Promise<string>((resolve) => {
       fulfil = resolve;
     });
+    let filePacked: () => void = () => undefined;
+    const fileGone = new Promise<void>((resolve) => {
+      filePacked = resolve;
+    });
+    // The file's header and its content padded to a block, handed to gzip: all that may go before the manifest.
     const stream = packRelease(root, tree.files, { extra: new Map([["manifest", manifest]]) }, (bytes) => {
       packedBeforeManifest = bytes;
+      if (bytes >= 512 + 512) filePacked();
     });
-    const unpacked = unpack(stream);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    // The file went (its header and content), the stream is still open.
-    expect(packedBeforeManifest).toBeGreaterThanOrEqual(512 + 2);
+    let settled = false;
+    const unpacked = unpack(stream).finally(() => {
+      settled = true;
+    });
+    await fileGone;
+    expect(packedBeforeManifest).toBe(512 + 512);
+    // The stream is still open, waiting for the manifest.
+    expect(settled).toBe(false);
     fulfil("the manifest\n");
     const entries = await unpacked;
     expect([...entries.keys()]).toEqual(["files/a.txt", "files/manifest"]);
@@ -128,7 +171,7 @@ describe("packRelease", () => {
   });
 
   it("fails the stream when a promised entry never comes (hashing failed): no archive without its manifest", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const root = projectFolder();
     writeFileSync(join(root, "a.txt"), "a\n");
     const tree = await walkProject(root, () => false);
     const failed = Promise.reject(new Error("EACCES: permission denied, open 'secret.bin'"));
@@ -136,7 +179,7 @@ describe("packRelease", () => {
   });
 
   it("names a file removed after the walk: a one-line input error, not a cut stream", async () => {
-    const root = mkdtempSync(join(tmpdir(), "pack-"));
+    const root = projectFolder();
     writeFileSync(join(root, "a.txt"), "a\n");
     writeFileSync(join(root, "gone.txt"), "soon gone\n");
     const tree = await walkProject(root, () => false);
