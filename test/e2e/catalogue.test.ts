@@ -5,12 +5,11 @@
  * docker command, `nogroup` may not use the Docker socket, `notar` has no tar, `busytar` has busybox's.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type CliRun, onServer, projectCopy, removeStack, runCli, shq, testHost, uniqueName } from "./harness.js";
+import { type CliRun, freePort, onServer, projectCopy, removeStacks, runCli, shq, tempDir, testHost, uniqueName } from "./harness.js";
 
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 
@@ -41,12 +40,10 @@ const path = `~/apps/${untouched}`;
 beforeAll(() => {
   dir = projectCopy("compose/demo", uniqueName("e2e-cat-project"));
 });
-afterAll(() => {
-  for (const name of stacks) removeStack(name, `apps/${name}`);
-});
+afterAll(() => removeStacks(stacks));
 
 describe("logging in", () => {
-  const keyDir = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-key-"));
+  const keyDir = tempDir("key");
   const key = join(keyDir, "id_ed25519");
   const comment = uniqueName("e2e-passphrase-key");
   const password = () => readFileSync(join(STATE, "deploy-password"), "utf8").trim();
@@ -55,7 +52,7 @@ describe("logging in", () => {
     DEPLOY_PASSWORD: pass,
     DEPLOY_SSH_KEY: "",
     SSH_AUTH_SOCK: undefined,
-    HOME: mkdtempSync(join(tmpdir(), "deploy-vps-e2e-home-")),
+    HOME: tempDir("home"),
   });
 
   beforeAll(() => {
@@ -85,7 +82,7 @@ describe("logging in", () => {
     stacks.push(name);
     const run = await runCli([projectCopy("compose/demo", name), "--path", `~/apps/${name}`, "-i", key, "--settle", "0"], {
       DEPLOY_SSH_PASSPHRASE: "right-pass",
-      DEMO_PORT: "18093",
+      DEMO_PORT: await freePort(),
     });
     expect(run.stderr).not.toContain("    at ");
     expect(run.code).toBe(0);
@@ -97,7 +94,7 @@ describe("logging in", () => {
     stacks.push(name);
     const run = await runCli(
       [projectCopy("compose/demo", name), "--path", `~/apps/${name}`, "--settle", "0"],
-      { ...passwordOnly(password()), DEMO_PORT: "18092" },
+      { ...passwordOnly(password()), DEMO_PORT: await freePort() },
     );
     expect(run.stderr).not.toContain("    at ");
     expect(run.code).toBe(0);
@@ -229,7 +226,7 @@ describe("bad input", () => {
   });
 
   it("an empty project folder: exit 2, no compose file", async () => {
-    const empty = join(mkdtempSync(join(tmpdir(), "deploy-vps-e2e-")), "empty");
+    const empty = join(tempDir("empty"), "empty");
     mkdirSync(empty);
     const run = await runCli([empty, "--path", path]);
     expect(expectError(run, 2)).toContain("no compose file");

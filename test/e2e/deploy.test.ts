@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CACHE, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+import { CACHE, freePort, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
 
 const name = uniqueName("e2e-demo");
 const app = `apps/${name}`;
-const port = "18081";
+const port = await freePort();
 let dir: string;
 
 /** KEY=value pairs of the server's .env (read over SSH, kept in the test's memory only). */
@@ -225,7 +225,7 @@ describe("a first deploy into a folder that already holds files", () => {
   it("keeps what was there and adds the release around it", async () => {
     onServer(`mkdir -p ${otherApp}/data && echo kept > ${otherApp}/data/keep.txt && echo stray > ${otherApp}/notes.txt`);
     const project = projectCopy("compose/demo", other);
-    const run = await runCli([project, "--path", `~/${otherApp}`, "--settle", "0", "--json"], { DEMO_PORT: "18089" });
+    const run = await runCli([project, "--path", `~/${otherApp}`, "--settle", "0", "--json"], { DEMO_PORT: await freePort() });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout).upload).toMatchObject({ mode: "full", reason: "first deploy" });
     expect(onServer(`cat ${otherApp}/data/keep.txt ${otherApp}/notes.txt`)).toBe("kept\nstray\n");

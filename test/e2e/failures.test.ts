@@ -1,12 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+import { freePort, onServer, projectCopy, removeStacks, runCli, uniqueName } from "./harness.js";
 
 const stacks: string[] = [];
-afterAll(() => {
-  for (const name of stacks) removeStack(name, `apps/${name}`);
-});
+afterAll(() => removeStacks(stacks));
 
 /** The server's view of an app folder: its files and their checksums, and the live release. */
 function snapshot(name: string): string {
@@ -36,7 +34,7 @@ describe("bad input stops before the server is touched", () => {
   it("deploys a good version first", async () => {
     const dir = projectCopy("compose/demo", name);
     expect(
-      (await runCli([dir, "--path", `~/apps/${name}`, "--settle", "0"], { DEMO_PORT: "18082" })).code,
+      (await runCli([dir, "--path", `~/apps/${name}`, "--settle", "0"], { DEMO_PORT: await freePort() })).code,
     ).toBe(0);
   });
 
@@ -108,14 +106,13 @@ describe("Compose v1", () => {
     const name = uniqueName("e2e-v1");
     stacks.push(name);
     const dir = projectCopy("compose/demo", name);
-    const run = await runCli([dir, "--path", `~/apps/${name}`, "--compose", "v1", "--json"], {
-      DEMO_PORT: "18083",
-    });
+    const port = await freePort();
+    const run = await runCli([dir, "--path", `~/apps/${name}`, "--compose", "v1", "--json"], { DEMO_PORT: port });
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
     expect(summary.composeCommand).toBe("v1");
     expect(summary.services.every((s: { flagged: boolean }) => !s.flagged)).toBe(true);
-    expect(await fetch("http://127.0.0.1:18083/").then((r) => r.text())).toContain("Hello from deploy-vps");
+    expect(await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text())).toContain("Hello from deploy-vps");
   });
 });
 
@@ -124,7 +121,7 @@ describe("two app folders, one project name", () => {
     const name = uniqueName("e2e-same");
     stacks.push(name);
     const dir = projectCopy("compose/demo", name);
-    expect((await runCli([dir, "--path", `~/apps/${name}`, "--settle", "0"], { DEMO_PORT: "18086" })).code).toBe(0);
+    expect((await runCli([dir, "--path", `~/apps/${name}`, "--settle", "0"], { DEMO_PORT: await freePort() })).code).toBe(0);
     const before = onServer(`docker ps -q --filter label=com.docker.compose.project=${name} | sort`);
     const run = await runCli([dir, "--path", `~/apps/${name}-copy`]);
     expect(run.code).toBe(2);

@@ -1,20 +1,46 @@
 /**
  * Drives the built CLI against the real test host (test/host/setup.sh): a real sshd and a real
  * Docker Engine. Nothing here mocks SSH or Docker; a missing host fails the tests, never skips them.
+ *
+ * Everything a test makes carries the id of the process that made it (uniqueName, tempDir), so
+ * that a run killed half-way leaves nothing the next run trips on: each test file starts by
+ * removing what processes that are gone left (sweepLeftovers), and never touches the rest.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = join(ROOT, "dist/cli.js");
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
+
+/** A name the suite gave: its prefix, the id of the process that made it, a random part. */
+const SUITE_NAME = /^e2e-[a-z0-9-]*?-(\d+)-[0-9a-f]{6}$/;
+/** Local temporary folders of the suite: `deploy-vps-e2e-<pid>-…`. */
+const TEMP_PREFIX = "deploy-vps-e2e-";
+const SUITE_TEMP = /^deploy-vps-e2e-(\d+)-/;
+
+const temporary: string[] = [];
+// Registered as the test file imports this module, so it runs after the file's own afterAll
+// hooks (they run last-registered first). A process "exit" handler does not run in vitest's workers.
+afterAll(() => {
+  for (const dir of temporary.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh local folder, removed once the test file is done (or by the next run's sweep). */
+export function tempDir(label = "tmp"): string {
+  const dir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-${label}-`));
+  temporary.push(dir);
+  return dir;
+}
+
 /** The CLI's cache (hashes, manifests) for this test file's runs: never the tester's own ~/.cache. */
-export const CACHE = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-cache-"));
-process.on("exit", () => rmSync(CACHE, { recursive: true, force: true }));
+export const CACHE = tempDir("cache");
 
 export interface TestHost {
   DEPLOY_HOST: string;
@@ -104,16 +130,42 @@ export function onServer(command: string): string {
   );
 }
 
-/** A unique name, so that every test has its own compose project and app folder. */
+/**
+ * A unique name, so that every test has its own compose project and app folder. It carries this
+ * process's id, which tells a later run whether it is a leftover; only names whose PREFIX starts
+ * with `e2e-` are ever swept.
+ */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${randomBytes(3).toString("hex")}`;
+  return `${prefix}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 /** Copies a fixture (or the demo) to a fresh folder whose name becomes the project name. */
 export function projectCopy(source: string, name: string): string {
-  const dir = join(mkdtempSync(join(tmpdir(), "deploy-vps-e2e-")), name);
+  const dir = join(tempDir("project"), name);
   cpSync(join(ROOT, source), dir, { recursive: true });
   return dir;
+}
+
+const given = new Set<number>();
+
+/**
+ * A TCP port free on 127.0.0.1 now, for a stack to publish: the system picks it, and this
+ * process never hands out the same one twice (a port given is only taken once its stack is up).
+ */
+export async function freePort(): Promise<string> {
+  for (;;) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (!given.has(port)) {
+      given.add(port);
+      return String(port);
+    }
+  }
 }
 
 /** POSIX single-quoting for the tests' own remote commands (independent of src/ssh/quote.ts). */
@@ -122,10 +174,34 @@ export function shq(value: string): string {
 }
 
 /**
- * Removes a test's containers, network, app folder and state folder from the server. APP is
- * relative to the remote home and starts with `apps/`; it may hold any character (spaces, quotes,
- * `$`, newlines) and more folders (`apps/a/b` has its state in `apps/a/.deploy-vps/b`). Containers
- * are found by project name and by the folder compose recorded in their labels.
+ * Removes a compose project's containers, networks, volumes and the images built for it (named
+ * `<project>/<service>` by deploy-vps, or labelled with the project by compose). APP_FOLDER, a
+ * shell word for the app folder's absolute path, finds containers compose recorded there too.
+ */
+function removeProjectScript(project: string, appFolder?: string): string {
+  const label = `label=com.docker.compose.project=${shq(project)}`;
+  const byFolder = appFolder ? `docker ps -aq --filter label=com.docker.compose.project.working_dir=${appFolder}; ` : "";
+  return (
+    `ids=$( (docker ps -aq --filter ${label}; ${byFolder}) | sort -u); ` +
+    `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
+    `docker network rm ${shq(`${project}_default`)} $(docker network ls -q --filter ${label}) >/dev/null 2>&1; ` +
+    `docker volume rm -f $(docker volume ls -q --filter ${label}) >/dev/null 2>&1; ` +
+    `images=$( (docker images -q --filter ${label}; docker images -q --filter reference=${shq(`${project}/*`)}) | sort -u); ` +
+    `[ -z "$images" ] || docker rmi -f $images >/dev/null 2>&1; `
+  );
+}
+
+/** Removes a compose project's containers, networks, volumes and built images from the server. */
+export function removeProject(project: string): void {
+  onServer(`${removeProjectScript(project)}true`);
+}
+
+/**
+ * Removes a test's containers, networks, volumes, images, app folder and state folder from the
+ * server. APP is relative to the remote home and starts with `apps/`; it may hold any character
+ * (spaces, quotes, `$`, newlines) and more folders (`apps/a/b` has its state in
+ * `apps/a/.deploy-vps/b`). Containers are found by project name and by the folder compose
+ * recorded in their labels.
  */
 export function removeStack(project: string, app: string): void {
   const inApps = app.replace(/^apps\//, "");
@@ -134,11 +210,64 @@ export function removeStack(project: string, app: string): void {
   // Where deploy-vps keeps its state: beside the app folder (src/release/layout.ts).
   const state = posix.join(posix.dirname(inApps), ".deploy-vps", posix.basename(inApps));
   onServer(
-    `ids=$( (docker ps -aq --filter label=com.docker.compose.project=${shq(project)}; ` +
-      `docker ps -aq --filter label=com.docker.compose.project.working_dir="$HOME"/${shq(app)}) | sort -u); ` +
-      `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
-      `docker network rm ${shq(`${project}_default`)} >/dev/null 2>&1; ` +
+    removeProjectScript(project, `"$HOME"/${shq(app)}`) +
       // Bind-mount folders that Docker created are root's: remove them from inside a container.
       `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${shq(`/apps/${inApps}`)} ${shq(`/apps/${state}`)}; true`,
   );
 }
+
+/** Removes each of these stacks (`apps/<name>`), all of them even when one fails, then reports. */
+export function removeStacks(names: Iterable<string>): void {
+  const failures: unknown[] = [];
+  for (const name of names) {
+    try {
+      removeStack(name, `apps/${name}`);
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, `removeStacks: ${failures.length} stack(s) not removed`);
+}
+
+/** Whether the process that made a suite name or folder is still running here. */
+function alive(pid: number): boolean {
+  return pid === process.pid || existsSync(`/proc/${pid}`);
+}
+
+/**
+ * What runs of the suite that are gone left behind: on the server, compose projects, images,
+ * app and state folders, home entries and mounts named `e2e-…-<pid>-<hex>` whose process no
+ * longer runs; here, `deploy-vps-e2e-<pid>-…` folders likewise. Names of live processes (this
+ * run, another engineer's run beside it) and names the suite never gives are left alone.
+ */
+export function sweepLeftovers(): string[] {
+  const listed = onServer(
+    `{ docker ps -a --format '{{.Label "com.docker.compose.project"}}'; ` +
+      `docker network ls --format '{{.Label "com.docker.compose.project"}}'; ` +
+      `docker volume ls --format '{{.Label "com.docker.compose.project"}}'; ` +
+      `docker images --format '{{.Repository}}' | cut -d/ -f1; ` +
+      `ls -A apps apps/.deploy-vps; ls -A; } 2>/dev/null | sort -u`,
+  )
+    .split("\n")
+    .map((entry) => entry.replace(/^\.slow-switch-/, ""));
+  const dead = [...new Set(listed)].filter((name) => {
+    const owner = SUITE_NAME.exec(name)?.[1];
+    return owner !== undefined && !alive(Number(owner));
+  });
+  if (dead.length > 0) {
+    const home = onServer(`printf %s "$HOME"`);
+    // interrupt.test.ts mounts a tmpfs in the server's home, from this machine (the test host's).
+    const mounts = readFileSync("/proc/mounts", "utf8").split("\n").map((line) => line.split(" ")[1]);
+    for (const name of dead) if (mounts.includes(`${home}/${name}`)) execFileSync("umount", [`${home}/${name}`]);
+    removeStacks(dead);
+    onServer(dead.map((name) => `rm -rf -- ${shq(name)} ${shq(`.slow-switch-${name}`)}`).join("; "));
+  }
+  for (const entry of readdirSync(tmpdir())) {
+    const owner = SUITE_TEMP.exec(entry)?.[1];
+    if (owner !== undefined && !alive(Number(owner))) rmSync(join(tmpdir(), entry), { recursive: true, force: true });
+  }
+  return dead;
+}
+
+// Each test file starts by clearing what runs of the suite that were killed left behind.
+sweepLeftovers();

@@ -4,14 +4,13 @@
  * that connects, checks the host key and succeeds on an existing folder.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliEnv, ROOT, onServer, runCli, testHost, uniqueName } from "./harness.js";
+import { cliEnv, ROOT, onServer, runCli, tempDir, testHost, uniqueName } from "./harness.js";
 
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
-const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-e2e-hostkeys-"));
+const scratch = tempDir("hostkeys");
 const folder = uniqueName("e2e-hostkeys");
 let project: string;
 

@@ -4,9 +4,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliEnv, onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
+import { cliEnv, freePort, onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
 
 const stacks: string[] = [];
+const slowPort = await freePort();
+const cutPort = await freePort();
+const fullPort = await freePort();
 afterAll(() => {
   for (const name of stacks) removeStack(name, `apps/${name}`);
 });
@@ -84,7 +87,7 @@ describe("one deploy at a time", () => {
 
   it("a second deploy meets the first one's lock: refused with who holds it (exit 1), or waits with --lock-wait", async () => {
     dir = projectCopy("test/fixtures/slowbuild", name);
-    const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
+    const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { SLOW_PORT: slowPort });
     await first.reached(/Build and start/);
     const refused = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
     expect(refused.code).toBe(1);
@@ -116,14 +119,14 @@ describe("one deploy at a time", () => {
     const next = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
     expect(next.code).toBe(0);
     expect(next.stderr).toMatch(/cleared a lock left by a deploy that died: deploy by \S+/);
-    expect(await fetch("http://127.0.0.1:18095/").then((r) => r.text())).toBe("v-killed\n");
+    expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe("v-killed\n");
   });
 });
 
 describe("an interrupted deploy leaves the old version or the new one, never half", () => {
   const name = uniqueName("e2e-cut");
   const app = `apps/${name}`;
-  const port = "18096";
+  const port = cutPort;
   stacks.push(name);
   let dir: string;
   let v1: { files: string; env: string; containers: string };
@@ -241,10 +244,10 @@ describe("the server's disk full during the upload", () => {
     execFileSync("mount", ["-t", "tmpfs", "-o", `size=4m,uid=${uid},gid=${uid},mode=755`, "tmpfs", mount]);
     const dir = projectCopy("compose/demo", name);
     const path = ["--path", `~/${name}/app`, "--settle", "0"];
-    expect((await runCli([dir, ...path], { DEMO_PORT: "18098" })).code).toBe(0);
+    expect((await runCli([dir, ...path], { DEMO_PORT: fullPort })).code).toBe(0);
     const before = liveFiles(`${name}/app`);
     writeFileSync(join(dir, "web/site/video.bin"), randomBytes(8 * 1024 * 1024));
-    const run = await runCli([dir, ...path], { DEMO_PORT: "18098" });
+    const run = await runCli([dir, ...path], { DEMO_PORT: fullPort });
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split("\n").at(-1)).toMatch(/^deploy-vps: upload to 127\.0\.0\.1:.* failed: the server's disk is full\. The live version was not touched\.$/);
     expect(liveFiles(`${name}/app`)).toBe(before);

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { projectCopy, ROOT, removeStack, runCli, uniqueName } from "./harness.js";
+import { freePort, projectCopy, ROOT, removeStack, runCli, uniqueName } from "./harness.js";
 
 const MAPS = new Set(["images", "timings", "logs"]);
 
@@ -53,7 +53,7 @@ describe("docs/json.md", () => {
   it("describes deploy, monitor-vps, releases and rollback as they print", async () => {
     const dir = projectCopy("compose/demo", name);
     const path = ["--path", `~/apps/${name}`];
-    const env = { DEMO_PORT: "18099" };
+    const env = { DEMO_PORT: await freePort() };
     const deploy = await runCli([dir, ...path, "--settle", "5", "--json"], env);
     expect(deploy.code).toBe(0);
     expectShape(JSON.parse(deploy.stdout), "deploy");

@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { onServer, removeStack, runCli, uniqueName } from "./harness.js";
+import { onServer, removeStack, runCli, tempDir, uniqueName } from "./harness.js";
 
 const name = uniqueName("e2e-mono");
 const app = `apps/${name}`;
@@ -15,7 +14,7 @@ function write(root: string, path: string, content: string | Buffer): void {
 
 /** A monorepo laid out like the seed's: heavy folders, registry-prefixed images, 28-style secrets. */
 function seedLikeMonorepo(): string {
-  const root = join(mkdtempSync(join(tmpdir(), "deploy-vps-mono-")), name);
+  const root = join(tempDir("monorepo"), name);
   const built = (service: string) => `
   ${service}:
     build: ./apps/${service}

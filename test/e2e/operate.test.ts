@@ -1,17 +1,16 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+import { freePort, onServer, projectCopy, removeStacks, runCli, uniqueName } from "./harness.js";
 
 const stacks: string[] = [];
-afterAll(() => {
-  for (const name of stacks) removeStack(name, `apps/${name}`);
-});
+afterAll(() => removeStacks(stacks));
+const rollbackPort = await freePort();
 
 describe("deploy v1, deploy v2, rollback", () => {
   const name = uniqueName("e2e-rb");
   const app = `apps/${name}`;
-  const port = "18084";
+  const port = rollbackPort;
   const page = () => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
   let dir: string;
   let envBefore: string;
@@ -76,7 +75,7 @@ describe("monitor-vps", () => {
     const name = uniqueName("e2e-mon");
     stacks.push(name);
     const dir = projectCopy("compose/demo", name);
-    expect((await runCli([dir, "--path", `~/apps/${name}`], { DEMO_PORT: "18085" })).code).toBe(0);
+    expect((await runCli([dir, "--path", `~/apps/${name}`], { DEMO_PORT: await freePort() })).code).toBe(0);
     const run = await runCli(["monitor-vps", dir, "--path", `~/apps/${name}`, "--json"]);
     expect(run.code).toBe(0);
     const doc = JSON.parse(run.stdout);

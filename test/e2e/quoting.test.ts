@@ -6,9 +6,11 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, removeStack, runCli, shq, uniqueName } from "./harness.js";
+import { freePort, onServer, projectCopy, removeStack, runCli, shq, uniqueName } from "./harness.js";
 
 const PWNED = "/tmp/pwned";
+const quotePort = await freePort();
+const namesPort = await freePort();
 const pwnedOnServer = () => onServer(`test -e ${PWNED} && echo present || echo absent`).trim();
 
 function write(root: string, path: string, content: string): void {
@@ -58,7 +60,7 @@ describe("the app folder `~/apps/it's $(touch /tmp/pwned) \"x\"`", () => {
   const app = `apps/it's $(touch ${PWNED}) "x"`;
   const state = `${posix.dirname(app)}/.deploy-vps/${posix.basename(app)}`;
   const name = uniqueName("e2e-quote");
-  const port = "18090";
+  const port = quotePort;
   const cleanUp = () => {
     removeStack(name, app);
     onServer(`rm -rf -- "$HOME"/${shq(top)}`);
@@ -111,7 +113,7 @@ describe("the app folder `~/apps/it's $(touch /tmp/pwned) \"x\"`", () => {
 describe("file names with spaces, quotes, `$`, a leading `-` and a newline", () => {
   const name = uniqueName("e2e-names");
   const app = `apps/${name}`;
-  const port = "18091";
+  const port = namesPort;
   const weird: Record<string, string> = {
     "web/site/-rf": "named like an option\n",
     "web/site/it's $HOME.txt": "a quote, a space and a dollar\n",

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { onServer, projectCopy, removeStack, ROOT, testHost } from "./harness.js";
+import { freePort, onServer, projectCopy, removeStack, ROOT, testHost, uniqueName } from "./harness.js";
 
 /** Commands of ```sh blocks, and `$ ` lines of ```console blocks, comments stripped. */
 function readmeCommands(markdown: string): string[] {
@@ -36,7 +36,10 @@ interface Case {
 const PROJECT = "shop";
 const APP = `apps/${PROJECT}`;
 const LEGACY = "/srv/legacy";
-const PORT = "18097";
+const PORT = await freePort();
+/** `npm run demo` deploys compose/demo under this name, into apps/<name>, on its own free port. */
+const DEMO = uniqueName("e2e-readme-demo");
+const DEMO_PORT = await freePort();
 
 /** What each README command must do, in the README's order. */
 const CASES: Record<string, Case> = {
@@ -125,6 +128,7 @@ describe("README", () => {
   });
   afterAll(() => {
     removeStack(PROJECT, APP);
+    removeStack(DEMO, `apps/${DEMO}`);
     execFileSync("rm", ["-rf", LEGACY]);
   });
 
@@ -147,9 +151,11 @@ describe("README", () => {
   });
 
   it("the quick start's npm run demo deploys compose/demo and its page answers", () => {
-    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, encoding: "utf8", timeout: 170_000 });
+    const env = { ...process.env, DEPLOY_NAME: DEMO, DEMO_APP: `apps/${DEMO}`, DEMO_PORT };
+    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, env, encoding: "utf8", timeout: 170_000 });
     expect(demo.stderr).not.toContain("    at ");
     expect(demo.status).toBe(0);
-    expect(demo.stdout).toContain("http://127.0.0.1:8080/ answers");
+    expect(demo.stdout).toContain(`http://127.0.0.1:${DEMO_PORT}/ answers`);
+    expect(demo.stdout).toContain("Hello from deploy-vps");
   });
 });

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type CliRun, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
+import { type CliRun, freePort, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
 
 const name = uniqueName("e2e-secret");
 const app = `apps/${name}`;
@@ -10,7 +10,7 @@ afterAll(() => removeStack(name, app));
 describe("no secret value ever leaves the server", () => {
   it("is in nothing the CLI prints across deploy, redeploy, monitor, releases, a failing deploy and a rollback, nor in the server's log", async () => {
     const dir = projectCopy("compose/demo", name);
-    const env = { DEMO_PORT: "18097" };
+    const env = { DEMO_PORT: await freePort() };
     const path = ["--path", `~/${app}`];
     const outputs: string[] = [];
     const keep = (run: CliRun) => {

@@ -1,13 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { onServer, runCli, testHost, uniqueName } from "./harness.js";
+import { onServer, runCli, tempDir, testHost, uniqueName } from "./harness.js";
 
 describe("~/.ssh/config", () => {
   it("an alias gives HostName, User, Port and IdentityFile; ProxyJump goes through a jump host (here the same sshd)", async () => {
     const host = testHost();
-    const dir = mkdtempSync(join(tmpdir(), "deploy-vps-sshcfg-"));
+    const dir = tempDir("ssh-config");
     const folder = uniqueName("e2e-alias");
     onServer(`mkdir -p apps/${folder}`);
     writeFileSync(join(dir, "project.txt"), "no compose file needed for releases\n");

@@ -33,7 +33,8 @@ function lagging(stream: Readable, lag: number): Readable {
         stream.on("error", reject);
       });
       stream.on("readable", () => {
-        const all = stream.writableEnded;
+        // The packer has written its last byte (its output is a PassThrough): take all that is left.
+        const all = "writableEnded" in stream && stream.writableEnded === true;
         const take = all ? stream.readableLength : stream.readableLength - lag;
         const chunk = take > 0 ? (stream.read(take) as Buffer | null) : null;
         if (chunk) chunks.push(chunk);
