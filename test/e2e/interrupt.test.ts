@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { cliEnv, freePort, onServer, projectCopy, ROOT, removeStack, runCli, testHost, uniqueName } from "./harness.js";
+import { cliEnv, freePort, onServer, projectCopy, ROOT, removeProject, removeStack, runCli, testHost, uniqueName } from "./harness.js";
 
 const stacks: string[] = [];
 const slowPort = await freePort();
@@ -231,9 +231,7 @@ describe("the server's disk full during the upload", () => {
   afterAll(() => {
     // The network too: each one left takes one of Docker's address pools, and when they are
     // all taken every later deploy on this host fails to create its network.
-    onServer(
-      `ids=$(docker ps -aq --filter label=com.docker.compose.project=${name}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker network rm ${name}_default >/dev/null 2>&1; true`,
-    );
+    removeProject(name);
     execFileSync("umount", [mount]);
     execFileSync("rmdir", [mount]);
   });
