@@ -29,8 +29,6 @@ export interface DeployContext {
   worker?: WorkerProgress;
   /** The release a rollback after this deploy would go to, if any. */
   previous?: string;
-  /** The archive arrived whole: from here on the server runs the switch. */
-  uploaded: boolean;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;

@@ -125,7 +125,6 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     hashing.abort();
     throw error;
   }
-  c.uploaded = true;
   c.worker = transfer.worker;
   await keepManifest(c.remote, c.layout, await manifest);
   const { upload } = c;
