@@ -137,7 +137,8 @@ describe("a deploy whose build fails", () => {
 
 describe("Next: after a failing deploy names the release a rollback would go to", () => {
   const name = uniqueName("e2e-next");
-  const path = ["--path", `~/apps/${name}`, "--settle", "3"];
+  // Long enough for a crash loop to show on a loaded machine.
+  const path = ["--path", `~/apps/${name}`, "--settle", "20"];
   stacks.push(name);
 
   it("none on the first release, even redeployed; the one before once there is one, even after a redeploy that changed nothing", async () => {
