@@ -23,9 +23,14 @@ export interface ExcludeRules {
 
 export type IsExcluded = (relativePath: string, isDirectory: boolean) => boolean;
 
-/** Local env files hold the developer's own secrets: never shipped, whatever the patterns say. */
+/**
+ * Local env files hold the developer's own secrets: never shipped, whatever the patterns say.
+ * Matched whatever their case: `.ENV` is the same file as `.env` on a case-insensitive disk,
+ * and a secret either way.
+ */
 function isLocalEnvFile(name: string): boolean {
-  return name === ".env" || name.startsWith(".env.");
+  const lower = name.toLowerCase();
+  return lower === ".env" || lower.startsWith(".env.");
 }
 
 /** Decides, for a path relative to the project (posix separators), whether it stays home. */

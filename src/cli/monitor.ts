@@ -3,7 +3,7 @@ import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { ExitCode } from "../errors.js";
 import { monitorJson, monitorScreen } from "../monitor/render.js";
-import { monitorScript, parseSnapshot, type Snapshot } from "../monitor/snapshot.js";
+import { monitorScript, parseSnapshot, type Snapshot, snapshotHealthy } from "../monitor/snapshot.js";
 import { envInAnswer, parseProbe, serverError } from "../release/probe.js";
 import { appPath, localProjectName } from "../release/session.js";
 import { Remote } from "../ssh/connection.js";
@@ -36,7 +36,7 @@ export async function monitor(settings: Settings, options: MonitorOptions): Prom
   try {
     for (;;) {
       const { snapshot, app } = await look(remote, settings, options);
-      const healthy = snapshot.services.length > 0 && snapshot.services.every((s) => !s.flagged);
+      const healthy = snapshotHealthy(snapshot);
       if (settings.json) {
         process.stdout.write(`${JSON.stringify(monitorJson(snapshot, where, app), null, 2)}\n`);
       } else {

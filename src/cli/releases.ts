@@ -1,15 +1,16 @@
 import type { Settings } from "../config/settings.js";
 import { formatBytes } from "../deploy/format.js";
 import { SUMMARY_VERSION } from "../deploy/report.js";
-import { listReleases, type LogEntry, type ReleaseInfo } from "../release/history.js";
+import { DRIFT_ADVICE, failedReleases, listReleases, type LogEntry, type ReleaseInfo, releaseDrift } from "../release/history.js";
 import { openApp } from "../release/session.js";
 
-export function releasesJson(project: string, host: string, path: string, releases: ReleaseInfo[], log: LogEntry[]) {
+export function releasesJson(project: string, host: string, path: string, releases: ReleaseInfo[], log: LogEntry[], containers?: string) {
   return {
     version: SUMMARY_VERSION,
     name: project,
     host,
     path,
+    containers: containers ?? null,
     releases: releases.map((r) => ({
       id: r.id,
       live: r.live,
@@ -24,11 +25,12 @@ export function releasesJson(project: string, host: string, path: string, releas
   };
 }
 
-export function releasesTable(releases: ReleaseInfo[]): string[] {
+export function releasesTable(releases: ReleaseInfo[], log: LogEntry[]): string[] {
+  const failed = failedReleases(log);
   return releases.map((r) => {
     const git = r.meta?.git ? `${r.meta.git.branch}@${r.meta.git.commit.slice(0, 7)}` : "-";
     const when = r.meta?.time.replace("T", " ").slice(0, 16) ?? "?";
-    return `${r.live ? "*" : " "} ${r.id}  ${when}  ${(r.meta?.by ?? "?").padEnd(24)} ${git.padEnd(20)} ${formatBytes(r.sizeKb * 1024)}${r.live ? "  (live)" : ""}`;
+    return `${r.live ? "*" : " "} ${r.id}  ${when}  ${(r.meta?.by ?? "?").padEnd(24)} ${git.padEnd(20)} ${formatBytes(r.sizeKb * 1024)}${r.live ? "  (live)" : ""}${failed.has(r.id) ? "  (deploy failed)" : ""}`;
   });
 }
 
@@ -38,10 +40,12 @@ export async function releases(settings: Settings, options: { log?: boolean }): 
     const { releases: list, log } = await listReleases(session.remote, session.layout);
     const host = settings.host ?? "";
     if (settings.json) {
-      process.stdout.write(`${JSON.stringify(releasesJson(session.project, host, session.server.app, list, log), null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify(releasesJson(session.project, host, session.server.app, list, log, session.server.containers), null, 2)}\n`);
       return 0;
     }
-    const lines = [`Releases of ${session.project} on ${host}:${session.server.app}, newest first:`, ...releasesTable(list)];
+    const lines = [`Releases of ${session.project} on ${host}:${session.server.app}, newest first:`, ...releasesTable(list, log)];
+    const drift = releaseDrift(session.server.current, session.server.containers);
+    if (drift) lines.push(`  ${drift}: ${DRIFT_ADVICE}.`);
     if (list.length === 0) lines.push("  none: this folder was not deployed by deploy-vps yet.");
     if (options.log) {
       lines.push("", "Deploy log:");

@@ -6,6 +6,7 @@ import type { ServerLayout } from "../release/layout.js";
 import type { UploadPlan } from "../release/manifest.js";
 import type { ServerState } from "../release/probe.js";
 import type { EnvMergeResult } from "../secrets/merge.js";
+import type { WorkerProgress } from "../release/worker.js";
 import type { Remote } from "../ssh/connection.js";
 import type { ProjectPlan } from "./plan.js";
 
@@ -24,10 +25,10 @@ export interface DeployContext {
   upload: UploadPlan;
   /** Nothing to ship and the same .env: the live release stays. */
   unchanged: boolean;
-  /** The switch, which the upload's remote script runs once the archive is whole. */
-  switching: Promise<void>;
-  /** The archive arrived whole: from here on the server runs the switch. */
-  uploaded: boolean;
+  /** The worker that switches the files and brings the containers up, started by the upload's script. */
+  worker?: WorkerProgress;
+  /** The release a rollback after this deploy would go to, if any. */
+  previous?: string;
   uploadedBytes: number;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;

@@ -1,14 +1,14 @@
 import { Listr, type ListrRendererValue } from "listr2";
 import { localImagesFor } from "../compose/local-images.js";
 import { resolveProjectName } from "../compose/project-name.js";
-import { startStack } from "../compose/start.js";
 import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
 import { watchStack } from "../health/watch.js";
-import { type LogEntry, localOrigin } from "../release/history.js";
+import { logEntry, releaseDrift, rollbackTarget } from "../release/history.js";
 import { serverLayout } from "../release/layout.js";
 import { chooseCompose, probeServer, serverError } from "../release/probe.js";
 import { appPath, finishRun, localNames, probeAndLock, releaseLock } from "../release/session.js";
+import { runWorker, WorkerProgress, workerScript } from "../release/worker.js";
 import { prepareServerEnv } from "../secrets/server-env.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -16,11 +16,7 @@ import type { DeployContext } from "./context.js";
 import { count, formatBytes } from "./format.js";
 import { planProject } from "./plan.js";
 import { listrOptions, timed } from "./tasks.js";
-import { uploadRelease } from "./upload.js";
-
-function logEntry(ctx: DeployContext, outcome: LogEntry["outcome"]): LogEntry {
-  return { time: new Date().toISOString(), by: localOrigin(), action: "deploy", release: ctx.release, outcome };
-}
+import { startStep, uploadRelease } from "./upload.js";
 
 export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Promise<DeployContext> {
   const ctx = {
@@ -88,7 +84,8 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
             project: c.project,
             files: c.plan.compose.map((f) => f.path),
           };
-          task.title = `Check the server: ${c.server.app}, project ${c.project}, Compose ${c.compose.kind}${c.server.current ? `, live release ${c.server.current}` : ", first deploy"}`;
+          const drift = releaseDrift(c.server.current, c.server.containers);
+          task.title = `Check the server: ${c.server.app}, project ${c.project}, Compose ${c.compose.kind}${c.server.current ? `, live release ${c.server.current}` : ", first deploy"}${drift ? ` (${drift}: this deploy brings them in line)` : ""}`;
         },
       },
       {
@@ -121,7 +118,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         enabled: live,
         skip: (c) => (c.unchanged ? `Switch: release ${c.release} stays live` : false),
         task: async (c, task) => {
-          await timed(c, "apply", () => c.switching);
+          await timed(c, "apply", async () => c.worker?.switched);
           task.title = `Switch to the new version: release ${c.release}${c.server.current ? `, ${c.server.current} kept for rollback` : ""}`;
         },
       },
@@ -129,12 +126,12 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Build and start",
         enabled: live,
         task: async (c, task) => {
-          const build = c.plan.services.some((s) => s.hasBuild);
-          await timed(c, "start", () =>
-            startStack(c.remote, c.layout, c.compose, build, (line) => {
-              task.output = line;
-            }),
-          );
+          // After an upload, the worker it started goes on to this; a deploy with nothing to ship starts one of its own.
+          const worker = c.worker ?? runWorker(c.remote, workerScript(c.layout, undefined, startStep(c)), new WorkerProgress(c.remote.target.host));
+          worker.follow((line) => {
+            task.output = line;
+          });
+          await timed(c, "start", () => worker.started);
         },
       },
       {
@@ -149,7 +146,9 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           c.services = watched.services;
           c.logs = watched.logs;
           const flagged = c.services.filter((s) => s.flagged);
-          await finishRun(c.remote, c.layout, logEntry(c, flagged.length ? "unhealthy" : "healthy"));
+          const back = rollbackTarget((c.server.kept ?? []).map((id) => ({ id })), c.release, c.server.lastEntries ?? []);
+          c.previous = typeof back === "string" ? undefined : back.target.id;
+          await finishRun(c.remote, c.layout, logEntry("deploy", c.release, flagged.length ? "unhealthy" : "healthy"));
           task.title = flagged.length
             ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
             : `Watch: ${c.services.length} services up`;
@@ -161,12 +160,8 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
   try {
     await tasks.run();
   } catch (error) {
-    if (ctx.server?.lock && ctx.server.lock.status !== "held") {
-      // Switched but not started: say so in the server's log, as far as the connection allows.
-      if ((ctx.unchanged || ctx.uploaded) && ctx.services.length === 0) {
-        await finishRun(ctx.remote, ctx.layout, logEntry(ctx, "failed")).catch(() => undefined);
-      } else await releaseLock(ctx.remote, ctx.layout);
-    }
+    // A failed switch or start is in the server's log already: its worker wrote it.
+    if (ctx.server?.lock && ctx.server.lock.status !== "held") await releaseLock(ctx.remote, ctx.layout);
     throw error;
   } finally {
     ctx.remote?.close();

@@ -112,7 +112,7 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
   if (failing) {
     lines.push(
       "",
-      `Next: deploy-vps monitor-vps to follow it, deploy-vps rollback to go back to ${ctx.server.current ?? "the previous release"}.`,
+      `Next: deploy-vps monitor-vps to follow it, ${ctx.previous ? `deploy-vps rollback to go back to ${ctx.previous}` : "no earlier release to roll back to"}.`,
     );
   }
   return lines.join("\n");

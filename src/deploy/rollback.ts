@@ -1,14 +1,13 @@
 import { Listr, type ListrRendererValue } from "listr2";
-import { startStack } from "../compose/start.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
 import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
-import { detached } from "../release/detached.js";
-import { listReleases, localOrigin, type ReleaseInfo, rollbackTarget } from "../release/history.js";
+import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
 import type { ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
+import { runWorker, WorkerProgress, workerScript } from "../release/worker.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { listrOptions, timed } from "./tasks.js";
 
@@ -16,6 +15,10 @@ export interface RollbackContext {
   session: AppSession;
   from?: string;
   target: ReleaseInfo;
+  /** Newer releases passed over because their deploy failed. */
+  skipped: string[];
+  /** Restores the files, then builds and starts: started by the restore step, followed by the next. */
+  worker: WorkerProgress;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
   timings: Record<string, number>;
@@ -23,18 +26,30 @@ export interface RollbackContext {
 
 /** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
-  const release = sh`${layout.releases}/${id}`;
-  const restore = sh`set -eu
+  return sh`set -eu
 umask 022
-${syncReleaseScript(layout, release)}
+${syncReleaseScript(layout, sh`${layout.releases}/${id}`)}
 umask 077
 ${makeLiveScript(layout, id)}`;
-  return sh`[ -d ${release} ] || { echo "release ${id} is no longer kept" >&2; exit 1; }
-${detached(restore, layout.workerLog, `${layout.lock}/pids`)}`;
+}
+
+/** The restore, then build and `up`, in one detached worker: a kill or a dropped link cannot stop it between the two. */
+function restoreAndStart(c: RollbackContext): WorkerProgress {
+  const { session, target } = c;
+  const { layout, remote } = session;
+  const worker = workerScript(layout, restoreScript(layout, target.id), {
+    compose: { kind: session.compose, project: session.project, files: target.meta?.composeFiles ?? [] },
+    build: true,
+    release: target.id,
+    failed: logEntry("rollback", target.id, "failed"),
+  });
+  const script = sh`[ -d ${`${layout.releases}/${target.id}`} ] || { echo "release ${target.id} is no longer kept" >&2; exit 1; }
+${worker}`;
+  return runWorker(remote, script, new WorkerProgress(remote.target.host, (reason) => new EnvironmentError(`restoring ${target.id} failed: ${reason}`)));
 }
 
 export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackContext> {
-  const ctx = { services: [], logs: new Map(), timings: {} } as unknown as RollbackContext;
+  const ctx = { services: [], skipped: [], logs: new Map(), timings: {} } as unknown as RollbackContext;
   const tasks = new Listr<RollbackContext, ListrRendererValue, ListrRendererValue>(
     [
       {
@@ -48,31 +63,32 @@ export async function runRollback(settings: Settings, to: string | undefined): P
               },
             }),
           );
-          const { releases } = await listReleases(c.session.remote, c.session.layout);
+          const { server } = c.session;
+          const { releases, log } = await listReleases(c.session.remote, c.session.layout);
           c.from = releases.find((r) => r.live)?.id;
-          const target = rollbackTarget(releases, to);
-          if (typeof target === "string") throw new InputError(`${settings.host}:${c.session.server.app}: ${target}`);
+          const choice = rollbackTarget(releases, c.from, log, to);
+          if (typeof choice === "string") throw new InputError(`${settings.host}:${server.app}: ${choice}`);
+          const { target } = choice;
           c.target = target;
-          task.title = `Roll back ${c.session.project} from ${c.from ?? "?"} to ${target.id}`;
+          c.skipped = choice.skipped;
+          const notes = [releaseDrift(server.current, server.containers), describeSkipped(c.skipped)].filter(Boolean);
+          task.title = `Roll back ${c.session.project} from ${c.from ?? "?"} to ${target.id}${notes.length ? ` (${notes.join("; ")})` : ""}`;
         },
       },
       {
         title: "Restore the files of that release",
         task: async (c) => {
-          const result = await timed(c, "restore", () => c.session.remote.run(restoreScript(c.session.layout, c.target.id)));
-          if (result.code !== 0) throw new EnvironmentError(`restoring ${c.target.id} failed: ${result.stderr.trim()}`);
+          c.worker = restoreAndStart(c);
+          await timed(c, "restore", () => c.worker.switched);
         },
       },
       {
         title: "Build and start",
         task: async (c, task) => {
-          const { session } = c;
-          const compose = { kind: session.compose, project: session.project, files: c.target.meta?.composeFiles ?? [] };
-          await timed(c, "start", () =>
-            startStack(session.remote, session.layout, compose, true, (line) => {
-              task.output = line;
-            }),
-          );
+          c.worker.follow((line) => {
+            task.output = line;
+          });
+          await timed(c, "start", () => c.worker.started);
         },
       },
       {
@@ -86,13 +102,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
           c.services = watched.services;
           c.logs = watched.logs;
           const outcome = c.services.some((s) => s.flagged) ? "unhealthy" : "healthy";
-          await finishRun(c.session.remote, c.session.layout, {
-            time: new Date().toISOString(),
-            by: localOrigin(),
-            action: "rollback",
-            release: c.target.id,
-            outcome,
-          });
+          await finishRun(c.session.remote, c.session.layout, logEntry("rollback", c.target.id, outcome));
         },
       },
     ],

@@ -1,7 +1,7 @@
 import { digestCachePath, digestFiles } from "../archive/digest.js";
 import { packRelease, tarBytes } from "../archive/pack.js";
 import { switchScript } from "../release/apply.js";
-import { gitInfo, localOrigin, type ReleaseMeta } from "../release/history.js";
+import { gitInfo, localOrigin, logEntry, type ReleaseMeta } from "../release/history.js";
 import { collectStreamGarbage } from "../memory/stream-garbage.js";
 import { releaseId } from "../release/layout.js";
 import {
@@ -16,14 +16,25 @@ import {
 } from "../release/manifest.js";
 import { keepManifest, liveManifest } from "../release/manifest-store.js";
 import { uploadAndSwitch } from "../release/upload.js";
+import { type StartStep, workerScript } from "../release/worker.js";
 import type { DeployContext, StepView } from "./context.js";
 import { formatBytes, uploadProgress } from "./format.js";
 import { timed } from "./tasks.js";
 
+/** How the worker brings the containers up once `c.release`'s files are in place. */
+export function startStep(c: DeployContext): StartStep {
+  return {
+    compose: c.compose,
+    build: c.plan.services.some((s) => s.hasBuild),
+    release: c.release,
+    failed: logEntry("deploy", c.release, "failed"),
+  };
+}
+
 /**
  * The Upload step: decides what to send (everything, or what differs from the live release's
- * manifest), streams it, and leaves the switch running on the server (`c.switching`). It ends
- * once the archive is whole there.
+ * manifest), streams it, and leaves the worker that switches and starts the new version
+ * running on the server (`c.worker`). It ends once the archive is whole there.
  */
 export async function uploadRelease(c: DeployContext, step: StepView): Promise<void> {
   const { settings } = c;
@@ -71,9 +82,9 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     project: c.project,
     composeFiles: c.compose.files,
   };
-  const switchOver = switchScript(c.layout, c.release, c.project, JSON.stringify(meta));
-  // The switch follows the upload in the same remote script: this step ends when the
-  // archive is whole on the server, the next one when the switch is done.
+  const worker = workerScript(c.layout, switchScript(c.layout, c.release, c.project, JSON.stringify(meta)), startStep(c));
+  // The worker follows the upload in the same remote script: this step ends when the archive
+  // is whole on the server, the next when the files are switched, the one after at `up`.
   const send = async (plan: UploadPlan) => {
     const sent = plan.base ? new Set(plan.send) : undefined;
     const shipped = sent ? files.filter((file) => sent.has(file.path)) : files;
@@ -95,7 +106,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     return uploadAndSwitch(
       c.remote,
       c.layout,
-      { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, switchOver },
+      { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, worker },
       (bytes) => {
         c.uploadedBytes = bytes;
         collect.sent(bytes);
@@ -114,8 +125,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     hashing.abort();
     throw error;
   }
-  c.uploaded = true;
-  c.switching = transfer.switched;
+  c.worker = transfer.worker;
   await keepManifest(c.remote, c.layout, await manifest);
   const { upload } = c;
   const what = upload.base

@@ -1,7 +1,8 @@
 import { formatBytes } from "../deploy/format.js";
 import { paint, SUMMARY_VERSION } from "../deploy/report.js";
 import { isErrorLine } from "../health/classify.js";
-import type { Snapshot } from "./snapshot.js";
+import { DRIFT_ADVICE } from "../release/history.js";
+import { describeLock, type Snapshot, snapshotHealthy } from "./snapshot.js";
 
 function uptime(seconds: number | null): string {
   if (seconds === null) return "-";
@@ -18,7 +19,9 @@ export function monitorJson(snapshot: Snapshot, host: string, path: string) {
     name: snapshot.project,
     host,
     path,
-    healthy: snapshot.services.length > 0 && snapshot.services.every((s) => !s.flagged),
+    healthy: snapshotHealthy(snapshot),
+    release: { files: snapshot.release.files ?? null, containers: snapshot.release.containers ?? null },
+    lock: describeLock(snapshot.lock) ?? null,
     resources: snapshot.resources,
     services: snapshot.services.map((s) => ({
       service: s.service,
@@ -43,10 +46,13 @@ export function monitorScreen(snapshot: Snapshot, where: string, options: { allL
   const yellow = paint(33, options.color);
   const bold = paint(1, options.color);
   const { resources: r } = snapshot;
+  const lock = describeLock(snapshot.lock);
   const lines = [
     bold(`${snapshot.project} on ${where}`),
     `load ${r.load.join(" ")} · memory ${formatBytes(r.memory.totalBytes - r.memory.availableBytes)} / ${formatBytes(r.memory.totalBytes)} (${r.memory.usedPercent} %) · disk ${formatBytes(r.disk.usedBytes)} / ${formatBytes(r.disk.totalBytes)} (${r.disk.usedPercent} %)`,
     ...r.warnings.map((w) => yellow(`warning: ${w}`)),
+    ...(snapshot.drift ? [red(`${snapshot.drift}: ${DRIFT_ADVICE}`)] : []),
+    ...(lock ? [yellow(lock)] : []),
     "",
   ];
   if (snapshot.services.length === 0) lines.push(red(`no containers of project ${snapshot.project} on this host: is it deployed, and is --path right?`));

@@ -1,7 +1,9 @@
 import { classifySnapshot, type ServiceVerdict } from "../health/classify.js";
 import { type ContainerState, parseInspect } from "../health/containers.js";
 import { containerLogsScript, parseLogs } from "../health/watch.js";
-import { probeScript, scriptFields } from "../release/probe.js";
+import { releaseDrift } from "../release/history.js";
+import { describeHolder, type LockSeen } from "../release/lock.js";
+import { parseProbe, probeScript, scriptFields } from "../release/probe.js";
 import { type Shell, script, sh } from "../ssh/quote.js";
 
 export const MEMORY_WARN_PERCENT = 85;
@@ -25,6 +27,24 @@ export interface Snapshot {
   resources: HostResources;
   services: ServiceStatus[];
   logs: Map<string, string[]>;
+  /** The release the app folder's files are at, and the one the containers were last brought up from. */
+  release: { files?: string; containers?: string };
+  /** "files at X, containers at Y" when they differ: then the stack is not healthy. */
+  drift?: string;
+  lock?: LockSeen;
+}
+
+/** Every service up and unflagged, and the containers at the release the files are at. */
+export function snapshotHealthy(snapshot: Snapshot): boolean {
+  return snapshot.services.length > 0 && snapshot.services.every((s) => !s.flagged) && !snapshot.drift;
+}
+
+/** What the lock says of a deploy under way, or of one that died holding it. */
+export function describeLock(lock: LockSeen | undefined): string | undefined {
+  if (!lock) return undefined;
+  return lock.running
+    ? `a deploy is under way: ${describeHolder(lock.holder)}`
+    : `a lock was left by a run that died (${describeHolder(lock.holder)}); the next deploy or rollback clears it`;
 }
 
 /**
@@ -94,10 +114,14 @@ export function parseSnapshot(stdout: string, now: number): Snapshot {
       };
     })
     .sort((a, b) => a.service.localeCompare(b.service));
+  const server = parseProbe(stdout);
   return {
     project: decoded("monitored")?.trim() ?? "",
     resources: resources(decoded("load") ?? "", decoded("mem") ?? "", decoded("disk") ?? ""),
     services,
     logs,
+    release: { files: server.current, containers: server.containers },
+    drift: releaseDrift(server.current, server.containers),
+    lock: server.lockSeen,
   };
 }

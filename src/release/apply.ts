@@ -1,5 +1,4 @@
 import { type Shell, sh } from "../ssh/quote.js";
-import { detached } from "./detached.js";
 import { FRESH_APP } from "./upload.js";
 import type { ServerLayout } from "./layout.js";
 
@@ -60,18 +59,17 @@ export function makeLiveScript(layout: ServerLayout, id: string): Shell {
 }
 
 /**
- * Turns the staged upload into the live version; run by the upload's own script once the
- * archive is whole, so it costs no round trip of its own. The new `.env` came inside the
- * archive (never on a command line) and waits in staging, 0600. Everything runs detached, so
- * an interruption leaves the old version (before) or the new one (after), never half. The
- * previous `.env` is backed up 0600, the previous release stays in releases/ for rollback, and
- * only the newest KEPT_BACKUPS + 1 are kept.
+ * Turns the staged upload into the live version: the file step of the worker that the
+ * upload's own script starts once the archive is whole (so it costs no round trip of its own),
+ * and that goes on to build and `up`. The new `.env` came inside the archive (never on a
+ * command line) and waits in staging, 0600. The previous `.env` is backed up 0600, the
+ * previous release stays in releases/ for rollback, and only the newest KEPT_BACKUPS + 1 are kept.
  */
 export function switchScript(layout: ServerLayout, id: string, project: string, meta: string): Shell {
   const next = sh`${layout.releases}/${id}`;
   // A first deploy's upload extracted the app folder to be on the way: it moves in, uncopied.
   const fresh = `${layout.staging}/${FRESH_APP}`;
-  const switchOver = sh`set -eu
+  return sh`set -eu
 umask 077
 mkdir -p ${layout.releases} ${layout.envBackups} ${`${layout.state}/meta`}
 printf '%s\n' ${meta} > ${`${layout.state}/meta/${id}.json`}
@@ -101,5 +99,4 @@ printf '%s\n' ${project} > ${layout.project}
 rm -rf ${layout.staging}
 ls -1 ${layout.releases} | sort -r | tail -n +${KEPT_BACKUPS + 2} | while read -r old; do rm -rf ${layout.releases}/"$old" ${`${layout.state}/meta`}/"$old".json ${`${layout.state}/meta`}/"$old".manifest; done
 ls -1 ${layout.envBackups} | sort -r | tail -n +${KEPT_BACKUPS * 2 + 1} | while read -r old; do rm -f ${layout.envBackups}/"$old"; done`;
-  return detached(switchOver, layout.workerLog, `${layout.lock}/pids`);
 }

@@ -38,6 +38,11 @@ export function localOrigin(): string {
   return `${userInfo().username}@${hostname()}`;
 }
 
+/** A log entry of this run, from this machine, now. */
+export function logEntry(action: LogEntry["action"], release: string, outcome: LogEntry["outcome"]): LogEntry {
+  return { time: new Date().toISOString(), by: localOrigin(), action, release, outcome };
+}
+
 /** The project's git commit and branch, when it is a git work tree. */
 export async function gitInfo(dir: string): Promise<ReleaseMeta["git"]> {
   const git = (args: string[]) => promisify(execFile)("git", ["-C", dir, ...args]).then((r) => r.stdout.trim());
@@ -80,13 +85,7 @@ export function parseReleases(stdout: string): { releases: ReleaseInfo[]; log: L
       const meta = rest[2] ? (JSON.parse(Buffer.from(rest[2], "base64").toString("utf8")) as ReleaseMeta) : undefined;
       releases.push({ id: rest[0], sizeKb: Number(rest[1]) || 0, live: false, meta });
     }
-    if (kind === "log" && rest[0]) {
-      log = Buffer.from(rest[0], "base64")
-        .toString("utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((entry) => JSON.parse(entry) as LogEntry);
-    }
+    if (kind === "log" && rest[0]) log = parseLogLines(Buffer.from(rest[0], "base64").toString("utf8"));
   }
   for (const release of releases) release.live = release.id === current;
   return { releases, log };
@@ -98,11 +97,70 @@ export async function listReleases(remote: Remote, layout: ServerLayout) {
   return parseReleases(result.stdout.toString("utf8"));
 }
 
-/** The release a rollback goes to: the one named, else the newest older than the live one. */
-export function rollbackTarget(releases: ReleaseInfo[], to?: string): ReleaseInfo | string {
-  if (to) return releases.find((r) => r.id === to) ?? `no release ${to} on the server; \`deploy-vps releases\` lists them.`;
-  const live = releases.find((r) => r.live);
+/** Log entries as JSON lines; a line that does not parse (cut by a full disk, say) is left out. */
+export function parseLogLines(text: string): LogEntry[] {
+  return text.split("\n").flatMap((line) => {
+    try {
+      return line.trim() ? [JSON.parse(line) as LogEntry] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Releases whose last deploy or rollback failed (compose refused them, or the switch did). */
+export function failedReleases(log: LogEntry[]): Set<string> {
+  const last = new Map<string, LogEntry["outcome"]>();
+  for (const entry of log) last.set(entry.release, entry.outcome);
+  return new Set([...last].filter(([, outcome]) => outcome === "failed").map(([id]) => id));
+}
+
+export interface RollbackChoice<T> {
+  target: T;
+  /** Newer releases passed over because their deploy failed. */
+  skipped: string[];
+}
+
+/**
+ * The release a rollback goes to: the one named (even one that failed: the user chose it),
+ * else the newest older than the live one whose deploy did not fail. Else why there is none.
+ */
+export function rollbackTarget<T extends { id: string }>(kept: T[], live: string | undefined, log: LogEntry[], to?: string): RollbackChoice<T> | string {
+  if (to) {
+    const named = kept.find((r) => r.id === to);
+    return named ? { target: named, skipped: [] } : `no release ${to} on the server; \`deploy-vps releases\` lists them.`;
+  }
   if (!live) return "nothing has been deployed here by deploy-vps, so there is nothing to roll back to.";
-  const older = releases.filter((r) => r.id < live.id).sort((a, b) => (a.id < b.id ? 1 : -1));
-  return older[0] ?? `release ${live.id} is the oldest kept; there is no previous version to roll back to.`;
+  const failed = failedReleases(log);
+  const older = kept.filter((r) => r.id < live).sort((a, b) => (a.id < b.id ? 1 : -1));
+  const target = older.find((r) => !failed.has(r.id));
+  const skipped = older.filter((r) => target === undefined || r.id > target.id).map((r) => r.id);
+  if (target) return { target, skipped };
+  if (older.length === 0) return `release ${live} is the oldest kept; there is no previous version to roll back to.`;
+  return `every release older than ${live} failed to deploy (${skipped.join(", ")}); pick one with --to if you mean it.`;
+}
+
+/** How a skipped release is named in the output. */
+export function describeSkipped(skipped: string[]): string | undefined {
+  return skipped.length ? `skipped ${skipped.join(", ")} (${skipped.length === 1 ? "its deploy" : "their deploys"} failed)` : undefined;
+}
+
+/**
+ * "files at X, containers at Y" when the containers were last brought up from another release
+ * than the one the app folder holds: a deploy or rollback whose build or `up` failed, or whose
+ * worker died. Nothing when either is unknown (a stack deployed by hand, say).
+ */
+export function releaseDrift(files: string | undefined, containers: string | undefined): string | undefined {
+  if (!files || !containers || files === containers) return undefined;
+  return `files at ${files}, containers at ${containers}`;
+}
+
+/** What to do about a drift, after it is named. */
+export const DRIFT_ADVICE = "the last deploy or rollback did not bring the containers up; deploy or roll back to bring them in line";
+
+/** Shell, for the probe (which set `$state`): the last log line of each kept release, base64. */
+export function lastOutcomesScript(): Shell {
+  return sh`if [ -f "$state/log" ] && [ -d "$state/releases" ]; then
+  echo "outcomes=$(for r in $(ls -1 "$state/releases"); do grep -F "\\"release\\":\\"$r\\"" "$state/log" | tail -n 1; done | base64 | tr -d '\\n')"
+fi`;
 }

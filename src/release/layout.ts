@@ -13,6 +13,8 @@ export interface ServerLayout {
   current: string;
   project: string;
   lock: string;
+  /** The release the containers were last brought up from, written only after a successful `up`. */
+  containers: string;
   /** Output of the step running detached, streamed back while it runs. */
   workerLog: string;
 }
@@ -28,6 +30,7 @@ export function serverLayout(app: string): ServerLayout {
     current: `${state}/current`,
     project: `${state}/project`,
     lock: `${state}/lock`,
+    containers: `${state}/containers`,
     workerLog: `${state}/worker.log`,
   };
 }

@@ -1,5 +1,6 @@
 import type { ComposeKind } from "../compose/commands.js";
-import { type LockHolder, type LockOutcome, parseLock, takeLockScript } from "./lock.js";
+import { type LogEntry, lastOutcomesScript, parseLogLines } from "./history.js";
+import { type LockHolder, type LockOutcome, type LockSeen, parseLock, parseLockSeen, reportLockScript, takeLockScript } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
@@ -22,8 +23,16 @@ export interface ServerState {
   otherFolders: string[];
   /** The lock, when the probe was asked to take it. */
   lock?: LockOutcome;
-  /** The live release id. */
+  /** A lock found by a probe that did not try to take it. */
+  lockSeen?: LockSeen;
+  /** The live release id: the release the app folder's files are at. */
   current?: string;
+  /** The release the containers were last brought up from (unknown before any `up` recorded it). */
+  containers?: string;
+  /** The releases kept on the server (when there are any). */
+  kept?: string[];
+  /** The last log entry of each kept release that has one. */
+  lastEntries?: LogEntry[];
   /** sha256 of its manifest (its files, as the deploy that made it recorded them). */
   manifestHash?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
@@ -38,6 +47,8 @@ export interface ProbeOptions {
   candidate?: string;
   /** Take the app folder's deploy lock in the same round trip. */
   lock?: { holder: LockHolder; force: boolean };
+  /** The command works on an existing app folder only: when it is missing, nothing is created (no lock). */
+  appMustExist?: boolean;
 }
 
 export function probeScript(path: string, options: ProbeOptions = { env: true }): Shell {
@@ -85,14 +96,18 @@ if [ -f "$side/others" ]; then others=$(cat "$side/others"); else others=$(stack
 [ -n "$others" ] && echo "others=$(enc "$others")"
 rm -rf "$side"
 [ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
+[ -f "$state/containers" ] && echo "containers=$(enc "$(cat "$state/containers")")"
+[ -n "$(ls -A "$state/releases" 2>/dev/null)" ] && echo "kept=$(enc "$(ls -1 "$state/releases")")"
+${lastOutcomesScript()}
 # The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
 cur=$(cat "$state/current" 2>/dev/null || true)
 [ -n "$cur" ] && [ -d "$state/releases/$cur" ] && [ -f "$state/meta/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$state/meta/$cur.manifest" | cut -c1-64)"
 ${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
-# A server the deploy will refuse gets no lock, so a refused run leaves nothing behind.
-if [ "$kind" != file ] && [ -n "$dockerok" ] && [ -n "$hastar" ]; then
+# A server the run will refuse gets no lock, so a refused run leaves nothing behind.
+if [ "$kind" ${options.appMustExist ? sh`= dir` : sh`!= file`} ] && [ -n "$dockerok" ] && [ -n "$hastar" ]; then
 ${options.lock ? takeLockScript(options.lock.holder, options.lock.force) : sh`:`}
 fi
+${options.lock ? sh`:` : reportLockScript()}
 echo end=`;
 }
 
@@ -139,7 +154,11 @@ export function parseProbe(stdout: string): ServerState {
     labelledProject: decoded("labelled")?.trim() || undefined,
     otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
     lock: parseLock(fields),
+    lockSeen: parseLockSeen(fields),
     current: decoded("current")?.trim() || undefined,
+    containers: decoded("containers")?.trim() || undefined,
+    kept: fields.has("kept") ? (decoded("kept") ?? "").split("\n").filter(Boolean) : undefined,
+    lastEntries: fields.has("outcomes") ? parseLogLines(decoded("outcomes") ?? "") : undefined,
     manifestHash: fields.get("manifestHash") || undefined,
     env: decoded("env"),
   };

@@ -54,9 +54,10 @@ export async function openApp(settings: Settings, lock?: { action: string; onNot
   let server: ServerState | undefined;
   try {
     // .env is read only to hide its values from compose's messages and the containers' logs.
+    const options = { env: true, candidate, appMustExist: true };
     server = lock
-      ? await probeAndLock(remote, path, { env: true, candidate }, settings, lock.action, lock.onNotice)
-      : await probeServer(remote, path, { env: true, candidate });
+      ? await probeAndLock(remote, path, options, settings, lock.action, lock.onNotice)
+      : await probeServer(remote, path, options);
     const refusal = serverError(server, target.host, { forced: settings.compose, mustExist: true });
     if (refusal) throw refusal;
     const project = resolveProjectName({ ...local, server: server.project ?? server.labelledProject }).name;
@@ -71,12 +72,13 @@ export async function openApp(settings: Settings, lock?: { action: string; onNot
 /**
  * The probe that also takes the app folder's lock: waits up to `settings.lockWait` seconds for
  * another deploy to finish, then refuses, naming who holds it. `onNotice` tells which lock a
- * dead or forced deploy left behind was cleared.
+ * dead or forced deploy left behind was cleared. `--force-unlock` breaks a live client's lock,
+ * but waits like any run for a detached switch or build of its to end.
  */
 export async function probeAndLock(
   remote: Remote,
   path: string,
-  options: { env: boolean; candidate: string },
+  options: { env: boolean; candidate: string; appMustExist?: boolean },
   settings: Settings,
   action: string,
   onNotice: (line: string) => void,
@@ -91,8 +93,9 @@ export async function probeAndLock(
     if (lock?.status === "stale") onNotice(`cleared a lock left by a deploy that died: ${describeHolder(lock.previous)}`);
     if (lock?.status === "broke") onNotice(`--force-unlock broke the lock of ${describeHolder(lock.previous)}`);
     if (lock?.status !== "held") return server;
-    if (Date.now() >= deadline) throw heldError(remote.target.host, server.app, lock.holder);
-    onNotice(`waiting for ${describeHolder(lock.holder)}`);
+    if (Date.now() >= deadline) throw heldError(remote.target.host, server.app, lock, settings.forceUnlock);
+    const running = lock.workers.length ? `, whose switch, build or start still runs (pid ${lock.workers.join(", ")})` : "";
+    onNotice(`waiting for ${describeHolder(lock.holder)}${running}`);
     await sleep(Math.min(2_000, Math.max(0, deadline - Date.now())));
   }
 }

@@ -5,6 +5,7 @@ import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { ARCHIVE_ROOT } from "../archive/pack.js";
 import type { ServerLayout } from "./layout.js";
+import { WorkerProgress } from "./worker.js";
 import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
@@ -95,17 +96,17 @@ export function byteCounter(onBytes: (total: number) => void): Transform {
 }
 
 /**
- * Streams the archive and, in the same round trip, switches to it. `arrived` settles first:
- * true once the archive is whole on the server, false when the release an incremental upload
- * builds on is gone (redo it full), rejected when the upload failed. `switched` settles when
- * the switch is over; it fails with the switch's own error.
+ * Streams the archive and, in the same round trip, starts the worker that switches to it and
+ * brings the containers up. `arrived` settles first: true once the archive is whole on the
+ * server, false when the release an incremental upload builds on is gone (redo it full),
+ * rejected when the upload failed. `worker` follows the rest.
  */
 export function uploadAndSwitch(
   remote: Remote,
   layout: ServerLayout,
-  upload: { plan: UploadPlan; manifestHash?: string; archive: Readable; switchOver: Shell },
+  upload: { plan: UploadPlan; manifestHash?: string; archive: Readable; worker: Shell },
   onBytes: (n: number) => void,
-): { arrived: Promise<boolean>; switched: Promise<void> } {
+): { arrived: Promise<boolean>; worker: WorkerProgress } {
   const { plan, archive } = upload;
   let arrive: (whole: boolean) => void = () => undefined;
   let fail: (error: unknown) => void = () => undefined;
@@ -113,33 +114,37 @@ export function uploadAndSwitch(
     arrive = resolve;
     fail = reject;
   });
+  const where = `${remote.target.host}:${layout.app}`;
+  const worker = new WorkerProgress(remote.target.host, (reason) => new EnvironmentError(`switching ${where} to the new version failed: ${reason}`));
   let uploaded = false;
   const counted = archive.pipe(byteCounter(onBytes));
   archive.on("error", (error) => counted.destroy(error));
   const run = async (): Promise<void> => {
-    const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.switchOver), {
+    const result = await remote.run(uploadScript(layout, plan, upload.manifestHash, upload.worker), {
       stdin: counted,
       onLine: (line) => {
-        if (line !== UPLOADED) return;
-        uploaded = true;
-        arrive(true);
+        if (uploaded) worker.line(line);
+        else if (line === UPLOADED) {
+          uploaded = true;
+          arrive(true);
+        }
       },
     });
-    // The switch runs detached: its messages come back on stdout, through the worker's log.
-    const reason = () =>
-      `${result.stdout.toString("utf8")}\n${result.stderr}`
-        .split("\n")
-        .filter((line) => line.trim() && line !== UPLOADED)
-        .slice(-3)
-        .join(" / ");
-    if (result.code === 0) return arrive(true);
-    if (uploaded) throw new EnvironmentError(`switching ${remote.target.host}:${layout.app} to the new version failed: ${reason()}`);
+    if (uploaded) return worker.finish(result.code);
+    if (result.code === 0) throw new EnvironmentError(`the upload to ${where} ended without its archive: ${result.stderr.trim()}`);
     if (result.code === BASE_GONE && plan.base !== undefined) return arrive(false);
-    const why = /No space left/i.test(result.stderr) ? "the server's disk is full" : reason();
+    const reason = `${result.stdout.toString("utf8")}\n${result.stderr}`
+      .split("\n")
+      .filter((line) => line.trim())
+      .slice(-3)
+      .join(" / ");
+    const why = /No space left/i.test(result.stderr) ? "the server's disk is full" : reason;
     throw new EnvironmentError(`upload to ${remote.target.host}:${layout.staging} failed: ${why}. The live version was not touched.`);
   };
-  const switched = run();
-  // Before the archive arrived, a failure is the upload's and `arrived` carries it; after, `switched` does.
-  switched.catch(fail);
-  return { arrived, switched };
+  // Before the archive arrived, a failure is the upload's and `arrived` carries it; after, the worker's.
+  run().catch((error: unknown) => {
+    fail(error);
+    worker.fail(error);
+  });
+  return { arrived, worker };
 }

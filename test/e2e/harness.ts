@@ -175,7 +175,7 @@ export function shq(value: string): string {
 
 /**
  * Removes a compose project's containers, networks, volumes and the images built for it (named
- * `<project>/<service>` by deploy-vps). APP_FOLDER, a
+ * `<project>/<service>` by deploy-vps, or labelled with the project by compose). APP_FOLDER, a
  * shell word for the app folder's absolute path, finds containers compose recorded there too.
  */
 function removeProjectScript(project: string, appFolder?: string): string {
@@ -188,7 +188,8 @@ function removeProjectScript(project: string, appFolder?: string): string {
     `docker volume rm -f $(docker volume ls -q --filter ${label}) >/dev/null 2>&1; ` +
     // By name, never by id: an id can be shared with another tag (local/busybox), and removing
     // it would take that image away from every other stack.
-    `images=$(docker images --format '{{.Repository}}:{{.Tag}}' --filter reference=${shq(`${project}/*`)}); ` +
+    `images=$( (docker images --format '{{.Repository}}:{{.Tag}}' --filter ${label}; ` +
+    `docker images --format '{{.Repository}}:{{.Tag}}' --filter reference=${shq(`${project}/*`)}) | grep -v '<none>' | sort -u); ` +
     `[ -z "$images" ] || docker rmi $images >/dev/null 2>&1; `
   );
 }

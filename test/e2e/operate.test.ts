@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, onServer, projectCopy, removeStacks, runCli, uniqueName } from "./harness.js";
@@ -67,6 +67,108 @@ describe("deploy v1, deploy v2, rollback", () => {
     expect(await page()).toContain("version three");
     const log = JSON.parse((await runCli(["releases", dir, "--path", `~/${app}`, "--json"])).stdout).log;
     expect(log.map((e: { action: string }) => e.action)).toEqual(["deploy", "deploy", "deploy", "rollback", "rollback", "deploy"]);
+  });
+});
+
+describe("a deploy whose build fails", () => {
+  const name = uniqueName("e2e-bad");
+  const app = `apps/${name}`;
+  const stateDir = `apps/.deploy-vps/${name}`;
+  const path = ["--path", `~/${app}`];
+  stacks.push(name);
+  let dir: string;
+  let port: string;
+  let good: string;
+  let failed: string;
+  const page = () => fetch(`http://127.0.0.1:${port}/marker.txt`).then((r) => r.text());
+  const deploy = (marker: string) => {
+    writeFileSync(join(dir, "web/site/marker.txt"), `${marker}\n`);
+    return runCli([dir, ...path, "--settle", "3"], { DEMO_PORT: port });
+  };
+
+  it("leaves the files at its release and the containers at the last good one: monitor-vps and releases say so, monitor-vps exits 3", async () => {
+    dir = projectCopy("compose/demo", name);
+    port = await freePort();
+    expect((await deploy("good")).code).toBe(0);
+    good = onServer(`cat ${stateDir}/current`).trim();
+    const dockerfile = join(dir, "web/Dockerfile");
+    writeFileSync(dockerfile, `${readFileSync(dockerfile, "utf8")}RUN false\n`);
+    const broken = await deploy("broken");
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toContain("docker compose failed");
+    failed = onServer(`cat ${stateDir}/current`).trim();
+    expect(failed).not.toBe(good);
+    expect(await page()).toBe("good\n");
+
+    const monitor = await runCli(["monitor-vps", dir, ...path, "--json"]);
+    expect(monitor.code).toBe(3);
+    expect(JSON.parse(monitor.stdout)).toMatchObject({ healthy: false, release: { files: failed, containers: good } });
+    const screen = await runCli(["monitor-vps", dir, ...path]);
+    expect(screen.code).toBe(3);
+    expect(screen.stdout).toContain(`files at ${failed}, containers at ${good}`);
+    const releases = await runCli(["releases", dir, ...path]);
+    expect(releases.stdout).toContain(`files at ${failed}, containers at ${good}`);
+    expect(releases.stdout).toMatch(new RegExp(`${failed} .*\\(deploy failed\\)`));
+  });
+
+  it("the next deploy says so and brings them in line", async () => {
+    const dockerfile = join(dir, "web/Dockerfile");
+    writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replace("RUN false\n", ""));
+    const fixed = await deploy("fixed");
+    expect(fixed.code).toBe(0);
+    expect(fixed.stderr).toContain(`files at ${failed}, containers at ${good}: this deploy brings them in line`);
+    expect(await page()).toBe("fixed\n");
+    expect((await runCli(["monitor-vps", dir, ...path])).code).toBe(0);
+  });
+
+  it("rollback skips the release whose deploy failed, and says so; --to picks it all the same", async () => {
+    const back = await runCli(["rollback", dir, ...path, "--settle", "3", "--json"]);
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ status: "rolled-back", release: good, skipped: [failed] });
+    expect(back.stderr).toContain(`skipped ${failed} (its deploy failed)`);
+    expect(await page()).toBe("good\n");
+
+    const chosen = await runCli(["rollback", dir, ...path, "--settle", "3", "--to", failed]);
+    expect(chosen.code).toBe(1);
+    expect(chosen.stderr).toContain("docker compose failed");
+    expect(onServer(`cat ${stateDir}/current`).trim()).toBe(failed);
+  });
+});
+
+describe("Next: after a failing deploy names the release a rollback would go to", () => {
+  const name = uniqueName("e2e-next");
+  // Long enough for a crash loop to show on a loaded machine.
+  const path = ["--path", `~/apps/${name}`, "--settle", "20"];
+  stacks.push(name);
+
+  it("none on the first release, even redeployed; the one before once there is one, even after a redeploy that changed nothing", async () => {
+    const dir = projectCopy("test/fixtures/crashloop", name);
+    const first = await runCli([dir, ...path]);
+    expect(first.code).toBe(3);
+    expect(first.stdout).toContain("no earlier release to roll back to");
+    const r1 = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
+    const again = await runCli([dir, ...path]);
+    expect(again.code).toBe(3);
+    expect(again.stdout).not.toContain(`rollback to go back to ${r1}`);
+    expect(again.stdout).toContain("no earlier release to roll back to");
+
+    writeFileSync(join(dir, "note.txt"), "a change\n");
+    const second = await runCli([dir, ...path]);
+    expect(second.code).toBe(3);
+    expect(second.stdout).toContain(`deploy-vps rollback to go back to ${r1}.`);
+    const unchanged = await runCli([dir, ...path]);
+    expect(unchanged.code).toBe(3);
+    expect(unchanged.stdout).toContain(`deploy-vps rollback to go back to ${r1}.`);
+  });
+});
+
+describe("rollback and fix-compose on an app folder that does not exist", () => {
+  it.each([["rollback"], ["fix-compose"]])("%s: exit 2, and no state folder is left behind", async (command) => {
+    const name = uniqueName("e2e-none");
+    const run = await runCli([command, "--path", `~/apps/${name}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("does not exist");
+    expect(onServer(`test -e apps/.deploy-vps/${name} && echo left || echo none`).trim()).toBe("none");
   });
 });
 

@@ -68,6 +68,14 @@ describe("excludeRule: local env files", () => {
     },
   );
 
+  it.each([".ENV", ".Env", ".ENV.local", "apps/web/.Env.Production", ".ENV.DEPLOY"])(
+    "never ships %s: env files are matched whatever their case",
+    (path) => {
+      expect(rule()(path, false)).toBe(true);
+      expect(rule(["!*"])(path, false)).toBe(true);
+    },
+  );
+
   it("ships the template, and only at its own path", () => {
     const isExcluded = rule();
     expect(isExcluded(".env.example", false)).toBe(false);

@@ -12,6 +12,7 @@ describe("serverLayout", () => {
       current: "/home/deploy/apps/.deploy-vps/shop/current",
       project: "/home/deploy/apps/.deploy-vps/shop/project",
       lock: "/home/deploy/apps/.deploy-vps/shop/lock",
+      containers: "/home/deploy/apps/.deploy-vps/shop/containers",
       workerLog: "/home/deploy/apps/.deploy-vps/shop/worker.log",
     });
   });

@@ -1,0 +1,125 @@
+import { buildAndUpScript, type ComposeInvocation } from "../compose/commands.js";
+import { EnvironmentError } from "../errors.js";
+import type { Remote } from "../ssh/connection.js";
+import { type Shell, sh } from "../ssh/quote.js";
+import { detached } from "./detached.js";
+import { type LogEntry, logScript } from "./history.js";
+import type { ServerLayout } from "./layout.js";
+
+/** Printed by the worker once the files are in place, before compose starts. */
+export const SWITCHED = "deploy-vps:switched";
+
+/** How the containers are brought up, and what the deploy log says if that fails. */
+export interface StartStep {
+  compose: ComposeInvocation;
+  build: boolean;
+  /** The release the files are at once the file step is done: recorded after a successful `up`. */
+  release: string;
+  failed: LogEntry;
+}
+
+/**
+ * The detached worker of a version change: the file step (a deploy's switch, a rollback's
+ * restore) and then build and `up -d`, in one session of its own. Nothing that happens to the
+ * client once it started (a kill, a dropped connection) can leave the files at one release and
+ * the containers at another: it goes on to the end. After a successful `up` it records the
+ * release the containers were brought up from; a failure it writes to the deploy log itself,
+ * being the one that knows.
+ */
+export function workerScript(layout: ServerLayout, files: Shell | undefined, start: StartStep): Shell {
+  const record = `${layout.containers}.new`;
+  return detached(
+    sh`status=0
+${files ? sh`sh -c ${files.code} || status=$?
+[ "$status" -ne 0 ] || echo ${SWITCHED}` : sh`:`}
+[ "$status" -ne 0 ] || sh -c ${buildAndUpScript(layout.app, start.compose, start.build).code} || status=$?
+if [ "$status" -eq 0 ]; then
+  printf '%s\\n' ${start.release} > ${record} && mv -f ${record} ${layout.containers}
+else
+  ${logScript(layout, start.failed)}
+fi
+exit "$status"`,
+    layout,
+  );
+}
+
+/**
+ * Follows a worker's output as the remote command streams it: `switched` settles when the file
+ * step is over (at once when there is none), `started` when the containers are up. Each fails
+ * with its own half's error. Compose's lines go to whoever `follow`s, those already printed first.
+ */
+export class WorkerProgress {
+  readonly switched: Promise<void>;
+  readonly started: Promise<void>;
+  private settleSwitch!: { resolve: () => void; reject: (error: unknown) => void };
+  private settleStart!: { resolve: () => void; reject: (error: unknown) => void };
+  private filesDone = false;
+  private readonly fileLines: string[] = [];
+  private readonly composeLines: string[] = [];
+  private sink?: (line: string) => void;
+
+  /** `filesError`: the error of a failed file step; none when the worker has no file step. */
+  constructor(
+    private readonly host: string,
+    private readonly filesError?: (reason: string) => Error,
+  ) {
+    this.switched = new Promise<void>((resolve, reject) => {
+      this.settleSwitch = { resolve, reject };
+    });
+    this.started = new Promise<void>((resolve, reject) => {
+      this.settleStart = { resolve, reject };
+    });
+    // Whoever awaits them sees the failure; unawaited (the run stopped first), it is not a crash.
+    this.switched.catch(() => undefined);
+    this.started.catch(() => undefined);
+    if (!filesError) this.switchDone();
+  }
+
+  private switchDone(): void {
+    this.filesDone = true;
+    this.settleSwitch.resolve();
+  }
+
+  line(line: string): void {
+    if (!this.filesDone) {
+      if (line === SWITCHED) this.switchDone();
+      else if (line.trim()) this.fileLines.push(line);
+      return;
+    }
+    this.composeLines.push(line);
+    this.sink?.(line);
+  }
+
+  follow(onLine: (line: string) => void): void {
+    this.sink = onLine;
+    for (const line of this.composeLines) onLine(line);
+  }
+
+  /** The worker ended with `code`. */
+  finish(code: number): void {
+    if (code === 0) {
+      this.settleSwitch.resolve();
+      this.settleStart.resolve();
+    } else if (!this.filesDone && this.filesError) {
+      this.fail(this.filesError(this.fileLines.slice(-3).join(" / ") || `exit ${code}`));
+    } else {
+      const tail = this.composeLines.filter((line) => line.trim()).slice(-5);
+      this.settleStart.reject(new EnvironmentError(`docker compose failed on ${this.host} (exit ${code}): ${tail.join(" / ")}`));
+    }
+  }
+
+  /** The connection failed: what has not settled yet fails with it. */
+  fail(error: unknown): void {
+    this.settleSwitch.reject(error);
+    this.settleStart.reject(error);
+  }
+}
+
+/** Runs a worker script over `remote`, its output followed by `progress`. */
+export function runWorker(remote: Remote, script: Shell, progress: WorkerProgress): WorkerProgress {
+  remote.run(script, { onLine: (line) => progress.line(line) }).then(
+    (result) => progress.finish(result.code),
+    (error: unknown) => progress.fail(error),
+  );
+  return progress;
+}
