@@ -101,7 +101,9 @@ async function remoteTarget(settings: Settings, remote: Remote): Promise<Target>
   const missing = settings.files.find((name) => !texts.has(name));
   if (missing) throw new InputError(`compose file ${missing} not found in ${where}`);
   const chosen = settings.files.length > 0 ? settings.files : pickDefaultFiles(new Set(texts.keys()), where);
-  const files = chosen.map((name) => parseComposeFile(name, texts.get(name) ?? ""));
+  const files = chosen.map((name, i) =>
+    parseComposeFile(name, texts.get(name) ?? "", { partial: chosen.length > 1, override: i > 0 }),
+  );
   return {
     where,
     files,
