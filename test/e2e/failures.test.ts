@@ -23,7 +23,8 @@ describe("a crash-looping service", () => {
     expect(run.stdout).toMatch(/api\s+\S+.*✖ (restarting|restarted)/);
     expect(run.stdout).toContain("Error: connect ECONNREFUSED 172.18.0.2:5432");
     expect(run.stdout).toMatch(/steady\s+running, 0 restarts ✔/);
-    expect(run.stdout).toContain("deploy-vps rollback");
+    // A first deploy: there is nothing to roll back to, and Next: says so.
+    expect(run.stdout).toContain("Next: deploy-vps monitor-vps to follow it, no earlier release to roll back to.");
   });
 });
 
