@@ -64,7 +64,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Check the server",
         enabled: online,
         task: async (c, task) => {
-          const local = localNames(c.plan.compose, settings);
+          const local = localNames(c.plan.model.name, settings);
           const probe = { env: true, candidate: resolveProjectName(local).name };
           // A dry run changes nothing, so it takes no lock.
           c.server = await timed(c, "probe", () =>
@@ -87,7 +87,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           c.compose = {
             kind: chooseCompose(c.server, settings.compose),
             project: c.project,
-            files: c.plan.compose.map((f) => f.path),
+            files: c.plan.model.files.map((f) => f.path),
           };
           task.title = `Check the server: ${c.server.app}, project ${c.project}, Compose ${c.compose.kind}${c.server.current ? `, live release ${c.server.current}` : ", first deploy"}`;
         },
@@ -103,9 +103,18 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Use local images",
         task: async (c, task) => {
-          c.project ??= resolveProjectName(localNames(c.plan.compose, settings)).name;
-          c.images = localImagesFor(c.plan.compose, c.project);
-          const list = Object.entries(c.images.images).map(([service, image]) => `${service} → ${image}`);
+          c.project ??= resolveProjectName(localNames(c.plan.model.name, settings)).name;
+          const { included } = c.plan.model;
+          if (c.compose?.kind === "v1" && included.length > 0) {
+            throw new InputError(
+              `the compose files include ${included.join(", ")}: \`include:\` needs Compose v2 (2.20 or later), and ${settings.host} runs docker-compose v1`,
+            );
+          }
+          c.images = localImagesFor(c.plan.model, c.project);
+          if (c.compose) c.compose.files = c.images.composeFiles;
+          const list = Object.entries(c.images.images).map(
+            ([service, image]) => `${service} → ${image}${c.images.builtBy[service] ? ` (built by ${c.images.builtBy[service]})` : ""}`,
+          );
           task.title = list.length
             ? `Local images: ${list.join(", ")}`
             : "Local images: no service is built here";
