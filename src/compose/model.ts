@@ -142,6 +142,13 @@ function extended(path: string, name: string, loaded: Loaded, chain: string[]): 
   return merged[0] as ComposeService;
 }
 
+/** What docker-compose v1 (1.29) refuses in these files: a top-level `include:` or `name:`; undefined when it reads them. */
+export function composeV1Refuses(model: ComposeModel): string | undefined {
+  if (model.included.length > 0) return `the compose files include ${model.included.join(", ")}`;
+  const named = model.sources.find((file) => file.name !== undefined);
+  return named ? `${named.path} has a top-level \`name:\`` : undefined;
+}
+
 /** COMPOSE_PROJECT_NAME wins over `name:`, as in compose; the last project file's `name:` wins over earlier ones. */
 function projectName(files: ComposeFile[], env: ComposeEnv): string | undefined {
   if (env.COMPOSE_PROJECT_NAME) return env.COMPOSE_PROJECT_NAME;

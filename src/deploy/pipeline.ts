@@ -1,5 +1,6 @@
 import { Listr, type ListrRendererValue } from "listr2";
 import { localImagesFor } from "../compose/local-images.js";
+import { composeV1Refuses } from "../compose/model.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import { startStack } from "../compose/start.js";
 import type { Settings } from "../config/settings.js";
@@ -104,12 +105,8 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Use local images",
         task: async (c, task) => {
           c.project ??= resolveProjectName(localNames(c.plan.model.name, settings)).name;
-          const { included } = c.plan.model;
-          if (c.compose?.kind === "v1" && included.length > 0) {
-            throw new InputError(
-              `the compose files include ${included.join(", ")}: \`include:\` needs Compose v2 (2.20 or later), and ${settings.host} runs docker-compose v1`,
-            );
-          }
+          const refused = c.compose?.kind === "v1" ? composeV1Refuses(c.plan.model) : undefined;
+          if (refused) throw new InputError(`${refused}, which only Compose v2 reads, and ${settings.host} runs docker-compose v1`);
           c.images = localImagesFor(c.plan.model, c.project);
           if (c.compose) c.compose.files = c.images.composeFiles;
           const list = Object.entries(c.images.images).map(

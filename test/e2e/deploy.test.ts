@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CACHE, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
@@ -60,6 +60,7 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`ls -A ${app}`).split("\n").filter(Boolean).sort()).toEqual([
       ".env",
       ".env.example",
+      "compose.deploy-vps.yaml",
       "compose.yaml",
       "data",
       "web",
@@ -73,9 +74,9 @@ describe("deploying the bundled demo", () => {
     expect(listing(app)).toBe(listing(`apps/.deploy-vps/${name}/releases/${release}`));
     expect(onServer(`ls -A apps/.deploy-vps/${name}`).split("\n")).not.toContain("staging");
 
-    const compose = onServer(`cat ${app}/compose.yaml`);
-    expect(compose).toContain(`image: ${name}/web:latest\n    pull_policy: never`);
-    expect(compose).toContain("# The seed's registry-prefixed name");
+    // The project's compose file is shipped as it is; deploy-vps's own file, passed last with -f, pins the image.
+    expect(onServer(`cat ${app}/compose.yaml`)).toBe(readFileSync(join(dir, "compose.yaml"), "utf8"));
+    expect(onServer(`cat ${app}/compose.deploy-vps.yaml`)).toContain(`  "web":\n    image: "${name}/web:latest"\n    pull_policy: never\n`);
 
     const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
     expect(page).toContain("<h1>Hello from deploy-vps</h1>");
@@ -232,6 +233,7 @@ describe("a first deploy into a folder that already holds files", () => {
     expect(onServer(`ls -A ${otherApp}`).split("\n").filter(Boolean).sort()).toEqual([
       ".env",
       ".env.example",
+      "compose.deploy-vps.yaml",
       "compose.yaml",
       "data",
       "notes.txt",

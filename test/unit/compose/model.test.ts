@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LOCAL_IMAGES_FILE, localImagesFor, withWrittenFiles } from "../../../src/compose/local-images.js";
-import { loadComposeModel } from "../../../src/compose/model.js";
+import { composeV1Refuses, loadComposeModel } from "../../../src/compose/model.js";
 import { InputError } from "../../../src/errors.js";
 
 let dir: string;
@@ -148,6 +148,17 @@ describe("which files, and the project's name", () => {
     });
     expect((await model(["a.yaml", "b.yaml"])).name).toBe("second");
     await expect(model(["c.yaml"])).rejects.toThrow(new InputError("c.yaml: name: required variable NAME is missing a value: set NAME"));
+  });
+});
+
+describe("composeV1Refuses", () => {
+  it("names an include, else a top-level name:, that docker-compose 1.29 refuses", async () => {
+    await project({ "compose.yaml": ["include: [a.yaml]"], "a.yaml": ["services:", "  a:", "    build: ."] });
+    expect(composeV1Refuses(await model())).toBe("the compose files include a.yaml");
+    await project({ "compose.yaml": ["name: shop", "services:", "  a:", "    build: ."] });
+    expect(composeV1Refuses(await model())).toBe("compose.yaml has a top-level `name:`");
+    await project({ "compose.yaml": ["services:", "  a:", "    build: ."] });
+    expect(composeV1Refuses(await model())).toBeUndefined();
   });
 });
 
