@@ -168,6 +168,26 @@ describe("Compose v1", () => {
   });
 });
 
+describe("compose's own choice of files and name", () => {
+  it("docker-compose.yml over .yaml, compose.override.yml beside it; COMPOSE_FILE and COMPOSE_PROJECT_NAME from the project's .env", async () => {
+    const name = uniqueName("e2e-discovery");
+    const dir = project("folder", {
+      "docker-compose.yaml": "services:\n  wrong:\n    build: .\n",
+      "docker-compose.yml": "services:\n  web:\n    build: .\n",
+      "compose.override.yml": "services:\n  web:\n    image: ghcr.io/acme/web:1\n",
+      "prod.yaml": "services:\n  prod:\n    build: .\n",
+    });
+    const plan = async () => {
+      const run = await runCli([dir, "--dry-run", "--json"], { DEPLOY_HOST: undefined });
+      expect(run.code, run.stderr).toBe(0);
+      return JSON.parse(run.stdout) as { name: string; images: Record<string, string> };
+    };
+    expect(await plan()).toMatchObject({ name: "folder", images: { web: "folder/web:latest" } });
+    writeFileSync(join(dir, ".env"), `COMPOSE_FILE=prod.yaml\nCOMPOSE_PROJECT_NAME=${name}\n`);
+    expect(await plan()).toMatchObject({ name, images: { prod: `${name}/prod:latest` } });
+  });
+});
+
 describe("-f/--file, read by every command", () => {
   const files = {
     "compose.yaml": "services:\n  plain:\n    image: local/busybox:latest\n",
