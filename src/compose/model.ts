@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { access, readdir } from "node:fs/promises";
 import { delimiter, isAbsolute, join, posix, relative, sep } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { readOptional } from "../config/paths.js";
@@ -72,7 +72,7 @@ export async function loadComposeModel(projectDir: string, given: string[], shel
       if (loaded.has(path)) continue;
       if (path === ".." || path.startsWith("../"))
         throw new InputError(`${file.path} ${ref.what} ${ref.path}, which is outside the project folder and would not be shipped`);
-      if ((await readOptional(join(projectDir, path))) === undefined)
+      if (!(await access(join(projectDir, path)).then(() => true, () => false)))
         throw new InputError(`${file.path} ${ref.what} ${ref.path}, which does not exist`);
       const [other] = await loadComposeFiles(projectDir, [path]);
       if (!other) continue;
@@ -93,7 +93,12 @@ export async function loadComposeModel(projectDir: string, given: string[], shel
       atPosition(where?.path ?? "", at.line, at.col, `service "${service.name}" has neither \`image\` nor \`build\` in any compose file`),
     );
   }
-  if (services.length === 0) throw new InputError(`no services in ${files.map((f) => f.path).join(", ")}`);
+  if (services.length === 0) {
+    const only = files.length === 1 ? files[0] : undefined;
+    throw new InputError(
+      only ? atPosition(only.path, 1, 1, "not a compose file: no `services:` mapping") : `no services in ${files.map((f) => f.path).join(", ")}`,
+    );
+  }
   return { files, sources, name, services, included: [...included] };
 }
 

@@ -1,4 +1,4 @@
-import { loadComposeModel } from "../compose/model.js";
+import { projectComposeFiles } from "../compose/model.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -33,8 +33,8 @@ export function localNames(composeName: string | undefined, settings: Settings):
 
 /** The same, for commands that may run where there is no compose file. */
 export async function localProjectName(settings: Settings): Promise<LocalNames> {
-  const model = await loadComposeModel(settings.projectDir, settings.files, process.env).catch(() => undefined);
-  return localNames(model?.name, settings);
+  const project = await projectComposeFiles(settings.projectDir, settings.files, process.env).catch(() => undefined);
+  return localNames(project?.name, settings);
 }
 
 /** --path, else ~/apps/<project>, the default a deploy uses. */

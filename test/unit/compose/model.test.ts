@@ -105,6 +105,12 @@ describe("several files", () => {
     expect(images.written.get(LOCAL_IMAGES_FILE)).toContain('services:\n  "web":\n    image: "shop/web:latest"\n    pull_policy: never\n');
   });
 
+  it("a project with no service at all is not a compose project", async () => {
+    await project({ "compose.yaml": ["version: '3'", "websites:", "  - web"], "b.yaml": ["volumes: {}"] });
+    await expect(model()).rejects.toThrow(new InputError("compose.yaml:1:1: not a compose file: no `services:` mapping"));
+    await expect(model(["compose.yaml", "b.yaml"])).rejects.toThrow(new InputError("no services in compose.yaml, b.yaml"));
+  });
+
   it("points at the first definition of a service that no file gives an image or build", async () => {
     await project({
       "a.yaml": ["services:", "  web:", "    build: .", "  worker:", "    command: run"],
