@@ -1,13 +1,14 @@
 import { copyFile, readFile, realpath, rename, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { envProblems, type ComposeFix, composeFixes } from "../compose/fix.js";
-import { COMPOSE_FILE_CANDIDATES, type ComposeFile, loadComposeFiles, parseComposeFile, pickDefaultFiles } from "../compose/files.js";
+import { COMPOSE_FILE_CANDIDATES, type ComposeFile, parseComposeFile, pickDefaultFiles } from "../compose/files.js";
+import { projectComposeFiles } from "../compose/model.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
 import { envInAnswer, parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
-import { appPath, localNames } from "../release/session.js";
+import { appPath, localNames, localProjectName } from "../release/session.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -62,13 +63,13 @@ interface Target {
 }
 
 async function localTarget(settings: Settings): Promise<Target> {
-  const files = await loadComposeFiles(settings.projectDir, settings.files);
+  const { files, name } = await projectComposeFiles(settings.projectDir, settings.files, process.env);
   const envText = await readFile(join(settings.projectDir, ".env"), "utf8").catch(() => undefined);
   return {
     where: settings.projectDir,
     files,
     env: envText === undefined ? undefined : parseEnvFile(".env", envText, false),
-    project: resolveProjectName(localNames(files, settings)).name,
+    project: resolveProjectName(localNames(name, settings)).name,
     write: async (fixes, stamp) => {
       for (const fix of fixes) {
         const path = join(settings.projectDir, fix.path);
@@ -84,7 +85,7 @@ async function localTarget(settings: Settings): Promise<Target> {
 
 async function remoteTarget(settings: Settings, remote: Remote): Promise<Target> {
   const names = settings.files.length > 0 ? settings.files : COMPOSE_FILE_CANDIDATES;
-  const local = localNames(await loadComposeFiles(settings.projectDir, settings.files).catch(() => []), settings);
+  const local = await localProjectName(settings);
   // The probe part reads .env: never traced, and its values hidden from the rest of the answer.
   const result = await remote.run(readComposeScript(appPath(settings, local), names), { secretOutput: true, envOf: envInAnswer });
   const stdout = result.stdout.toString("utf8");

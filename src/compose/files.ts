@@ -6,11 +6,20 @@ import { atPosition, InputError } from "../errors.js";
 import { decodeComposeText, MAX_COMPOSE_BYTES, parseCompose, tooBig, YAML_OPTIONS } from "./parse.js";
 import { parsedProblems } from "./validate.js";
 
+/** Compose's own discovery order (compose-go's DefaultFileNames; docker-compose 1.29 has the same). */
 export const DEFAULT_COMPOSE_FILES = [
   "compose.yaml",
   "compose.yml",
-  "docker-compose.yaml",
   "docker-compose.yml",
+  "docker-compose.yaml",
+];
+
+/** The override compose adds, whichever default file it picked: the first of these that exists. */
+export const DEFAULT_OVERRIDE_FILES = [
+  "compose.override.yml",
+  "compose.override.yaml",
+  "docker-compose.override.yml",
+  "docker-compose.override.yaml",
 ];
 
 export interface ComposeService {
@@ -18,7 +27,11 @@ export interface ComposeService {
   image?: string;
   hasBuild: boolean;
   pullPolicy?: string;
+  /** `extends: base` (same file) or `extends: { file, service }`, as written. */
+  extends?: { service: string; file?: string };
 }
+
+export type Position = { line: number; col: number };
 
 export interface ComposeFile {
   /** Relative to the project directory, posix separators. */
@@ -27,6 +40,10 @@ export interface ComposeFile {
   /** The top-level `name:`. */
   name?: string;
   services: ComposeService[];
+  /** Where each service is defined, for messages about the merged model. */
+  positions: Map<string, Position>;
+  /** Top-level `include:`: each entry's paths, as written (several paths merge like -f files). */
+  include: string[][];
 }
 
 export interface ParseOptions {
@@ -49,8 +66,6 @@ export function parseComposeFile(path: string, text: string, options: ParseOptio
   return parseWithPositions(path, text, options).file;
 }
 
-type Position = { line: number; col: number };
-
 function parseWithPositions(path: string, text: string, options: ParseOptions) {
   const partial = options.partial ?? false;
   const parsed = parseCompose(path, text);
@@ -60,8 +75,8 @@ function parseWithPositions(path: string, text: string, options: ParseOptions) {
     throw new InputError(atPosition(path, line, col, message));
   }
 
-  const file: ComposeFile = { path, text, services: [] };
-  const positions = new Map<string, Position>();
+  const file: ComposeFile = { path, text, services: [], positions: new Map(), include: [] };
+  const { positions } = file;
   // Compose v2 merges a file's documents in order, like -f files.
   const byName = new Map<string, ComposeService>();
   let anyServices = false;
@@ -76,6 +91,19 @@ function parseWithPositions(path: string, text: string, options: ParseOptions) {
       if (!isScalar(name) || name.value === null || typeof name.value === "object")
         fail(name, "`name` must be a string");
       file.name = String(name.value);
+    }
+
+    const include = root.get("include", true) as Node | undefined;
+    if (include && !(isScalar(include) && include.value === null)) {
+      const entries = js.include;
+      if (!Array.isArray(entries)) fail(include, "`include` must be a list of paths or of mappings with `path`");
+      for (const entry of entries) {
+        const paths = typeof entry === "object" && entry !== null ? (entry as { path?: unknown }).path : entry;
+        const list = Array.isArray(paths) ? paths : [paths];
+        if (list.length === 0 || !list.every((p) => typeof p === "string" && p !== ""))
+          fail(include, "each `include` entry must be a path or a mapping with `path` (a path or a list of them)");
+        file.include.push(list as string[]);
+      }
     }
 
     const services = root.get("services", true) as Node | undefined;
@@ -97,21 +125,27 @@ function parseWithPositions(path: string, text: string, options: ParseOptions) {
         const image = isMap(pair?.value) ? (pair.value.get("image", true) as Node | undefined) : undefined;
         fail(image ?? key, `service "${serviceName}": \`image\` must be a string`);
       }
+      const base = extendsOf(d.extends);
+      if (d.extends !== undefined && !base) {
+        const node = isMap(pair?.value) ? (pair.value.get("extends", true) as Node | undefined) : undefined;
+        fail(node ?? key, `service "${serviceName}": \`extends\` must be a service name or a mapping with \`service\` (and \`file\`)`);
+      }
       const service: ComposeService = { name: serviceName, hasBuild: d.build !== undefined && d.build !== null };
       if (typeof d.image === "string") service.image = d.image;
       if (typeof d.pull_policy === "string") service.pullPolicy = d.pull_policy;
+      if (base) service.extends = base;
       byName.set(serviceName, mergeService(byName.get(serviceName), service));
       if (!positions.has(serviceName)) positions.set(serviceName, lc.linePos(key.range?.[0] ?? 0));
     }
   }
-  if (!anyServices && !partial) fail(parsed.documents[0]?.doc.contents, "not a compose file: no `services:` mapping");
+  if (!anyServices && !partial && file.include.length === 0) fail(parsed.documents[0]?.doc.contents, "not a compose file: no `services:` mapping");
 
   const problem = parsedProblems(parsed, { override: options.override })[0];
   if (problem) throw new InputError(atPosition(path, problem.line, problem.col, problem.message));
 
   file.services = [...byName.values()];
   for (const service of file.services) {
-    if (partial || service.hasBuild || service.image !== undefined) continue;
+    if (partial || service.hasBuild || service.image !== undefined || service.extends) continue;
     const { line, col } = positions.get(service.name) ?? { line: 1, col: 1 };
     throw new InputError(atPosition(path, line, col, `service "${service.name}" has neither \`image\` nor \`build\``));
   }
@@ -124,66 +158,58 @@ function mergeService(earlier: ComposeService | undefined, later: ComposeService
   const merged = { ...earlier, hasBuild: earlier.hasBuild || later.hasBuild };
   if (later.image !== undefined) merged.image = later.image;
   if (later.pullPolicy !== undefined) merged.pullPolicy = later.pullPolicy;
+  if (later.extends !== undefined) merged.extends = later.extends;
   return merged;
 }
 
-/** Like compose's -f merging: later files override image and pull_policy; build anywhere means built. */
-export function mergedServices(files: ComposeFile[]): ComposeService[] {
+function extendsOf(value: unknown): ComposeService["extends"] {
+  if (typeof value === "string" && value !== "") return { service: value };
+  if (typeof value !== "object" || value === null) return undefined;
+  const { service, file } = value as { service?: unknown; file?: unknown };
+  if (typeof service !== "string" || service === "" || (file !== undefined && typeof file !== "string")) return undefined;
+  return file === undefined ? { service } : { service, file };
+}
+
+/** Like compose's merging of -f files: later lists override image and pull_policy; build anywhere means built. */
+export function mergeServiceLists(lists: ComposeService[][]): ComposeService[] {
   const byName = new Map<string, ComposeService>();
-  for (const file of files) for (const s of file.services) byName.set(s.name, mergeService(byName.get(s.name), s));
+  for (const list of lists) for (const s of list) byName.set(s.name, mergeService(byName.get(s.name), s));
   return [...byName.values()];
+}
+
+/** The services of -f files merged, each file as it is written (no include or extends: see model.ts). */
+export function mergedServices(files: ComposeFile[]): ComposeService[] {
+  return mergeServiceLists(files.map((file) => file.services));
 }
 
 const toPosix = (p: string) => p.split(sep).join("/");
 
-/** The explicit compose files (relative to projectDir), else the first default one that exists; parsed. */
 /** Every name compose looks for by itself, overrides included. */
-export const COMPOSE_FILE_CANDIDATES = DEFAULT_COMPOSE_FILES.flatMap((name) => {
-  const stem = name.replace(/\.ya?ml$/, "");
-  return [name, `${stem}.override.yaml`, `${stem}.override.yml`];
-});
+export const COMPOSE_FILE_CANDIDATES = [...DEFAULT_COMPOSE_FILES, ...DEFAULT_OVERRIDE_FILES];
 
-/** Compose's own default among the files that exist: the first one, plus its `.override` sibling. */
+/** Compose's own default among the files that exist: the first default name, plus the first override name. */
 export function pickDefaultFiles(existing: Set<string>, where: string): string[] {
-  for (const candidate of DEFAULT_COMPOSE_FILES) {
-    if (!existing.has(candidate)) continue;
-    const stem = candidate.replace(/\.ya?ml$/, "");
-    const override = [`${stem}.override.yaml`, `${stem}.override.yml`].find((name) => existing.has(name));
-    return override ? [candidate, override] : [candidate];
-  }
-  throw new InputError(`no compose file in ${where} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`);
+  const main = DEFAULT_COMPOSE_FILES.find((name) => existing.has(name));
+  if (main === undefined)
+    throw new InputError(`no compose file in ${where} (looked for ${DEFAULT_COMPOSE_FILES.join(", ")}); pass one with -f`);
+  const override = DEFAULT_OVERRIDE_FILES.find((name) => existing.has(name));
+  return override ? [main, override] : [main];
 }
 
+/**
+ * The given compose files (relative to projectDir, or absolute), else compose's default ones,
+ * parsed and checked. Each may be partial (an override, a file that extends or includes another):
+ * whether every service ends with an image or a build is for the merged model to say (model.ts).
+ */
 export async function loadComposeFiles(projectDir: string, given: string[]): Promise<ComposeFile[]> {
-  const explicit = given.length > 0 ? given : pickDefaultFiles(new Set(await readdir(projectDir)), projectDir);
-  const partial = explicit.length > 1;
-  const parsed: { file: ComposeFile; positions: Map<string, Position> }[] = [];
-  for (const given of explicit) {
-    const full = isAbsolute(given) ? given : join(projectDir, given);
+  const names = given.length > 0 ? given : pickDefaultFiles(new Set(await readdir(projectDir)), projectDir);
+  const files: ComposeFile[] = [];
+  for (const name of names) {
+    const full = isAbsolute(name) ? name : join(projectDir, name);
     const rel = toPosix(relative(projectDir, full));
     const bytes = await readOptionalBytes(full, { label: rel, limit: { bytes: MAX_COMPOSE_BYTES, reason: tooBig } });
     if (bytes === undefined) throw new InputError(`compose file ${rel} not found in ${projectDir}`);
-    parsed.push(parseWithPositions(rel, decodeComposeText(rel, bytes), { partial, override: parsed.length > 0 }));
-  }
-  const files = parsed.map((p) => p.file);
-  if (partial) {
-    // Image-or-build can only be checked once the files are merged; point at the first definition.
-    for (const s of mergedServices(files)) {
-      if (s.hasBuild || s.image !== undefined) continue;
-      const first = parsed.find((p) => p.positions.has(s.name));
-      const pos = first?.positions.get(s.name) ?? { line: 1, col: 1 };
-      throw new InputError(
-        atPosition(
-          first?.file.path ?? "",
-          pos.line,
-          pos.col,
-          `service "${s.name}" has neither \`image\` nor \`build\` in any compose file`,
-        ),
-      );
-    }
-    if (files.every((f) => f.services.length === 0)) {
-      throw new InputError(`no services in ${files.map((f) => f.path).join(", ")}`);
-    }
+    files.push(parseWithPositions(rel, decodeComposeText(rel, bytes), { partial: true, override: files.length > 0 }).file);
   }
   return files;
 }

@@ -106,3 +106,36 @@ export function requiredVariables(texts: string[]): string[] {
   }
   return [...required];
 }
+
+/** How many characters of `src` an interpolation found there takes, its closing "}" included. */
+function spanOf(src: string, use: Interpolation): number {
+  if (src[use.at + 1] !== "{") return 1 + use.name.length;
+  if (use.operator === "") return 3 + use.name.length;
+  const end = use.at + 2 + use.name.length + use.operator.length + use.argument.length;
+  return end - use.at + (src[end] === "}" ? 1 : 0);
+}
+
+/**
+ * Compose's substitution: `$NAME`, `${NAME}` and the `:-`, `-`, `:?`, `?`, `:+`, `+` forms, nested
+ * ones included, from `env`; `$$` is a literal `$`. A `?` form whose variable is missing throws.
+ */
+export function interpolate(src: string, env: Record<string, string | undefined>): string {
+  const literal = (text: string) => text.replaceAll("$$", "$");
+  let out = "";
+  let i = 0;
+  for (const use of interpolations(src)) {
+    // A nested use is in its parent's argument, which is interpolated on its own below.
+    if (use.at < i) continue;
+    out += literal(src.slice(i, use.at));
+    i = use.at + spanOf(src, use);
+    const value = env[use.name];
+    const present = use.operator.startsWith(":") ? value !== undefined && value !== "" : value !== undefined;
+    const argument = () => interpolate(use.argument, env);
+    if (use.operator === "") out += value ?? "";
+    else if (use.operator.endsWith("-")) out += present ? value : argument();
+    else if (use.operator.endsWith("+")) out += present ? argument() : "";
+    else if (present) out += value;
+    else throw new Error(`required variable ${use.name} is missing a value${use.argument ? `: ${argument()}` : ""}`);
+  }
+  return out + literal(src.slice(i));
+}

@@ -99,6 +99,11 @@ const KEYS = {
 } as const;
 type Key = keyof typeof KEYS;
 
+/** Where commander puts a long option's value: `--lock-wait` becomes `lockWait`. */
+function flagProperty(flag: string): string {
+  return flag.replace(/^--/, "").replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
 /** deploy-vps.yml, with each value's `file:line:col` kept for error messages. */
 export function parseConfigFile(file: string, text: string): Map<string, Sourced> {
   const lineCounter = new LineCounter();
@@ -185,7 +190,8 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
 
   const get = (key: Key): Sourced | undefined => {
     const [flag, variable, configKey] = KEYS[key];
-    const flagValue = flag ? (flags as Record<string, unknown>)[key] : undefined;
+    // Commander stores `--known-hosts` as `knownHosts` and `--file` as `file`: the flag's own name, not the key's.
+    const flagValue = flag ? (flags as Record<string, unknown>)[flagProperty(flag)] : undefined;
     if (flagValue !== undefined && !(Array.isArray(flagValue) && flagValue.length === 0))
       return { value: flagValue, source: flag ?? key, rank: 0 };
     if (variable && env[variable] !== undefined && env[variable] !== "")

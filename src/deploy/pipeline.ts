@@ -1,5 +1,6 @@
 import { Listr, type ListrRendererValue } from "listr2";
 import { localImagesFor } from "../compose/local-images.js";
+import { composeV1Refuses } from "../compose/model.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
@@ -59,7 +60,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Check the server",
         enabled: online,
         task: async (c, task) => {
-          const local = localNames(c.plan.compose, settings);
+          const local = localNames(c.plan.model.name, settings);
           const probe = { env: true, candidate: resolveProjectName(local).name };
           // A dry run changes nothing, so it takes no lock.
           c.server = await timed(c, "probe", () =>
@@ -82,7 +83,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           c.compose = {
             kind: chooseCompose(c.server, settings.compose),
             project: c.project,
-            files: c.plan.compose.map((f) => f.path),
+            files: c.plan.model.files.map((f) => f.path),
           };
           const drift = releaseDrift(c.server.current, c.server.containers);
           task.title = `Check the server: ${c.server.app}, project ${c.project}, Compose ${c.compose.kind}${c.server.current ? `, live release ${c.server.current}` : ", first deploy"}${drift ? ` (${drift}: this deploy brings them in line)` : ""}`;
@@ -100,9 +101,14 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
       {
         title: "Use local images",
         task: async (c, task) => {
-          c.project ??= resolveProjectName(localNames(c.plan.compose, settings)).name;
-          c.images = localImagesFor(c.plan.compose, c.project);
-          const list = Object.entries(c.images.images).map(([service, image]) => `${service} → ${image}`);
+          c.project ??= resolveProjectName(localNames(c.plan.model.name, settings)).name;
+          const refused = c.compose?.kind === "v1" ? composeV1Refuses(c.plan.model) : undefined;
+          if (refused) throw new InputError(`${refused}, which only Compose v2 reads, and ${settings.host} runs docker-compose v1`);
+          c.images = localImagesFor(c.plan.model, c.project);
+          if (c.compose) c.compose.files = c.images.composeFiles;
+          const list = Object.entries(c.images.images).map(
+            ([service, image]) => `${service} → ${image}${c.images.builtBy[service] ? ` (built by ${c.images.builtBy[service]})` : ""}`,
+          );
           task.title = list.length
             ? `Local images: ${list.join(", ")}`
             : "Local images: no service is built here";

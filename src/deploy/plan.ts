@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { excludeRule } from "../archive/exclude.js";
 import { type ProjectTree, walkProject } from "../archive/walk.js";
-import { type ComposeFile, type ComposeService, loadComposeFiles, mergedServices } from "../compose/files.js";
+import type { ComposeService } from "../compose/files.js";
+import { LOCAL_IMAGES_FILE } from "../compose/local-images.js";
+import { type ComposeModel, loadComposeModel } from "../compose/model.js";
 import { requiredVariables } from "../compose/variables.js";
 import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
@@ -11,10 +13,11 @@ import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 
 /** Everything decided locally, before connecting: a bad file stops the deploy here. */
 export interface ProjectPlan {
-  compose: ComposeFile[];
+  /** The project as compose merges it: its files, those they include or extend, the services. */
+  model: ComposeModel;
   services: ComposeService[];
   template: EnvFile;
-  /** Variables the compose files use without a default: they must be set on the server. */
+  /** Variables the compose files (included and extended ones too) use without a default: they must be set on the server. */
   required: string[];
   tree: ProjectTree;
   /** Values for template keys from the deploying shell or a local .env.deploy; never written to disk. */
@@ -54,8 +57,20 @@ async function providedValues(
   return provided;
 }
 
+/** Compose reads its files on the server: each one must be shipped, and deploy-vps's own name is taken. */
+function checkComposeFilesShipped(model: ComposeModel, tree: ProjectTree): void {
+  const shipped = new Set(tree.files.map((file) => file.path));
+  if (shipped.has(LOCAL_IMAGES_FILE))
+    throw new InputError(`${LOCAL_IMAGES_FILE} is the name of the compose file deploy-vps writes on the server; rename yours.`);
+  const missing = model.sources.find((file) => !shipped.has(file.path));
+  if (missing)
+    throw new InputError(
+      `compose file ${missing.path} is not shipped (it is excluded, or outside the project folder); compose on the server needs it.`,
+    );
+}
+
 export async function planProject(settings: Settings, env: NodeJS.ProcessEnv): Promise<ProjectPlan> {
-  const compose = await loadComposeFiles(settings.projectDir, settings.files);
+  const model = await loadComposeModel(settings.projectDir, settings.files, env);
   const template = await readTemplate(settings);
   const tree = await walkProject(
     settings.projectDir,
@@ -63,11 +78,12 @@ export async function planProject(settings: Settings, env: NodeJS.ProcessEnv): P
   );
   if (tree.files.length === 0)
     throw new InputError(`nothing to ship in ${settings.projectDir}: every file is excluded.`);
+  checkComposeFilesShipped(model, tree);
   return {
-    compose,
-    services: mergedServices(compose),
+    model,
+    services: model.services,
     template,
-    required: requiredVariables(compose.map((file) => file.text)),
+    required: requiredVariables(model.sources.map((file) => file.text)),
     tree,
     provided: await providedValues(settings, template, env),
   };

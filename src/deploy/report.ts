@@ -95,8 +95,12 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
     lines.push(
       `  secrets: would generate ${env.generated.join(", ") || "none"}; keep ${env.kept.length}; provided ${env.provided.join(", ") || "none"}`,
     );
-    for (const [service, image] of Object.entries(ctx.images.images)) lines.push(`  image: ${service} → ${image} (pull_policy: never)`);
-    for (const [file] of ctx.images.replaced) lines.push(`  rewrites ${file}`);
+    for (const [service, image] of Object.entries(ctx.images.images)) {
+      const builder = ctx.images.builtBy[service];
+      lines.push(`  image: ${service} → ${image} (pull_policy: never${builder ? `, built by ${builder}` : ""})`);
+    }
+    for (const [file] of ctx.images.written) lines.push(`  writes ${file}, deploy-vps's own compose file`);
+    lines.push(`  compose files: ${ctx.images.composeFiles.map((file) => `-f ${file}`).join(" ")}`);
     return lines.join("\n");
   }
   const total = Object.values(ctx.timings).reduce((a, b) => a + b, 0);

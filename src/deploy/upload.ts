@@ -16,6 +16,7 @@ import {
 } from "../release/manifest.js";
 import { keepManifest, liveManifest } from "../release/manifest-store.js";
 import { uploadAndSwitch } from "../release/upload.js";
+import { withWrittenFiles } from "../compose/local-images.js";
 import { type StartStep, workerScript } from "../release/worker.js";
 import type { DeployContext, StepView } from "./context.js";
 import { formatBytes, uploadProgress } from "./format.js";
@@ -39,7 +40,7 @@ export function startStep(c: DeployContext): StartStep {
 export async function uploadRelease(c: DeployContext, step: StepView): Promise<void> {
   const { settings } = c;
   const started = Date.now();
-  const { files } = c.plan.tree;
+  const files = withWrittenFiles(c.plan.tree.files, c.images.written);
   const paths = files.map((file) => file.path);
   const everything = (because: string) => fullUpload(paths, because);
   // Hashing every file is only needed up front to compare with the live release. A full upload
@@ -48,7 +49,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   // Stopped if the upload fails first: the CLI should not stay on to hash a tree nobody needs.
   const hashing = new AbortController();
   const digesting = timed(c, "digest", () =>
-    digestFiles(settings.projectDir, files, c.images.replaced, digestCachePath(settings.projectDir), hashing.signal),
+    digestFiles(settings.projectDir, files, c.images.written, digestCachePath(settings.projectDir), hashing.signal),
   );
   digesting.catch(() => undefined);
   const manifest = digesting.then(({ entries }) => formatManifest(entries));
@@ -97,7 +98,7 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     const archive = packRelease(
       settings.projectDir,
       shipped,
-      { replaced: c.images.replaced, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
+      { replaced: c.images.written, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
       (bytes) => {
         packed = bytes;
         collect.packed(bytes);

@@ -1,4 +1,4 @@
-import { type ComposeFile, loadComposeFiles } from "../compose/files.js";
+import { projectComposeFiles } from "../compose/model.js";
 import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -26,14 +26,15 @@ export interface LocalNames {
   folder: string;
 }
 
-/** The local view of the project's name: compose `name:`, the config's, else the folder's. */
-export function localNames(files: ComposeFile[], settings: Settings): LocalNames {
-  return { compose: files.find((file) => file.name)?.name, config: settings.name, folder: settings.folderName };
+/** The local view of the project's name: compose's (COMPOSE_PROJECT_NAME or `name:`), the config's, else the folder's. */
+export function localNames(composeName: string | undefined, settings: Settings): LocalNames {
+  return { compose: composeName, config: settings.name, folder: settings.folderName };
 }
 
 /** The same, for commands that may run where there is no compose file. */
 export async function localProjectName(settings: Settings): Promise<LocalNames> {
-  return localNames(await loadComposeFiles(settings.projectDir, settings.files).catch(() => []), settings);
+  const project = await projectComposeFiles(settings.projectDir, settings.files, process.env).catch(() => undefined);
+  return localNames(project?.name, settings);
 }
 
 /** --path, else ~/apps/<project>, the default a deploy uses. */

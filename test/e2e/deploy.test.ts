@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CACHE, freePort, onServer, projectCopy, removeStack, runCli, uniqueName } from "./harness.js";
@@ -60,6 +60,7 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`ls -A ${app}`).split("\n").filter(Boolean).sort()).toEqual([
       ".env",
       ".env.example",
+      "compose.deploy-vps.yaml",
       "compose.yaml",
       "data",
       "web",
@@ -73,9 +74,9 @@ describe("deploying the bundled demo", () => {
     expect(listing(app)).toBe(listing(`apps/.deploy-vps/${name}/releases/${release}`));
     expect(onServer(`ls -A apps/.deploy-vps/${name}`).split("\n")).not.toContain("staging");
 
-    const compose = onServer(`cat ${app}/compose.yaml`);
-    expect(compose).toContain(`image: ${name}/web:latest\n    pull_policy: never`);
-    expect(compose).toContain("# The seed's registry-prefixed name");
+    // The project's compose file is shipped as it is; deploy-vps's own file, passed last with -f, pins the image.
+    expect(onServer(`cat ${app}/compose.yaml`)).toBe(readFileSync(join(dir, "compose.yaml"), "utf8"));
+    expect(onServer(`cat ${app}/compose.deploy-vps.yaml`)).toContain(`  "web":\n    image: "${name}/web:latest"\n    pull_policy: never\n`);
 
     const page = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
     expect(page).toContain("<h1>Hello from deploy-vps</h1>");
@@ -111,12 +112,13 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`stat -c %a apps/.deploy-vps/${name}`).trim()).toBe("700");
   });
 
+  // The demo's 6 files, and compose.deploy-vps.yaml.
   it("a redeploy with nothing changed ships nothing and keeps the live release, in 3 round trips plus one watch poll", async () => {
     const live = onServer(`cat apps/.deploy-vps/${name}/current`).trim();
     const run = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port });
     expect(run.code).toBe(0);
     const summary = JSON.parse(run.stdout);
-    expect(summary.upload).toEqual({ mode: "unchanged", reason: null, sent: 0, deleted: 0, unchanged: 6 });
+    expect(summary.upload).toEqual({ mode: "unchanged", reason: null, sent: 0, deleted: 0, unchanged: 7 });
     expect(summary.release).toBe(live);
     // probe + lock, build and start, one watch poll, log + unlock
     expect(summary.roundTrips).toBe(4);
@@ -125,20 +127,20 @@ describe("deploying the bundled demo", () => {
     // Same files, but the server's .env lost a key by hand: a new release with no file sent.
     onServer(`sed -i '/^GREETING=/d' ${app}/.env`);
     const envOnly = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
-    expect(envOnly.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 6 });
+    expect(envOnly.upload).toEqual({ mode: "incremental", reason: null, sent: 0, deleted: 0, unchanged: 7 });
     expect(envOnly.release).not.toBe(live);
     expect(onServer(`grep -c '^GREETING=Hello from deploy-vps$' ${app}/.env`).trim()).toBe("1");
     const keptManifests = () => readdirSync(join(CACHE, "deploy-vps", "manifests"));
     const kept = keptManifests();
     writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version three</h1>\n");
     const changed = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
-    expect(changed.upload).toEqual({ mode: "incremental", reason: null, sent: 1, deleted: 0, unchanged: 5 });
+    expect(changed.upload).toEqual({ mode: "incremental", reason: null, sent: 1, deleted: 0, unchanged: 6 });
     // probe + lock, upload with the switch and start, one watch poll, log + unlock
     expect(changed.roundTrips).toBe(4);
     // The manifest it sent replaced the one kept for this app: one per app, not one per deploy.
     expect(keptManifests()).toEqual(kept);
     const full = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json", "--full"], { DEMO_PORT: port })).stdout);
-    expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 6 });
+    expect(full.upload).toMatchObject({ mode: "full", reason: "--full", sent: 7 });
   });
 
   it("a one-file redeploy writes that file in place and nothing else, and brings back a file removed by hand", async () => {
@@ -234,6 +236,7 @@ describe("a first deploy into a folder that already holds files", () => {
     expect(onServer(`ls -A ${otherApp}`).split("\n").filter(Boolean).sort()).toEqual([
       ".env",
       ".env.example",
+      "compose.deploy-vps.yaml",
       "compose.yaml",
       "data",
       "notes.txt",

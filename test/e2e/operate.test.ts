@@ -42,7 +42,8 @@ describe("deploy v1, deploy v2, rollback", () => {
     const doc = JSON.parse(listed.stdout);
     expect(doc.releases).toHaveLength(3);
     expect(doc.releases.map((r: { live: boolean }) => r.live)).toEqual([true, false, false]);
-    expect(doc.releases[0]).toMatchObject({ files: 7, git: null });
+    // The demo's 6 files, new-in-v3.txt and compose.deploy-vps.yaml.
+    expect(doc.releases[0]).toMatchObject({ files: 8, git: null });
     expect(doc.releases[0].by).toMatch(/@/);
     expect(doc.log.map((e: { action: string; outcome: string }) => `${e.action}:${e.outcome}`)).toEqual([
       "deploy:healthy",

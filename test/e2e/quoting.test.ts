@@ -81,7 +81,7 @@ describe("the app folder `~/apps/it's $(touch /tmp/pwned) \"x\"`", () => {
     const home = onServer(`printf %s "$HOME"`);
     expect(run.stdout).toContain(`:${home}/${app} `);
     expect(onServer(`ls -A -- "$HOME"/${shq(app)}`).split("\n").filter(Boolean).sort()).toEqual(
-      [".env", ".env.example", "compose.yaml", "data", "deploy-vps.yml", "web"].sort(),
+      [".env", ".env.example", "compose.deploy-vps.yaml", "compose.yaml", "data", "deploy-vps.yml", "web"].sort(),
     );
     expect(serverFile(`${app}/web/site/index.html.in`)).toBe(readFileSync(join(dir, "web/site/index.html.in"), "utf8"));
     expect(serverFile(`${state}/project`).trim()).toBe(name);

@@ -177,10 +177,19 @@ describe("loadComposeFiles", () => {
     expect(files.map((f) => [f.path, f.services[0]?.name])).toEqual([["compose.yml", "b"]]);
   });
 
+  it("follows compose's order: docker-compose.yml before .yaml, and the first override name whatever the main one", async () => {
+    await writeFile(join(dir, "docker-compose.yaml"), "services:\n  a:\n    image: yaml\n");
+    await writeFile(join(dir, "docker-compose.yml"), "services:\n  a:\n    image: yml\n");
+    await writeFile(join(dir, "compose.override.yml"), "services:\n  a:\n    image: override\n");
+    await writeFile(join(dir, "docker-compose.override.yaml"), "services:\n  a:\n    image: other\n");
+    const files = await loadComposeFiles(dir, []);
+    expect(files.map((f) => f.path)).toEqual(["docker-compose.yml", "compose.override.yml"]);
+  });
+
   it("says where it looked when there is no compose file", async () => {
     await expect(loadComposeFiles(dir, [])).rejects.toThrow(
       new InputError(
-        `no compose file in ${dir} (looked for compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml); pass one with -f`,
+        `no compose file in ${dir} (looked for compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml); pass one with -f`,
       ),
     );
   });
@@ -198,14 +207,6 @@ describe("loadComposeFiles", () => {
     const files = await loadComposeFiles(dir, ["base.yaml", join(dir, "prod.yaml")]);
     expect(files.map((f) => f.path)).toEqual(["base.yaml", "prod.yaml"]);
     expect(mergedServices(files)).toEqual([{ name: "web", hasBuild: true }]);
-  });
-
-  it("points at the first definition of a service that no file gives an image or build", async () => {
-    await writeFile(join(dir, "a.yaml"), "services:\n  web:\n    build: .\n  worker:\n    command: run\n");
-    await writeFile(join(dir, "b.yaml"), "services:\n  worker:\n    environment: {A: 1}\n");
-    await expect(loadComposeFiles(dir, ["a.yaml", "b.yaml"])).rejects.toThrow(
-      'a.yaml:4:3: service "worker" has neither `image` nor `build` in any compose file',
-    );
   });
 
   it("checks a second -f file without the required keys the first one may supply", async () => {

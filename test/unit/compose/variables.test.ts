@@ -1,6 +1,6 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
 import { describe, expect, it } from "vitest";
-import { requiredVariables, variableUses } from "../../../src/compose/variables.js";
+import { interpolate, requiredVariables, variableUses } from "../../../src/compose/variables.js";
 
 describe("variableUses", () => {
   it("finds every interpolation form with its line", () => {
@@ -70,5 +70,21 @@ describe("requiredVariables", () => {
 
   it("is empty when everything has a default", () => {
     expect(requiredVariables(["a: ${X:-1}\nb: $$Y\n"])).toEqual([]);
+  });
+});
+
+describe("interpolate", () => {
+  const env = { SET: "value", EMPTY: "" };
+  it("substitutes as compose does, nested defaults and $$ included", () => {
+    expect(interpolate("${PROJECT_NAME:-shop}", env)).toBe("shop");
+    expect(interpolate("$SET-${SET}-${EMPTY:-d}-${EMPTY-d}-${UNSET-d}", env)).toBe("value-value-d--d");
+    expect(interpolate("${SET:+alt}|${EMPTY:+alt}|${EMPTY+alt}|${UNSET+alt}", env)).toBe("alt||alt|");
+    expect(interpolate("${UNSET:-${SET}-x}/${UNSET:-${ALSO:-deep}}", env)).toBe("value-x/deep");
+    expect(interpolate("$$SET costs $$5, $5", env)).toBe("$SET costs $5, $5");
+  });
+
+  it("a `?` form whose variable is missing throws its message", () => {
+    expect(() => interpolate("${EMPTY:?say why}", env)).toThrow("required variable EMPTY is missing a value: say why");
+    expect(interpolate("${EMPTY?say why}", env)).toBe("");
   });
 });

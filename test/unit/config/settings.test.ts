@@ -154,6 +154,12 @@ describe("loadSettings", () => {
       expect([s.host, s.port]).toEqual([undefined, 22]);
     });
 
+    it("-f/--file wins over DEPLOY_COMPOSE_FILES and deploy-vps.yml", async () => {
+      await write("deploy-vps.yml", "files: [a.yaml]\n");
+      const s = await loadSettings(dir, flags({ file: ["compose.prod.yaml"] }), { DEPLOY_COMPOSE_FILES: "b.yaml" });
+      expect(s.files).toEqual(["compose.prod.yaml"]);
+    });
+
     it("an empty flag list does not hide lower sources", async () => {
       await write("deploy-vps.yml", "files: [a.yaml, b.yaml]\n");
       const s = await loadSettings(dir, flags({ file: [] }), {});
