@@ -106,7 +106,7 @@ describe("several files", () => {
   });
 
   it("a project with no service at all is not a compose project", async () => {
-    await project({ "compose.yaml": ["version: '3'", "websites:", "  - web"], "b.yaml": ["volumes: {}"] });
+    await project({ "compose.yaml": ["version: '3'", "networks:", "  web: {}"], "b.yaml": ["volumes: {}"] });
     await expect(model()).rejects.toThrow(new InputError("compose.yaml:1:1: not a compose file: no `services:` mapping"));
     await expect(model(["compose.yaml", "b.yaml"])).rejects.toThrow(new InputError("no services in compose.yaml, b.yaml"));
   });
