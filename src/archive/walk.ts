@@ -92,13 +92,15 @@ function assertReadable(root: string, path: string): void {
 /** A project file that cannot be read: the user's to fix (permissions) or to exclude. */
 export function unreadable(path: string, cause: unknown): InputError {
   const code = (cause as NodeJS.ErrnoException).code;
+  if (code === "EACCES" || code === "EPERM")
+    return new InputError(`cannot read ${path} in the project (permission denied): fix its permissions, or exclude it in .deployignore.`);
   const why =
-    code === "EACCES" || code === "EPERM"
-      ? "permission denied"
-      : code === "ENOENT"
-        ? "it was removed while deploy-vps ran"
+    code === "ENOENT"
+      ? "it was removed while deploy-vps ran"
+      : code === "EOF"
+        ? "it changed size while deploy-vps read it: an output or log file?"
         : cause instanceof Error
           ? cause.message
           : String(cause);
-  return new InputError(`cannot read ${path} in the project (${why}): fix its permissions, or exclude it in .deployignore.`);
+  return new InputError(`cannot read ${path} in the project (${why}): exclude it in .deployignore, or keep it still during a deploy.`);
 }

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { excludeRule, type IsExcluded } from "../../../src/archive/exclude.js";
-import { walkOrder, walkProject } from "../../../src/archive/walk.js";
+import { unreadable, walkOrder, walkProject } from "../../../src/archive/walk.js";
 
 let root: string;
 
@@ -165,5 +165,20 @@ describe("walkOrder", () => {
     expect(listed).toEqual(["B", "a/x", "a/y/z", "a-c/d", "a.b", "ab", "z", "é/f"]);
     expect(listed.slice().sort(walkOrder)).toEqual(listed);
     expect(listed.slice().sort()).not.toEqual(listed);
+  });
+});
+
+describe("unreadable", () => {
+  it("says why a file could not be shipped, and what to do, in one line with exit 2", () => {
+    const denied = unreadable("a.txt", Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" }));
+    expect([denied.exitCode, denied.message]).toEqual([
+      2,
+      "cannot read a.txt in the project (permission denied): fix its permissions, or exclude it in .deployignore.",
+    ]);
+    // node-tar's error when a file grows or shrinks while packed: `deploy-vps > out.txt` in the project.
+    const growing = unreadable("out.txt", Object.assign(new Error("did not encounter expected EOF"), { code: "EOF" }));
+    expect(growing.message).toBe(
+      "cannot read out.txt in the project (it changed size while deploy-vps read it: an output or log file?): exclude it in .deployignore, or keep it still during a deploy.",
+    );
   });
 });
