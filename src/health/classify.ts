@@ -71,6 +71,16 @@ export function classify(container: ContainerState, firstRestartCount: number, n
   return ok("running", now - container.startedAt >= STABLE_AFTER_MS);
 }
 
+/**
+ * The restart count a container is judged from. A container made moments before its current
+ * start (by the `up` being watched) has restarted since the deploy started it, however late the
+ * first poll comes: it counts from 0. One created long before keeps its past restarts.
+ */
+function restartBaseline(c: ContainerState): number {
+  const recentlyCreated = c.createdAt > 0 && c.startedAt - c.createdAt < RECENT_RESTART_MS;
+  return recentlyCreated ? 0 : c.restartCount;
+}
+
 /** Verdicts for one poll, one per container; `firstSeen` remembers restart counts across polls. */
 export function assess(
   containers: ContainerState[],
@@ -80,7 +90,7 @@ export function assess(
   return containers
     .filter((c) => !c.oneOff)
     .map((c) => {
-      if (!firstSeen.has(c.id)) firstSeen.set(c.id, c.restartCount);
+      if (!firstSeen.has(c.id)) firstSeen.set(c.id, restartBaseline(c));
       return classify(c, firstSeen.get(c.id) ?? c.restartCount, now);
     })
     .sort((a, b) => a.service.localeCompare(b.service));

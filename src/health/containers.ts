@@ -9,6 +9,8 @@ export interface ContainerState {
   exitCode: number;
   restartCount: number;
   startedAt: number;
+  /** When compose created it (0 if unknown): a deploy that recreates a service makes a new one. */
+  createdAt: number;
   health?: string;
   oneOff: boolean;
 }
@@ -16,6 +18,7 @@ export interface ContainerState {
 interface InspectJson {
   Id?: string;
   Name?: string;
+  Created?: string;
   RestartCount?: number;
   Config?: { Labels?: Record<string, string> | null };
   State?: { Status?: string; ExitCode?: number; StartedAt?: string; Health?: { Status?: string } | null };
@@ -41,6 +44,7 @@ export function parseInspect(json: string): ContainerState[] {
       restartCount: c.RestartCount ?? 0,
       // Docker writes 0001-01-01T00:00:00Z for a container that never started.
       startedAt: Math.max(0, Date.parse(c.State?.StartedAt ?? "") || 0),
+      createdAt: Math.max(0, Date.parse(c.Created ?? "") || 0),
       health: c.State?.Health?.Status || undefined,
       oneOff: labels["com.docker.compose.oneoff"] === "True",
     };

@@ -14,6 +14,7 @@ function container(overrides: Partial<ContainerState> = {}): ContainerState {
     exitCode: 0,
     restartCount: 0,
     startedAt: STARTED,
+    createdAt: 0,
     oneOff: false,
     ...overrides,
   };
@@ -23,7 +24,7 @@ function container(overrides: Partial<ContainerState> = {}): ContainerState {
 const INSPECT = JSON.stringify([
   {
     Id: "a1b2c3",
-    Created: "2024-05-01T09:59:58.1Z",
+    Created: "2024-04-28T09:59:58.1Z",
     Path: "docker-entrypoint.sh",
     Name: "/shop-web-1",
     RestartCount: 3,
@@ -73,6 +74,7 @@ describe("parseInspect", () => {
         exitCode: 0,
         restartCount: 3,
         startedAt: Date.parse("2024-05-01T10:00:00.500Z"),
+        createdAt: Date.parse("2024-04-28T09:59:58.100Z"),
         health: "healthy",
         oneOff: false,
       },
@@ -84,6 +86,7 @@ describe("parseInspect", () => {
         exitCode: 1,
         restartCount: 0,
         startedAt: Date.parse("2024-05-01T10:00:01.000Z"),
+        createdAt: 0,
         health: undefined,
         oneOff: true,
       },
@@ -95,6 +98,7 @@ describe("parseInspect", () => {
         exitCode: 137,
         restartCount: 0,
         startedAt: 0,
+        createdAt: 0,
         health: undefined,
         oneOff: false,
       },
@@ -111,6 +115,7 @@ describe("parseInspect", () => {
         exitCode: 0,
         restartCount: 0,
         startedAt: 0,
+        createdAt: 0,
         health: undefined,
         oneOff: false,
       },
@@ -312,6 +317,23 @@ describe("assess", () => {
       ["worker", "running", false, false],
     ]);
     expect([...firstSeen.keys()].sort()).toEqual(["2", "3", "4"]);
+  });
+
+  it("counts from 0 a container made just before it started, however late the first poll comes", () => {
+    // The up being watched recreated it; it crashed and restarted before the watch's first look.
+    const made = container({ restartCount: 1, createdAt: STARTED - 2_000 });
+    expect(assess([made], new Map(), STARTED + 3_000)[0]).toMatchObject({
+      condition: "crash-looping",
+      flagged: true,
+      reason: "restarted 1 time while watched",
+    });
+    // Made long before its current start: its restarts are history, not this deploy's.
+    const old = container({ restartCount: 1, createdAt: STARTED - 86_400_000 });
+    expect(assess([old], new Map(), STARTED + 3_000)[0]).toMatchObject({ flagged: false });
+  });
+
+  it("reads when docker created the container", () => {
+    expect(parseInspect(JSON.stringify([{ Created: "2024-05-01T09:59:59.250Z" }]))[0]?.createdAt).toBe(Date.parse("2024-05-01T09:59:59.250Z"));
   });
 
   it("tracks containers by id: a new container of the same service starts fresh", () => {
