@@ -97,6 +97,8 @@ describe("one deploy at a time", () => {
 
   it("a second deploy meets the first one's lock: refused with who holds it (exit 1), or waits with --lock-wait", async () => {
     dir = projectCopy("test/fixtures/slowbuild", name);
+    // A content no earlier run built: Docker's layer cache would skip the slow step.
+    writeFileSync(join(dir, "web/version.txt"), `v-first ${name}\n`);
     const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"], { SLOW_PORT: slowPort });
     await first.reached(/Build and start/);
     const refused = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
@@ -110,7 +112,7 @@ describe("one deploy at a time", () => {
   });
 
   it("--force-unlock never races a running build: refused while it runs, waited for with --lock-wait", async () => {
-    writeFileSync(join(dir, "web/version.txt"), "v-force-wait\n");
+    writeFileSync(join(dir, "web/version.txt"), `v-force-wait ${name}\n`);
     const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
     await first.reached(/Build and start/);
     // The first deploy's worker is building (the fixture's build sleeps): observed, not hoped for.
@@ -122,22 +124,22 @@ describe("one deploy at a time", () => {
     const waited = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--force-unlock", "--lock-wait", "120"]);
     expect(waited.code).toBe(0);
     expect(await first.done).toBe(0);
-    expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe("v-force-wait\n");
+    expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe(`v-force-wait ${name}\n`);
   });
 
   it("--force-unlock breaks the lock of a hung deploy (alive, nothing running on the server) and says whose", async () => {
-    writeFileSync(join(dir, "web/version.txt"), "v-hung\n");
+    writeFileSync(join(dir, "web/version.txt"), `v-hung ${name}\n`);
     const first = startCli([dir, "--path", `~/${app}`, "--settle", "60"]);
     // In the watch, the worker is over: stopped there, the first deploy holds the lock and does nothing.
     await first.reached(/Watch for crash loops/);
     first.child.kill("SIGSTOP");
     try {
       expect(workerAlive(name)).toBe(false);
-      writeFileSync(join(dir, "web/version.txt"), "v-forced\n");
+      writeFileSync(join(dir, "web/version.txt"), `v-forced ${name}\n`);
       const forced = await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--force-unlock"]);
       expect(forced.stderr).toMatch(new RegExp(`--force-unlock broke the lock of deploy by \\S+@\\S+ \\(pid ${first.child.pid}\\)`));
       expect(forced.code).toBe(0);
-      expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe("v-forced\n");
+      expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe(`v-forced ${name}\n`);
       // The forced run released its own lock.
       expect(onServer(`test -e apps/.deploy-vps/${name}/lock && echo held || echo free`).trim()).toBe("free");
     } finally {
@@ -147,7 +149,7 @@ describe("one deploy at a time", () => {
   });
 
   it("a deploy killed during the build leaves a lock that clears itself once its detached build is over", async () => {
-    writeFileSync(join(dir, "web/version.txt"), "v-killed\n");
+    writeFileSync(join(dir, "web/version.txt"), `v-killed ${name}\n`);
     const first = startCli([dir, "--path", `~/${app}`, "--settle", "0"]);
     await first.reached(/Build and start/);
     first.child.kill("SIGKILL");
@@ -156,7 +158,7 @@ describe("one deploy at a time", () => {
     const next = await runCli([dir, "--path", `~/${app}`, "--settle", "0"]);
     expect(next.code).toBe(0);
     expect(next.stderr).toMatch(/cleared a lock left by a deploy that died: deploy by \S+/);
-    expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe("v-killed\n");
+    expect(await fetch(`http://127.0.0.1:${slowPort}/`).then((r) => r.text())).toBe(`v-killed ${name}\n`);
   });
 });
 
