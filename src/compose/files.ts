@@ -63,10 +63,10 @@ export function parseComposeYaml(text: string, lineCounter?: LineCounter): Docum
 
 /** Pure: parse and check one compose file's text; errors are `path:line:col: message`. */
 export function parseComposeFile(path: string, text: string, options: ParseOptions = {}): ComposeFile {
-  return parseWithPositions(path, text, options).file;
+  return parseWithPositions(path, text, options);
 }
 
-function parseWithPositions(path: string, text: string, options: ParseOptions) {
+function parseWithPositions(path: string, text: string, options: ParseOptions): ComposeFile {
   const partial = options.partial ?? false;
   const parsed = parseCompose(path, text);
   const lc = parsed.lineCounter;
@@ -149,7 +149,7 @@ function parseWithPositions(path: string, text: string, options: ParseOptions) {
     const { line, col } = positions.get(service.name) ?? { line: 1, col: 1 };
     throw new InputError(atPosition(path, line, col, `service "${service.name}" has neither \`image\` nor \`build\``));
   }
-  return { file, positions };
+  return file;
 }
 
 /** A later definition of a service merged onto an earlier one, as compose merges files and documents. */
@@ -175,11 +175,6 @@ export function mergeServiceLists(lists: ComposeService[][]): ComposeService[] {
   const byName = new Map<string, ComposeService>();
   for (const list of lists) for (const s of list) byName.set(s.name, mergeService(byName.get(s.name), s));
   return [...byName.values()];
-}
-
-/** The services of -f files merged, each file as it is written (no include or extends: see model.ts). */
-export function mergedServices(files: ComposeFile[]): ComposeService[] {
-  return mergeServiceLists(files.map((file) => file.services));
 }
 
 const toPosix = (p: string) => p.split(sep).join("/");
@@ -209,7 +204,7 @@ export async function loadComposeFiles(projectDir: string, given: string[]): Pro
     const rel = toPosix(relative(projectDir, full));
     const bytes = await readOptionalBytes(full, { label: rel, limit: { bytes: MAX_COMPOSE_BYTES, reason: tooBig } });
     if (bytes === undefined) throw new InputError(`compose file ${rel} not found in ${projectDir}`);
-    files.push(parseWithPositions(rel, decodeComposeText(rel, bytes), { partial: true, override: files.length > 0 }).file);
+    files.push(parseWithPositions(rel, decodeComposeText(rel, bytes), { partial: true, override: files.length > 0 }));
   }
   return files;
 }

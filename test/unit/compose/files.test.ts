@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { loadComposeFiles, mergedServices, parseComposeFile } from "../../../src/compose/files.js";
+import { loadComposeFiles, mergeServiceLists, parseComposeFile } from "../../../src/compose/files.js";
 import { InputError } from "../../../src/errors.js";
 
 function errorOf(fn: () => unknown): InputError {
@@ -141,9 +141,9 @@ describe("parseComposeFile", () => {
   });
 });
 
-describe("mergedServices", () => {
+describe("mergeServiceLists", () => {
   it("lets later files override image and pull_policy and ORs build", () => {
-    const merged = mergedServices([
+    const merged = mergeServiceLists([
       parseComposeFile(
         "a.yml",
         "services:\n  web:\n    build: .\n    image: a/web\n  db:\n    image: pg:15\n",
@@ -152,7 +152,7 @@ describe("mergedServices", () => {
         "b.yml",
         "services:\n  web:\n    image: b/web\n  db:\n    image: pg:16\n    pull_policy: always\n  cache:\n    image: redis\n",
       ),
-    ]);
+    ].map((file) => file.services));
     expect(merged).toEqual([
       { name: "web", hasBuild: true, image: "b/web" },
       { name: "db", hasBuild: false, image: "pg:16", pullPolicy: "always" },
@@ -206,7 +206,7 @@ describe("loadComposeFiles", () => {
     await writeFile(join(dir, "prod.yaml"), "services:\n  web:\n    ports: ['80:80']\nvolumes: {}\n");
     const files = await loadComposeFiles(dir, ["base.yaml", join(dir, "prod.yaml")]);
     expect(files.map((f) => f.path)).toEqual(["base.yaml", "prod.yaml"]);
-    expect(mergedServices(files)).toEqual([{ name: "web", hasBuild: true }]);
+    expect(mergeServiceLists(files.map((file) => file.services))).toEqual([{ name: "web", hasBuild: true }]);
   });
 
   it("checks a second -f file without the required keys the first one may supply", async () => {
