@@ -12,7 +12,7 @@ RATE=${BENCH_RATE:-20mbit}
 STATE=${DEPLOY_VPS_TEST_HOST_DIR:-/var/lib/deploy-vps-test-host}
 
 down() {
-  [ -f "$STATE/bench-sshd.pid" ] && kill "$(cat "$STATE/bench-sshd.pid")" 2>/dev/null || true
+  if [ -f "$STATE/bench-sshd.pid" ]; then kill "$(cat "$STATE/bench-sshd.pid")" 2>/dev/null || true; fi
   ip netns del "$NS" 2>/dev/null || true
   ip link del "$HOST_IF" 2>/dev/null || true
 }

@@ -17,6 +17,10 @@ export interface ServerLayout {
   containers: string;
   /** Output of the step running detached, streamed back while it runs. */
   workerLog: string;
+  /** Each release's manifest and metadata, by release id. */
+  meta: string;
+  /** Present while a switch runs: one that stopped half-way left the app folder matching no release. */
+  switching: string;
 }
 
 export function serverLayout(app: string): ServerLayout {
@@ -32,6 +36,26 @@ export function serverLayout(app: string): ServerLayout {
     lock: `${state}/lock`,
     containers: `${state}/containers`,
     workerLog: `${state}/worker.log`,
+    meta: `${state}/meta`,
+    switching: `${state}/switching`,
+  };
+}
+
+/** The layout as the variables every remote script reads it from (see src/remote/). */
+export function layoutEnv(layout: ServerLayout): Record<string, string> {
+  return {
+    APP: layout.app,
+    STATE: layout.state,
+    STAGING: layout.staging,
+    RELEASES: layout.releases,
+    ENV_BACKUPS: layout.envBackups,
+    CURRENT: layout.current,
+    PROJECT_FILE: layout.project,
+    LOCK: layout.lock,
+    CONTAINERS_FILE: layout.containers,
+    WORKER_LOG: layout.workerLog,
+    META: layout.meta,
+    SWITCHING: layout.switching,
   };
 }
 

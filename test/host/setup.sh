@@ -122,10 +122,10 @@ command_folder() { # FOLDER COMMAND... : FOLDER holds exactly symlinks to COMMAN
 }
 # shellcheck disable=SC2086 # word splitting of the command list is intended
 command_folder "$STATE/bin-nodocker" $REMOTE_COMMANDS
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046 # word splitting of the command list is intended
 command_folder "$STATE/bin-notar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
 # `busytar` has busybox's tar, as an Alpine server would: not the GNU tar deploy-vps needs.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046 # word splitting of the command list is intended
 command_folder "$STATE/bin-busytar" $(printf '%s\n' $REMOTE_COMMANDS | grep -vx tar) docker docker-compose
 ln -s "$(type -P busybox)" "$STATE/bin-busytar/tar"
 # `deploy`'s tar goes through a test hook. An extraction in place (the switch's, --overwrite)
