@@ -3,7 +3,7 @@ import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type 
 // The Compose Specification's JSON schema, verbatim from github.com/compose-spec/compose-spec
 // (schema/compose-spec.json, 2025-10-28), Apache License 2.0.
 import composeSpec from "./compose-spec.json" with { type: "json" };
-import { type ComposeDocument, ComposeInputError, type ParsedCompose, parseCompose } from "./parse.js";
+import type { ComposeDocument, ParsedCompose } from "./parse.js";
 
 export interface ComposeProblem {
   line: number;
@@ -73,18 +73,6 @@ function specValidator(override: boolean): ValidateFunction {
   }).compile(interpolationAware(composeSpec, override) as Schema);
   compiled.set(override, validate);
   return validate;
-}
-
-/** Pure: what compose would refuse in this compose file's text, each with its line and column; [] when none. */
-export function composeProblems(path: string, text: string, options: ValidateOptions = {}): ComposeProblem[] {
-  let parsed: ParsedCompose;
-  try {
-    parsed = parseCompose(path, text);
-  } catch (error) {
-    if (!(error instanceof ComposeInputError)) throw error;
-    return [{ line: error.line, col: error.col, message: error.problem }];
-  }
-  return parsedProblems(parsed, options);
 }
 
 /** The schema's and the image references' verdict on each document (the first document alone is not an override). */

@@ -160,10 +160,3 @@ export function formatEntry(key: string, value: string): string {
   const escaped = value.replace(/[\\"$\n\r]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\${c}`));
   return `${key}="${escaped}"`;
 }
-
-/** Map of key -> value for entry lines (last one wins). */
-export function envValues(file: EnvFile): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const l of file.lines) if (l.kind === "entry") values.set(l.key, l.value);
-  return values;
-}

@@ -1,6 +1,17 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: compose interpolation is the test data
 import { describe, expect, it } from "vitest";
-import { composeProblems, imageReferenceProblem } from "../../../src/compose/validate.js";
+import { ComposeInputError, parseCompose } from "../../../src/compose/parse.js";
+import { type ComposeProblem, imageReferenceProblem, parsedProblems, type ValidateOptions } from "../../../src/compose/validate.js";
+
+/** What compose would refuse in a file's text: the parse's refusal, else the schema's and the images'. */
+function composeProblems(path: string, text: string, options: ValidateOptions = {}): ComposeProblem[] {
+  try {
+    return parsedProblems(parseCompose(path, text), options);
+  } catch (error) {
+    if (!(error instanceof ComposeInputError)) throw error;
+    return [{ line: error.line, col: error.col, message: error.problem }];
+  }
+}
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;
 const first = (text: string, override = false) => {

@@ -8,7 +8,8 @@ import {
   planEnvTemplate,
   type TreeSummary,
 } from "../../../src/init/plan.js";
-import { envValues, parseEnvFile } from "../../../src/secrets/env-file.js";
+import { parseEnvFile } from "../../../src/secrets/env-file.js";
+import { envValues } from "../secrets/values.js";
 import { mergeEnv, missingVariables } from "../../../src/secrets/merge.js";
 
 const lines = (...l: string[]) => `${l.join("\n")}\n`;

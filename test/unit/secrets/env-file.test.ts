@@ -1,7 +1,8 @@
 import { parse as dotenvParse } from "dotenv";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../src/errors.js";
-import { envValues, formatEntry, isSecretLike, parseEnvFile } from "../../../src/secrets/env-file.js";
+import { formatEntry, isSecretLike, parseEnvFile } from "../../../src/secrets/env-file.js";
+import { envValues } from "./values.js";
 
 const values = (text: string) => Object.fromEntries(envValues(parseEnvFile(".env.example", text, true)));
 

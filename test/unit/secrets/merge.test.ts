@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { envValues, parseEnvFile } from "../../../src/secrets/env-file.js";
+import { parseEnvFile } from "../../../src/secrets/env-file.js";
+import { envValues } from "./values.js";
 import { type EnvMergeInput, mergeEnv, missingVariables } from "../../../src/secrets/merge.js";
 
 const TEMPLATE = [
