@@ -16,7 +16,7 @@ export interface EnvProblems {
   placeholders: string[];
 }
 
-/** The deploy's step 6 on files already on a server: only the files that change. */
+/** What the deploy's "Use local images" step does, for files already on a server: only the files that change. */
 export function composeFixes(files: ComposeFile[], project: string): ComposeFix[] {
   return files.flatMap((file) => {
     const rewrite = rewriteForLocalImages(file, project);
