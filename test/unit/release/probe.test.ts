@@ -228,7 +228,7 @@ describe("probeScript in a local sh", () => {
    * (a shell script given as DOCKER, or none): each docker outcome, whatever this machine has.
    */
   const bin = join(home, "bin");
-  const tools = ["base64", "basename", "cat", "cut", "dirname", "grep", "head", "mktemp", "rm", "sed", "sha256sum", "sort", "tar", "tr"];
+  const tools = ["base64", "basename", "cat", "cut", "dirname", "grep", "head", "ls", "mktemp", "rm", "sed", "sh", "sha256sum", "sort", "stat", "tail", "tar", "tr"];
   const pathWith = (docker: string | undefined): string => {
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin);
