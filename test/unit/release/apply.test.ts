@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -132,11 +132,15 @@ describe("switch.sh", () => {
 describe("sync-release.sh and make-live.sh: a rollback's restore", () => {
   it("puts a kept release's files back, .env and data untouched, and makes it live", () => {
     const layout = app({ id: "r2", files: { "new.txt": "n", "x/inner": "folder", "same.txt": "2" }, extra: { ".env": "SECRET=kept\n", "data/db": "rows" } });
-    write(join(layout.releases, "r1"), { "old.txt": "o", x: "a file", "same.txt": "1" });
+    write(join(layout.releases, "r1"), { "old.txt": "o", x: "a file", "same.txt": "1", l: "a file now" });
+    // A link the live release shipped where the restored one has a file: not written through.
+    symlinkSync("new.txt", join(layout.releases, "r2", "l"));
+    symlinkSync("new.txt", join(layout.app, "l"));
     const release = `${layout.releases}/r1`;
     const run = runRemoteCommand(sh`umask 022 && ${syncReleaseScript(layout, release)} && umask 077 && ${makeLiveScript(layout, "r1")}`, { cwd: scratch });
     expect(run.stderr).toBe("");
-    expect(read(layout.app)).toEqual({ "old.txt": "o", x: "a file", "same.txt": "1", ".env": "SECRET=kept\n", "data/db": "rows" });
+    expect(read(layout.app)).toEqual({ "old.txt": "o", x: "a file", "same.txt": "1", l: "a file now", ".env": "SECRET=kept\n", "data/db": "rows" });
+    expect(lstatSync(join(layout.app, "l")).isSymbolicLink()).toBe(false);
     expect(readFileSync(layout.current, "utf8")).toBe("r1\n");
     expect(existsSync(`${layout.current}.new`)).toBe(false);
   });
