@@ -7,7 +7,7 @@ import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
-import { envInAnswer, parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
+import { envInAnswer, parseProbe, probeScript, probeVariablesScript, scriptFields, serverError } from "../release/probe.js";
 import { appPath, localNames, localProjectName } from "../release/session.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 import { Remote } from "../ssh/connection.js";
@@ -18,6 +18,7 @@ import { type Shell, script, sh } from "../ssh/quote.js";
 export function readComposeScript(path: string, names: string[]): Shell {
   return script(
     probeScript(path, { env: true }),
+    probeVariablesScript(path),
     sh`i=0
 for f in ${names}; do
   [ -f "$app/$f" ] && echo "compose.$i=$(base64 < "$app/$f" | tr -d '\\n')"

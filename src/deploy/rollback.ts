@@ -26,11 +26,7 @@ export interface RollbackContext {
 
 /** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
-  return sh`set -eu
-umask 022
-${syncReleaseScript(layout, sh`${layout.releases}/${id}`)}
-umask 077
-${makeLiveScript(layout, id)}`;
+  return sh`umask 022 && ${syncReleaseScript(layout, `${layout.releases}/${id}`)} && umask 077 && ${makeLiveScript(layout, id)}`;
 }
 
 /** The restore, then build and `up`, in one detached worker: a kill or a dropped link cannot stop it between the two. */

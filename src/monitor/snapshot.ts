@@ -3,7 +3,7 @@ import { type ContainerState, parseInspect } from "../health/containers.js";
 import { containerLogsScript, parseLogs } from "../health/watch.js";
 import { releaseDrift } from "../release/history.js";
 import { describeHolder, type LockSeen } from "../release/lock.js";
-import { parseProbe, probeScript, scriptFields } from "../release/probe.js";
+import { parseProbe, probeScript, probeVariablesScript, scriptFields } from "../release/probe.js";
 import { type Shell, script, sh } from "../ssh/quote.js";
 
 export const MEMORY_WARN_PERCENT = 85;
@@ -55,6 +55,7 @@ export function describeLock(lock: LockSeen | undefined): string | undefined {
 export function monitorScript(path: string, localProject: string, logLines: number): Shell {
   return script(
     probeScript(path, { env: true }),
+    probeVariablesScript(path),
     sh`project=$(cat "$state/project" 2>/dev/null || true)
 [ -n "$project" ] || project=$labelled
 [ -n "$project" ] || project=${localProject}

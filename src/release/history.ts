@@ -4,7 +4,8 @@ import { promisify } from "node:util";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import type { ServerLayout } from "./layout.js";
+import { layoutEnv, type ServerLayout } from "./layout.js";
+import { remoteScript } from "../remote/script.js";
 
 /** What the server remembers of each release (never a secret). */
 export interface ReleaseMeta {
@@ -53,13 +54,9 @@ export async function gitInfo(dir: string): Promise<ReleaseMeta["git"]> {
   }
 }
 
-export function metaPath(layout: ServerLayout, id: string): string {
-  return `${layout.state}/meta/${id}.json`;
-}
-
-/** Appends one JSON line to the server's deploy log. */
+/** Appends one JSON line to the server's deploy log (log.sh). */
 export function logScript(layout: ServerLayout, entry: LogEntry): Shell {
-  return sh`umask 077; printf '%s\\n' ${JSON.stringify(entry)} >> ${`${layout.state}/log`}`;
+  return remoteScript("log", { env: layoutEnv(layout), args: [JSON.stringify(entry)] });
 }
 
 /** Releases with their size and metadata, the live id, and the log: one round trip. */
@@ -157,10 +154,3 @@ export function releaseDrift(files: string | undefined, containers: string | und
 
 /** What to do about a drift, after it is named. */
 export const DRIFT_ADVICE = "the last deploy or rollback did not bring the containers up; deploy or roll back to bring them in line";
-
-/** Shell, for the probe (which set `$state`): the last log line of each kept release, base64. */
-export function lastOutcomesScript(): Shell {
-  return sh`if [ -f "$state/log" ] && [ -d "$state/releases" ]; then
-  echo "outcomes=$(for r in $(ls -1 "$state/releases"); do grep -F "\\"release\\":\\"$r\\"" "$state/log" | tail -n 1; done | base64 | tr -d '\\n')"
-fi`;
-}

@@ -1,48 +1,100 @@
 import { posix } from "node:path";
+import { ARCHIVE_ROOT } from "../archive/pack.js";
+import { quote, remotePath, Shell } from "../ssh/quote.js";
+import type { ScriptValue } from "../remote/script.js";
 
 /**
  * Where a deploy keeps its own state on the server: beside the app folder, not inside it, so
- * that backups never end up in a `build: .` context or a `.:/app` bind mount.
+ * that backups never end up in a `build: .` context or a `.:/app` bind mount. `P` is how a
+ * path is held: a string once the probe resolved the app folder, a shell word before (a path
+ * typed as `~/x` is under a $HOME only the server knows).
  */
-export interface ServerLayout {
-  app: string;
-  state: string;
-  staging: string;
-  releases: string;
-  envBackups: string;
-  current: string;
-  project: string;
-  lock: string;
+export interface ServerLayout<P = string> {
+  app: P;
+  state: P;
+  staging: P;
+  releases: P;
+  envBackups: P;
+  current: P;
+  project: P;
+  lock: P;
   /** The release the containers were last brought up from, written only after a successful `up`. */
-  containers: string;
+  containers: P;
   /** Output of the step running detached, streamed back while it runs. */
-  workerLog: string;
+  workerLog: P;
   /** Each release's manifest and metadata, by release id. */
-  meta: string;
+  meta: P;
   /** Present while a switch runs: one that stopped half-way left the app folder matching no release. */
-  switching: string;
+  switching: P;
+  /** The deploy log: one JSON line per deploy or rollback. */
+  log: P;
+  /** `docker compose version`'s answer, kept with what identifies the binaries that gave it. */
+  composeVersion: P;
+  /** In staging: the uploaded tree, its manifest, the paths a redeploy changed and deleted, the new `.env`. */
+  stagedFiles: P;
+  stagedManifest: P;
+  stagedChanged: P;
+  stagedDeleted: P;
+  stagedEnv: P;
+  /** In staging, after a full upload to a missing app folder: the app folder to be, ready to move in. */
+  freshApp: P;
 }
 
-export function serverLayout(app: string): ServerLayout {
-  const state = posix.join(posix.dirname(app), ".deploy-vps", posix.basename(app));
+const STATE_FOLDER = ".deploy-vps";
+
+function layoutFrom<P>(app: P, state: P, under: (name: string) => P): ServerLayout<P> {
   return {
     app,
     state,
-    staging: `${state}/staging`,
-    releases: `${state}/releases`,
-    envBackups: `${state}/env-backups`,
-    current: `${state}/current`,
-    project: `${state}/project`,
-    lock: `${state}/lock`,
-    containers: `${state}/containers`,
-    workerLog: `${state}/worker.log`,
-    meta: `${state}/meta`,
-    switching: `${state}/switching`,
+    staging: under("staging"),
+    releases: under("releases"),
+    envBackups: under("env-backups"),
+    current: under("current"),
+    project: under("project"),
+    lock: under("lock"),
+    containers: under("containers"),
+    workerLog: under("worker.log"),
+    meta: under("meta"),
+    switching: under("switching"),
+    log: under("log"),
+    composeVersion: under("compose-version"),
+    stagedFiles: under(`staging/${ARCHIVE_ROOT}`),
+    stagedManifest: under("staging/manifest"),
+    stagedChanged: under("staging/changed"),
+    stagedDeleted: under("staging/deleted"),
+    stagedEnv: under("staging/env"),
+    freshApp: under("staging/fresh-app"),
   };
 }
 
+function stateFolder(app: string): string {
+  return posix.join(posix.dirname(app), STATE_FOLDER, posix.basename(app));
+}
+
+export function serverLayout(app: string): ServerLayout {
+  const state = stateFolder(app);
+  return layoutFrom(app, state, (name) => `${state}/${name}`);
+}
+
+/**
+ * The layout of an app path as the user typed it, for the probe, which resolves it: `~`, `~/x`
+ * and a relative path are under the remote $HOME; slashes are tidied as the probe reports them.
+ */
+export function typedLayout(path: string): ServerLayout<ScriptValue> {
+  const tidy = path.replace(/\/+/g, "/").replace(/(.)\/$/, "$1");
+  if (tidy.startsWith("/")) return serverLayout(tidy);
+  const rest = tidy === "~" ? "" : tidy.replace(/^~\//, "");
+  const app = remotePath(tidy);
+  const state = new Shell(
+    rest === ""
+      ? `"$(dirname -- "$HOME")"/${STATE_FOLDER}/"$(basename -- "$HOME")"`
+      : `"$HOME"/${quote(stateFolder(rest))}`,
+  );
+  return layoutFrom<ScriptValue>(app, state, (name) => new Shell(`${state.code}/${name}`));
+}
+
 /** The layout as the variables every remote script reads it from (see src/remote/). */
-export function layoutEnv(layout: ServerLayout): Record<string, string> {
+export function layoutEnv(layout: ServerLayout<ScriptValue>): Record<string, ScriptValue> {
   return {
     APP: layout.app,
     STATE: layout.state,
@@ -56,6 +108,14 @@ export function layoutEnv(layout: ServerLayout): Record<string, string> {
     WORKER_LOG: layout.workerLog,
     META: layout.meta,
     SWITCHING: layout.switching,
+    LOG: layout.log,
+    COMPOSE_VERSION_FILE: layout.composeVersion,
+    STAGED_FILES: layout.stagedFiles,
+    STAGED_MANIFEST: layout.stagedManifest,
+    STAGED_CHANGED: layout.stagedChanged,
+    STAGED_DELETED: layout.stagedDeleted,
+    STAGED_ENV: layout.stagedEnv,
+    FRESH_APP: layout.freshApp,
   };
 }
 

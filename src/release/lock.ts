@@ -1,8 +1,7 @@
 import { hostname, userInfo } from "node:os";
-import { posix } from "node:path";
 import { EnvironmentError } from "../errors.js";
-import { type Shell, sh } from "../ssh/quote.js";
-import type { ServerLayout } from "./layout.js";
+import { remoteScript, type ScriptValue } from "../remote/script.js";
+import type { Shell } from "../ssh/quote.js";
 
 /** Who holds an app folder's deploy lock, as the lock's `info` file records it. */
 export interface LockHolder {
@@ -23,92 +22,15 @@ export function describeHolder(holder: LockHolder | undefined): string {
 }
 
 /**
- * Shell functions for the lock's processes. A process is recorded as "pid start-time", so that
- * a pid the kernel reused for another process is not taken for the one that held the lock.
- * `running FILE` prints the pids of FILE's processes still running; `connection` the sshd
- * process serving this SSH connection (when it is gone, so is the client that ran us).
+ * The lock.sh command that takes, reports, registers a worker in, or releases the app folder's
+ * deploy lock (see src/remote/lock.sh). `take HOLDER FORCE` reports `lock=taken|stale|broke|held`
+ * and the previous holder; `report`, `lockseen=running|dead` and the holder.
  */
-export const PROCESS_FUNCTIONS = sh`started() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d' ' -f20; }
-running() {
-  [ -f "$1" ] || return 0
-  while read -r pid start; do [ -n "$start" ] && [ "$(started "$pid")" = "$start" ] && echo "$pid"; done < "$1"
-  return 0
-}
-connection() {
-  p=$$
-  while [ "$p" -gt 1 ] 2>/dev/null; do
-    case "$(cat /proc/$p/comm 2>/dev/null)" in sshd|sshd-session) echo "$p"; return ;; esac
-    p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2); p=\${p:-1}
-  done
-}`;
-
-/**
- * The lock folder holds `info` (who), `session` (the client's sshd process) and `workers` (the
- * detached steps it started). Sets $session and $workers to those still running, and prints
- * the holder.
- */
-const INSPECT_LOCK = sh`session=$(running "$state/lock/session")
-workers=$(running "$state/lock/workers" | tr '\\n' ' ' | sed 's/ $//')
-echo "holder=$(base64 < "$state/lock/info" 2>/dev/null | tr -d '\\n')"
-[ -n "$workers" ] && echo "workers=$workers"`;
-
-/**
- * Shell that takes the lock atomically (`mkdir`), spliced into the probe, which has set
- * `$state`. A lock whose processes are all gone (the client's SSH session and any detached
- * step it started) was left by a run that died: it is cleared. `force` breaks the lock of a
- * client that is alive (hung, say), but never while one of its detached steps (a switch, a
- * build, `up`) still runs: two of those at once on one folder would interleave. Reports
- * `lock=taken|stale|broke|held` and the previous holder.
- */
-export function takeLockScript(holder: LockHolder, force: boolean): Shell {
-  return sh`( umask 077; mkdir -p "$state" )
-${PROCESS_FUNCTIONS}
-lockstate=taken
-if ! mkdir "$state/lock" 2>/dev/null; then
-${INSPECT_LOCK}
-  if [ -z "$session$workers" ]; then lockstate=stale
-  elif [ -z "$workers" ] && [ ${force ? 1 : 0} = 1 ]; then lockstate=broke
-  else lockstate=held; fi
-  if [ "$lockstate" != held ]; then
-    rm -rf "$state/lock"
-    mkdir "$state/lock" 2>/dev/null || lockstate=held
-  fi
-fi
-if [ "$lockstate" != held ]; then
-  printf '%s\\n' ${JSON.stringify(holder)} > "$state/lock/info"
-  conn=$(connection)
-  echo "$conn $(started "$conn")" > "$state/lock/session"
-  : > "$state/lock/workers"
-fi
-echo "lock=$lockstate"`;
+export function lockScript(layout: Readonly<Record<string, ScriptValue>>, ...args: LockArgs): Shell {
+  return remoteScript("lock", { env: layout, args });
 }
 
-/** Shell for the probe of a run that takes no lock: who holds it, if anyone, and whether they still run. */
-export function reportLockScript(): Shell {
-  return sh`if [ -d "$state/lock" ]; then
-${PROCESS_FUNCTIONS}
-${INSPECT_LOCK}
-  if [ -n "$session$workers" ]; then echo lockseen=running; else echo lockseen=dead; fi
-fi`;
-}
-
-/** Adds the detached process `$1` to the lock's workers, so that the lock stays held while it runs. */
-export function registerWorkerScript(layout: ServerLayout): Shell {
-  return sh`${PROCESS_FUNCTIONS}
-echo "$1 $(started "$1")" >> ${`${layout.lock}/workers`} 2>/dev/null || true`;
-}
-
-/**
- * Releases the lock, only if this connection holds it: a run whose lock was broken or cleared
- * meanwhile must not remove the next one's. A state folder left empty (a first run that was
- * refused) goes too.
- */
-export function releaseLockScript(layout: ServerLayout): Shell {
-  return sh`${PROCESS_FUNCTIONS}
-conn=$(connection)
-if [ -n "$conn" ] && [ "$(cat ${`${layout.lock}/session`} 2>/dev/null)" = "$conn $(started "$conn")" ]; then rm -rf ${layout.lock}; fi
-rmdir ${layout.state} 2>/dev/null; rmdir ${posix.dirname(layout.state)} 2>/dev/null; true`;
-}
+type LockArgs = ["take", string, 0 | 1] | ["report"] | ["register", Shell] | ["release"];
 
 export type LockOutcome =
   | { status: "taken" }

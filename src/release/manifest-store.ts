@@ -35,7 +35,7 @@ export async function keepManifest(remote: Remote, layout: ServerLayout, text: s
 export async function liveManifest(remote: Remote, layout: ServerLayout, release: string, hash: string): Promise<Buffer | undefined> {
   const kept = await readFile(keptPath(remote, layout)).catch(() => undefined);
   if (kept !== undefined && manifestHash(kept) === hash) return kept;
-  const result = await remote.run(sh`cat ${`${layout.state}/meta/${release}.manifest`}`, { raw: true });
+  const result = await remote.run(sh`cat ${`${layout.meta}/${release}.manifest`}`, { raw: true });
   if (result.code !== 0 || manifestHash(result.stdout) !== hash) return undefined;
   await keepManifest(remote, layout, result.stdout);
   return result.stdout;

@@ -1,9 +1,11 @@
 import type { ComposeKind } from "../compose/commands.js";
-import { type LogEntry, lastOutcomesScript, parseLogLines } from "./history.js";
-import { type LockHolder, type LockOutcome, type LockSeen, parseLock, parseLockSeen, reportLockScript, takeLockScript } from "./lock.js";
+import { type LogEntry, parseLogLines } from "./history.js";
+import { layoutEnv, typedLayout } from "./layout.js";
+import { type LockHolder, type LockOutcome, type LockSeen, lockScript, parseLock, parseLockSeen } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { remotePath, type Shell, sh } from "../ssh/quote.js";
+import { remoteScript } from "../remote/script.js";
+import { type Shell, sh } from "../ssh/quote.js";
 
 /** What one round trip learns about the server before anything is changed. */
 export interface ServerState {
@@ -51,64 +53,31 @@ export interface ProbeOptions {
   appMustExist?: boolean;
 }
 
+/**
+ * The probe: the app folder's side (probe.sh) and docker's (docker-facts.sh), then the lock
+ * taken, only when both say the server is usable (a refused run leaves nothing behind), or
+ * else reported. One command, one round trip; it exits 0 whatever it found.
+ */
 export function probeScript(path: string, options: ProbeOptions = { env: true }): Shell {
-  return sh`enc() { printf '%s' "$1" | base64 | tr -d '\\n'; }
-app=${remotePath(path)}
-case "$app" in /*) ;; *) app="$PWD/$app" ;; esac
-app=$(printf '%s' "$app" | sed 's#//*#/#g; s#/$##')
-# the same place as serverLayout(app).state, which needs the absolute path this resolves
-state="$(dirname -- "$app")/.deploy-vps/$(basename -- "$app")"
-echo "app=$(enc "$app")"
-if [ -d "$app" ]; then kind=dir; elif [ -e "$app" ]; then kind=file; else kind=missing; fi
-echo "kind=$kind"
-dockerok=
-# The docker calls that need nothing else run side by side: one after the other, each a
-# Go start-up, they were most of the probe's time.
-side=$(mktemp -d)
-# The folders other than this one whose containers run under compose project $1.
-stacks() { docker ps -a --filter "label=com.docker.compose.project=$1" --format '{{.Label "com.docker.compose.project.working_dir"}}' 2>/dev/null | sort -u | grep -vxF "$app"; }
-if command -v docker >/dev/null 2>&1; then
-  { docker compose version --short > "$side/v2" 2>/dev/null || rm -f "$side/v2"; } &
-  # A stack deployed by hand is found by the folder compose recorded in its containers' labels.
-  docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1 > "$side/labelled" &
-  [ -f "$state/project" ] && { stacks "$(cat "$state/project")" > "$side/others"; } &
-fi
-if ! command -v docker >/dev/null 2>&1; then echo docker=missing
-elif out=$(docker info --format '{{.ServerVersion}}' 2>&1); then echo docker=ok; dockerok=1
-else echo docker=error; echo "dockerMessage=$(enc "$out")"; fi
-wait
-[ -f "$side/v2" ] && echo "compose2=$(enc "$(cat "$side/v2")")"
-labelled=$(cat "$side/labelled" 2>/dev/null)
-# Only whether v1 is there: its version costs a Python start-up (half a second).
-v1=$(command -v docker-compose) && echo "compose1=$(enc "$v1")"
-# GNU tar: the switch uses --overwrite, --null and --verbatim-files-from (1.29+).
-hastar=
-if command -v tar >/dev/null 2>&1; then
-  tarversion=$(tar --version 2>&1 | head -n 1)
-  case "$tarversion" in *"GNU tar"*) echo tar=ok; hastar=1 ;; *) echo "tarOther=$(enc "$tarversion")" ;; esac
-fi
-[ -f "$state/project" ] && echo "project=$(enc "$(cat "$state/project")")"
-[ -n "$labelled" ] && echo "labelled=$(enc "$labelled")"
-# Another folder's stack under the same project name would be replaced by this one's (looked
-# up above, beside docker info, when the name is already recorded).
-fallback=${options.candidate ?? ""}
-if [ -f "$side/others" ]; then others=$(cat "$side/others"); else others=$(stacks "\${labelled:-$fallback}"); fi
-[ -n "$others" ] && echo "others=$(enc "$others")"
-rm -rf "$side"
-[ -f "$state/current" ] && echo "current=$(enc "$(cat "$state/current")")"
-[ -f "$state/containers" ] && echo "containers=$(enc "$(cat "$state/containers")")"
-[ -n "$(ls -A "$state/releases" 2>/dev/null)" ] && echo "kept=$(enc "$(ls -1 "$state/releases")")"
-${lastOutcomesScript()}
-# The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
-cur=$(cat "$state/current" 2>/dev/null || true)
-[ -n "$cur" ] && [ -d "$state/releases/$cur" ] && [ -f "$state/meta/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$state/meta/$cur.manifest" | cut -c1-64)"
-${options.env ? sh`[ -f "$app/.env" ] && echo "env=$(base64 < "$app/.env" | tr -d '\\n')"` : sh`:`}
-# A server the run will refuse gets no lock, so a refused run leaves nothing behind.
-if [ "$kind" ${options.appMustExist ? sh`= dir` : sh`!= file`} ] && [ -n "$dockerok" ] && [ -n "$hastar" ]; then
-${options.lock ? takeLockScript(options.lock.holder, options.lock.force) : sh`:`}
-fi
-${options.lock ? sh`:` : reportLockScript()}
-echo end=`;
+  const layout = layoutEnv(typedLayout(path));
+  const probe = remoteScript("probe", { env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0 } });
+  const docker = remoteScript("docker-facts", { env: { ...layout, CANDIDATE: options.candidate ?? "" } });
+  const lock = options.lock;
+  if (!lock) return sh`${probe}; ${docker}; ${lockScript(layout, "report")}`;
+  return sh`${probe}; usable=$?
+if ${docker} && [ "$usable" = 0 ]; then ${lockScript(layout, "take", JSON.stringify(lock.holder), lock.force ? 1 : 0)}; fi`;
+}
+
+/**
+ * For the scripts spliced after the probe that are not files yet (monitor-vps's, fix-compose's):
+ * the shell variables the probe used to leave them (`app`, `state`, `labelled`, `enc`). The
+ * probe's scripts set none that another reads; this sets them explicitly.
+ */
+export function probeVariablesScript(path: string): Shell {
+  const layout = typedLayout(path);
+  return sh`app=${layout.app}; state=${layout.state}
+enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
+labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)`;
 }
 
 /** `key=value` lines into a map, and a reader that decodes the base64 values. */

@@ -4,10 +4,10 @@ import type { Settings } from "../config/settings.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
-import { script } from "../ssh/quote.js";
+import { type Shell, sh } from "../ssh/quote.js";
 import { type LogEntry, logScript } from "./history.js";
-import { describeHolder, heldError, lockHolder, releaseLockScript } from "./lock.js";
-import { type ServerLayout, serverLayout } from "./layout.js";
+import { describeHolder, heldError, lockHolder, lockScript } from "./lock.js";
+import { layoutEnv, type ServerLayout, serverLayout } from "./layout.js";
 import { chooseCompose, probeServer, type ServerState, serverError } from "./probe.js";
 
 /** A connection to the server with what the probe learned about the app folder. */
@@ -103,10 +103,14 @@ export async function probeAndLock(
 
 /** Appends the run's outcome to the server's log and releases the lock, in one round trip. */
 export async function finishRun(remote: Remote, layout: ServerLayout, entry: LogEntry): Promise<void> {
-  await remote.run(script(logScript(layout, entry), releaseLockScript(layout)));
+  await remote.run(sh`${logScript(layout, entry)}; ${releaseLockScript(layout)}`);
 }
 
 /** After a failure: release the lock if the connection still allows it. */
 export async function releaseLock(remote: Remote | undefined, layout: ServerLayout | undefined): Promise<void> {
   if (remote && layout) await remote.run(releaseLockScript(layout)).catch(() => undefined);
+}
+
+function releaseLockScript(layout: ServerLayout): Shell {
+  return lockScript(layoutEnv(layout), "release");
 }

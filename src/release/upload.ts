@@ -1,86 +1,38 @@
-import { posix } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import { ARCHIVE_ROOT } from "../archive/pack.js";
-import type { ServerLayout } from "./layout.js";
+import { remoteScript } from "../remote/script.js";
+import { layoutEnv, type ServerLayout } from "./layout.js";
 import { WorkerProgress } from "./worker.js";
 import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "./manifest.js";
 
 /** Exit status of the upload script when the release an incremental upload builds on is gone. */
 export const BASE_GONE = 3;
-/** In staging, after a full upload to a missing app folder: the app folder to be, ready to move in. */
-export const FRESH_APP = "fresh-app";
 /** Printed once the archive is whole and staged, just before the switch starts. */
 export const UPLOADED = "deploy-vps:uploaded";
 
 /**
- * Lands the archive in a fresh staging folder; the live app folder is not touched. An
- * incremental upload first assembles the staging copy from the live release (hard links, so
- * it costs no space), extracts what changed over it, then removes what the new version
- * deletes, and checks its rebuilt manifest against `manifestHash`. Its lists of changed and
- * deleted paths stay in staging for the switch, which follows in the same script: one round
- * trip for both. A full upload carries its manifest whole.
+ * Lands the archive in a fresh staging folder (upload.sh; the live app folder is not touched),
+ * then runs `then`, the worker that switches to it: one round trip for both. An incremental
+ * upload builds on `plan.base` and checks its rebuilt manifest against `manifestHash`.
  */
 export function uploadScript(layout: ServerLayout, plan: UploadPlan, manifestHash: string | undefined, then: Shell): Shell {
-  const files = `${layout.staging}/${ARCHIVE_ROOT}`;
-  const base = plan.base === undefined ? undefined : `${layout.releases}/${plan.base}`;
-  const extract = sh`tar -xzpf - --no-same-owner -C ${layout.staging}`;
-  // The app's parent keeps ordinary modes; the state folder is private; the staged tree keeps
-  // the archive's modes, since `cp -a` carries them, its root's included, into the app folder.
-  return sh`set -eu
-umask 022
-mkdir -p ${posix.dirname(layout.app)}
-umask 077
-mkdir -p ${layout.state}
-rm -rf ${layout.staging}
-mkdir ${layout.staging}
-umask 022
-${
-  base === undefined
-    ? sh`mkdir ${files}`
-    : sh`[ -d ${base} ] || { echo "the live release is gone" >&2; exit ${BASE_GONE}; }
-cp -al ${base} ${files}`
-}
-${base === undefined ? extractWithFreshCopy(layout, extract) : extract}
-${
-  base === undefined
-    ? sh`mv ${`${files}/${MANIFEST_FILE}`} ${`${layout.staging}/manifest`}`
-    : sh`# The new manifest: the live one, less the lines of what changed or went, plus the new lines.
-{ grep -vxF -f ${`${files}/${DELTA_FILES.remove}`} ${`${layout.state}/meta/${plan.base}.manifest`} || [ $? -eq 1 ]; cat ${`${files}/${DELTA_FILES.add}`}; } | LC_ALL=C sort > ${`${layout.staging}/manifest`}
-(cd ${files} && xargs -0 -r rm -f -- < ${DELTA_FILES.deleted})
-mv ${`${files}/${DELTA_FILES.changed}`} ${`${layout.staging}/changed`}
-mv ${`${files}/${DELTA_FILES.deleted}`} ${`${layout.staging}/deleted`}
-rm -f ${`${files}/${DELTA_FILES.remove}`} ${`${files}/${DELTA_FILES.add}`}
-[ "$(sha256sum < ${`${layout.staging}/manifest`} | cut -c1-64)" = ${manifestHash ?? "none"} ] || { echo "the live release's manifest does not match" >&2; exit ${BASE_GONE}; }`
-}
-echo ${UPLOADED}
-${then}`;
-}
-
-/**
- * A full upload to an app folder that does not exist yet: a second copy of the files is
- * extracted on the way, from the same stream, for the switch to move into place. Copying the
- * whole tree after the upload took 0.3 to 2 s for 35 MB on the test host's disk, 10 to 15 s
- * for 1 GB. Anything at the app path (a folder deployed by hand, a link) gets the copy instead.
- */
-function extractWithFreshCopy(layout: ServerLayout, extract: Shell): Shell {
-  const fresh = `${layout.staging}/${FRESH_APP}`;
-  const fifo = `${layout.staging}/fresh.fifo`;
-  return sh`if [ -e ${layout.app} ] || [ -L ${layout.app} ]; then
-  ${extract}
-else
-  mkdir ${fresh}
-  mkfifo ${fifo}
-  # The fifo is opened by this shell's redirection, before tar runs: tee's open never waits on
-  # a reader that is not there.
-  tar -xzpf - --no-same-owner --strip-components=1 -C ${fresh} ${ARCHIVE_ROOT} < ${fifo} &
-  copier=$!
-  tee ${fifo} | ${extract}
-  wait "$copier"
-  rm -f ${fifo} ${`${fresh}/${MANIFEST_FILE}`}
-fi`;
+  const upload = remoteScript("upload", {
+    env: {
+      ...layoutEnv(layout),
+      BASE: plan.base ?? "",
+      MANIFEST_HASH: manifestHash ?? "",
+      UPLOADED_MARK: UPLOADED,
+      BASE_GONE,
+      MANIFEST_NAME: MANIFEST_FILE,
+      DELTA_REMOVE: DELTA_FILES.remove,
+      DELTA_ADD: DELTA_FILES.add,
+      DELTA_CHANGED: DELTA_FILES.changed,
+      DELTA_DELETED: DELTA_FILES.deleted,
+    },
+  });
+  return sh`${upload} && ${then}`;
 }
 
 /** Counts the compressed bytes that really go over the wire. */

@@ -1,10 +1,11 @@
 import { buildAndUpScript, type ComposeInvocation } from "../compose/commands.js";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { type Shell, sh } from "../ssh/quote.js";
+import { remoteScriptArguments } from "../remote/script.js";
+import type { Shell } from "../ssh/quote.js";
 import { detached } from "./detached.js";
 import { type LogEntry, logScript } from "./history.js";
-import type { ServerLayout } from "./layout.js";
+import { layoutEnv, type ServerLayout } from "./layout.js";
 
 /** Printed by the worker once the files are in place, before compose starts. */
 export const SWITCHED = "deploy-vps:switched";
@@ -19,28 +20,23 @@ export interface StartStep {
 }
 
 /**
- * The detached worker of a version change: the file step (a deploy's switch, a rollback's
- * restore) and then build and `up -d`, in one session of its own. Nothing that happens to the
- * client once it started (a kill, a dropped connection) can leave the files at one release and
- * the containers at another: it goes on to the end. After a successful `up` it records the
- * release the containers were brought up from; a failure it writes to the deploy log itself,
- * being the one that knows.
+ * The detached worker of a version change (worker.sh run by detached.sh): the file step (a
+ * deploy's switch, a rollback's restore) and then build and `up -d`, in one session of its own.
+ * Nothing that happens to the client once it started (a kill, a dropped connection) can leave
+ * the files at one release and the containers at another: it goes on to the end.
  */
 export function workerScript(layout: ServerLayout, files: Shell | undefined, start: StartStep): Shell {
-  const record = `${layout.containers}.new`;
-  return detached(
-    sh`status=0
-${files ? sh`sh -c ${files.code} || status=$?
-[ "$status" -ne 0 ] || echo ${SWITCHED}` : sh`:`}
-[ "$status" -ne 0 ] || sh -c ${buildAndUpScript(layout.app, start.compose, start.build).code} || status=$?
-if [ "$status" -eq 0 ]; then
-  printf '%s\\n' ${start.release} > ${record} && mv -f ${record} ${layout.containers}
-else
-  ${logScript(layout, start.failed)}
-fi
-exit "$status"`,
-    layout,
-  );
+  const worker = remoteScriptArguments("worker", {
+    env: {
+      ...layoutEnv(layout),
+      FILES_STEP: files?.code ?? "",
+      START_STEP: buildAndUpScript(layout.app, start.compose, start.build).code,
+      LOG_FAILURE: logScript(layout, start.failed).code,
+      RELEASE: start.release,
+      SWITCHED_MARK: SWITCHED,
+    },
+  });
+  return detached(worker, layout);
 }
 
 /**

@@ -31,11 +31,26 @@ export interface ScriptInputs {
  * Commands compose as data: `sh\`${a} && ${b}\`` runs b when a succeeded.
  */
 export function remoteScript(name: string, inputs: ScriptInputs = {}): Shell {
+  return new Shell(scriptWords(name, inputs).join(" "));
+}
+
+/**
+ * The same command as words only (`env VAR=value … sh -c …`), for a script that runs a command
+ * given as its arguments (detached.sh): no assignment prefix, no quoting of quoting.
+ */
+export function remoteScriptArguments(name: string, inputs: ScriptInputs = {}): Shell {
+  return new Shell(["env", ...scriptWords(name, inputs)].join(" "));
+}
+
+function scriptWords(name: string, inputs: ScriptInputs): string[] {
   const word = (value: ScriptValue) => (value instanceof Shell ? value.code : quote(String(value)));
   const assignments = Object.entries(inputs.env ?? {}).flatMap(([key, value]) => {
     if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`not a script variable name: ${key}`);
     return value === undefined ? [] : [`${key}=${word(value)}`];
   });
   const args = (inputs.args ?? []).map(word);
-  return new Shell([...assignments, "sh -c", quote(scriptText(name)), name, ...args].join(" "));
+  return [...assignments, "sh -c", quote(scriptText(name)), name, ...args];
 }
+
+/** In a command line run with arguments (`sh -c "$CMD" name args…`), hands them on to the script. */
+export const FORWARDED_ARGUMENTS = new Shell(`"$@"`);

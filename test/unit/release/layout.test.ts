@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { releaseId, serverLayout } from "../../../src/release/layout.js";
+import { execFileSync } from "node:child_process";
+import { layoutEnv, releaseId, serverLayout, typedLayout } from "../../../src/release/layout.js";
+import { quote, Shell } from "../../../src/ssh/quote.js";
 
 describe("serverLayout", () => {
   it("keeps deploy state beside the app folder, not inside it", () => {
@@ -14,6 +16,16 @@ describe("serverLayout", () => {
       lock: "/home/deploy/apps/.deploy-vps/shop/lock",
       containers: "/home/deploy/apps/.deploy-vps/shop/containers",
       workerLog: "/home/deploy/apps/.deploy-vps/shop/worker.log",
+      meta: "/home/deploy/apps/.deploy-vps/shop/meta",
+      switching: "/home/deploy/apps/.deploy-vps/shop/switching",
+      log: "/home/deploy/apps/.deploy-vps/shop/log",
+      composeVersion: "/home/deploy/apps/.deploy-vps/shop/compose-version",
+      stagedFiles: "/home/deploy/apps/.deploy-vps/shop/staging/files",
+      stagedManifest: "/home/deploy/apps/.deploy-vps/shop/staging/manifest",
+      stagedChanged: "/home/deploy/apps/.deploy-vps/shop/staging/changed",
+      stagedDeleted: "/home/deploy/apps/.deploy-vps/shop/staging/deleted",
+      stagedEnv: "/home/deploy/apps/.deploy-vps/shop/staging/env",
+      freshApp: "/home/deploy/apps/.deploy-vps/shop/staging/fresh-app",
     });
   });
 
@@ -29,10 +41,21 @@ describe("serverLayout", () => {
     expect(slashed.state).toBe("/srv/.deploy-vps/shop");
   });
 
-  it("matches the state path the probe script computes", () => {
-    // probe.ts: state="$(dirname -- "$app")/.deploy-vps/$(basename -- "$app")"
-    expect(serverLayout("/root/app").state).toBe("/root/.deploy-vps/app");
-    expect(serverLayout("/app").state).toBe("/.deploy-vps/app");
+  it("is the typed path's layout, resolved by the server's shell, once the probe resolved it", () => {
+    const home = "/home/deploy";
+    const resolved = (path: string) => {
+      const env = layoutEnv(typedLayout(path));
+      const names = Object.keys(env);
+      const assignments = Object.entries(env).map(([k, v]) => `${k}=${v instanceof Shell ? v.code : quote(String(v))}`);
+      const printed = names.map((n) => `"$${n}"`).join(" ");
+      const command = `${assignments.join(" ")} sh -c ${quote(`printf '%s\\n' ${printed}`)}`;
+      return execFileSync("/bin/sh", ["-c", command], { env: { HOME: home, PATH: process.env.PATH }, encoding: "utf8" }).trimEnd();
+    };
+    const expected = (app: string) => Object.values(layoutEnv(serverLayout(app))).join("\n");
+    expect(resolved("~/apps/my shop")).toBe(expected("/home/deploy/apps/my shop"));
+    expect(resolved("apps//it's/")).toBe(expected("/home/deploy/apps/it's"));
+    expect(resolved("~")).toBe(expected("/home/deploy"));
+    expect(resolved("/srv//x/")).toBe(expected("/srv/x"));
   });
 });
 

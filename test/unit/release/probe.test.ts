@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnvironmentError } from "../../../src/errors.js";
 import {
@@ -228,7 +228,7 @@ describe("probeScript in a local sh", () => {
    * (a shell script given as DOCKER, or none): each docker outcome, whatever this machine has.
    */
   const bin = join(home, "bin");
-  const tools = ["base64", "basename", "cat", "cut", "dirname", "grep", "head", "mktemp", "rm", "sed", "sha256sum", "sort", "tar", "tr"];
+  const tools = ["base64", "basename", "cat", "cut", "dirname", "grep", "head", "ls", "mkdir", "mktemp", "mv", "rm", "sed", "sh", "sha256sum", "sort", "stat", "tail", "tar", "tr"];
   const pathWith = (docker: string | undefined): string => {
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin);
@@ -299,5 +299,37 @@ describe("probeScript in a local sh", () => {
       message: "permission denied while trying to connect to the Docker daemon socket\nsecond line",
     });
     expect(refusing.compose).toEqual({});
+  });
+
+  it("keeps the Compose v2 version in an existing state folder until the docker CLI or its plugin changes", () => {
+    const calls = join(home, "compose-calls");
+    const PATH = pathWith(`case "$1 $2" in "info "*) echo 27.3.1 ;; "compose version") echo x >> "${calls}"; echo 2.29.7 ;; esac`);
+    const plugin = join(home, ".docker", "cli-plugins", "docker-compose");
+    mkdirSync(dirname(plugin), { recursive: true });
+    writeFileSync(plugin, "");
+    const asked = () => (existsSync(calls) ? readFileSync(calls, "utf8").split("\n").length - 1 : 0);
+
+    expect(run("~/apps/uncached", home, PATH).compose).toEqual({ v2: "2.29.7" });
+    expect(existsSync(join(home, "apps", ".deploy-vps", "uncached"))).toBe(false);
+    mkdirSync(join(home, "apps", ".deploy-vps", "cached"), { recursive: true });
+    const before = asked();
+    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
+    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
+    expect(asked()).toBe(before + 1);
+    utimesSync(plugin, new Date(), new Date(Date.now() + 60_000));
+    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
+    expect(asked()).toBe(before + 2);
+  });
+
+  it("takes the lock only when the server will not be refused, and leaves nothing behind otherwise", () => {
+    const lock = { holder: { by: "ana", machine: "m", pid: 1, action: "deploy", since: "s" }, force: false };
+    const probe = (path: string, docker: string | undefined) =>
+      parseProbe(execFileSync("/bin/sh", ["-c", probeScript(path, { env: false, lock }).code], { encoding: "utf8", cwd: home, env: { HOME: home, PATH: pathWith(docker) } }));
+    const answering = 'case "$1" in info) echo 27.3.1 ;; esac';
+    expect(probe("~/apps/nodocker", undefined).lock).toBeUndefined();
+    expect(existsSync(join(home, "apps", ".deploy-vps", "nodocker"))).toBe(false);
+    expect(probe("afile", answering).lock).toBeUndefined();
+    expect(probe("~/apps/locked", answering).lock).toEqual({ status: "taken" });
+    expect(existsSync(join(home, "apps", ".deploy-vps", "locked", "lock", "info"))).toBe(true);
   });
 });

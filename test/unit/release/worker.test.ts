@@ -1,8 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { EnvironmentError } from "../../../src/errors.js";
 import { serverLayout } from "../../../src/release/layout.js";
 import { SWITCHED, WorkerProgress, workerScript } from "../../../src/release/worker.js";
-import { sh } from "../../../src/ssh/quote.js";
+import { Shell } from "../../../src/ssh/quote.js";
 
 const switchFailed = (reason: string) => new EnvironmentError(`switching failed: ${reason}`);
 const settled = async (promise: Promise<void>) => promise.then(() => "done", (error: Error) => error.message);
@@ -63,24 +67,68 @@ describe("WorkerProgress", () => {
   });
 });
 
-describe("workerScript", () => {
-  const layout = serverLayout("/home/deploy/apps/shop");
-  const start = {
-    compose: { kind: "v2" as const, project: "shop", files: ["compose.yaml"] },
+describe("workerScript run under /bin/sh, with a stand-in docker", () => {
+  const dir = mkdtempSync(join(tmpdir(), "deploy-vps-worker-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  // Records each call, prints a line as compose would, and fails when asked to.
+  writeFileSync(join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/calls"\necho "compose says $*"\n[ ! -e "${dir}/fail" ]\n`, { mode: 0o755 });
+  let apps = 0;
+  const start = (release: string) => ({
+    compose: { kind: "v2" as const, project: "shop", files: ["compose.yaml", "more files.yaml"] },
     build: true,
-    release: "20261123T193655548Z",
-    failed: { time: "t", by: "ana@laptop", action: "deploy" as const, release: "20261123T193655548Z", outcome: "failed" as const },
-  };
+    release,
+    failed: { time: "t", by: "ana@laptop", action: "deploy" as const, release, outcome: "failed" as const },
+  });
 
-  it("runs the file step, then build and up, in one detached session, and records the containers' release only after up", () => {
-    const code = workerScript(layout, sh`echo switching`, start).code;
-    expect(code).toMatch(/^rm -f .*\nsetsid sh -c /);
-    const body = code.slice(code.indexOf("setsid sh -c "));
-    for (const step of ["switching", SWITCHED, "build", "remove-orphans", "/home/deploy/apps/.deploy-vps/shop/containers", '"outcome":"failed"']) {
-      expect(body).toContain(step);
-    }
-    expect(body.indexOf("switching")).toBeLessThan(body.indexOf(SWITCHED));
-    expect(body.indexOf(SWITCHED)).toBeLessThan(body.indexOf("remove-orphans"));
-    expect(body.indexOf("remove-orphans")).toBeLessThan(body.indexOf("/containers"));
+  function runWorker(files: Shell | undefined, options: { composeFails?: boolean } = {}) {
+    const layout = serverLayout(join(dir, `app${++apps}`));
+    mkdirSync(layout.app, { recursive: true });
+    mkdirSync(layout.lock, { recursive: true });
+    rmSync(join(dir, "calls"), { force: true });
+    if (options.composeFails) writeFileSync(join(dir, "fail"), "");
+    else rmSync(join(dir, "fail"), { force: true });
+    const run = spawnSync("/bin/sh", ["-c", workerScript(layout, files, start("r2")).code], {
+      cwd: dir,
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir },
+      encoding: "utf8",
+    });
+    const read = (path: string) => (existsSync(path) ? readFileSync(path, "utf8") : undefined);
+    return { layout, run, calls: read(join(dir, "calls")), containers: read(layout.containers), log: read(layout.log), workers: read(join(layout.lock, "workers")) };
+  }
+
+  it("runs the file step, then build and up in the app folder, and records the containers' release after up", () => {
+    const { run, calls, containers, log, workers, layout } = runWorker(new Shell("echo switching; pwd > /dev/null"));
+    expect(run.status).toBe(0);
+    expect(run.stdout.split("\n")).toEqual([
+      "switching",
+      SWITCHED,
+      "compose says compose -p shop --env-file .env -f compose.yaml -f more files.yaml build",
+      "compose says compose -p shop --env-file .env -f compose.yaml -f more files.yaml up -d --remove-orphans",
+      "",
+    ]);
+    expect(calls?.split("\n").length).toBe(3);
+    expect(containers).toBe("r2\n");
+    expect(log).toBeUndefined();
+    // It ran as a worker of the lock, and left no output on the server.
+    expect(workers).toMatch(/^\d+ \d+\n$/);
+    expect(readFileSync(layout.workerLog, "utf8")).toBe("");
+  });
+
+  it("logs a failed up itself and records no containers' release", () => {
+    const { run, containers, log } = runWorker(undefined, { composeFails: true });
+    expect(run.status).toBe(1);
+    expect(run.stdout).not.toContain(SWITCHED);
+    expect(containers).toBeUndefined();
+    expect(JSON.parse(log ?? "")).toMatchObject({ release: "r2", outcome: "failed" });
+  });
+
+  it("starts nothing when the file step fails", () => {
+    const { run, calls, log } = runWorker(new Shell("echo half-way; exit 4"));
+    expect(run.status).toBe(4);
+    expect(run.stdout).toBe("half-way\n");
+    expect(calls).toBeUndefined();
+    expect(JSON.parse(log ?? "")).toMatchObject({ outcome: "failed" });
   });
 });
