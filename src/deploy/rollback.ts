@@ -3,11 +3,11 @@ import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
-import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
-import type { ServerLayout } from "../release/layout.js";
+import { layoutEnv, type ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
 import { runWorker, WorkerProgress, workerScript } from "../release/worker.js";
+import { remoteScript } from "../remote/script.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { listrOptions, timed } from "./tasks.js";
 
@@ -24,13 +24,13 @@ export interface RollbackContext {
   timings: Record<string, number>;
 }
 
-/** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
+/**
+ * Puts a kept release's files back in the app folder with the switch's own copy, and makes it
+ * the live release; `.env` and data are not touched (see restore.sh).
+ */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
-  return sh`set -eu
-umask 022
-${syncReleaseScript(layout, sh`${layout.releases}/${id}`)}
-umask 077
-${makeLiveScript(layout, id)}`;
+  const env = layoutEnv(layout);
+  return remoteScript("restore", { env: { ...env, SYNC_RELEASE: remoteScript("sync-release", { env }).code }, args: [id] });
 }
 
 /** The restore, then build and `up`, in one detached worker: a kill or a dropped link cannot stop it between the two. */
@@ -43,7 +43,7 @@ function restoreAndStart(c: RollbackContext): WorkerProgress {
     release: target.id,
     failed: logEntry("rollback", target.id, "failed"),
   });
-  const script = sh`[ -d ${`${layout.releases}/${target.id}`} ] || { echo "release ${target.id} is no longer kept" >&2; exit 1; }
+  const script = sh`${remoteScript("release-kept", { env: layoutEnv(layout), args: [target.id] })} || exit 1
 ${worker}`;
   return runWorker(remote, script, new WorkerProgress(remote.target.host, (reason) => new EnvironmentError(`restoring ${target.id} failed: ${reason}`)));
 }

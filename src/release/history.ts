@@ -3,8 +3,9 @@ import { hostname, userInfo } from "node:os";
 import { promisify } from "node:util";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
+import { remoteScript } from "../remote/script.js";
 import { type Shell, sh } from "../ssh/quote.js";
-import type { ServerLayout } from "./layout.js";
+import { layoutEnv, type ServerLayout } from "./layout.js";
 
 /** What the server remembers of each release (never a secret). */
 export interface ReleaseMeta {
@@ -53,10 +54,6 @@ export async function gitInfo(dir: string): Promise<ReleaseMeta["git"]> {
   }
 }
 
-export function metaPath(layout: ServerLayout, id: string): string {
-  return `${layout.state}/meta/${id}.json`;
-}
-
 /** Appends one JSON line to the server's deploy log. */
 export function logScript(layout: ServerLayout, entry: LogEntry): Shell {
   return sh`umask 077; printf '%s\\n' ${JSON.stringify(entry)} >> ${`${layout.state}/log`}`;
@@ -64,14 +61,7 @@ export function logScript(layout: ServerLayout, entry: LogEntry): Shell {
 
 /** Releases with their size and metadata, the live id, and the log: one round trip. */
 export function releasesScript(layout: ServerLayout): Shell {
-  return sh`cd ${layout.state} 2>/dev/null || exit 0
-[ -f current ] && echo "current $(cat current)"
-for r in $(ls -1 releases 2>/dev/null | sort -r); do
-  meta=$( [ -f meta/"$r".json ] && base64 < meta/"$r".json | tr -d '\\n')
-  echo "release $r $(du -sk releases/"$r" | cut -f1) $meta"
-done
-[ -f log ] && echo "log $(base64 < log | tr -d '\\n')"
-true`;
+  return remoteScript("releases", { env: layoutEnv(layout) });
 }
 
 export function parseReleases(stdout: string): { releases: ReleaseInfo[]; log: LogEntry[] } {

@@ -21,6 +21,8 @@ export interface ServerLayout {
   meta: string;
   /** Present while a switch runs: one that stopped half-way left the app folder matching no release. */
   switching: string;
+  /** The deploy log: one JSON line a deploy or rollback, what `releases --log` shows. */
+  log: string;
 }
 
 export function serverLayout(app: string): ServerLayout {
@@ -38,6 +40,7 @@ export function serverLayout(app: string): ServerLayout {
     workerLog: `${state}/worker.log`,
     meta: `${state}/meta`,
     switching: `${state}/switching`,
+    log: `${state}/log`,
   };
 }
 
@@ -56,6 +59,7 @@ export function layoutEnv(layout: ServerLayout): Record<string, string> {
     WORKER_LOG: layout.workerLog,
     META: layout.meta,
     SWITCHING: layout.switching,
+    DEPLOY_LOG: layout.log,
   };
 }
 

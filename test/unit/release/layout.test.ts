@@ -14,6 +14,9 @@ describe("serverLayout", () => {
       lock: "/home/deploy/apps/.deploy-vps/shop/lock",
       containers: "/home/deploy/apps/.deploy-vps/shop/containers",
       workerLog: "/home/deploy/apps/.deploy-vps/shop/worker.log",
+      meta: "/home/deploy/apps/.deploy-vps/shop/meta",
+      switching: "/home/deploy/apps/.deploy-vps/shop/switching",
+      log: "/home/deploy/apps/.deploy-vps/shop/log",
     });
   });
 
