@@ -3,6 +3,7 @@ import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
+import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
 import { layoutEnv, type ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
@@ -24,13 +25,13 @@ export interface RollbackContext {
   timings: Record<string, number>;
 }
 
-/**
- * Puts a kept release's files back in the app folder with the switch's own copy, and makes it
- * the live release; `.env` and data are not touched (see restore.sh).
- */
+/** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
-  const env = layoutEnv(layout);
-  return remoteScript("restore", { env: { ...env, SYNC_RELEASE: remoteScript("sync-release", { env }).code }, args: [id] });
+  return sh`set -eu
+umask 022
+${syncReleaseScript(layout, sh`${layout.releases}/${id}`)}
+umask 077
+${makeLiveScript(layout, id)}`;
 }
 
 /** The restore, then build and `up`, in one detached worker: a kill or a dropped link cannot stop it between the two. */

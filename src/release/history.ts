@@ -3,9 +3,9 @@ import { hostname, userInfo } from "node:os";
 import { promisify } from "node:util";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { remoteScript } from "../remote/script.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { layoutEnv, type ServerLayout } from "./layout.js";
+import { remoteScript } from "../remote/script.js";
 
 /** What the server remembers of each release (never a secret). */
 export interface ReleaseMeta {

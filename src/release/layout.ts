@@ -21,7 +21,7 @@ export interface ServerLayout {
   meta: string;
   /** Present while a switch runs: one that stopped half-way left the app folder matching no release. */
   switching: string;
-  /** The deploy log: one JSON line a deploy or rollback, what `releases --log` shows. */
+  /** The deploy log: one JSON line per deploy or rollback. */
   log: string;
 }
 
@@ -59,7 +59,7 @@ export function layoutEnv(layout: ServerLayout): Record<string, string> {
     WORKER_LOG: layout.workerLog,
     META: layout.meta,
     SWITCHING: layout.switching,
-    DEPLOY_LOG: layout.log,
+    LOG: layout.log,
   };
 }
 

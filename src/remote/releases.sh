@@ -2,7 +2,7 @@
 # Lists what `releases` and `rollback` choose from, in one round trip: the live release, each
 # kept release newest first with its size in KiB and its metadata (base64, one line), and the
 # deploy log (base64). Prints nothing for a folder never deployed.
-# Inputs: the layout's RELEASES, CURRENT, META and DEPLOY_LOG.
+# Inputs: the layout's RELEASES, CURRENT, META and LOG.
 set -u
 [ -f "$CURRENT" ] && echo "current $(cat "$CURRENT")"
 if [ -d "$RELEASES" ]; then
@@ -13,5 +13,5 @@ if [ -d "$RELEASES" ]; then
     echo "release $release $(du -sk "$RELEASES/$release" | cut -f1) $metadata"
   done
 fi
-[ -f "$DEPLOY_LOG" ] && echo "log $(base64 < "$DEPLOY_LOG" | tr -d '\n')"
+[ -f "$LOG" ] && echo "log $(base64 < "$LOG" | tr -d '\n')"
 true

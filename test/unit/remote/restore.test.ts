@@ -36,7 +36,7 @@ beforeEach(() => {
 
 const read = (name: string) => readFileSync(join(layout.app, name), "utf8");
 
-describe("restore.sh (rollback's file step)", () => {
+describe("restoreScript, rollback's file step (the switch's sync-release, then make-live)", () => {
   it("puts the kept release's files back, drops the live one's own, and makes it current", () => {
     const run = runRemoteCommand(restoreScript(layout, OLD), { cwd: root });
     expect(run.stderr).toBe("");

@@ -15,9 +15,14 @@ export interface RunOptions {
 }
 
 /**
- * Runs a remote command here under /bin/sh, exactly as the server gets it (the same command
+ * Runs a remote script here under /bin/sh, exactly as the server gets it (the same command
  * line, quoting included), in `cwd` with HOME set to it unless `env` says otherwise.
  */
+export function runRemoteScript(name: string, inputs: ScriptInputs, options: RunOptions): ScriptRun {
+  return runRemoteCommand(remoteScript(name, inputs), options);
+}
+
+/** The same, for a command composed of scripts. */
 export function runRemoteCommand(command: Shell, options: RunOptions): ScriptRun {
   const result = spawnSync("/bin/sh", ["-c", command.code], {
     cwd: options.cwd,
@@ -26,9 +31,4 @@ export function runRemoteCommand(command: Shell, options: RunOptions): ScriptRun
     encoding: "utf8",
   });
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** The same for script `name` of src/remote/ run with `inputs`. */
-export function runRemoteScript(name: string, inputs: ScriptInputs, options: RunOptions): ScriptRun {
-  return runRemoteCommand(remoteScript(name, inputs), options);
 }
