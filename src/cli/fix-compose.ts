@@ -7,47 +7,26 @@ import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
-import { envInAnswer, parseProbe, probeScript, probeVariablesScript, scriptFields, serverError } from "../release/probe.js";
+import { envInAnswer, parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
 import { appPath, localNames, localProjectName } from "../release/session.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
+import { remoteScript } from "../remote/script.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
-import { type Shell, script, sh } from "../ssh/quote.js";
+import { type Shell, sh } from "../ssh/quote.js";
 
-/** The probe, then every compose file the folder could use, by its index in `names`. */
+/** The probe, then every compose file the folder could use, by its index in `names`: one round trip. */
 export function readComposeScript(path: string, names: string[]): Shell {
-  return script(
-    probeScript(path, { env: true }),
-    probeVariablesScript(path),
-    sh`i=0
-for f in ${names}; do
-  [ -f "$app/$f" ] && echo "compose.$i=$(base64 < "$app/$f" | tr -d '\\n')"
-  i=$((i + 1))
-done
-true`,
-  );
+  return sh`{ ${probeScript(path, { env: true })}
+} | ${remoteScript("read-compose", { args: names })}`;
 }
 
 /**
- * Replaces each file after keeping a copy beside it; each write is a rename, never half a file,
- * and a file that is a symbolic link is written through (the link stays). The new texts come
- * on stdin (composeInput), one base64 line each, never on a command line.
+ * Replaces each file after keeping a copy beside it (see write-compose.sh). The new texts
+ * come on stdin (composeInput), never on a command line.
  */
 export function writeComposeScript(app: string, fixes: ComposeFix[], stamp: string): Shell {
-  return script(
-    sh`set -eu`,
-    sh`cd ${app}`,
-    sh`input=$(mktemp)
-trap 'rm -f "$input"' EXIT
-cat > "$input"`,
-    ...fixes.map(
-      (fix, i) =>
-        sh`target=$(readlink -f -- ${fix.path})
-cp -p ${fix.path} ${`${fix.path}.${stamp}.bak`}
-sed -n ${`${i + 1}p`} "$input" | base64 -d > "$target.deploy-vps-new"
-mv -f "$target.deploy-vps-new" "$target"`,
-    ),
-  );
+  return remoteScript("write-compose", { env: { APP: app, STAMP: stamp }, args: fixes.map((fix) => fix.path) });
 }
 
 /** What writeComposeScript reads on stdin. */

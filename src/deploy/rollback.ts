@@ -5,9 +5,10 @@ import type { ServiceVerdict } from "../health/classify.js";
 import { watchStack } from "../health/watch.js";
 import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
-import type { ServerLayout } from "../release/layout.js";
+import { layoutEnv, type ServerLayout } from "../release/layout.js";
 import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
 import { runWorker, WorkerProgress, workerScript } from "../release/worker.js";
+import { remoteScript } from "../remote/script.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { listrOptions, timed } from "./tasks.js";
 
@@ -39,7 +40,7 @@ function restoreAndStart(c: RollbackContext): WorkerProgress {
     release: target.id,
     failed: logEntry("rollback", target.id, "failed"),
   });
-  const script = sh`[ -d ${`${layout.releases}/${target.id}`} ] || { echo "release ${target.id} is no longer kept" >&2; exit 1; }
+  const script = sh`${remoteScript("release-kept", { env: layoutEnv(layout), args: [target.id] })} || exit 1
 ${worker}`;
   return runWorker(remote, script, new WorkerProgress(remote.target.host, (reason) => new EnvironmentError(`restoring ${target.id} failed: ${reason}`)));
 }

@@ -1,35 +1,25 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { type Shell, sh } from "../ssh/quote.js";
+import { remoteScript } from "../remote/script.js";
+import type { Shell } from "../ssh/quote.js";
 import { assess, type ServiceVerdict } from "./classify.js";
 import { parseInspect } from "./containers.js";
 
 const POLL_MS = 2_000;
 export const LOG_LINES = 30;
 
-/** Labels are the same under Compose v1 and v2, so this works for both. */
+/** `docker inspect` of the project's containers, running or not (see project-containers.sh). */
 export function inspectScript(project: string): Shell {
-  return sh`ids=$(docker ps -aq --filter ${`label=com.docker.compose.project=${project}`})
-if [ -n "$ids" ]; then docker inspect $ids; else echo '[]'; fi`;
+  return remoteScript("project-containers", { args: [project] });
 }
 
 /**
- * The last `lines` log lines of each container named in the shell variable `$containers`: a
- * `logs NAME` line, then each of its lines after `| `. As text, not encoded, so that the
- * connection's redaction sees them (a crashing app may print its own password).
+ * The last `lines` log lines of each container whose name comes on its stdin, one a line, as
+ * `parseLogs` reads them (see container-logs.sh).
  */
 export function containerLogsScript(lines: number): Shell {
-  return sh`for c in $containers; do
-  printf 'logs %s\\n' "$c"
-  docker logs --tail ${lines} "$c" 2>&1 | awk '{ print "| " $0 }'
-done`;
-}
-
-/** The same for these containers. */
-export function logsScript(containers: string[], lines: number): Shell {
-  return sh`containers=${containers.join(" ")}
-${containerLogsScript(lines)}`;
+  return remoteScript("container-logs", { args: [lines] });
 }
 
 /** Reads the logs out of a script's answer; its other lines are left alone. */
@@ -79,7 +69,7 @@ export async function fetchLogs(
   lines = LOG_LINES,
 ): Promise<Map<string, string[]>> {
   if (containers.length === 0) return new Map();
-  const result = await remote.run(logsScript(containers, lines));
+  const result = await remote.run(containerLogsScript(lines), { stdin: containers.map((name) => `${name}\n`).join("") });
   return parseLogs(result.stdout.toString("utf8"));
 }
 

@@ -3,8 +3,9 @@ import { type ContainerState, parseInspect } from "../health/containers.js";
 import { containerLogsScript, parseLogs } from "../health/watch.js";
 import { releaseDrift } from "../release/history.js";
 import { describeHolder, type LockSeen } from "../release/lock.js";
-import { parseProbe, probeScript, probeVariablesScript, scriptFields } from "../release/probe.js";
-import { type Shell, script, sh } from "../ssh/quote.js";
+import { parseProbe, probeScript, scriptFields } from "../release/probe.js";
+import { remoteScript } from "../remote/script.js";
+import { type Shell, sh } from "../ssh/quote.js";
 
 export const MEMORY_WARN_PERCENT = 85;
 export const DISK_WARN_PERCENT = 90;
@@ -48,30 +49,17 @@ export function describeLock(lock: LockSeen | undefined): string | undefined {
 }
 
 /**
- * Everything monitor-vps shows, gathered by one script in one round trip: the probe (which
- * finds the app and its project, and reads .env only to hide its values from the logs), host
- * resources, every container's state, its CPU and memory, and its last log lines.
+ * Everything monitor-vps shows, gathered in one round trip: the probe (which finds the app and
+ * its project, and reads .env only to hide its values from the logs), its answer piped through
+ * monitor.sh, which adds host resources, every container's state, its CPU and memory, and its
+ * last log lines.
  */
 export function monitorScript(path: string, localProject: string, logLines: number): Shell {
-  return script(
-    probeScript(path, { env: true }),
-    probeVariablesScript(path),
-    sh`project=$(cat "$state/project" 2>/dev/null || true)
-[ -n "$project" ] || project=$labelled
-[ -n "$project" ] || project=${localProject}
-echo "monitored=$(enc "$project")"
-echo "load=$(cut -d' ' -f1-3 /proc/loadavg | base64 | tr -d '\\n')"
-echo "mem=$(awk '/^MemTotal:/ {t=$2} /^MemAvailable:/ {a=$2} END {print t, a}' /proc/meminfo | base64 | tr -d '\\n')"
-echo "disk=$(df -Pk "$app" 2>/dev/null | awk 'NR==2 {print $2, $3}' | base64 | tr -d '\\n')"
-ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
-if [ -n "$ids" ]; then
-  echo "inspect=$(docker inspect $ids | base64 | tr -d '\\n')"
-  echo "stats=$(docker stats --no-stream --format '{{.Name}}	{{.CPUPerc}}	{{.MemUsage}}' $ids | base64 | tr -d '\\n')"
-  containers=$(docker inspect -f '{{.Name}}' $ids | tr -d /)
-${containerLogsScript(logLines)}
-fi
-echo done=`,
-  );
+  const monitor = remoteScript("monitor", {
+    env: { LOCAL_PROJECT: localProject, CONTAINER_LOGS: containerLogsScript(logLines).code },
+  });
+  return sh`{ ${probeScript(path, { env: true })}
+} | ${monitor}`;
 }
 
 function resources(load: string, mem: string, disk: string): HostResources {

@@ -61,14 +61,7 @@ export function logScript(layout: ServerLayout, entry: LogEntry): Shell {
 
 /** Releases with their size and metadata, the live id, and the log: one round trip. */
 export function releasesScript(layout: ServerLayout): Shell {
-  return sh`cd ${layout.state} 2>/dev/null || exit 0
-[ -f current ] && echo "current $(cat current)"
-for r in $(ls -1 releases 2>/dev/null | sort -r); do
-  meta=$( [ -f meta/"$r".json ] && base64 < meta/"$r".json | tr -d '\\n')
-  echo "release $r $(du -sk releases/"$r" | cut -f1) $meta"
-done
-[ -f log ] && echo "log $(base64 < log | tr -d '\\n')"
-true`;
+  return remoteScript("releases", { env: layoutEnv(layout) });
 }
 
 export function parseReleases(stdout: string): { releases: ReleaseInfo[]; log: LogEntry[] } {

@@ -68,18 +68,6 @@ export function probeScript(path: string, options: ProbeOptions = { env: true })
 if ${docker} && [ "$usable" = 0 ]; then ${lockScript(layout, "take", JSON.stringify(lock.holder), lock.force ? 1 : 0)}; fi`;
 }
 
-/**
- * For the scripts spliced after the probe that are not files yet (monitor-vps's, fix-compose's):
- * the shell variables the probe used to leave them (`app`, `state`, `labelled`, `enc`). The
- * probe's scripts set none that another reads; this sets them explicitly.
- */
-export function probeVariablesScript(path: string): Shell {
-  const layout = typedLayout(path);
-  return sh`app=${layout.app}; state=${layout.state}
-enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-labelled=$(docker ps -a --filter "label=com.docker.compose.project.working_dir=$app" --format '{{.Label "com.docker.compose.project"}}' 2>/dev/null | head -n 1)`;
-}
-
 /** `key=value` lines into a map, and a reader that decodes the base64 values. */
 export function scriptFields(stdout: string): { fields: Map<string, string>; decoded: (key: string) => string | undefined } {
   const fields = new Map<string, string>();

@@ -1,0 +1,31 @@
+#!/bin/sh
+# What monitor-vps shows besides the probe, in the probe's round trip: the monitored project,
+# host load, memory and disk, every container's state (docker inspect), CPU and memory use,
+# and the last log lines of each. One `key=base64` a line, `done=` last; the logs as text.
+# Inputs: on stdin, the probe's answer, passed on as it came (the app folder and the project
+# are read from it); LOCAL_PROJECT, the project's name here, when the server knows none;
+# CONTAINER_LOGS, the command printing the logs of the containers named on its stdin.
+set -u
+answer=$(cat)
+printf '%s\n' "$answer"
+field() { printf '%s\n' "$answer" | sed -n "s/^$1=//p" | base64 -d; }
+enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
+app=$(field app)
+# The name recorded by the first deploy, else the containers' labels, else the local one.
+project=$(field project)
+[ -n "$project" ] || project=$(field labelled)
+[ -n "$project" ] || project=$LOCAL_PROJECT
+echo "monitored=$(enc "$project")"
+echo "load=$(enc "$(cut -d' ' -f1-3 /proc/loadavg)")"
+echo "mem=$(enc "$(awk '/^MemTotal:/ {t=$2} /^MemAvailable:/ {a=$2} END {print t, a}' /proc/meminfo)")"
+echo "disk=$(enc "$(df -Pk "$app" 2>/dev/null | awk 'NR==2 {print $2, $3}')")"
+ids=$(docker ps -aq --filter "label=com.docker.compose.project=$project")
+if [ -n "$ids" ]; then
+  # shellcheck disable=SC2086 # one word per container id
+  {
+    echo "inspect=$(docker inspect $ids | base64 | tr -d '\n')"
+    echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
+    docker inspect -f '{{.Name}}' $ids | tr -d / | sh -c "$CONTAINER_LOGS"
+  }
+fi
+echo done=
