@@ -3,7 +3,7 @@ import { hostname, userInfo } from "node:os";
 import { promisify } from "node:util";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { type Shell, sh } from "../ssh/quote.js";
+import type { Shell } from "../ssh/quote.js";
 import { layoutEnv, type ServerLayout } from "./layout.js";
 import { remoteScript } from "../remote/script.js";
 
