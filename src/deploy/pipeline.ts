@@ -93,10 +93,11 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: `Watch for crash loops (up to ${settings.settle} s)`,
         skip: (c) => watchSkip(c),
         task: async (c, task) => {
-          const run = ready(c, "remote", "target", "release", "server", "project");
+          const run = ready(c, "remote", "target", "release", "server");
+          const { remote, target, release, timings } = run;
           const watched = await watchServices(
-            { ...run, layout: run.target.layout },
-            { settle: settings.settle, action: "deploy", release: run.release },
+            { remote, project: target.project, layout: target.layout, timings },
+            { settle: settings.settle, action: "deploy", release },
             task,
           );
           Object.assign(c, watched, { previous: previousRelease(run) });

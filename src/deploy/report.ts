@@ -62,15 +62,17 @@ export function deploySummary(ctx: DeployReport) {
         folders: plan.tree.skipped.folders,
       },
     },
-    upload: ctx.upload
-      ? {
-          mode: ctx.unchanged ? "unchanged" : ctx.upload.base ? "incremental" : "full",
-          reason: ctx.upload.fullBecause ?? null,
-          sent: ctx.upload.send.length,
-          deleted: ctx.upload.deleted.length,
-          unchanged: ctx.upload.unchanged,
-        }
-      : null,
+    // A dry run's plan is in its task list and summary; the document keeps `upload: null` (docs/json.md).
+    upload:
+      ctx.upload && !settings.dryRun
+        ? {
+            mode: ctx.unchanged ? "unchanged" : ctx.upload.base ? "incremental" : "full",
+            reason: ctx.upload.fullBecause ?? null,
+            sent: ctx.upload.send.length,
+            deleted: ctx.upload.deleted.length,
+            unchanged: ctx.upload.unchanged,
+          }
+        : null,
     uploadedBytes: ctx.uploadedBytes,
     /** The CLI's own peak memory, for the benchmark's flat-memory check. */
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -112,7 +112,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
         task: async (c, task) => {
           const { session, target } = ready(c, "session", "target");
           const watched = await watchServices(
-            { ...session, timings: c.timings },
+            { remote: session.remote, project: session.project, layout: session.layout, timings: c.timings },
             { settle: settings.settle, action: "rollback", release: target.id },
             task,
           );

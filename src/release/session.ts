@@ -72,7 +72,7 @@ export async function finishRun(remote: Remote, layout: ServerLayout, entry: Log
 }
 
 /** After a failure: release the lock if the connection still allows it. */
-export async function releaseLock(remote: Remote | undefined, layout: ServerLayout | undefined): Promise<void> {
+export async function releaseLock(remote: Pick<Remote, "run"> | undefined, layout: ServerLayout | undefined): Promise<void> {
   if (remote && layout) await remote.run(releaseLockScript(layout)).catch(() => undefined);
 }
 
@@ -82,10 +82,10 @@ export async function releaseLock(remote: Remote | undefined, layout: ServerLayo
  * A lock the probe found held by another run is never this run's to release.
  */
 export class RunLock {
-  private taken?: { remote: Remote; layout: ServerLayout };
+  private taken?: { remote: Pick<Remote, "run">; layout: ServerLayout };
 
   /** The probe answered: what it says of the lock. */
-  took(remote: Remote, server: ServerState): void {
+  took(remote: Pick<Remote, "run">, server: Pick<ServerState, "app" | "lock">): void {
     if (server.lock && server.lock.status !== "held") this.taken = { remote, layout: serverLayout(server.app) };
   }
 
