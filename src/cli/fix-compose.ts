@@ -7,7 +7,7 @@ import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
 import { envInAnswer, parseProbe, probeScript, scriptFields } from "../release/probe.js";
-import { localNames, localProject, localProjectName, probeTarget, resolveTarget, serverProjectName } from "../release/target.js";
+import { localNames, localProject, localProjectName, probePath, refuseServer, serverProjectName } from "../release/target.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -86,10 +86,10 @@ async function remoteTarget(settings: Settings, remote: Remote): Promise<Target>
   const names = settings.files.length > 0 ? settings.files : COMPOSE_FILE_CANDIDATES;
   const local = await localProjectName(settings);
   // The probe part reads .env: never traced, and its values hidden from the rest of the answer.
-  const result = await remote.run(readComposeScript(probeTarget(settings, local).path, names), { secretOutput: true, envOf: envInAnswer });
+  const result = await remote.run(readComposeScript(probePath(settings, local), names), { secretOutput: true, envOf: envInAnswer });
   const stdout = result.stdout.toString("utf8");
   const server = parseProbe(stdout);
-  resolveTarget(server, local, { host: remote.target.host, mustExist: true });
+  refuseServer(server, { host: remote.target.host, mustExist: true });
   const { decoded } = scriptFields(stdout);
   const texts = new Map<string, string>();
   names.forEach((name, i) => {

@@ -36,8 +36,12 @@ export interface ProbeTarget {
 }
 
 export function probeTarget(settings: Pick<Settings, "path">, local: LocalNames): ProbeTarget {
-  const candidate = localProject(local);
-  return { path: settings.path ?? `~/apps/${candidate}`, candidate };
+  return { path: probePath(settings, local), candidate: localProject(local) };
+}
+
+/** The app folder to probe alone (a local project name is only needed without --path). */
+export function probePath(settings: Pick<Settings, "path">, local: LocalNames): string {
+  return settings.path ?? `~/apps/${localProject(local)}`;
 }
 
 /** The project name as the local files and settings give it, before any server is asked. */
@@ -68,10 +72,15 @@ export interface TargetRules {
   ownProject?: boolean;
 }
 
-/** After the probe: the target, or the refusal (bad input or a server that lacks something), before anything changes. */
-export function resolveTarget(server: ServerState, local: LocalNames, rules: TargetRules): Target {
+/** After the probe: the refusal of a wrong path or a server that lacks something, before anything changes. */
+export function refuseServer(server: ServerState, rules: Omit<TargetRules, "ownProject">): void {
   const refusal = serverError(server, rules.host, { forced: rules.compose, mustExist: rules.mustExist });
   if (refusal) throw refusal;
+}
+
+/** After the probe: the target, or the refusal. */
+export function resolveTarget(server: ServerState, local: LocalNames, rules: TargetRules): Target {
+  refuseServer(server, rules);
   // A folder deployed by hand keeps its stack: its containers' project name is adopted.
   const project = serverProjectName(server, local);
   if (rules.ownProject && server.otherFolders.length > 0) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EnvironmentError, InputError } from "../../../src/errors.js";
 import type { ServerState } from "../../../src/release/probe.js";
-import { localNames, localProject, probeTarget, resolveTarget, serverProjectName } from "../../../src/release/target.js";
+import { localNames, localProject, probePath, probeTarget, refuseServer, resolveTarget, serverProjectName } from "../../../src/release/target.js";
 
 function server(overrides: Partial<ServerState> = {}): ServerState {
   return {
@@ -34,6 +34,14 @@ describe("probeTarget: what the probe looks at, before anything is known of the 
   });
 });
 
+describe("probePath", () => {
+  it("needs no local project name when --path is given", () => {
+    const nameless = { folder: "/home/me/Ü Ö" };
+    expect(probePath({ path: "/srv/legacy" }, nameless)).toBe("/srv/legacy");
+    expect(() => probePath({}, nameless)).toThrow(InputError);
+  });
+});
+
 describe("serverProjectName", () => {
   it("local names first, then the name a deploy recorded, then the one labelled on the folder's containers, then the folder", () => {
     expect(serverProjectName({ project: "recorded", labelledProject: "labelled" }, { ...local, compose: "mine" })).toBe("mine");
@@ -62,6 +70,14 @@ describe("resolveTarget: after the probe", () => {
     );
     expect(resolveTarget(server({ appKind: "missing" }), local, { host: "vps" }).app).toBe("/home/deploy/apps/shop");
     expect(() => resolveTarget(server({ docker: { status: "missing" } }), local, { host: "vps" })).toThrow(EnvironmentError);
+  });
+
+  it("refuseServer: the same refusals, for a command that names the project from the server's own files", () => {
+    expect(() => refuseServer(server({ appKind: "missing" }), { host: "vps", mustExist: true })).toThrow(InputError);
+    expect(() => refuseServer(server({ compose: { v1: "/usr/bin/docker-compose" } }), { host: "vps", compose: "v2" })).toThrow(
+      "vps has no Compose v2",
+    );
+    expect(refuseServer(server(), { host: "vps" })).toBeUndefined();
   });
 
   it("refuses, for a command that brings the stack up, a project another folder's stack runs under", () => {
