@@ -1,14 +1,13 @@
 import { copyFile, readFile, realpath, rename, writeFile } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { envProblems, type ComposeFix, composeFixes } from "../compose/fix.js";
 import { COMPOSE_FILE_CANDIDATES, type ComposeFile, parseComposeFile, pickDefaultFiles } from "../compose/files.js";
 import { projectComposeFiles } from "../compose/model.js";
-import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { releaseId } from "../release/layout.js";
-import { envInAnswer, parseProbe, probeScript, scriptFields, serverError } from "../release/probe.js";
-import { appPath, localNames, localProjectName } from "../release/session.js";
+import { envInAnswer, parseProbe, probeScript, scriptFields } from "../release/probe.js";
+import { localNames, localProject, localProjectName, probePath, refuseServer, serverProjectName } from "../release/target.js";
 import { type EnvFile, parseEnvFile } from "../secrets/env-file.js";
 import { remoteScript } from "../remote/script.js";
 import { Remote } from "../ssh/connection.js";
@@ -49,7 +48,7 @@ async function localTarget(settings: Settings): Promise<Target> {
     where: settings.projectDir,
     files,
     env: envText === undefined ? undefined : parseEnvFile(".env", envText, false),
-    project: resolveProjectName(localNames(name, settings)).name,
+    project: localProject(localNames(name, settings)),
     write: async (fixes, stamp) => {
       for (const fix of fixes) {
         const path = join(settings.projectDir, fix.path);
@@ -67,11 +66,10 @@ async function remoteTarget(settings: Settings, remote: Remote): Promise<Target>
   const names = settings.files.length > 0 ? settings.files : COMPOSE_FILE_CANDIDATES;
   const local = await localProjectName(settings);
   // The probe part reads .env: never traced, and its values hidden from the rest of the answer.
-  const result = await remote.run(readComposeScript(appPath(settings, local), names), { secretOutput: true, envOf: envInAnswer });
+  const result = await remote.run(readComposeScript(probePath(settings, local), names), { secretOutput: true, envOf: envInAnswer });
   const stdout = result.stdout.toString("utf8");
   const server = parseProbe(stdout);
-  const refusal = serverError(server, remote.target.host, { mustExist: true });
-  if (refusal) throw refusal;
+  refuseServer(server, { host: remote.target.host, mustExist: true });
   const { decoded } = scriptFields(stdout);
   const texts = new Map<string, string>();
   names.forEach((name, i) => {
@@ -89,12 +87,8 @@ async function remoteTarget(settings: Settings, remote: Remote): Promise<Target>
     where,
     files,
     env: server.env === undefined ? undefined : parseEnvFile(".env", server.env, false),
-    project: resolveProjectName({
-      compose: files.find((f) => f.name)?.name,
-      config: settings.name,
-      server: server.project ?? server.labelledProject,
-      folder: basename(server.app),
-    }).name,
+    // The server's compose files name the project there, and the app folder stands for the local one.
+    project: serverProjectName(server, { compose: files.find((f) => f.name)?.name, config: settings.name, folder: server.app }),
     write: async (fixes, stamp) => {
       const written = await remote.run(writeComposeScript(server.app, fixes, stamp), { stdin: composeInput(fixes) });
       if (written.code !== 0) throw new EnvironmentError(`writing the compose files on ${where} failed: ${written.stderr.trim()}`);

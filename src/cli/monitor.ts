@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { ExitCode } from "../errors.js";
 import { monitorJson, monitorScreen } from "../monitor/render.js";
 import { monitorScript, parseSnapshot, type Snapshot, snapshotHealthy } from "../monitor/snapshot.js";
-import { envInAnswer, parseProbe, serverError } from "../release/probe.js";
-import { appPath, localProjectName } from "../release/session.js";
+import { envInAnswer, parseProbe } from "../release/probe.js";
+import { localProjectName, probeTarget, resolveTarget } from "../release/target.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
 
@@ -19,15 +18,14 @@ export interface MonitorOptions {
 /** One look at the server: one connection, one round trip. */
 async function look(remote: Remote, settings: Settings, options: MonitorOptions): Promise<{ snapshot: Snapshot; app: string }> {
   const local = await localProjectName(settings);
-  const result = await remote.run(monitorScript(appPath(settings, local), resolveProjectName(local).name, options.logs), {
+  const { path, candidate } = probeTarget(settings, local);
+  const result = await remote.run(monitorScript(path, candidate, options.logs), {
     secretOutput: true,
     envOf: envInAnswer,
   });
   const stdout = result.stdout.toString("utf8");
-  const server = parseProbe(stdout);
-  const refusal = serverError(server, remote.target.host, { mustExist: true });
-  if (refusal) throw refusal;
-  return { snapshot: parseSnapshot(stdout, Date.now()), app: server.app };
+  const { app } = resolveTarget(parseProbe(stdout), local, { host: remote.target.host, mustExist: true });
+  return { snapshot: parseSnapshot(stdout, Date.now()), app };
 }
 
 export async function monitor(settings: Settings, options: MonitorOptions): Promise<number> {

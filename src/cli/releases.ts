@@ -3,6 +3,8 @@ import { formatBytes } from "../deploy/format.js";
 import { SUMMARY_VERSION } from "../deploy/report.js";
 import { DRIFT_ADVICE, failedReleases, listReleases, type LogEntry, type ReleaseInfo, releaseDrift } from "../release/history.js";
 import { openApp } from "../release/session.js";
+import { Remote } from "../ssh/connection.js";
+import { sshTarget } from "../ssh/login.js";
 
 export function releasesJson(project: string, host: string, path: string, releases: ReleaseInfo[], log: LogEntry[], containers?: string) {
   return {
@@ -35,8 +37,9 @@ export function releasesTable(releases: ReleaseInfo[], log: LogEntry[]): string[
 }
 
 export async function releases(settings: Settings, options: { log?: boolean }): Promise<number> {
-  const session = await openApp(settings);
+  const remote = await Remote.connect(await sshTarget(settings));
   try {
+    const session = await openApp(settings, remote);
     const { releases: list, log } = await listReleases(session.remote, session.layout);
     const host = settings.host ?? "";
     if (settings.json) {
@@ -54,6 +57,6 @@ export async function releases(settings: Settings, options: { log?: boolean }): 
     process.stdout.write(`${lines.join("\n")}\n`);
     return 0;
   } finally {
-    session.remote.close();
+    remote.close();
   }
 }

@@ -1,6 +1,6 @@
 import { isErrorLine, type ServiceVerdict } from "../health/classify.js";
 import { formatBytes } from "./format.js";
-import type { DeployContext } from "./context.js";
+import type { DeployReport } from "./pipeline.js";
 
 /** Bumped when a field of a JSON document changes meaning or goes away. */
 export const SUMMARY_VERSION = 1;
@@ -43,7 +43,7 @@ export function servicesReport(services: ServiceVerdict[], logs: Map<string, str
 }
 
 /** The `--json` document of a deploy: names and counts only, never a secret value. */
-export function deploySummary(ctx: DeployContext) {
+export function deploySummary(ctx: DeployReport) {
   const { plan, settings } = ctx;
   return {
     version: SUMMARY_VERSION,
@@ -62,15 +62,17 @@ export function deploySummary(ctx: DeployContext) {
         folders: plan.tree.skipped.folders,
       },
     },
-    upload: ctx.upload
-      ? {
-          mode: ctx.unchanged ? "unchanged" : ctx.upload.base ? "incremental" : "full",
-          reason: ctx.upload.fullBecause ?? null,
-          sent: ctx.upload.send.length,
-          deleted: ctx.upload.deleted.length,
-          unchanged: ctx.upload.unchanged,
-        }
-      : null,
+    // A dry run's plan is in its task list and summary; the document keeps `upload: null` (docs/json.md).
+    upload:
+      ctx.upload && !settings.dryRun
+        ? {
+            mode: ctx.unchanged ? "unchanged" : ctx.upload.base ? "incremental" : "full",
+            reason: ctx.upload.fullBecause ?? null,
+            sent: ctx.upload.send.length,
+            deleted: ctx.upload.deleted.length,
+            unchanged: ctx.upload.unchanged,
+          }
+        : null,
     uploadedBytes: ctx.uploadedBytes,
     /** The CLI's own peak memory, for the benchmark's flat-memory check. */
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -83,7 +85,7 @@ export function deploySummary(ctx: DeployContext) {
 }
 
 /** What a person reads in two seconds when the run is over. */
-export function humanSummary(ctx: DeployContext, color: boolean): string {
+export function humanSummary(ctx: DeployReport, color: boolean): string {
   const bold = paint(1, color);
   const { settings, plan, env } = ctx;
   const lines: string[] = [];
@@ -92,6 +94,14 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
     lines.push(
       `  would ship ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}); skipped: ${plan.tree.skipped.folders.join(", ") || "no folder"}, ${plan.tree.skipped.files} files`,
     );
+    const { upload } = ctx;
+    if (upload?.base) {
+      lines.push(
+        ctx.unchanged
+          ? `  would send nothing: release ${upload.base} is up to date`
+          : `  would send ${upload.send.length} changed, delete ${upload.deleted.length}, keep ${upload.unchanged} of release ${upload.base}`,
+      );
+    } else if (upload) lines.push(`  would send every file: full upload, ${upload.fullBecause}`);
     lines.push(
       `  secrets: would generate ${env.generated.join(", ") || "none"}; keep ${env.kept.length}; provided ${env.provided.join(", ") || "none"}`,
     );
@@ -107,7 +117,7 @@ export function humanSummary(ctx: DeployContext, color: boolean): string {
   const failing = ctx.services.some((s) => s.flagged);
   lines.push(
     bold(
-      `${failing ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`,
+      `${failing ? "Deployed, but failing" : "Deployed"}: ${ctx.project} to ${settings.host}:${ctx.server?.app} in ${(total / 1000).toFixed(1)} s (release ${ctx.release})`,
     ),
   );
   lines.push(`  shipped ${plan.tree.files.length} files (${formatBytes(plan.tree.bytes)}), ${formatBytes(ctx.uploadedBytes)} over the wire`);

@@ -2,28 +2,39 @@ import { Listr, type ListrRendererValue } from "listr2";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
-import { watchStack } from "../health/watch.js";
 import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
 import { layoutEnv, type ServerLayout } from "../release/layout.js";
-import { type AppSession, finishRun, openApp, releaseLock } from "../release/session.js";
+import { type AppSession, openApp, RunLock, withLock } from "../release/session.js";
 import { runWorker, WorkerProgress, workerScript } from "../release/worker.js";
 import { remoteScript } from "../remote/script.js";
+import { Remote } from "../ssh/connection.js";
+import { sshTarget } from "../ssh/login.js";
 import { type Shell, sh } from "../ssh/quote.js";
+import { type Ready, ready, type StepView } from "./context.js";
+import { buildAndStart } from "./steps/build-and-start.js";
+import { watchServices } from "./steps/watch.js";
 import { listrOptions, timed } from "./tasks.js";
 
+/** What the rollback's steps hand to each other, built up as they run (see DeployContext). */
 export interface RollbackContext {
-  session: AppSession;
+  lock: RunLock;
+  /** Find the release. */
+  remote?: Remote;
+  session?: AppSession;
   from?: string;
-  target: ReleaseInfo;
+  target?: ReleaseInfo;
   /** Newer releases passed over because their deploy failed. */
   skipped: string[];
-  /** Restores the files, then builds and starts: started by the restore step, followed by the next. */
-  worker: WorkerProgress;
+  /** Restore: restores the files, then builds and starts; followed by the next step. */
+  worker?: WorkerProgress;
   services: ServiceVerdict[];
   logs: Map<string, string[]>;
   timings: Record<string, number>;
 }
+
+/** A rollback that ran to its end: what the report is made from. */
+export type RollbackReport = Ready<RollbackContext, "session" | "target">;
 
 /** Puts a kept release's files back in the app folder; `.env` and data are not touched. */
 export function restoreScript(layout: ServerLayout, id: string): Shell {
@@ -31,7 +42,7 @@ export function restoreScript(layout: ServerLayout, id: string): Shell {
 }
 
 /** The restore, then build and `up`, in one detached worker: a kill or a dropped link cannot stop it between the two. */
-function restoreAndStart(c: RollbackContext): WorkerProgress {
+function restoreAndStart(c: Ready<RollbackContext, "session" | "target">): WorkerProgress {
   const { session, target } = c;
   const { layout, remote } = session;
   const worker = workerScript(layout, restoreScript(layout, target.id), {
@@ -45,73 +56,73 @@ ${worker}`;
   return runWorker(remote, script, new WorkerProgress(remote.target.host, (reason) => new EnvironmentError(`restoring ${target.id} failed: ${reason}`)));
 }
 
-export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackContext> {
-  const ctx = { services: [], skipped: [], logs: new Map(), timings: {} } as unknown as RollbackContext;
+/** Connects, takes the app folder's lock with the probe, and picks the release to go back to. */
+async function findRelease(c: RollbackContext, settings: Settings, to: string | undefined, step: StepView): Promise<void> {
+  const session = await timed(c, "connect", async () => {
+    c.remote = await Remote.connect(await sshTarget(settings));
+    return openApp(settings, c.remote, {
+      action: "rollback",
+      held: c.lock,
+      onNotice: (line) => {
+        step.output = line;
+      },
+    });
+  });
+  c.session = session;
+  const { server } = session;
+  const { releases, log } = await listReleases(session.remote, session.layout);
+  c.from = releases.find((r) => r.live)?.id;
+  const choice = rollbackTarget(releases, c.from, log, to);
+  if (typeof choice === "string") throw new InputError(`${settings.host}:${server.app}: ${choice}`);
+  const { target } = choice;
+  c.target = target;
+  c.skipped = choice.skipped;
+  const notes = [releaseDrift(server.current, server.containers), describeSkipped(c.skipped)].filter(Boolean);
+  step.title = `Roll back ${session.project} from ${c.from ?? "?"} to ${target.id}${notes.length ? ` (${notes.join("; ")})` : ""}`;
+}
+
+/** Restore the files of that release: ends when the worker has them in the app folder. */
+async function restore(c: Ready<RollbackContext, "session" | "target">): Promise<void> {
+  const worker = restoreAndStart(c);
+  c.worker = worker;
+  await timed(c, "restore", () => worker.switched);
+}
+
+export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackReport> {
+  const ctx: RollbackContext = { lock: new RunLock(), skipped: [], services: [], logs: new Map(), timings: {} };
   const tasks = new Listr<RollbackContext, ListrRendererValue, ListrRendererValue>(
     [
       {
         title: `Connect to ${settings.user}@${settings.host}:${settings.port} and find the releases`,
-        task: async (c, task) => {
-          c.session = await timed(c, "connect", () =>
-            openApp(settings, {
-              action: "rollback",
-              onNotice: (line) => {
-                task.output = line;
-              },
-            }),
-          );
-          const { server } = c.session;
-          const { releases, log } = await listReleases(c.session.remote, c.session.layout);
-          c.from = releases.find((r) => r.live)?.id;
-          const choice = rollbackTarget(releases, c.from, log, to);
-          if (typeof choice === "string") throw new InputError(`${settings.host}:${server.app}: ${choice}`);
-          const { target } = choice;
-          c.target = target;
-          c.skipped = choice.skipped;
-          const notes = [releaseDrift(server.current, server.containers), describeSkipped(c.skipped)].filter(Boolean);
-          task.title = `Roll back ${c.session.project} from ${c.from ?? "?"} to ${target.id}${notes.length ? ` (${notes.join("; ")})` : ""}`;
-        },
+        task: (c, task) => findRelease(c, settings, to, task),
       },
       {
         title: "Restore the files of that release",
-        task: async (c) => {
-          c.worker = restoreAndStart(c);
-          await timed(c, "restore", () => c.worker.switched);
-        },
+        task: (c) => restore(ready(c, "session", "target")),
       },
       {
         title: "Build and start",
-        task: async (c, task) => {
-          c.worker.follow((line) => {
-            task.output = line;
-          });
-          await timed(c, "start", () => c.worker.started);
-        },
+        task: (c, task) => buildAndStart(c, ready(c, "worker").worker, task),
       },
       {
         title: `Watch for crash loops (up to ${settings.settle} s)`,
         task: async (c, task) => {
-          const watched = await timed(c, "watch", () =>
-            watchStack(c.session.remote, c.session.project, settings.settle, (verdicts) => {
-              task.output = verdicts.map((v) => `${v.service}: ${v.condition}`).join(", ");
-            }),
+          const { session, target } = ready(c, "session", "target");
+          const watched = await watchServices(
+            { remote: session.remote, project: session.project, layout: session.layout, timings: c.timings },
+            { settle: settings.settle, action: "rollback", release: target.id },
+            task,
           );
-          c.services = watched.services;
-          c.logs = watched.logs;
-          const outcome = c.services.some((s) => s.flagged) ? "unhealthy" : "healthy";
-          await finishRun(c.session.remote, c.session.layout, logEntry("rollback", c.target.id, outcome));
+          Object.assign(c, watched);
         },
       },
     ],
     { ...listrOptions(settings), ctx },
   );
   try {
-    await tasks.run();
-  } catch (error) {
-    await releaseLock(ctx.session?.remote, ctx.session?.layout);
-    throw error;
+    await withLock(ctx.lock, () => tasks.run());
   } finally {
-    ctx.session?.remote.close();
+    ctx.remote?.close();
   }
-  return ctx;
+  return ready(ctx, "session", "target");
 }

@@ -1,73 +1,38 @@
-import { projectComposeFiles } from "../compose/model.js";
-import { resolveProjectName } from "../compose/project-name.js";
 import type { Settings } from "../config/settings.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Remote } from "../ssh/connection.js";
-import { sshTarget } from "../ssh/login.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { type LogEntry, logScript } from "./history.js";
 import { describeHolder, heldError, lockHolder, lockScript } from "./lock.js";
 import { layoutEnv, type ServerLayout, serverLayout } from "./layout.js";
-import { chooseCompose, probeServer, type ServerState, serverError } from "./probe.js";
+import { probeServer, type ServerState } from "./probe.js";
+import { localProjectName, probeTarget, resolveTarget, type Target } from "./target.js";
 
 /** A connection to the server with what the probe learned about the app folder. */
-export interface AppSession {
+export interface AppSession extends Target {
   remote: Remote;
   server: ServerState;
-  layout: ServerLayout;
-  /** Recorded by deploy-vps, else read from the containers' labels, else the local name. */
-  project: string;
-  compose: ReturnType<typeof chooseCompose>;
-}
-
-export interface LocalNames {
-  compose?: string;
-  config?: string;
-  folder: string;
-}
-
-/** The local view of the project's name: compose's (COMPOSE_PROJECT_NAME or `name:`), the config's, else the folder's. */
-export function localNames(composeName: string | undefined, settings: Settings): LocalNames {
-  return { compose: composeName, config: settings.name, folder: settings.folderName };
-}
-
-/** The same, for commands that may run where there is no compose file. */
-export async function localProjectName(settings: Settings): Promise<LocalNames> {
-  const project = await projectComposeFiles(settings.projectDir, settings.files, process.env).catch(() => undefined);
-  return localNames(project?.name, settings);
-}
-
-/** --path, else ~/apps/<project>, the default a deploy uses. */
-export function appPath(settings: Settings, local: LocalNames): string {
-  return settings.path ?? `~/apps/${resolveProjectName(local).name}`;
 }
 
 /**
- * Opens the connection and checks the server, for the commands that work on a deployed app;
- * with `lock`, the app folder's deploy lock is taken in the same round trip.
+ * Checks the server over `remote`, for the commands that work on a deployed app; with `lock`,
+ * the app folder's deploy lock is taken in the same round trip (and `lock.held` records it).
  */
-export async function openApp(settings: Settings, lock?: { action: string; onNotice: (line: string) => void }): Promise<AppSession> {
-  const target = await sshTarget(settings);
+export async function openApp(
+  settings: Settings,
+  remote: Remote,
+  lock?: { action: string; onNotice: (line: string) => void; held: RunLock },
+): Promise<AppSession> {
   const local = await localProjectName(settings);
-  const remote = await Remote.connect(target);
-  const path = appPath(settings, local);
-  const candidate = resolveProjectName(local).name;
-  let server: ServerState | undefined;
-  try {
-    // .env is read only to hide its values from compose's messages and the containers' logs.
-    const options = { env: true, candidate, appMustExist: true };
-    server = lock
-      ? await probeAndLock(remote, path, options, settings, lock.action, lock.onNotice)
-      : await probeServer(remote, path, options);
-    const refusal = serverError(server, target.host, { forced: settings.compose, mustExist: true });
-    if (refusal) throw refusal;
-    const project = resolveProjectName({ ...local, server: server.project ?? server.labelledProject }).name;
-    return { remote, server, layout: serverLayout(server.app), project, compose: chooseCompose(server, settings.compose) };
-  } catch (error) {
-    if (lock && server) await releaseLock(remote, serverLayout(server.app));
-    remote.close();
-    throw error;
-  }
+  const { path, candidate } = probeTarget(settings, local);
+  // .env is read only to hide its values from compose's messages and the containers' logs.
+  const options = { env: true, candidate, appMustExist: true };
+  const server = lock
+    ? await probeAndLock(remote, path, options, settings, lock.action, lock.onNotice)
+    : await probeServer(remote, path, options);
+  lock?.held.took(remote, server);
+  const target = resolveTarget(server, local, { host: remote.target.host, compose: settings.compose, mustExist: true });
+  return { ...target, remote, server };
 }
 
 /**
@@ -107,10 +72,38 @@ export async function finishRun(remote: Remote, layout: ServerLayout, entry: Log
 }
 
 /** After a failure: release the lock if the connection still allows it. */
-export async function releaseLock(remote: Remote | undefined, layout: ServerLayout | undefined): Promise<void> {
+export async function releaseLock(remote: Pick<Remote, "run"> | undefined, layout: ServerLayout | undefined): Promise<void> {
   if (remote && layout) await remote.run(releaseLockScript(layout)).catch(() => undefined);
 }
 
 function releaseLockScript(layout: ServerLayout): Shell {
   return lockScript(layoutEnv(layout), "release");
+}
+
+/**
+ * The app folder's lock as one run holds it: taken by its probe (probeAndLock), released with
+ * the run's log entry by its last step (finishRun), or by `withLock` when the run fails first.
+ * A lock the probe found held by another run is never this run's to release.
+ */
+export class RunLock {
+  private taken?: { remote: Pick<Remote, "run">; layout: ServerLayout };
+
+  /** The probe answered: what it says of the lock. */
+  took(remote: Pick<Remote, "run">, server: Pick<ServerState, "app" | "lock">): void {
+    if (server.lock && server.lock.status !== "held") this.taken = { remote, layout: serverLayout(server.app) };
+  }
+
+  release(): Promise<void> {
+    return releaseLock(this.taken?.remote, this.taken?.layout);
+  }
+}
+
+/** Runs `work`, which may take `lock`; if it fails, the lock is released (a failed switch or start is in the server's log already: its worker wrote it). */
+export async function withLock<T>(lock: RunLock, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
 }

@@ -160,6 +160,23 @@ describe("deploying the bundled demo", () => {
     expect(onServer(`cat ${app}/web/Dockerfile`)).toContain("FROM");
   });
 
+  it("a dry run of a one-file redeploy says it would send that file, goes through every step, and changes nothing on the server", async () => {
+    const state = () => onServer(`cat apps/.deploy-vps/${name}/current; ls -A apps/.deploy-vps/${name} apps/.deploy-vps/${name}/releases; cat ${app}/web/site/index.html.in`);
+    const before = state();
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version five, not shipped</h1>\n");
+    const run = await runCli([dir, "--path", `~/${app}`, "--dry-run", "--verbose"], { DEMO_PORT: port });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/\[SKIPPED: Upload: would send 1 file \(\d+ B\) of 7: web\/site\/index\.html\.in\]/);
+    expect(run.stderr).toContain("[SKIPPED: Switch: would make a new release live, keeping ");
+    expect(run.stderr).toContain("[SKIPPED: Build and start: would build web and run docker compose up -d]");
+    expect(run.stderr).toContain("[SKIPPED: Watch: would watch ");
+    expect(run.stdout).toContain("would send 1 changed, delete 0, keep 6 of release ");
+    const json = JSON.parse((await runCli([dir, "--path", `~/${app}`, "--dry-run", "--json"], { DEMO_PORT: port })).stdout);
+    expect(json).toMatchObject({ status: "planned", release: null, upload: null, uploadedBytes: 0 });
+    expect(state()).toBe(before);
+    writeFileSync(join(dir, "web/site/index.html.in"), "<h1>version four</h1>\n");
+  });
+
   it("a file that becomes a folder, and back, goes as a full upload and lands right", async () => {
     const deploy = async () => JSON.parse((await runCli([dir, "--path", `~/${app}`, "--settle", "0", "--json"], { DEMO_PORT: port })).stdout);
     writeFileSync(join(dir, "web/notes"), "a file\n");

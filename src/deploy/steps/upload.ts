@@ -1,0 +1,211 @@
+import { digestCachePath, digestFiles } from "../../archive/digest.js";
+import { packRelease, tarBytes } from "../../archive/pack.js";
+import type { ShippedFile } from "../../archive/walk.js";
+import { withWrittenFiles } from "../../compose/local-images.js";
+import { collectStreamGarbage } from "../../memory/stream-garbage.js";
+import { switchScript } from "../../release/apply.js";
+import { gitInfo, localOrigin, logEntry, type ReleaseMeta } from "../../release/history.js";
+import { releaseId } from "../../release/layout.js";
+import {
+  formatManifest,
+  fullUpload,
+  fullUploadReason,
+  MANIFEST_FILE,
+  manifestDelta,
+  manifestHash,
+  planUpload,
+  type UploadPlan,
+} from "../../release/manifest.js";
+import { keepManifest, liveManifest } from "../../release/manifest-store.js";
+import { uploadAndSwitch } from "../../release/upload.js";
+import { type StartStep, workerScript } from "../../release/worker.js";
+import { type DeployContext, type Ready, ready, type StepView } from "../context.js";
+import { formatBytes, uploadProgress } from "../format.js";
+import { timed } from "../tasks.js";
+
+/** What the Upload step needs: the project, its secrets and images, and (with a host) the server it goes to. */
+type UploadInput = Ready<DeployContext, "plan" | "env" | "images" | "project">;
+type LiveInput = Ready<DeployContext, "plan" | "env" | "images" | "project" | "remote" | "target" | "server" | "compose">;
+
+/** How the worker brings the containers up once `release`'s files are in place. */
+export function startStep(c: Ready<DeployContext, "plan" | "compose">, release: string): StartStep {
+  return {
+    compose: c.compose,
+    build: c.plan.services.some((s) => s.hasBuild),
+    release,
+    failed: logEntry("deploy", release, "failed"),
+  };
+}
+
+/** The files to send, and the manifest of the new release, hashed alongside (stopped by `hashing`). */
+interface PlannedUpload {
+  files: ShippedFile[];
+  plan: UploadPlan;
+  manifest: Promise<Buffer>;
+  hashing: AbortController;
+}
+
+/** Decides what to send: everything, or what differs from the live release's manifest. */
+async function planFiles(c: LiveInput): Promise<PlannedUpload> {
+  const { settings, server } = c;
+  const files = withWrittenFiles(c.plan.tree.files, c.images.written);
+  const paths = files.map((file) => file.path);
+  // Hashing every file is only needed up front to compare with the live release. A full upload
+  // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
+  // with no hash cache, that overlaps a whole read of the tree with the transfer.
+  // Stopped if the upload fails first: the CLI should not stay on to hash a tree nobody needs.
+  const hashing = new AbortController();
+  const digesting = timed(c, "digest", () =>
+    digestFiles(settings.projectDir, files, c.images.written, digestCachePath(settings.projectDir), hashing.signal),
+  );
+  digesting.catch(() => undefined);
+  const manifest = digesting.then(({ entries }) => formatManifest(entries));
+  manifest.catch(() => undefined);
+  const { current, manifestHash: liveHash } = server;
+  // A delta needs the live release's manifest, whose hash the probe brought back. The same hash
+  // as the new one's means no file changed: the live manifest need not be loaded at all.
+  const live = current && liveHash && !settings.full ? { release: current, hash: liveHash } : undefined;
+  const same = live !== undefined && manifestHash(await manifest) === live.hash;
+  const previous = live && !same ? await liveManifest(c.remote, c.target.layout, live.release, live.hash) : undefined;
+  const plan =
+    live && same
+      ? { base: live.release, send: [], deleted: [], unchanged: files.length }
+      : live && previous
+        ? planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous })
+        : fullUpload(paths, fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
+  return { files, plan, manifest, hashing };
+}
+
+/** "3,000 files". */
+function fileCount(n: number): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? "file" : "files"}`;
+}
+
+/** "a, b, c and 4 more". */
+function someOf(paths: string[]): string {
+  const shown = paths.slice(0, 3).join(", ");
+  return paths.length > 3 ? `${shown} and ${paths.length - 3} more` : shown;
+}
+
+/**
+ * What a dry run says in place of the Upload: what a deploy would send, the delta against the
+ * live release when there is one, else every file (`plan` undefined: no host to compare with).
+ */
+export function wouldUpload(files: ShippedFile[], plan: UploadPlan | undefined, envChanged: boolean): string {
+  const total = files.length.toLocaleString("en-US");
+  const bytes = (paths: Set<string>) => formatBytes(files.reduce((sum, file) => sum + (paths.has(file.path) ? file.size : 0), 0));
+  if (!plan || !plan.base) {
+    const all = `Upload: would send all ${fileCount(files.length)} (${bytes(new Set(files.map((f) => f.path)))})`;
+    return plan?.fullBecause ? `${all}: full upload, ${plan.fullBecause}` : all;
+  }
+  if (plan.send.length === 0 && plan.deleted.length === 0) {
+    return envChanged ? `Upload: would send no file of ${total}, only the new .env` : `Upload: nothing changed since release ${plan.base}`;
+  }
+  const sent = plan.send.length ? `${fileCount(plan.send.length)} (${bytes(new Set(plan.send))}) of ${total}: ${someOf(plan.send)}` : `no file of ${total}`;
+  const deleted = plan.deleted.length ? `; would delete ${fileCount(plan.deleted.length)}: ${someOf(plan.deleted)}` : "";
+  return `Upload: would send ${sent}${deleted}`;
+}
+
+/**
+ * The Upload step: decides what to send (everything, or what differs from the live release's
+ * manifest), streams it, and leaves the worker that switches and starts the new version
+ * running on the server (`c.worker`). It ends once the archive is whole there. A dry run plans
+ * the same and says what it would send.
+ */
+export async function uploadRelease(c: UploadInput, step: StepView): Promise<void> {
+  if (!c.remote) {
+    step.skip(wouldUpload(withWrittenFiles(c.plan.tree.files, c.images.written), undefined, true));
+    return;
+  }
+  const live = ready(c, "remote", "target", "server", "compose");
+  const started = Date.now();
+  const { files, plan, manifest, hashing } = await planFiles(live);
+  c.upload = plan;
+  const envChanged = c.env.text !== live.server.env;
+  // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
+  c.unchanged = plan.base !== undefined && plan.send.length === 0 && plan.deleted.length === 0 && !envChanged;
+  if (c.settings.dryRun) {
+    hashing.abort();
+    step.skip(wouldUpload(files, plan, envChanged));
+    return;
+  }
+  if (c.unchanged) {
+    c.release = plan.base;
+    step.skip(`Upload: nothing changed since release ${plan.base}`);
+    return;
+  }
+  await sendRelease(live, { files, manifest, hashing }, step, started);
+}
+
+/** Streams the release (retrying as a full upload when the live release turns out gone), then keeps its manifest. */
+async function sendRelease(c: LiveInput, planned: Omit<PlannedUpload, "plan">, step: StepView, started: number): Promise<void> {
+  const { settings } = c;
+  const { files, manifest, hashing } = planned;
+  const release = releaseId(new Date());
+  c.release = release;
+  const { layout } = c.target;
+  const meta: ReleaseMeta = {
+    id: release,
+    time: new Date().toISOString(),
+    by: localOrigin(),
+    git: await gitInfo(settings.projectDir),
+    files: files.length,
+    bytes: c.plan.tree.bytes,
+    project: c.project,
+    composeFiles: c.compose.files,
+  };
+  const worker = workerScript(layout, switchScript(layout, release, c.project, JSON.stringify(meta)), startStep(c, release));
+  // The worker follows the upload in the same remote script: this step ends when the archive
+  // is whole on the server, the next when the files are switched, the one after at `up`.
+  const send = async (plan: UploadPlan) => {
+    const sent = plan.base ? new Set(plan.send) : undefined;
+    const shipped = sent ? files.filter((file) => sent.has(file.path)) : files;
+    // A full upload carries the whole manifest; a redeploy only the lines that change, and the
+    // hash of the whole, for the server to check its rebuild.
+    const delta = plan.base ? manifestDelta(plan) : undefined;
+    const total = tarBytes(shipped);
+    let packed = 0;
+    const collect = collectStreamGarbage();
+    const archive = packRelease(
+      settings.projectDir,
+      shipped,
+      { replaced: c.images.written, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
+      (bytes) => {
+        packed = bytes;
+        collect.packed(bytes);
+      },
+    );
+    return uploadAndSwitch(
+      c.remote,
+      layout,
+      { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, worker },
+      (bytes) => {
+        c.uploadedBytes = bytes;
+        collect.sent(bytes);
+        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: Date.now() - started });
+      },
+    );
+  };
+  let upload = ready(c, "upload").upload;
+  let transfer = await send(upload);
+  try {
+    if (!(await timed(c, "upload", () => transfer.arrived))) {
+      upload = fullUpload(
+        files.map((file) => file.path),
+        "the live release is gone or differs from its manifest",
+      );
+      c.upload = upload;
+      transfer = await send(upload);
+      await timed(c, "upload", () => transfer.arrived);
+    }
+  } catch (error) {
+    hashing.abort();
+    throw error;
+  }
+  c.worker = transfer.worker;
+  await keepManifest(c.remote, layout, await manifest);
+  const what = upload.base
+    ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`
+    : `${upload.send.length} files (full upload: ${upload.fullBecause})`;
+  step.title = `Upload: ${what}, ${formatBytes(c.uploadedBytes)} sent in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+}
