@@ -8,21 +8,27 @@ import { Remote } from "../dist/ssh/connection.js";
 import { sh } from "../dist/ssh/quote.js";
 import { engineOverSsh } from "../dist/docker/engine.js";
 import { PROJECT_LABEL, readDocker } from "../dist/docker/facts.js";
+import { probeServer } from "../dist/release/probe.js";
 
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 const { values: opts } = parseArgs({ options: { runs: { type: "string", default: "15" } } });
 const env = Object.fromEntries(
   readFileSync(`${STATE}/env`, "utf8").trim().split("\n").map((line) => line.split(/=(.*)/s).slice(0, 2)),
 );
-const remote = await Remote.connect({
-  host: env.DEPLOY_HOST,
-  port: Number(env.DEPLOY_PORT),
-  user: env.DEPLOY_USER,
-  identity: env.DEPLOY_SSH_KEY,
-  knownHosts: env.DEPLOY_KNOWN_HOSTS,
-  acceptNewHostKey: false,
-  timeoutSeconds: 10,
-});
+const connect = (user) =>
+  Remote.connect({
+    host: env.DEPLOY_HOST,
+    port: Number(env.DEPLOY_PORT),
+    user,
+    identity: env.DEPLOY_SSH_KEY,
+    knownHosts: env.DEPLOY_KNOWN_HOSTS,
+    acceptNewHostKey: false,
+    timeoutSeconds: 10,
+  });
+const remote = await connect(env.DEPLOY_USER);
+// The test host's `nodocker` user has no docker command: its probe runs the script minus every
+// docker call, which is what the probe's script costs once the Engine API answers those.
+const withoutDocker = await connect("nodocker");
 const engine = engineOverSsh(remote);
 const filter = (label) => ({ label: [label] });
 const byFolder = `${"com.docker.compose.project.working_dir"}=/home/deploy/apps/nothing-here`;
@@ -37,6 +43,9 @@ const ways = {
     remote.run(sh`docker info --format '{{.ServerVersion}}' >/dev/null & docker ps -a --filter ${`label=${byFolder}`} --format '{{.Label "com.docker.compose.project"}}' >/dev/null & docker ps -a --filter ${`label=${byProject}`} --format '{{.Label "com.docker.compose.project.working_dir"}}' >/dev/null & wait`),
   "cli: docker compose version --short": () => remote.run(sh`docker compose version --short`),
   "ssh: an empty command (:)": () => remote.run(sh`:`),
+  "whole probe today (probeServer)": () => probeServer(remote, "apps/nothing-here", { env: true, candidate: "nothing-here" }),
+  "whole probe, its script without docker calls beside readDocker": () =>
+    Promise.all([probeServer(withoutDocker, "apps/nothing-here", { env: true, candidate: "nothing-here" }), readDocker(engine)]),
 };
 
 const times = Object.fromEntries(Object.keys(ways).map((name) => [name, []]));
@@ -49,6 +58,7 @@ for (let run = 0; run < Number(opts.runs); run += 1) {
   }
 }
 remote.close();
+withoutDocker.close();
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 console.log(`| way (${opts.runs} runs) | median ms | min–max ms |\n|---|---:|---:|`);
 for (const [name, values] of Object.entries(times)) {
