@@ -1,5 +1,4 @@
-import type { Remote } from "../ssh/connection.js";
-import { SocketRefused } from "../ssh/connection.js";
+import { type Remote, SocketRefused } from "../ssh/connection.js";
 import {
   AnswerShapeError,
   type ContainerSummary,

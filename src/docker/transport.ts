@@ -37,6 +37,7 @@ const MAX_BODY = 32 * 1024 * 1024;
 export function exchange(stream: Duplex, path: string, timeoutMs: number): Promise<EngineResponse> {
   return new Promise((resolve, reject) => {
     const fail = (message: string) => {
+      clearTimeout(timer);
       req.destroy();
       stream.destroy();
       reject(new EngineAnswerError(`Docker's Engine API, GET ${path}: ${message}`));
@@ -44,25 +45,17 @@ export function exchange(stream: Duplex, path: string, timeoutMs: number): Promi
     // No agent: the stream is handed over as the request's socket, and `Connection: close` sent.
     const req = request({ path, method: "GET", headers: { Host: "docker" }, createConnection: () => stream });
     const timer = setTimeout(() => fail(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
-    req.on("error", (error) => {
-      clearTimeout(timer);
-      fail(error.message);
-    });
+    req.on("error", (error) => fail(error.message));
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BODY) {
-          clearTimeout(timer);
-          fail(`the answer exceeds ${MAX_BODY} bytes`);
-        } else chunks.push(chunk);
+        if (size > MAX_BODY) fail(`the answer exceeds ${MAX_BODY} bytes`);
+        else chunks.push(chunk);
       });
       // Node's parser fails the response ("aborted") when the stream ends before the body does.
-      res.on("error", (error) => {
-        clearTimeout(timer);
-        fail(`the answer was cut short (${error.message})`);
-      });
+      res.on("error", (error) => fail(`the answer was cut short (${error.message})`));
       res.on("end", () => {
         clearTimeout(timer);
         stream.destroy();
