@@ -3,22 +3,26 @@
  * Docker socket) gives the probe the answers its docker CLI calls give.
  */
 import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engineOverSsh } from "../../src/docker/engine.js";
 import { dockerFacts, PROJECT_LABEL, WORKING_DIR_LABEL } from "../../src/docker/facts.js";
 import { probeServer } from "../../src/release/probe.js";
 import { Remote } from "../../src/ssh/connection.js";
-import { ROOT, onServer, removeProject, shq, testHost, uniqueName } from "./harness.js";
+import { sh } from "../../src/ssh/quote.js";
+import { freePort, ROOT, onServer, removeProject, shq, tempDir, testHost, uniqueName } from "./harness.js";
 
+const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
 const host = testHost();
-const connect = (user = host.DEPLOY_USER) =>
+const connect = (user = host.DEPLOY_USER, port = Number(host.DEPLOY_PORT), knownHosts = host.DEPLOY_KNOWN_HOSTS) =>
   Remote.connect({
     host: host.DEPLOY_HOST,
-    port: Number(host.DEPLOY_PORT),
+    port,
     user,
     identity: host.DEPLOY_SSH_KEY,
-    knownHosts: host.DEPLOY_KNOWN_HOSTS,
+    knownHosts,
     acceptNewHostKey: false,
     timeoutSeconds: 20,
   });
@@ -81,6 +85,37 @@ describe("the Engine API over SSH", () => {
       expect(probed.docker).toMatchObject({ status: "error", message: expect.stringMatching(/permission denied/) });
     } finally {
       outsider.close();
+    }
+  });
+});
+
+describe("the Engine API through an sshd that forbids forwarding", () => {
+  const folder = tempDir("sshd");
+  const pidFile = join(folder, "sshd.pid");
+  afterAll(() => {
+    if (existsSync(pidFile)) process.kill(Number(readFileSync(pidFile, "utf8").trim()));
+  });
+
+  it("says unreachable (DisableForwarding yes), so the caller can ask the CLI", async () => {
+    // A second sshd of the test host's, on a port of its own, with forwarding off.
+    const port = await freePort();
+    const config = join(folder, "sshd_config");
+    writeFileSync(
+      config,
+      [`ListenAddress 127.0.0.1`, `Port ${port}`, `HostKey ${STATE}/ssh_host_ed25519_key`, `PidFile ${pidFile}`, "UsePAM no", "AuthorizedKeysFile .ssh/authorized_keys", "DisableForwarding yes", ""].join("\n"),
+    );
+    const knownHosts = join(folder, "known_hosts");
+    const key = readFileSync(`${STATE}/ssh_host_ed25519_key.pub`, "utf8").split(" ").slice(0, 2).join(" ");
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${key}\n`);
+    execFileSync("/usr/sbin/sshd", ["-f", config]);
+    // sshd writes its pid file once it listens.
+    for (let waited = 0; !existsSync(pidFile) && waited < 5000; waited += 50) await sleep(50);
+    const remote = await connect(host.DEPLOY_USER, Number(port), knownHosts);
+    try {
+      expect((await remote.run(sh`docker info --format ok`)).stdout.toString().trim()).toBe("ok");
+      expect(await dockerFacts(engineOverSsh(remote), { app: "/srv/app" })).toEqual({ status: "unreachable", reason: "Channel open failure: open failed" });
+    } finally {
+      remote.close();
     }
   });
 });
