@@ -205,6 +205,16 @@ async function openHop(target: SshTarget, privateKey: string | undefined, known:
   return ssh;
 }
 
+/** sshd would not open a channel to a unix socket; it does not say why (see Remote.openSocket). */
+export class SocketRefused extends EnvironmentError {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`the server refused a channel to ${path}: ${reason}`);
+  }
+}
+
 /** Every remote command of a run is a channel on this one connection. */
 export class Remote {
   /** Remote commands run: the latency cost of a deploy, reported in the JSON summary. */
@@ -329,6 +339,21 @@ export class Remote {
     const env = options.envOf?.(answer);
     if (env !== undefined) this.secrets.addEnv(env);
     return { code, stdout: options.raw ? answer : this.redactBytes(answer), stderr: this.secrets.redact(stderr) };
+  }
+
+  /**
+   * A byte stream to a unix socket on the server (OpenSSH's direct-streamlocal channel) on this
+   * same connection: no command started. sshd answers "open failed" alike when forwarding is
+   * disabled, the socket is missing or the user may not open it: SocketRefused, for each.
+   */
+  async openSocket(path: string): Promise<ClientChannel> {
+    const connection = this.ssh.connection;
+    if (!connection) throw new EnvironmentError(`the SSH connection to ${this.target.host} is closed.`);
+    return new Promise((resolve, reject) =>
+      connection.openssh_forwardOutStreamLocal(path, (error, channel) =>
+        error ? reject(new SocketRefused(path, error.message.replace(/^\(SSH\) /, ""))) : resolve(channel),
+      ),
+    );
   }
 
   /** Output as it came, unless it holds a value to hide: then its text, redacted. */
