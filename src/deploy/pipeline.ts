@@ -96,7 +96,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
           const run = ready(c, "remote", "target", "release", "server");
           const { remote, target, release, timings } = run;
           const watched = await watchServices(
-            { remote, project: target.project, layout: target.layout, timings },
+            { remote, project: target.project, layout: target.layout, server: run.server, timings },
             { settle: settings.settle, action: "deploy", release },
             task,
           );

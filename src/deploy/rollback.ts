@@ -109,7 +109,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
         task: async (c, task) => {
           const { session, target } = ready(c, "session", "target");
           const watched = await watchServices(
-            { remote: session.remote, project: session.project, layout: session.layout, timings: c.timings },
+            { remote: session.remote, project: session.project, layout: session.layout, server: session.server, timings: c.timings },
             { settle: settings.settle, action: "rollback", release: target.id },
             task,
           );

@@ -1,10 +1,12 @@
 import type { ComposeKind } from "../compose/commands.js";
 import { type LogEntry, parseLogLines } from "./history.js";
-import { layoutEnv, typedLayout } from "./layout.js";
+import { type DockerReading, factsOf, readDocker } from "../docker/facts.js";
+import { engineOverSsh } from "../docker/engine.js";
+import { layoutEnv, serverLayout, typedLayout } from "./layout.js";
 import { type LockHolder, type LockOutcome, type LockSeen, lockScript, parseLock, parseLockSeen } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
-import { remoteScript } from "../remote/script.js";
+import { remoteScript, type ScriptValue } from "../remote/script.js";
 import { type Shell, sh } from "../ssh/quote.js";
 
 /** What one round trip learns about the server before anything is changed. */
@@ -13,6 +15,8 @@ export interface ServerState {
   appKind: "dir" | "file" | "missing";
   docker: { status: "ok" } | { status: "missing" } | { status: "error"; message: string };
   compose: { v2?: string; v1?: string };
+  /** What identifies the docker CLI and its plugin, when the Compose v2 version was asked rather than read from the state folder. */
+  composeKey?: string;
   /** GNU tar is there (the switch needs it). */
   hasTar: boolean;
   /** The first line of `tar --version` when it is another tar (busybox's, say). */
@@ -58,17 +62,28 @@ export interface ProbeOptions {
  * taken, only when both say the server is usable (a refused run leaves nothing behind), or
  * else reported. One command, one round trip; it exits 0 whatever it found.
  */
-export function probeScript(path: string, options: ProbeOptions = { env: true }): Shell {
+/**
+ * `docker: "engine"` when the client asks the Engine API itself, beside this script (see
+ * probeServer): the script then asks the docker CLI only what the engine does not know, Compose.
+ */
+export function probeScript(path: string, options: ProbeOptions = { env: true }, docker: DockerSource = "cli"): Shell {
   const layout = layoutEnv(typedLayout(path));
   const probe = remoteScript("probe", { env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0 } });
-  const docker = remoteScript("docker-facts", { env: { ...layout, CANDIDATE: options.candidate ?? "" } });
+  const facts = dockerFactsScript(layout, options.candidate, docker);
   const lock = options.lock;
-  if (!lock) return sh`${probe}; ${docker}; ${lockScript(layout, "report")}`;
+  if (!lock) return sh`${probe}; ${facts}; ${lockScript(layout, "report")}`;
   return sh`${probe}; usable=$?
-if ${docker} && [ "$usable" = 0 ]; then ${lockScript(layout, "take", JSON.stringify(lock.holder), lock.force ? 1 : 0)}; fi`;
+if ${facts} && [ "$usable" = 0 ]; then ${lockScript(layout, "take", JSON.stringify(lock.holder), lock.force ? 1 : 0)}; fi`;
 }
 
 /** `key=value` lines into a map, and a reader that decodes the base64 values. */
+/** Who tells whether Docker answers and which stacks run: its CLI on the server, or its Engine API asked by the client. */
+export type DockerSource = "cli" | "engine";
+
+function dockerFactsScript(layout: Record<string, ScriptValue>, candidate: string | undefined, docker: DockerSource): Shell {
+  return remoteScript("docker-facts", { env: { ...layout, CANDIDATE: candidate ?? "", ENGINE_ANSWERS: docker === "engine" ? 1 : 0 } });
+}
+
 export function scriptFields(stdout: string): { fields: Map<string, string>; decoded: (key: string) => string | undefined } {
   const fields = new Map<string, string>();
   for (const line of stdout.split("\n")) {
@@ -94,22 +109,15 @@ export function parseProbe(stdout: string): ServerState {
       "the server's answer to the probe was cut short; is it a POSIX shell with base64, sed and tar?",
     );
   }
-  const docker = fields.get("docker");
   return {
     app: decoded("app") ?? "",
     appKind: (fields.get("kind") as ServerState["appKind"]) ?? "missing",
-    docker:
-      docker === "ok"
-        ? { status: "ok" }
-        : docker === "missing"
-          ? { status: "missing" }
-          : { status: "error", message: decoded("dockerMessage") ?? "" },
     compose: { v2: decoded("compose2")?.trim() || undefined, v1: decoded("compose1")?.trim() || undefined },
+    composeKey: decoded("composeKey") || undefined,
     hasTar: fields.get("tar") === "ok",
     otherTar: decoded("tarOther"),
     project: decoded("project")?.trim() || undefined,
-    labelledProject: decoded("labelled")?.trim() || undefined,
-    otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
+    ...dockerAnswer(fields, decoded),
     lock: parseLock(fields),
     lockSeen: parseLockSeen(fields),
     current: decoded("current")?.trim() || undefined,
@@ -121,11 +129,51 @@ export function parseProbe(stdout: string): ServerState {
   };
 }
 
+type DockerAnswer = Pick<ServerState, "docker" | "labelledProject" | "otherFolders">;
+
+/** What docker-facts.sh said of the engine and the stacks (nothing when the Engine API was asked instead). */
+function dockerAnswer(fields: Map<string, string>, decoded: (key: string) => string | undefined): DockerAnswer {
+  const docker = fields.get("docker");
+  return {
+    docker:
+      docker === "ok"
+        ? { status: "ok" }
+        : docker === "missing"
+          ? { status: "missing" }
+          : { status: "error", message: decoded("dockerMessage") ?? "" },
+    labelledProject: decoded("labelled")?.trim() || undefined,
+    otherFolders: (decoded("others") ?? "").split("\n").filter(Boolean),
+  };
+}
+
+/**
+ * The probe's round trip. Whether Docker answers and which stacks run are asked of the Engine
+ * API over the same SSH connection, beside the script: the docker CLI would cost a Go start-up
+ * per question. Where sshd forwards no unix socket (or the socket is closed to this user), the
+ * CLI answers instead, in one more round trip.
+ */
 export async function probeServer(remote: Remote, path: string, options: ProbeOptions): Promise<ServerState> {
-  const result = await remote.run(probeScript(path, options), { secretOutput: options.env, envOf: envInAnswer });
+  const reading = readDocker(engineOverSsh(remote));
+  // Awaited below once the script answered; a script that failed first must not leave it unhandled.
+  reading.catch(() => undefined);
+  const result = await remote.run(probeScript(path, options, "engine"), { secretOutput: options.env, envOf: envInAnswer });
   if (result.code !== 0)
     throw new EnvironmentError(`probing ${remote.target.host} failed: ${result.stderr.trim()}`);
-  return parseProbe(result.stdout.toString("utf8"));
+  const state = parseProbe(result.stdout.toString("utf8"));
+  return { ...state, ...(await dockerOf(remote, state, await reading, options.candidate)) };
+}
+
+async function dockerOf(remote: Remote, state: ServerState, reading: DockerReading, candidate: string | undefined): Promise<DockerAnswer> {
+  if (state.docker.status === "missing") return state;
+  if (reading.status === "unreachable") {
+    const facts = dockerFactsScript(layoutEnv(serverLayout(state.app)), candidate, "cli");
+    const result = await remote.run(facts);
+    const { fields, decoded } = scriptFields(result.stdout.toString("utf8"));
+    return dockerAnswer(fields, decoded);
+  }
+  const facts = factsOf(reading, { app: state.app, candidate, recordedProject: state.project });
+  if (facts.status === "ok") return { docker: { status: "ok" }, labelledProject: facts.labelledProject, otherFolders: facts.otherFolders };
+  return { docker: { status: "error", message: facts.status === "error" ? facts.message : facts.reason }, otherFolders: [] };
 }
 
 /**

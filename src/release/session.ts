@@ -6,6 +6,7 @@ import { type LogEntry, logScript } from "./history.js";
 import { describeHolder, heldError, lockHolder, lockScript } from "./lock.js";
 import { layoutEnv, type ServerLayout, serverLayout } from "./layout.js";
 import { probeServer, type ServerState } from "./probe.js";
+import { remoteScript } from "../remote/script.js";
 import { localProjectName, probeTarget, resolveTarget, type Target } from "./target.js";
 
 /** A connection to the server with what the probe learned about the app folder. */
@@ -67,8 +68,16 @@ export async function probeAndLock(
 }
 
 /** Appends the run's outcome to the server's log and releases the lock, in one round trip. */
-export async function finishRun(remote: Remote, layout: ServerLayout, entry: LogEntry): Promise<void> {
-  await remote.run(sh`${logScript(layout, entry)}; ${releaseLockScript(layout)}`);
+export async function finishRun(
+  remote: Remote,
+  layout: ServerLayout,
+  entry: LogEntry,
+  server: Pick<ServerState, "compose" | "composeKey">,
+): Promise<void> {
+  const { composeKey } = server;
+  const v2 = server.compose.v2;
+  const remember = composeKey && v2 ? sh`; ${remoteScript("remember-compose", { env: layoutEnv(layout), args: [composeKey, v2] })}` : sh``;
+  await remote.run(sh`${logScript(layout, entry)}${remember}; ${releaseLockScript(layout)}`);
 }
 
 /** After a failure: release the lock if the connection still allows it. */

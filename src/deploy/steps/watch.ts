@@ -2,6 +2,7 @@ import type { ServiceVerdict } from "../../health/classify.js";
 import { watchStack } from "../../health/watch.js";
 import { type LogEntry, logEntry } from "../../release/history.js";
 import type { ServerLayout } from "../../release/layout.js";
+import type { ServerState } from "../../release/probe.js";
 import { finishRun } from "../../release/session.js";
 import type { Remote } from "../../ssh/connection.js";
 import type { DeployContext, StepView } from "../context.js";
@@ -24,7 +25,7 @@ export function watchSkip(c: DeployContext): string | false {
  * seconds, then appends the run's outcome to the server's log and releases the lock.
  */
 export async function watchServices(
-  c: { remote: Remote; project: string; layout: ServerLayout; timings: Record<string, number> },
+  c: { remote: Remote; project: string; layout: ServerLayout; server: ServerState; timings: Record<string, number> },
   run: { settle: number; action: LogEntry["action"]; release: string },
   step: StepView,
 ): Promise<Watched> {
@@ -34,7 +35,7 @@ export async function watchServices(
     }),
   );
   const flagged = services.filter((s) => s.flagged);
-  await finishRun(c.remote, c.layout, logEntry(run.action, run.release, flagged.length ? "unhealthy" : "healthy"));
+  await finishRun(c.remote, c.layout, logEntry(run.action, run.release, flagged.length ? "unhealthy" : "healthy"), c.server);
   step.title = flagged.length
     ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
     : `Watch: ${services.length} services up`;

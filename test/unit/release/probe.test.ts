@@ -12,6 +12,9 @@ import {
   serverError,
 } from "../../../src/release/probe.js";
 
+import { layoutEnv, serverLayout } from "../../../src/release/layout.js";
+import { remoteScript } from "../../../src/remote/script.js";
+
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 
 function state(overrides: Partial<ServerState> = {}): ServerState {
@@ -301,24 +304,36 @@ describe("probeScript in a local sh", () => {
     expect(refusing.compose).toEqual({});
   });
 
-  it("keeps the Compose v2 version in an existing state folder until the docker CLI or its plugin changes", () => {
+  it("asks the Compose v2 version once; the run's end keeps it in an existing state folder until the docker CLI or its plugin changes", () => {
     const calls = join(home, "compose-calls");
     const PATH = pathWith(`case "$1 $2" in "info "*) echo 27.3.1 ;; "compose version") echo x >> "${calls}"; echo 2.29.7 ;; esac`);
     const plugin = join(home, ".docker", "cli-plugins", "docker-compose");
     mkdirSync(dirname(plugin), { recursive: true });
     writeFileSync(plugin, "");
     const asked = () => (existsSync(calls) ? readFileSync(calls, "utf8").split("\n").length - 1 : 0);
+    const remember = (app: string, state: ServerState) =>
+      execFileSync("/bin/sh", ["-c", remoteScript("remember-compose", { env: layoutEnv(serverLayout(app)), args: [state.composeKey ?? "", state.compose.v2 ?? ""] }).code], { env: { PATH } });
 
-    expect(run("~/apps/uncached", home, PATH).compose).toEqual({ v2: "2.29.7" });
+    const uncached = run("~/apps/uncached", home, PATH);
+    expect(uncached.compose).toEqual({ v2: "2.29.7" });
+    expect(uncached.composeKey).toContain(plugin);
+    remember(uncached.app, uncached);
     expect(existsSync(join(home, "apps", ".deploy-vps", "uncached"))).toBe(false);
+
     mkdirSync(join(home, "apps", ".deploy-vps", "cached"), { recursive: true });
+    const first = run("~/apps/cached", home, PATH);
+    expect(existsSync(join(home, "apps", ".deploy-vps", "cached", "compose-version"))).toBe(false);
+    remember(first.app, first);
     const before = asked();
-    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
-    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
-    expect(asked()).toBe(before + 1);
+    const cached = run("~/apps/cached", home, PATH);
+    expect(cached.compose).toEqual({ v2: "2.29.7" });
+    expect(cached.composeKey).toBeUndefined();
+    expect(asked()).toBe(before);
     utimesSync(plugin, new Date(), new Date(Date.now() + 60_000));
-    expect(run("~/apps/cached", home, PATH).compose).toEqual({ v2: "2.29.7" });
-    expect(asked()).toBe(before + 2);
+    const upgraded = run("~/apps/cached", home, PATH);
+    expect(upgraded.compose).toEqual({ v2: "2.29.7" });
+    expect(upgraded.composeKey).toBeDefined();
+    expect(asked()).toBe(before + 1);
   });
 
   it("takes the lock only when the server will not be refused, and leaves nothing behind otherwise", () => {
