@@ -1,6 +1,5 @@
 import { Listr, type ListrRendererValue } from "listr2";
 import type { Settings } from "../config/settings.js";
-import { rollbackTarget } from "../release/history.js";
 import { RunLock, withLock } from "../release/session.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -14,24 +13,18 @@ import { readProject } from "./steps/read-project.js";
 import { switchRelease, switchSkip } from "./steps/switch.js";
 import { uploadRelease } from "./steps/upload.js";
 import { useLocalImages } from "./steps/use-local-images.js";
-import { watchServices, watchSkip } from "./steps/watch.js";
+import { watchDeploy, watchSkip } from "./steps/watch.js";
 import { listrOptions } from "./tasks.js";
 
 /** A deploy that ran to its end: what the report is made from. */
 export type DeployReport = Ready<DeployContext, "plan" | "project" | "env" | "images">;
-
-/** The release a rollback after this deploy would go to, if any. */
-function previousRelease(c: Ready<DeployContext, "server" | "release">): string | undefined {
-  const back = rollbackTarget((c.server.kept ?? []).map((id) => ({ id })), c.release, c.server.lastEntries ?? []);
-  return typeof back === "string" ? undefined : back.target.id;
-}
 
 export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Promise<DeployReport> {
   const ctx: DeployContext = { settings, lock: new RunLock(), uploadedBytes: 0, services: [], logs: new Map(), timings: {} };
   const online = settings.host !== undefined;
   // A dry run without a host plans locally; anything else needs one (sshTarget says so).
   const target = online || !settings.dryRun ? await sshTarget(settings) : undefined;
-  // The SSH handshake (7 round trips) runs while the project is read. Connecting changes
+  // The SSH handshake runs while the project is read. Connecting changes
   // nothing on the server; a project that cannot be read still stops the run first, and
   // drops the connection.
   const planning = planProject(settings, env);
@@ -93,14 +86,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: `Watch for crash loops (up to ${settings.settle} s)`,
         skip: (c) => watchSkip(c),
         task: async (c, task) => {
-          const run = ready(c, "remote", "target", "release", "server");
-          const { remote, target, release, timings } = run;
-          const watched = await watchServices(
-            { remote, project: target.project, layout: target.layout, server: run.server, timings },
-            { settle: settings.settle, action: "deploy", release },
-            task,
-          );
-          Object.assign(c, watched, { previous: previousRelease(run) });
+          Object.assign(c, await watchDeploy(ready(c, "remote", "target", "release", "server"), task));
         },
       },
     ],

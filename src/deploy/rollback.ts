@@ -13,7 +13,7 @@ import { sshTarget } from "../ssh/login.js";
 import { type Shell, sh } from "../ssh/quote.js";
 import { type Ready, ready, type StepView } from "./context.js";
 import { buildAndStart } from "./steps/build-and-start.js";
-import { watchServices } from "./steps/watch.js";
+import { type Watched, watchServices } from "./steps/watch.js";
 import { listrOptions, timed } from "./tasks.js";
 
 /** What the rollback's steps hand to each other, built up as they run (see DeployContext). */
@@ -88,6 +88,16 @@ async function restore(c: Ready<RollbackContext, "session" | "target">): Promise
   await timed(c, "restore", () => worker.switched);
 }
 
+/** The shared Watch, on the rolled-back release. */
+function watchRollback(c: Ready<RollbackContext, "session" | "target">, settings: Settings, step: StepView): Promise<Watched> {
+  const { session, target } = c;
+  return watchServices(
+    { remote: session.remote, project: session.project, layout: session.layout, server: session.server, timings: c.timings },
+    { settle: settings.settle, action: "rollback", release: target.id },
+    step,
+  );
+}
+
 export async function runRollback(settings: Settings, to: string | undefined): Promise<RollbackReport> {
   const ctx: RollbackContext = { lock: new RunLock(), skipped: [], services: [], logs: new Map(), timings: {} };
   const tasks = new Listr<RollbackContext, ListrRendererValue, ListrRendererValue>(
@@ -107,13 +117,7 @@ export async function runRollback(settings: Settings, to: string | undefined): P
       {
         title: `Watch for crash loops (up to ${settings.settle} s)`,
         task: async (c, task) => {
-          const { session, target } = ready(c, "session", "target");
-          const watched = await watchServices(
-            { remote: session.remote, project: session.project, layout: session.layout, server: session.server, timings: c.timings },
-            { settle: settings.settle, action: "rollback", release: target.id },
-            task,
-          );
-          Object.assign(c, watched);
+          Object.assign(c, await watchRollback(ready(c, "session", "target"), settings, task));
         },
       },
     ],

@@ -1,11 +1,11 @@
 import type { ServiceVerdict } from "../../health/classify.js";
 import { watchStack } from "../../health/watch.js";
-import { type LogEntry, logEntry } from "../../release/history.js";
+import { type LogEntry, logEntry, rollbackTarget } from "../../release/history.js";
 import type { ServerLayout } from "../../release/layout.js";
 import type { ServerState } from "../../release/probe.js";
 import { finishRun } from "../../release/session.js";
 import type { Remote } from "../../ssh/connection.js";
-import type { DeployContext, StepView } from "../context.js";
+import type { DeployContext, Ready, StepView } from "../context.js";
 import { timed } from "../tasks.js";
 
 export interface Watched {
@@ -40,4 +40,19 @@ export async function watchServices(
     ? `Watch: ${flagged.map((s) => s.service).join(", ")} ${flagged.length === 1 ? "is" : "are"} failing`
     : `Watch: ${services.length} services up`;
   return { services, logs };
+}
+
+/** The deploy's Watch, and the release a rollback after it would go to, if any. */
+export async function watchDeploy(
+  c: Ready<DeployContext, "remote" | "target" | "release" | "server">,
+  step: StepView,
+): Promise<Watched & { previous?: string }> {
+  const { remote, target, release, server, timings } = c;
+  const watched = await watchServices(
+    { remote, project: target.project, layout: target.layout, server, timings },
+    { settle: c.settings.settle, action: "deploy", release },
+    step,
+  );
+  const back = rollbackTarget((server.kept ?? []).map((id) => ({ id })), release, server.lastEntries ?? []);
+  return { ...watched, previous: typeof back === "string" ? undefined : back.target.id };
 }
