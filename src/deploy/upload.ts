@@ -1,8 +1,8 @@
-import { digestCachePath, digestFiles } from "../archive/digest.js";
-import { packRelease, tarBytes } from "../archive/pack.js";
+import { digestCachePath, digestFiles, FileHashes, writeHashCache } from "../archive/digest.js";
+import { type Later, packRelease, tarBytes } from "../archive/pack.js";
+import type { ShippedFile } from "../archive/walk.js";
 import { switchScript } from "../release/apply.js";
 import { gitInfo, localOrigin, logEntry, type ReleaseMeta } from "../release/history.js";
-import { collectStreamGarbage } from "../memory/stream-garbage.js";
 import { releaseId } from "../release/layout.js";
 import {
   formatManifest,
@@ -32,6 +32,27 @@ export function startStep(c: DeployContext): StartStep {
   };
 }
 
+/** Shows the upload's progress this often: a line per chunk cost the CLI more than the chunk. */
+const PROGRESS_EVERY_MS = 200;
+
+/**
+ * The manifest of a first deploy, made from the hashes the archive takes as it reads each file:
+ * `make` is called once the files are packed.
+ */
+function hashedByArchive(files: ShippedFile[], replaced: Map<string, string>) {
+  const hashes = new FileHashes(files, replaced);
+  let made: (text: Buffer) => void = () => undefined;
+  const manifest = new Promise<Buffer>((resolve) => {
+    made = resolve;
+  });
+  const make = () => {
+    const text = formatManifest(hashes);
+    made(text);
+    return text;
+  };
+  return { hashes, manifest, make };
+}
+
 /**
  * The Upload step: decides what to send (everything, or what differs from the live release's
  * manifest), streams it, and leaves the worker that switches and starts the new version
@@ -43,26 +64,24 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
   const files = withWrittenFiles(c.plan.tree.files, c.images.written);
   const paths = files.map((file) => file.path);
   const everything = (because: string) => fullUpload(paths, because);
-  // Hashing every file is only needed up front to compare with the live release. A full upload
-  // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
-  // with no hash cache, that overlaps a whole read of the tree with the transfer.
-  // Stopped if the upload fails first: the CLI should not stay on to hash a tree nobody needs.
-  const hashing = new AbortController();
-  const digesting = timed(c, "digest", () =>
-    digestFiles(settings.projectDir, files, c.images.written, digestCachePath(settings.projectDir), hashing.signal),
-  );
-  digesting.catch(() => undefined);
-  const manifest = digesting.then(({ entries }) => formatManifest(entries));
-  manifest.catch(() => undefined);
+  const cacheFile = digestCachePath(settings.projectDir);
   const { current, manifestHash: liveHash } = c.server;
-  // A delta needs the live release's manifest, whose hash the probe brought back. The same hash
-  // as the new one's means no file changed: the live manifest need not be loaded at all.
+  // A delta needs the live release's manifest, whose hash the probe brought back, and the new
+  // one, hashed up front (from the hash cache, mostly). The same hash as the live one means no
+  // file changed: the live manifest need not be loaded at all.
   const live = current && liveHash && !settings.full ? { release: current, hash: liveHash } : undefined;
-  const same = live !== undefined && manifestHash(await manifest) === live.hash;
-  const previous = live && !same ? await liveManifest(c.remote, c.layout, live.release, live.hash) : undefined;
-  if (live && same) c.upload = { base: live.release, send: [], deleted: [], unchanged: files.length };
-  else if (live && previous) {
-    c.upload = planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous });
+  // A first deploy need not wait: the archive hashes each file as it reads it, and the manifest
+  // made from those hashes closes it. Each file is read once.
+  const byArchive = live ? undefined : hashedByArchive(files, c.images.written);
+  const manifest =
+    byArchive?.manifest ??
+    timed(c, "digest", () => digestFiles(settings.projectDir, files, c.images.written, cacheFile)).then(({ entries }) => formatManifest(entries));
+  if (live) {
+    const same = manifestHash(await manifest) === live.hash;
+    const previous = same ? undefined : await liveManifest(c.remote, c.layout, live.release, live.hash);
+    if (same) c.upload = { base: live.release, send: [], deleted: [], unchanged: files.length };
+    else if (previous) c.upload = planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous });
+    else c.upload = everything(fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
   } else c.upload = everything(fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
   const { base } = c.upload;
   if (base && c.upload.send.length === 0 && c.upload.deleted.length === 0 && c.env.text === c.server.env) {
@@ -94,15 +113,19 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
     const delta = plan.base ? manifestDelta(plan) : undefined;
     const total = tarBytes(shipped);
     let packed = 0;
-    const collect = collectStreamGarbage();
+    let shown = 0;
     const archive = packRelease(
       settings.projectDir,
       shipped,
-      { replaced: c.images.written, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
+      {
+        replaced: c.images.written,
+        extra: delta ?? new Map<string, Later>([[MANIFEST_FILE, byArchive?.make ?? manifest]]),
+        beside: new Map([["env", c.env.text]]),
+      },
       (bytes) => {
         packed = bytes;
-        collect.packed(bytes);
       },
+      byArchive && ((index, digest) => byArchive.hashes.set(index, digest)),
     );
     return uploadAndSwitch(
       c.remote,
@@ -110,23 +133,21 @@ export async function uploadRelease(c: DeployContext, step: StepView): Promise<v
       { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, worker },
       (bytes) => {
         c.uploadedBytes = bytes;
-        collect.sent(bytes);
-        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: Date.now() - started });
+        const now = Date.now();
+        if (now - shown < PROGRESS_EVERY_MS) return;
+        shown = now;
+        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: now - started });
       },
     );
   };
   let transfer = await send(c.upload);
-  try {
-    if (!(await timed(c, "upload", () => transfer.arrived))) {
-      c.upload = everything("the live release is gone or differs from its manifest");
-      transfer = await send(c.upload);
-      await timed(c, "upload", () => transfer.arrived);
-    }
-  } catch (error) {
-    hashing.abort();
-    throw error;
+  if (!(await timed(c, "upload", () => transfer.arrived))) {
+    c.upload = everything("the live release is gone or differs from its manifest");
+    transfer = await send(c.upload);
+    await timed(c, "upload", () => transfer.arrived);
   }
   c.worker = transfer.worker;
+  if (byArchive) await writeHashCache(cacheFile, byArchive.hashes);
   await keepManifest(c.remote, c.layout, await manifest);
   const { upload } = c;
   const what = upload.base
