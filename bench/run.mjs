@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps]`
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory] [--memory off]`
 //
 // Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
 // in alternation (A B C … A B C …), and reports medians and min–max:
@@ -11,14 +11,18 @@
 // deploy-vps's "transfer" is the whole run but compose up and the watch: start-up, reading the
 // tree, connect, probe, digest, upload, switch, the part comparable with the baselines;
 // "total" adds compose up and the watch (--settle 0).
+// Then flat memory (unless --memory off, or an --only other than memory): a first deploy over
+// loopback of a 100 MB / 5,000-file tree and of a 1 GB / 50,000-file one, each CLI's peak RSS
+// and their ratio, against the 1.3x target.
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout } from "node:timers";
-import { appendFileSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { generate } from "./tree.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STATE = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
@@ -33,58 +37,12 @@ const { values: opts } = parseArgs({
     "rtt-ms": { type: "string", default: "40" },
     doc: { type: "string", default: "docs/benchmarks.md" },
     only: { type: "string", default: "" },
+    memory: { type: "string", default: "on" },
   },
 });
 const KEY = join(STATE, "id_ed25519");
 const EXCLUDES = ["node_modules", ".git", ".next", ".nuxt", ".turbo", ".cache", "coverage"];
 const ROOT_EXCLUDES = ["dist", "build"];
-
-/** mulberry32: a small seeded PRNG, so that the tree is the same on every run. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function write(root, path, content) {
-  mkdirSync(dirname(join(root, path)), { recursive: true });
-  writeFileSync(join(root, path), content);
-}
-
-/** A monorepo like the seed's: source files, incompressible assets, and heavy skipped folders. */
-function generate(root, files, assetsMb, skippedMb, seed) {
-  const random = prng(seed);
-  const words = ["const", "export", "function", "return", "await", "import", "from", "props", "state", "render", "value", "index", "user", "order", "price"];
-  for (let i = 0; i < files; i++) {
-    const lines = 10 + Math.floor(random() * 150);
-    let text = "";
-    for (let l = 0; l < lines; l++) {
-      const n = 3 + Math.floor(random() * 8);
-      for (let w = 0; w < n; w++) text += `${words[Math.floor(random() * words.length)]}${Math.floor(random() * 100)} `;
-      text += "\n";
-    }
-    write(root, `apps/app-${i % 6}/src/module-${String(i).padStart(5, "0")}.ts`, text);
-  }
-  const asset = Buffer.alloc(1024 * 1024);
-  for (let i = 0; i < assetsMb; i++) {
-    for (let b = 0; b < asset.length; b += 4) asset.writeUInt32LE(Math.floor(random() * 4294967296), b);
-    write(root, `apps/app-${i % 6}/public/asset-${i}.webp`, asset);
-  }
-  // Skipped folders: sparse files (cheap to make) and many small ones, as node_modules has.
-  for (const [folder, share] of [["node_modules", 0.6], ["apps/app-0/.next", 0.2], [".git", 0.2]]) {
-    write(root, `${folder}/pack.bin`, "");
-    truncateSync(join(root, `${folder}/pack.bin`), Math.floor(skippedMb * share * 1024 * 1024));
-    for (let i = 0; i < 500; i++) write(root, `${folder}/pkg-${i}/index.js`, "module.exports = 1;\n");
-  }
-  write(root, "dist/bundle.js", "built\n");
-  write(root, "compose.yaml", "name: bench\nservices:\n  app:\n    image: local/busybox:latest\n    command: [\"sleep\", \"2147483647\"]\n    init: true\n");
-  write(root, ".env.example", "APP_SECRET=\n");
-}
 
 /** Delays every chunk by half the round-trip time each way: the added latency netem would give. */
 function delayRelay(target, oneWayMs) {
@@ -127,6 +85,67 @@ function run(file, args, env = process.env) {
   });
 }
 
+/** Removes deploy-vps's app folder, state and containers from the server: the next deploy is a first one. */
+const DV_CLEAN = 'ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench/dv bench/.deploy-vps';
+
+const sshTo = (link) => (command) =>
+  `ssh -o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port} deploy@${link.host} '${command}'`;
+
+/** One deploy-vps run with --json; `env` adds to the CLI's environment (a cache folder of its own). */
+async function runDeployVps(link, tree, env = {}) {
+  const started = Date.now();
+  const before = counters(link.iface);
+  const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), tree, "--host", link.host, "--port", String(link.port), "--user", "deploy", "-i", KEY, "--known-hosts", link.knownHosts, "--path", "~/bench/dv", "--settle", "0", "--json"], { ...process.env, NO_COLOR: "1", ...env });
+  if (out.status !== 0) throw new Error(`deploy-vps failed: ${out.stderr.split("\n").slice(-3).join("\n")}`);
+  const summary = JSON.parse(out.stdout);
+  const t = summary.timings;
+  return {
+    wallMs: Date.now() - started,
+    // Everything but compose and the watch: Node's start-up and reading the tree count, as
+    // rsync's and tar's own start-up and walk do.
+    transferMs: Date.now() - started - (t.start ?? 0) - (t.watch ?? 0),
+    bytes: counters(link.iface) - before,
+    payload: summary.uploadedBytes,
+    roundTrips: summary.roundTrips,
+    peakRss: summary.peakRssBytes,
+    timings: t,
+  };
+}
+
+/**
+ * Flat memory: the CLI's peak RSS on a first deploy over loopback (no hash cache, nothing on the
+ * server) of a 100 MB / 5,000-file tree and of a 1 GB / 50,000-file one, the same mix of source
+ * files and incompressible assets. Flat means the second peaks at most FLAT_TARGET times the first.
+ */
+const FLAT_TARGET = 1.3;
+const MEMORY_TREES = [
+  { files: 5000, assetsMb: 75 },
+  { files: 50000, assetsMb: 750 },
+];
+
+async function flatMemory(link) {
+  const ssh = sshTo(link);
+  const rows = [];
+  for (const size of MEMORY_TREES) {
+    const tree = join(tmpdir(), `deploy-vps-bench-memory-${size.files}`, "bench");
+    rmSync(dirname(tree), { recursive: true, force: true });
+    console.error(`generating ${size.files} files and ${size.assetsMb} MB of assets in ${tree}`);
+    generate(tree, size.files, size.assetsMb, 0, Number(opts.seed));
+    const cache = join(dirname(tree), "cache");
+    try {
+      const shipped = Number((await sh(`cd ${tree} && du -sb --exclude=node_modules --exclude=.git --exclude=.next --exclude=./dist . | cut -f1`)).trim());
+      await sh(ssh(`mkdir -p bench && ${DV_CLEAN}`));
+      const sample = await runDeployVps(link, tree, { XDG_CACHE_HOME: cache });
+      console.error(`[flat memory] ${size.files} files, ${mb(shipped)} MB: peak RSS ${mb(sample.peakRss)} MB, transfer ${secs(sample.transferMs)} s`);
+      rows.push({ ...size, shipped, peakRss: sample.peakRss, transferMs: sample.transferMs });
+    } finally {
+      rmSync(dirname(tree), { recursive: true, force: true });
+    }
+  }
+  await sh(ssh(`${DV_CLEAN}; rm -rf bench`));
+  return rows;
+}
+
 async function sh(command) {
   const result = await run("bash", ["-c", command]);
   if (result.status !== 0) throw new Error(`${command}\n${result.stderr}`);
@@ -145,9 +164,10 @@ async function main() {
   const links = [];
   const wanted = opts.links.split(",");
   const loopbackPort = Number(readFileSync(join(STATE, "env"), "utf8").match(/DEPLOY_PORT=(\d+)/)?.[1] ?? 2222);
-  if (wanted.includes("loopback")) {
-    links.push({ name: "loopback", host: "127.0.0.1", port: loopbackPort, knownHosts: join(STATE, "known_hosts"), iface: "lo" });
-  }
+  const loopback = { name: "loopback", host: "127.0.0.1", port: loopbackPort, knownHosts: join(STATE, "known_hosts"), iface: "lo" };
+  if (wanted.includes("loopback")) links.push(loopback);
+  // --only memory: the flat-memory section alone; any other --only leaves it out.
+  const memoryWanted = opts.memory !== "off" && (opts.only === "" || opts.only === "memory");
   let relay;
   if (wanted.includes("throttled")) {
     execFileSync("bash", [join(ROOT, "bench/link.sh"), "up"], { stdio: "inherit" });
@@ -159,33 +179,16 @@ async function main() {
   }
 
   const results = [];
+  let memory = [];
   try {
-    for (const link of links) {
+    for (const link of opts.only === "memory" ? [] : links) {
       const sshOpts = `-o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port}`;
       const ssh = (command) => `ssh ${sshOpts} deploy@${link.host} '${command}'`;
       const excludes = [...EXCLUDES.map((e) => `--exclude=${e}`), ...ROOT_EXCLUDES.map((e) => `--exclude=./${e}`), "--exclude=.env", "--exclude=.env.*"].join(" ");
       const rsyncExcludes = [...EXCLUDES.map((e) => `--exclude=${e}`), ...ROOT_EXCLUDES.map((e) => `--exclude=/${e}`), "--exclude=.env", "--exclude=.env.*"].join(" ");
       const clean = (dir) => sh(ssh(`rm -rf ${dir}`));
       const changeOneFile = () => appendFileSync(join(tree, "apps/app-1/src/module-00001.ts"), `// change ${Date.now()}\n`);
-      const deployVps = async () => {
-        const started = Date.now();
-        const before = counters(link.iface);
-        const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), tree, "--host", link.host, "--port", String(link.port), "--user", "deploy", "-i", KEY, "--known-hosts", link.knownHosts, "--path", "~/bench/dv", "--settle", "0", "--json"], { ...process.env, NO_COLOR: "1" });
-        if (out.status !== 0) throw new Error(`deploy-vps failed: ${out.stderr.split("\n").slice(-3).join("\n")}`);
-        const summary = JSON.parse(out.stdout);
-        const t = summary.timings;
-        return {
-          wallMs: Date.now() - started,
-          // Everything but compose and the watch: Node's start-up and reading the tree count, as
-          // rsync's and tar's own start-up and walk do.
-          transferMs: Date.now() - started - (t.start ?? 0) - (t.watch ?? 0),
-          bytes: counters(link.iface) - before,
-          payload: summary.uploadedBytes,
-          roundTrips: summary.roundTrips,
-          peakRss: summary.peakRssBytes,
-          timings: t,
-        };
-      };
+      const deployVps = () => runDeployVps(link, tree);
       const timed = async (command) => {
         const started = Date.now();
         const before = counters(link.iface);
@@ -193,7 +196,7 @@ async function main() {
         const wallMs = Date.now() - started;
         return { wallMs, transferMs: wallMs, bytes: counters(link.iface) - before };
       };
-      const dvClean = () => sh(ssh('ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench/dv bench/.deploy-vps'));
+      const dvClean = () => sh(ssh(DV_CLEAN));
       const variants = [
         { name: "tar -cz | ssh tar -xz", kind: "first", prepare: () => clean("bench/tar"), run: () => timed(`tar -cz -C ${tree} ${excludes} . | ${ssh("mkdir -p bench/tar && tar -xz -C bench/tar")}`) },
         { name: "seed's way (tar file, scp, extract)", kind: "first", prepare: () => clean("bench/seed"), run: () => timed(`tar -czf /tmp/bench-seed.tgz -C ${tree} ${excludes} . && scp -q ${sshOpts.replace("-p ", "-P ")} /tmp/bench-seed.tgz deploy@${link.host}:bench-seed.tgz && ${ssh("mkdir -p bench/seed && tar -xzf bench-seed.tgz -C bench/seed && rm bench-seed.tgz")} && rm /tmp/bench-seed.tgz`) },
@@ -218,11 +221,48 @@ async function main() {
       await sh(ssh('ids=$(docker ps -aq --filter label=com.docker.compose.project=bench); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf bench'));
       for (const variant of variants) results.push({ link: link.name, variant: variant.name, kind: variant.kind, samples: samples.get(variant.name) });
     }
+    if (memoryWanted) memory = await flatMemory(loopback);
   } finally {
     relay?.close();
     if (wanted.includes("throttled")) execFileSync("bash", [join(ROOT, "bench/link.sh"), "down"]);
   }
-  report(results, { files, shipped: Number(shipped), opts });
+  report(results, memory, { files, shipped: Number(shipped), opts });
+}
+
+/** The speed table: every variant on every link, with its ratio to the best baseline. */
+function speedReport(rows, meta) {
+  return [
+    `${meta.files} source files + ${meta.opts["assets-mb"]} MB of incompressible assets = ${mb(meta.shipped)} MB shipped, ${meta.opts["skipped-mb"]} MB skipped · ${meta.opts.runs} runs each, in alternation · seed ${meta.opts.seed}`,
+    "",
+    "Transfer = from start to files in place on the server (for deploy-vps: the whole run but compose up and the watch, so Node's start-up and reading the tree count). Total = the whole command (deploy-vps adds compose up and a one-poll watch). Bytes = both directions on the link's interface (loopback: one direction), SSH overhead included. Ratio = transfer ÷ the best baseline of the same kind (first copy; one-file change; a no-op redeploy is compared with rsync's one-file change).",
+    "",
+    "| link | variant | transfer median (min–max) | total median | bytes on the wire | round trips | peak RSS | ratio |",
+    "|---|---|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.link} | ${r.variant} | ${secs(r.transferMedian)} s (${secs(r.transferMin)}–${secs(r.transferMax)}) | ${secs(r.wallMedian)} s | ${mb(r.bytesMedian)} MB | ${r.roundTrips ?? "-"} | ${r.peakRss ? `${mb(r.peakRss)} MB` : "-"} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}×`} |`,
+    ),
+    "",
+  ];
+}
+
+/** The flat-memory table: each tree's peak, and the largest tree's peak over the smallest's. */
+function memoryReport(memory) {
+  if (memory.length === 0) return [];
+  const first = memory[0];
+  const ratio = memory[memory.length - 1].peakRss / first.peakRss;
+  return [
+    "## Flat memory",
+    "",
+    `First deploy over loopback (no hash cache, nothing on the server), the CLI's own peak RSS as its \`--json\` report gives it (\`peakRssBytes\`), no V8 flag set. Target: the largest tree peaks at most ${FLAT_TARGET}× the smallest.`,
+    "",
+    "| tree | shipped | transfer | peak RSS | peak ÷ smallest tree's |",
+    "|---|---|---|---|---|",
+    ...memory.map((r) => `| ${r.files} files + ${r.assetsMb} MB of assets | ${mb(r.shipped)} MB | ${secs(r.transferMs)} s | ${mb(r.peakRss)} MB | ${(r.peakRss / first.peakRss).toFixed(2)}× |`),
+    "",
+    `Largest over smallest: ${ratio.toFixed(2)}× (target ≤ ${FLAT_TARGET}×: ${ratio <= FLAT_TARGET ? "met" : "missed"}).`,
+    "",
+  ];
 }
 
 const median = (xs) => {
@@ -232,7 +272,7 @@ const median = (xs) => {
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mb = (b) => (b / 1e6).toFixed(2);
 
-function report(results, meta) {
+function report(results, memory, meta) {
   const rows = results.map((r) => {
     const wall = r.samples.map((s) => s.wallMs);
     const transfer = r.samples.map((s) => s.transferMs);
@@ -258,22 +298,15 @@ function report(results, meta) {
   const lines = [
     `# deploy-vps benchmark`,
     "",
-    `${new Date().toISOString()} · ${machine} · ${meta.files} source files + ${meta.opts["assets-mb"]} MB of incompressible assets = ${mb(meta.shipped)} MB shipped, ${meta.opts["skipped-mb"]} MB skipped · ${meta.opts.runs} runs each, in alternation · seed ${meta.opts.seed}`,
+    `${new Date().toISOString()} · ${machine}`,
     "",
-    "Transfer = from start to files in place on the server (for deploy-vps: the whole run but compose up and the watch, so Node's start-up and reading the tree count). Total = the whole command (deploy-vps adds compose up and a one-poll watch). Bytes = both directions on the link's interface (loopback: one direction), SSH overhead included. Ratio = transfer ÷ the best baseline of the same kind (first copy; one-file change; a no-op redeploy is compared with rsync's one-file change).",
-    "",
-    "| link | variant | transfer median (min–max) | total median | bytes on the wire | round trips | peak RSS | ratio |",
-    "|---|---|---|---|---|---|---|---|",
-    ...rows.map(
-      (r) =>
-        `| ${r.link} | ${r.variant} | ${secs(r.transferMedian)} s (${secs(r.transferMin)}–${secs(r.transferMax)}) | ${secs(r.wallMedian)} s | ${mb(r.bytesMedian)} MB | ${r.roundTrips ?? "-"} | ${r.peakRss ? `${mb(r.peakRss)} MB` : "-"} | ${r.ratio === null ? "-" : `${r.ratio.toFixed(2)}×`} |`,
-    ),
-    "",
+    ...(rows.length === 0 ? [] : speedReport(rows, meta)),
+    ...memoryReport(memory),
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
-  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows }, null, 2));
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory }, null, 2));
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
   console.log(lines.join("\n"));

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// First, before the other modules load: see young-generation.ts.
-import "./memory/young-generation.js";
 import { existsSync, readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { deploy } from "./cli/deploy.js";

@@ -3,7 +3,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readlink, rename } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { ManifestEntry } from "../release/manifest.js";
+import type { ManifestEntries, ManifestEntry } from "../release/manifest.js";
 import { type ShippedFile, unreadable, walkOrder } from "./walk.js";
 
 /** Files hashed at once: enough to keep a disk busy, few enough to keep memory flat. */
@@ -28,10 +28,66 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "deploy-vps");
 }
 
-async function hashFile(path: string, file: ShippedFile, buffer: Buffer, signal?: AbortSignal): Promise<string> {
+/**
+ * Each file's sha256, 32 bytes apiece in one buffer: no object or hex string per file is kept
+ * for the whole run. Rewritten files (`replaced`) are hashed as shipped, at once.
+ */
+export class FileHashes implements ManifestEntries {
+  private readonly digests: Buffer;
+  private readonly known: Uint8Array;
+
+  constructor(
+    private readonly files: ShippedFile[],
+    private readonly replaced: Map<string, string>,
+  ) {
+    this.digests = Buffer.alloc(files.length * 32);
+    this.known = new Uint8Array(files.length);
+    for (const [i, file] of files.entries()) {
+      const text = replaced.get(file.path);
+      if (text !== undefined) this.set(i, createHash("sha256").update(text).digest());
+    }
+  }
+
+  get length(): number {
+    return this.files.length;
+  }
+
+  set(index: number, digest: Buffer): void {
+    digest.copy(this.digests, index * 32);
+    this.known[index] = 1;
+  }
+
+  has(index: number): boolean {
+    return this.known[index] === 1;
+  }
+
+  hex(index: number): string {
+    return this.digests.toString("hex", index * 32, index * 32 + 32);
+  }
+
+  path(index: number): string {
+    return (this.files[index] as ShippedFile).path;
+  }
+
+  /** The manifest entry of a file, made when asked for. */
+  at(index: number): ManifestEntry {
+    const file = this.files[index] as ShippedFile;
+    const text = this.replaced.get(file.path);
+    return { path: file.path, size: text === undefined ? file.size : Buffer.byteLength(text), mode: file.mode, hash: this.hex(index) };
+  }
+
+  /** The rows of the hash cache: files as the walk found them, rewritten ones left out (their content is not on disk). */
+  *cacheRows(): Generator<CacheRow> {
+    for (const [i, file] of this.files.entries()) {
+      if (!this.replaced.has(file.path) && this.has(i)) yield [file.path, file.size, file.mtimeMs, file.mode, this.hex(i)];
+    }
+  }
+}
+
+async function hashFile(path: string, file: ShippedFile, buffer: Buffer, signal?: AbortSignal): Promise<Buffer> {
   const hash = createHash("sha256");
   try {
-    if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest("hex");
+    if (file.isLink) return hash.update(`link:${await readlink(path)}`).digest();
     const handle = await open(path, "r");
     try {
       for (let read = -1; read !== 0; ) {
@@ -46,7 +102,7 @@ async function hashFile(path: string, file: ShippedFile, buffer: Buffer, signal?
     if (signal?.aborted) throw error;
     throw unreadable(file.path, error);
   }
-  return hash.digest("hex");
+  return hash.digest();
 }
 
 /** The rows of a cache file; none when there is none, and only the sound ones of a damaged one. */
@@ -77,27 +133,27 @@ function parseRow(line: string): CacheRow | undefined {
 }
 
 /**
- * The cached hash of each file whose size, mtime and mode are as cached. Rows and files are
- * both in the walk's order, so one pass matches them, and no row is kept: at 50,000 files, a
- * parsed cache held tens of MB of heap.
+ * Takes the cached hash of each file whose size, mtime and mode are as cached. Rows and files
+ * are both in the walk's order, so one pass matches them, and no row is kept.
  */
-export async function cachedHashes(rows: AsyncIterable<CacheRow>, files: ShippedFile[]): Promise<(string | undefined)[]> {
-  const known = new Array<string | undefined>(files.length);
+export async function cachedHashes(rows: AsyncIterable<CacheRow>, files: ShippedFile[], hashes: FileHashes): Promise<void> {
   let i = 0;
   for await (const [path, size, mtimeMs, mode, hash] of rows) {
     while (i < files.length && walkOrder((files[i] as ShippedFile).path, path) < 0) i++;
     const file = files[i];
     if (!file) break;
-    if (file.path === path && file.size === size && file.mtimeMs === mtimeMs && file.mode === mode) known[i] = hash;
+    if (file.path === path && file.size === size && file.mtimeMs === mtimeMs && file.mode === mode && HEX_HASH.test(hash)) {
+      if (!hashes.has(i)) hashes.set(i, Buffer.from(hash, "hex"));
+    }
   }
-  return known;
 }
+
+const HEX_HASH = /^[0-9a-f]{64}$/;
 
 /**
  * The manifest of what is shipped: a content hash per file. A file whose size, mode and mtime
  * are those of the last run is not read again. `replaced` files (rewritten compose files) are
- * hashed as shipped. An aborted `signal` (the upload it ran beside failed) stops it early, with
- * no cache written.
+ * hashed as shipped. An aborted `signal` stops it early, with no cache written.
  */
 export async function digestFiles(
   root: string,
@@ -105,9 +161,9 @@ export async function digestFiles(
   replaced: Map<string, string>,
   cacheFile: string,
   signal?: AbortSignal,
-): Promise<{ entries: ManifestEntry[]; hashed: number }> {
-  const known = await cachedHashes(readCache(cacheFile), files);
-  const entries: ManifestEntry[] = new Array(files.length);
+): Promise<{ entries: FileHashes; hashed: number }> {
+  const hashes = new FileHashes(files, replaced);
+  await cachedHashes(readCache(cacheFile), files, hashes);
   let hashed = 0;
   let index = 0;
   const worker = async () => {
@@ -115,44 +171,39 @@ export async function digestFiles(
     while (index < files.length) {
       signal?.throwIfAborted();
       const i = index++;
-      const file = files[i] as ShippedFile;
-      const text = replaced.get(file.path);
-      let hash = known[i];
-      let size = file.size;
-      if (text !== undefined) {
-        hash = createHash("sha256").update(text).digest("hex");
-        size = Buffer.byteLength(text);
-      } else if (hash === undefined) {
-        hash = await hashFile(join(root, file.path), file, buffer, signal);
-        hashed += 1;
-      }
-      entries[i] = { path: file.path, size, mode: file.mode, hash };
+      if (hashes.has(i)) continue;
+      hashes.set(i, await hashFile(join(root, (files[i] as ShippedFile).path), files[i] as ShippedFile, buffer, signal));
+      hashed += 1;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  // Best effort: a cache that cannot be written only costs the next run some reading.
-  await writeCache(cacheFile, files, entries, replaced).catch(() => undefined);
-  return { entries, hashed };
+  await writeHashCache(cacheFile, hashes);
+  return { entries: hashes, hashed };
 }
 
-/** Written a few thousand rows at a time, from the walk's files and their entries: no second copy of every row. */
-async function writeCache(cacheFile: string, files: ShippedFile[], entries: ManifestEntry[], replaced: Map<string, string>): Promise<void> {
-  await mkdir(dirname(cacheFile), { recursive: true });
-  const file = await open(`${cacheFile}.tmp`, "w");
+/**
+ * Written a few thousand rows at a time. Best effort: a cache that cannot be written only
+ * costs the next run some reading.
+ */
+export async function writeHashCache(cacheFile: string, hashes: FileHashes): Promise<void> {
   try {
-    let text = "";
-    for (const [i, shipped] of files.entries()) {
-      if (replaced.has(shipped.path)) continue;
-      const row: CacheRow = [shipped.path, shipped.size, shipped.mtimeMs, shipped.mode, (entries[i] as ManifestEntry).hash];
-      text += `${JSON.stringify(row)}\n`;
-      if (text.length > 256 * 1024) {
-        await file.write(text);
-        text = "";
+    await mkdir(dirname(cacheFile), { recursive: true });
+    const file = await open(`${cacheFile}.tmp`, "w");
+    try {
+      let text = "";
+      for (const row of hashes.cacheRows()) {
+        text += `${JSON.stringify(row)}\n`;
+        if (text.length > 256 * 1024) {
+          await file.write(text);
+          text = "";
+        }
       }
+      await file.write(text);
+    } finally {
+      await file.close();
     }
-    await file.write(text);
-  } finally {
-    await file.close();
+    await rename(`${cacheFile}.tmp`, cacheFile);
+  } catch {
+    // The next run reads the files again.
   }
-  await rename(`${cacheFile}.tmp`, cacheFile);
 }

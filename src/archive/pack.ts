@@ -1,8 +1,9 @@
-import { once } from "node:events";
-import { extname } from "node:path";
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readlinkSync, readSync } from "node:fs";
+import { extname, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { constants, crc32, createDeflateRaw, type DeflateRaw } from "node:zlib";
-import { Header, ReadEntry, WriteEntry, WriteEntryTar } from "tar";
+import { Header, Pax } from "tar";
 import { DeployError } from "../errors.js";
 import { type ShippedFile, unreadable } from "./walk.js";
 
@@ -40,33 +41,21 @@ export function isCompressed(path: string): boolean {
   return COMPRESSED.has(extname(path).toLowerCase());
 }
 
-/** Files are read in chunks of this size: node-tar's default of 16 MB made memory grow with file size. */
-const READ_SIZE = 256 * 1024;
-
-/** A file made in memory: text, or bytes already encoded (the manifest). */
-type Content = string | Buffer;
-
-function memoryEntry(path: string, text: Content, mode: number): ReadEntry {
-  const body = Buffer.isBuffer(text) ? text : Buffer.from(text, "utf8");
-  const header = new Header({ path, mode, size: body.length, mtime: new Date(), type: "File" });
-  header.encode();
-  const entry = new ReadEntry(header);
-  entry.end(body);
-  return entry;
-}
-
 /** The archive's size before compression, near enough: a header and the padded content per file. */
 export function tarBytes(files: ShippedFile[]): number {
   return files.reduce((total, file) => total + 512 + Math.ceil(file.size / 512) * 512, 1024);
 }
 
-/** Files opened ahead of the one being sent, so that per-file latency overlaps the transfer. */
-const READ_AHEAD = 8;
-
-type Entry = WriteEntry | WriteEntryTar;
+/**
+ * The tar stream is written into a few buffers of this size, used again and again: a buffer
+ * goes back to the pool once deflate has consumed it. No buffer is made per file or per read,
+ * so shipping more bytes makes no more garbage for the collector to catch up with.
+ */
+const BLOCK = 256 * 1024;
+const POOL = 4;
 
 /**
- * A gzip stream whose deflate level can change between entries. Node's Gzip ignores params()
+ * A gzip stream whose deflate level can change between blocks. Node's Gzip ignores params()
  * (checked on Node 20 and 24: the level stays), so this is raw deflate, which honours it, inside
  * gzip's own 10-byte header and crc32 + length trailer (RFC 1952).
  */
@@ -75,14 +64,13 @@ class LevelledGzip {
   private readonly deflate: DeflateRaw;
   private crc = 0;
   private length = 0;
-  /** Small chunks (a 512-byte header, a 1 kB file) wait here: zlib costs a thread hop per write. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
   private stored = false;
   private level: number = LEVELS.fast;
+  /** Blocks handed to deflate and not yet consumed: params() may only change the level between them. */
+  private inFlight = new Set<Promise<void>>();
 
   constructor() {
-    this.deflate = createDeflateRaw({ level: this.level });
+    this.deflate = createDeflateRaw({ level: this.level, chunkSize: 64 * 1024 });
     this.output.write(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]));
     this.deflate.pipe(this.output, { end: false });
     this.deflate.on("error", (error) => this.output.destroy(error));
@@ -94,114 +82,224 @@ class LevelledGzip {
     });
   }
 
-  /** Already-compressed content is stored as it is; the rest is deflated. */
-  async store(stored: boolean): Promise<void> {
-    if (stored === this.stored) return;
-    await this.flush();
+  /** Already-compressed content is stored as it is; the rest is deflated at the link's level. */
+  async next(stored: boolean): Promise<void> {
+    const level = stored ? 0 : levelFor(this.output.readableLength, this.level);
+    if (stored === this.stored && (stored || level === this.level)) return;
+    await Promise.all(this.inFlight);
+    await new Promise<void>((resolve) => this.deflate.params(level, constants.Z_DEFAULT_STRATEGY, () => resolve()));
     this.stored = stored;
-    await this.params(stored ? 0 : this.level);
+    if (!stored) this.level = level;
   }
 
-  private params(level: number): Promise<void> {
-    return new Promise((resolve) => this.deflate.params(level, constants.Z_DEFAULT_STRATEGY, () => resolve()));
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    this.crc = crc32(chunk, this.crc);
-    this.length += chunk.length;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= 64 * 1024) await this.flush();
+  /** Settles once deflate has consumed `block`: its buffer may then be filled again. */
+  write(block: Buffer): Promise<void> {
+    this.crc = crc32(block, this.crc);
+    this.length += block.length;
+    const consumed = new Promise<void>((resolve, reject) => {
+      this.deflate.write(block, (error) => (error ? reject(error) : resolve()));
+    });
+    this.inFlight.add(consumed);
+    const done = consumed.finally(() => this.inFlight.delete(consumed));
+    done.catch(() => undefined);
+    return done;
   }
 
   async end(): Promise<void> {
-    await this.flush();
+    await Promise.all(this.inFlight);
     this.deflate.end();
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const batch = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    const level = levelFor(this.output.readableLength, this.level);
-    if (level !== this.level) {
-      this.level = level;
-      if (!this.stored) await this.params(level);
-    }
-    if (!this.deflate.write(batch)) await once(this.deflate, "drain");
   }
 }
 
+/** Tar blocks laid into pooled buffers; a full buffer goes to gzip and the next free one is taken. */
+class TarWriter {
+  private readonly free: Buffer[] = Array.from({ length: POOL }, () => Buffer.allocUnsafeSlow(BLOCK));
+  private readonly waiting: ((buffer: Buffer) => void)[] = [];
+  private buffer: Buffer | undefined;
+  private used = 0;
+  private stored = false;
+  packed = 0;
+
+  constructor(
+    readonly gzip: LevelledGzip,
+    private readonly onPacked: (bytes: number) => void,
+  ) {}
+
+  /** Room in the current buffer, after taking a free one if need be. */
+  async room(): Promise<Buffer> {
+    if (this.buffer && this.used < BLOCK) return this.buffer;
+    await this.flush();
+    this.buffer = this.free.pop() ?? (await new Promise<Buffer>((resolve) => this.waiting.push(resolve)));
+    this.used = 0;
+    return this.buffer;
+  }
+
+  /** Starts an entry whose content is stored or deflated: a switch sends what came before first. */
+  async entry(stored: boolean): Promise<void> {
+    if (stored === this.stored) return;
+    await this.flush();
+    this.stored = stored;
+  }
+
+  /** Copies bytes made in memory (a header, a rewritten file, the manifest) into the stream. */
+  async put(bytes: Buffer): Promise<void> {
+    for (let offset = 0; offset < bytes.length; ) {
+      const buffer = await this.room();
+      const copied = bytes.copy(buffer, this.used, offset);
+      offset += copied;
+      this.advance(copied);
+    }
+  }
+
+  /** Fills the current buffer from `read`, which returns how many bytes it wrote at the offset given (at most `length`). */
+  async fill(length: number, read: (buffer: Buffer, offset: number, length: number) => number): Promise<void> {
+    for (let left = length; left > 0; ) {
+      const buffer = await this.room();
+      const count = read(buffer, this.used, Math.min(left, BLOCK - this.used));
+      left -= count;
+      this.advance(count);
+    }
+  }
+
+  /** Zeros up to the next 512-byte boundary, as tar pads every content. */
+  async pad(): Promise<void> {
+    const rest = (512 - (this.packed % 512)) % 512;
+    if (rest > 0) await this.put(Buffer.alloc(rest));
+  }
+
+  private advance(bytes: number): void {
+    this.used += bytes;
+    this.packed += bytes;
+    this.onPacked(this.packed);
+  }
+
+  /** Hands what the current buffer holds to gzip; the buffer comes back to the pool once consumed. */
+  async flush(): Promise<void> {
+    const buffer = this.buffer;
+    if (!buffer) return;
+    this.buffer = undefined;
+    if (this.used === 0) {
+      this.release(buffer);
+      return;
+    }
+    await this.gzip.next(this.stored);
+    this.gzip.write(buffer.subarray(0, this.used)).then(
+      () => this.release(buffer),
+      () => undefined,
+    );
+  }
+
+  private release(buffer: Buffer): void {
+    const waiter = this.waiting.shift();
+    if (waiter) waiter(buffer);
+    else this.free.push(buffer);
+  }
+}
+
+/** A tar header (and the pax header before it when a path is too long for ustar) for one entry. */
+function headerBlocks(path: string, mode: number, size: number, mtime: Date, linkpath?: string): Buffer {
+  const type = linkpath === undefined ? "File" : "SymbolicLink";
+  // Modes as node-tar's portable mode writes them: owner may read and write, group and others never write.
+  const header = new Header({ path, mode: (mode | 0o600) & ~0o22, size, mtime, type, linkpath });
+  const block = Buffer.alloc(512);
+  if (!header.encode(block)) return block;
+  return Buffer.concat([new Pax({ path, linkpath, size, mtime }).encode(), block]);
+}
+
+/** A file made in memory: text, or bytes already encoded (the manifest). */
+type Content = string | Buffer;
+/** An entry made in memory, possibly still in the making, or made from the files just packed. */
+export type Later = Content | Promise<Content> | (() => Content | Promise<Content>);
+
+/** What a packed file's content hashes to: sha256 of its bytes, or of `link:` and its target. */
+export type OnHashed = (index: number, hash: Buffer) => void;
+
 /**
- * A gzip tar stream of the files to send, read from disk as the stream is consumed (a few
- * files ahead), so memory stays flat whatever the tree's size. Already-compressed files are
- * stored (level 0) rather than deflated again; the rest at the level the link calls for.
+ * A gzip tar stream of the files to send, read from disk as the stream is consumed, into a few
+ * reused buffers, so memory stays flat whatever the tree's size. Each file is opened, read and
+ * closed synchronously: from the page cache that takes microseconds, where the thread pool's
+ * round trips cost more per file than the reading; the stream waits between buffers, so the
+ * wire and deflate keep working. Already-compressed files are stored (level 0) rather than
+ * deflated again; the rest at the level the link calls for.
  * Made in memory, never written to the local disk: `replaced` swaps a file's content (the
  * rewritten compose files), `extra` adds files beside them (the manifest, which may still be
- * in the making: it is awaited once the files are packed), `beside` adds files next to the
+ * in the making, or made from the files' hashes: it is awaited, or made, once the files are
+ * packed), `beside` adds files next to the
  * ARCHIVE_ROOT folder rather than in it (the server's next .env, 0600).
- * `onPacked` hears the uncompressed bytes handed to gzip so far, for the progress line.
+ * `onPacked` hears the uncompressed bytes handed to gzip so far, for the progress line;
+ * `onHashed` the sha256 of each file read from disk, so that a full upload reads each file once.
  */
 export function packRelease(
   root: string,
   files: ShippedFile[],
-  made: { replaced?: Map<string, string>; extra?: Map<string, Content | Promise<Content>>; beside?: Map<string, string> },
+  made: { replaced?: Map<string, string>; extra?: Map<string, Later>; beside?: Map<string, string> },
   onPacked: (bytes: number) => void = () => undefined,
+  onHashed?: OnHashed,
 ): Readable {
-  const { replaced = new Map<string, string>(), extra = new Map<string, Content | Promise<Content>>(), beside = new Map<string, string>() } = made;
+  const { replaced = new Map<string, string>(), extra = new Map<string, Later>(), beside = new Map<string, string>() } = made;
   const gzip = new LevelledGzip();
-  const options = { cwd: root, portable: true, prefix: ARCHIVE_ROOT, maxReadSize: READ_SIZE };
-  const outside = { ...options, prefix: undefined };
-  const plan = function* (): Generator<{ stored: boolean; open: () => Entry | Promise<Entry>; fromDisk?: string }> {
-    for (const file of files) {
-      const text = replaced.get(file.path);
-      yield {
-        fromDisk: text === undefined ? file.path : undefined,
-        stored: !file.isLink && text === undefined && isCompressed(file.path),
-        open: () => (text === undefined ? new WriteEntry(file.path, options) : new WriteEntryTar(memoryEntry(file.path, text, file.mode), options)),
-      };
-    }
-    for (const [path, text] of extra) {
-      yield { stored: false, open: async () => new WriteEntryTar(memoryEntry(path, await text, 0o600), options) };
-    }
-    for (const [path, text] of beside) yield { stored: false, open: () => new WriteEntryTar(memoryEntry(path, text, 0o600), outside) };
+  const tar = new TarWriter(gzip, onPacked);
+  const inMemory = async (path: string, content: Content, mode: number) => {
+    const body = Buffer.isBuffer(content) ? content : Buffer.from(content, "utf8");
+    await tar.entry(false);
+    await tar.put(headerBlocks(path, mode, body.length, new Date()));
+    await tar.put(body);
+    await tar.pad();
   };
   const write = async () => {
-    const source = plan();
-    const ahead: { stored: boolean; entry: Promise<Entry>; fromDisk?: string }[] = [];
-    const fill = () => {
-      while (ahead.length < READ_AHEAD) {
-        const next = source.next();
-        if (next.done) return;
-        const entry = Promise.resolve(next.value.open());
-        // An entry that fails before its turn keeps its error for the loop below (Minipass
-        // replays it); a content that never came fails there too.
-        entry.then((opened) => opened.on("error", () => undefined), () => undefined);
-        ahead.push({ stored: next.value.stored, entry, fromDisk: next.value.fromDisk });
-      }
-    };
-    let packed = 0;
-    fill();
-    for (let current = ahead.shift(); current; current = ahead.shift()) {
-      fill();
-      await gzip.store(current.stored);
-      try {
-        for await (const chunk of (await current.entry) as AsyncIterable<Buffer>) {
-          packed += chunk.length;
-          onPacked(packed);
-          await gzip.write(chunk);
+    for (const [index, file] of files.entries()) {
+      const path = `${ARCHIVE_ROOT}/${file.path}`;
+      const text = replaced.get(file.path);
+      if (text !== undefined) await inMemory(path, text, file.mode);
+      else {
+        try {
+          await packFile(join(root, file.path), path, file, tar, onHashed && ((hash) => onHashed(index, hash)));
+        } catch (error) {
+          // A file gone or unreadable since the walk: the user's to fix, named.
+          const fsError = typeof (error as NodeJS.ErrnoException).code === "string" && !(error instanceof DeployError);
+          throw fsError ? unreadable(file.path, error) : error;
         }
-      } catch (error) {
-        // A file gone or unreadable since the walk: the user's to fix, named.
-        const fsError = typeof (error as NodeJS.ErrnoException).code === "string" && !(error instanceof DeployError);
-        throw current.fromDisk !== undefined && fsError ? unreadable(current.fromDisk, error) : error;
       }
     }
+    // A promised entry (the manifest) may wait on the files just packed: they go first.
+    await tar.flush();
+    for (const [path, content] of extra) await inMemory(`${ARCHIVE_ROOT}/${path}`, await (typeof content === "function" ? content() : content), 0o600);
+    for (const [path, content] of beside) await inMemory(path, content, 0o600);
     // A tar archive ends with two empty 512-byte blocks.
-    await gzip.write(Buffer.alloc(1024));
+    await tar.put(Buffer.alloc(1024));
+    await tar.flush();
     await gzip.end();
   };
   write().catch((error: unknown) => gzip.output.destroy(error instanceof Error ? error : new Error(String(error))));
   return gzip.output;
+}
+
+/** One file from disk: its header, then its content read straight into the stream's buffers, hashed on the way. */
+async function packFile(source: string, path: string, file: ShippedFile, tar: TarWriter, onHashed?: (hash: Buffer) => void): Promise<void> {
+  const hash = onHashed && createHash("sha256");
+  const mtime = new Date(file.mtimeMs);
+  if (file.isLink) {
+    const target = readlinkSync(source);
+    hash?.update(`link:${target}`);
+    await tar.entry(false);
+    await tar.put(headerBlocks(path, file.mode, 0, mtime, target));
+  } else {
+    const fd = openSync(source, "r");
+    try {
+      await tar.entry(isCompressed(file.path));
+      await tar.put(headerBlocks(path, file.mode, file.size, mtime));
+      let position = 0;
+      await tar.fill(file.size, (buffer, offset, length) => {
+        const read = readSync(fd, buffer, offset, length, position);
+        if (read === 0) throw Object.assign(new Error(`${file.path} is shorter than when it was listed`), { code: "EOF" });
+        hash?.update(buffer.subarray(offset, offset + read));
+        position += read;
+        return read;
+      });
+    } finally {
+      closeSync(fd);
+    }
+    await tar.pad();
+  }
+  if (hash && onHashed) onHashed(hash.digest());
 }

@@ -27,63 +27,65 @@ export function manifestLine(e: ManifestEntry): string {
   return JSON.stringify([e.path, e.size, e.mode, e.hash]);
 }
 
+/** Entries by index: an array, or hashes kept compact and turned into entries when asked for. */
+export interface ManifestEntries {
+  readonly length: number;
+  at(index: number): ManifestEntry | undefined;
+}
+
 /**
  * A path its line holds as it is (JSON escapes none of its characters), with no surrogate: in
  * strings without surrogates, UTF-16 order is UTF-8 byte order.
  */
 const PLAIN_PATH = /^[\u0020\u0021\u0023-\u005b\u005d-\ud7ff\ue000-\uffff]*$/;
 
-interface SortKey {
-  entry: ManifestEntry;
-  plain: boolean;
-  bytes?: Buffer;
-}
-
 /**
- * Orders entries as their lines sort byte by byte (`LC_ALL=C sort`, which the server runs on its
- * rebuilt manifest), without making the lines: for two plain paths, the first difference of
- * `path"` decides (a line goes on with `",`). Anything else is compared as the UTF-8 of its line,
- * encoded once per entry.
+ * The order of entries as their lines sort byte by byte (`LC_ALL=C sort`, which the server runs
+ * on its rebuilt manifest), without making the lines: for two plain paths, the first difference
+ * of `path"` decides (a line goes on with `",`). Anything else is compared as the UTF-8 of its
+ * line, encoded once per entry.
  */
-function byLine(a: SortKey, b: SortKey): number {
-  if (a.plain && b.plain) {
-    const length = Math.min(a.entry.path.length, b.entry.path.length);
-    for (let i = 0; i < length; i++) {
-      const difference = a.entry.path.charCodeAt(i) - b.entry.path.charCodeAt(i);
-      if (difference !== 0) return difference;
+function lineOrder(entries: ManifestEntries): Uint32Array {
+  const paths = Array.from({ length: entries.length }, (_, i) => (entries.at(i) as ManifestEntry).path);
+  const plain = Uint8Array.from(paths, (path) => (PLAIN_PATH.test(path) ? 1 : 0));
+  const encoded = new Map<number, Buffer>();
+  const bytes = (i: number) => {
+    let line = encoded.get(i);
+    if (!line) encoded.set(i, (line = Buffer.from(manifestLine(entries.at(i) as ManifestEntry))));
+    return line;
+  };
+  const order = Uint32Array.from(paths.keys());
+  return order.sort((i, j) => {
+    const a = paths[i] as string;
+    const b = paths[j] as string;
+    if (plain[i] && plain[j]) {
+      const length = Math.min(a.length, b.length);
+      for (let k = 0; k < length; k++) {
+        const difference = a.charCodeAt(k) - b.charCodeAt(k);
+        if (difference !== 0) return difference;
+      }
+      const quote = 0x22;
+      return (a.charCodeAt(length) || quote) - (b.charCodeAt(length) || quote);
     }
-    const quote = 0x22;
-    return (a.entry.path.charCodeAt(length) || quote) - (b.entry.path.charCodeAt(length) || quote);
-  }
-  a.bytes ??= Buffer.from(manifestLine(a.entry));
-  b.bytes ??= Buffer.from(manifestLine(b.entry));
-  return Buffer.compare(a.bytes, b.bytes);
+    return Buffer.compare(bytes(i), bytes(j));
+  });
 }
 
-/** Bytes of manifest written at a time. */
-const CHUNK = 256 * 1024;
-
 /**
- * The manifest's text, its lines in byte order. Written into buffers line by line: at 50,000
- * files, making every line first and joining them cost 20 MB of garbage for 5.6 MB of text.
+ * The manifest's text, its lines in byte order, written line by line into one buffer of the
+ * exact size: no array of lines, no chunks joined at the end.
  */
-export function formatManifest(entries: ManifestEntry[]): Buffer {
-  const chunks: Buffer[] = [];
-  let chunk = Buffer.allocUnsafe(CHUNK);
+export function formatManifest(entries: ManifestEntries): Buffer {
+  const order = lineOrder(entries);
+  let size = 0;
+  for (const i of order) size += Buffer.byteLength(manifestLine(entries.at(i) as ManifestEntry)) + 1;
+  const text = Buffer.allocUnsafe(size);
   let used = 0;
-  const keys = entries.map((entry): SortKey => ({ entry, plain: PLAIN_PATH.test(entry.path) }));
-  for (const { entry } of keys.sort(byLine)) {
-    const line = `${manifestLine(entry)}\n`;
-    const length = Buffer.byteLength(line);
-    if (used + length > chunk.length) {
-      chunks.push(chunk.subarray(0, used));
-      chunk = Buffer.allocUnsafe(Math.max(CHUNK, length));
-      used = 0;
-    }
-    used += chunk.write(line, used);
+  for (const i of order) {
+    used += text.write(manifestLine(entries.at(i) as ManifestEntry), used);
+    text[used++] = 0x0a;
   }
-  chunks.push(chunk.subarray(0, used));
-  return Buffer.concat(chunks);
+  return text;
 }
 
 export function manifestHash(text: string | Buffer): string {

@@ -1,8 +1,7 @@
-import { digestCachePath, digestFiles } from "../../archive/digest.js";
-import { packRelease, tarBytes } from "../../archive/pack.js";
+import { digestCachePath, digestFiles, FileHashes, writeHashCache } from "../../archive/digest.js";
+import { type Later, packRelease, tarBytes } from "../../archive/pack.js";
 import type { ShippedFile } from "../../archive/walk.js";
 import { withWrittenFiles } from "../../compose/local-images.js";
-import { collectStreamGarbage } from "../../memory/stream-garbage.js";
 import { switchScript } from "../../release/apply.js";
 import { gitInfo, localOrigin, logEntry, type ReleaseMeta } from "../../release/history.js";
 import { releaseId } from "../../release/layout.js";
@@ -27,6 +26,9 @@ import { timed } from "../tasks.js";
 type UploadInput = Ready<DeployContext, "plan" | "env" | "images" | "project">;
 type LiveInput = Ready<DeployContext, "plan" | "env" | "images" | "project" | "remote" | "target" | "server" | "compose">;
 
+/** Shows the upload's progress at most this often: a line per chunk cost the CLI more than the chunk. */
+const PROGRESS_EVERY_MS = 200;
+
 /** How the worker brings the containers up once `release`'s files are in place. */
 export function startStep(c: Ready<DeployContext, "plan" | "compose">, release: string): StartStep {
   return {
@@ -37,12 +39,36 @@ export function startStep(c: Ready<DeployContext, "plan" | "compose">, release: 
   };
 }
 
-/** The files to send, and the manifest of the new release, hashed alongside (stopped by `hashing`). */
+/**
+ * The manifest of a full upload, made from the hashes the archive takes as it reads each file:
+ * `make` is called once the files are packed.
+ */
+interface HashedByArchive {
+  hashes: FileHashes;
+  manifest: Promise<Buffer>;
+  make: () => Buffer;
+}
+
+function hashedByArchive(files: ShippedFile[], replaced: Map<string, string>): HashedByArchive {
+  const hashes = new FileHashes(files, replaced);
+  let made: (text: Buffer) => void = () => undefined;
+  const manifest = new Promise<Buffer>((resolve) => {
+    made = resolve;
+  });
+  const make = () => {
+    const text = formatManifest(hashes);
+    made(text);
+    return text;
+  };
+  return { hashes, manifest, make };
+}
+
+/** The files to send, and the manifest of the new release: hashed up front, or by the archive as it reads them. */
 interface PlannedUpload {
   files: ShippedFile[];
   plan: UploadPlan;
   manifest: Promise<Buffer>;
-  hashing: AbortController;
+  byArchive?: HashedByArchive;
 }
 
 /** Decides what to send: everything, or what differs from the live release's manifest. */
@@ -50,30 +76,29 @@ async function planFiles(c: LiveInput): Promise<PlannedUpload> {
   const { settings, server } = c;
   const files = withWrittenFiles(c.plan.tree.files, c.images.written);
   const paths = files.map((file) => file.path);
-  // Hashing every file is only needed up front to compare with the live release. A full upload
-  // starts at once and hashes alongside; its manifest closes the archive. On a first deploy
-  // with no hash cache, that overlaps a whole read of the tree with the transfer.
-  // Stopped if the upload fails first: the CLI should not stay on to hash a tree nobody needs.
-  const hashing = new AbortController();
-  const digesting = timed(c, "digest", () =>
-    digestFiles(settings.projectDir, files, c.images.written, digestCachePath(settings.projectDir), hashing.signal),
-  );
-  digesting.catch(() => undefined);
-  const manifest = digesting.then(({ entries }) => formatManifest(entries));
-  manifest.catch(() => undefined);
   const { current, manifestHash: liveHash } = server;
-  // A delta needs the live release's manifest, whose hash the probe brought back. The same hash
-  // as the new one's means no file changed: the live manifest need not be loaded at all.
+  const everything = () => fullUpload(paths, fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
+  // A delta needs the live release's manifest, whose hash the probe brought back, and the new
+  // one, hashed up front (from the hash cache, mostly). The same hash as the live one means no
+  // file changed: the live manifest need not be loaded at all.
   const live = current && liveHash && !settings.full ? { release: current, hash: liveHash } : undefined;
-  const same = live !== undefined && manifestHash(await manifest) === live.hash;
-  const previous = live && !same ? await liveManifest(c.remote, c.target.layout, live.release, live.hash) : undefined;
-  const plan =
-    live && same
-      ? { base: live.release, send: [], deleted: [], unchanged: files.length }
-      : live && previous
-        ? planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous })
-        : fullUpload(paths, fullUploadReason({ release: current, manifestHash: liveHash }, settings.full));
-  return { files, plan, manifest, hashing };
+  if (!live) {
+    // A full upload need not wait: the archive hashes each file as it reads it, and the manifest
+    // made from those hashes closes it. Each file is read once.
+    const byArchive = hashedByArchive(files, c.images.written);
+    return { files, plan: everything(), manifest: byArchive.manifest, byArchive };
+  }
+  const manifest = timed(c, "digest", () => digestFiles(settings.projectDir, files, c.images.written, digestCachePath(settings.projectDir))).then(
+    ({ entries }) => formatManifest(entries),
+  );
+  const same = manifestHash(await manifest) === live.hash;
+  const previous = same ? undefined : await liveManifest(c.remote, c.target.layout, live.release, live.hash);
+  const plan = same
+    ? { base: live.release, send: [], deleted: [], unchanged: files.length }
+    : previous
+      ? planUpload({ manifest: await manifest, paths }, { release: live.release, manifest: previous })
+      : everything();
+  return { files, plan, manifest };
 }
 
 /** "3,000 files". */
@@ -119,13 +144,13 @@ export async function uploadRelease(c: UploadInput, step: StepView): Promise<voi
   }
   const live = ready(c, "remote", "target", "server", "compose");
   const started = Date.now();
-  const { files, plan, manifest, hashing } = await planFiles(live);
+  const planned = await planFiles(live);
+  const { files, plan } = planned;
   c.upload = plan;
   const envChanged = c.env.text !== live.server.env;
   // Nothing to ship and the same .env: the live release stays; compose still makes sure it runs.
   c.unchanged = plan.base !== undefined && plan.send.length === 0 && plan.deleted.length === 0 && !envChanged;
   if (c.settings.dryRun) {
-    hashing.abort();
     step.skip(wouldUpload(files, plan, envChanged));
     return;
   }
@@ -134,13 +159,13 @@ export async function uploadRelease(c: UploadInput, step: StepView): Promise<voi
     step.skip(`Upload: nothing changed since release ${plan.base}`);
     return;
   }
-  await sendRelease(live, { files, manifest, hashing }, step, started);
+  await sendRelease(live, planned, step, started);
 }
 
 /** Streams the release (retrying as a full upload when the live release turns out gone), then keeps its manifest. */
 async function sendRelease(c: LiveInput, planned: Omit<PlannedUpload, "plan">, step: StepView, started: number): Promise<void> {
   const { settings } = c;
-  const { files, manifest, hashing } = planned;
+  const { files, manifest, byArchive } = planned;
   const release = releaseId(new Date());
   c.release = release;
   const { layout } = c.target;
@@ -165,15 +190,19 @@ async function sendRelease(c: LiveInput, planned: Omit<PlannedUpload, "plan">, s
     const delta = plan.base ? manifestDelta(plan) : undefined;
     const total = tarBytes(shipped);
     let packed = 0;
-    const collect = collectStreamGarbage();
+    let shown = 0;
     const archive = packRelease(
       settings.projectDir,
       shipped,
-      { replaced: c.images.written, extra: delta ?? new Map([[MANIFEST_FILE, manifest]]), beside: new Map([["env", c.env.text]]) },
+      {
+        replaced: c.images.written,
+        extra: delta ?? new Map<string, Later>([[MANIFEST_FILE, byArchive?.make ?? manifest]]),
+        beside: new Map([["env", c.env.text]]),
+      },
       (bytes) => {
         packed = bytes;
-        collect.packed(bytes);
       },
+      byArchive && ((index, digest) => byArchive.hashes.set(index, digest)),
     );
     return uploadAndSwitch(
       c.remote,
@@ -181,28 +210,26 @@ async function sendRelease(c: LiveInput, planned: Omit<PlannedUpload, "plan">, s
       { plan, manifestHash: delta ? manifestHash(await manifest) : undefined, archive, worker },
       (bytes) => {
         c.uploadedBytes = bytes;
-        collect.sent(bytes);
-        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: Date.now() - started });
+        const now = Date.now();
+        if (now - shown < PROGRESS_EVERY_MS) return;
+        shown = now;
+        step.output = uploadProgress({ sent: bytes, packed, total, elapsedMs: now - started });
       },
     );
   };
   let upload = ready(c, "upload").upload;
   let transfer = await send(upload);
-  try {
-    if (!(await timed(c, "upload", () => transfer.arrived))) {
-      upload = fullUpload(
-        files.map((file) => file.path),
-        "the live release is gone or differs from its manifest",
-      );
-      c.upload = upload;
-      transfer = await send(upload);
-      await timed(c, "upload", () => transfer.arrived);
-    }
-  } catch (error) {
-    hashing.abort();
-    throw error;
+  if (!(await timed(c, "upload", () => transfer.arrived))) {
+    upload = fullUpload(
+      files.map((file) => file.path),
+      "the live release is gone or differs from its manifest",
+    );
+    c.upload = upload;
+    transfer = await send(upload);
+    await timed(c, "upload", () => transfer.arrived);
   }
   c.worker = transfer.worker;
+  if (byArchive) await writeHashCache(digestCachePath(settings.projectDir), byArchive.hashes);
   await keepManifest(c.remote, layout, await manifest);
   const what = upload.base
     ? `${upload.send.length} changed, ${upload.deleted.length} deleted, ${upload.unchanged} unchanged`

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -57,7 +57,8 @@ async function unpack(stream: NodeJS.ReadableStream): Promise<Map<string, Buffer
   parser.on("entry", (entry) => {
     const chunks: Buffer[] = [];
     entry.on("data", (chunk: Buffer) => chunks.push(chunk));
-    entry.on("end", () => entries.set(entry.path, Buffer.concat(chunks)));
+    // A link has no content: its target stands for it.
+    entry.on("end", () => entries.set(entry.path, entry.type === "SymbolicLink" ? Buffer.from(`-> ${entry.linkpath}`) : Buffer.concat(chunks)));
   });
   await new Promise<void>((resolve, reject) => {
     parser.on("end", resolve);
@@ -179,6 +180,34 @@ describe("packRelease", () => {
     await expect(unpack(packRelease(root, tree.files, { extra: new Map([["manifest", failed]]) }))).rejects.toThrow(/EACCES/);
   });
 
+  it("hashes each file as it is read (sha256 of its bytes, or of its link's target): a full upload reads every file once", async () => {
+    const root = projectFolder();
+    const big = randomBytes(700 * 1024);
+    const deep = `${"a-long-folder-name/".repeat(8)}file.txt`;
+    mkdirSync(join(root, deep, ".."), { recursive: true });
+    writeFileSync(join(root, "big.bin"), big);
+    writeFileSync(join(root, deep), "deep\n");
+    writeFileSync(join(root, "empty"), "");
+    symlinkSync("big.bin", join(root, "link"));
+    const tree = await walkProject(root, () => false);
+    const hashes = new Map<string, string>();
+    const entries = await unpack(
+      packRelease(root, tree.files, {}, undefined, (index, hash) => hashes.set(tree.files[index]?.path ?? "", hash.toString("hex"))),
+    );
+    const sha = (content: string | Buffer) => createHash("sha256").update(content).digest("hex");
+    expect(Object.fromEntries(hashes)).toEqual({
+      [deep]: sha("deep\n"),
+      "big.bin": sha(big),
+      empty: sha(""),
+      link: sha("link:big.bin"),
+    });
+    // Past ustar's 100 characters, the path travels in a pax header.
+    expect(entries.get(`files/${deep}`)?.toString()).toBe("deep\n");
+    expect(entries.get("files/big.bin")?.equals(big)).toBe(true);
+    expect(entries.get("files/empty")?.length).toBe(0);
+    expect(entries.get("files/link")?.toString()).toBe("-> big.bin");
+  });
+
   it("names a file removed after the walk: a one-line input error, not a cut stream", async () => {
     const root = projectFolder();
     writeFileSync(join(root, "a.txt"), "a\n");
@@ -187,6 +216,16 @@ describe("packRelease", () => {
     rmSync(join(root, "gone.txt"));
     await expect(unpack(packRelease(root, tree.files, {}))).rejects.toThrow(
       "cannot read gone.txt in the project (it was removed while deploy-vps ran)",
+    );
+  });
+
+  it("names a file that shrank after the walk rather than sending a short entry", async () => {
+    const root = projectFolder();
+    writeFileSync(join(root, "log.txt"), "x".repeat(10_000));
+    const tree = await walkProject(root, () => false);
+    writeFileSync(join(root, "log.txt"), "x");
+    await expect(unpack(packRelease(root, tree.files, {}))).rejects.toThrow(
+      "cannot read log.txt in the project (it changed size while deploy-vps read it: an output or log file?)",
     );
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type CacheRow, cachedHashes, digestFiles } from "../../../src/archive/digest.js";
+import { type CacheRow, cachedHashes, digestFiles, FileHashes } from "../../../src/archive/digest.js";
 import { InputError } from "../../../src/errors.js";
 import { type ShippedFile, walkProject } from "../../../src/archive/walk.js";
 import { formatManifest, fullUploadReason, manifestLine, type ManifestEntry, planUpload } from "../../../src/release/manifest.js";
@@ -85,6 +85,9 @@ describe("planUpload", () => {
   });
 });
 
+/** Every entry of compact hashes, as objects. */
+const listed = (hashes: FileHashes) => Array.from({ length: hashes.length }, (_, i) => hashes.at(i));
+
 describe("digestFiles", () => {
   it("hashes content (link targets for symlinks), reuses the cache for unchanged files, and hashes rewritten files as shipped", async () => {
     const root = mkdtempSync(join(tmpdir(), "digest-"));
@@ -97,7 +100,7 @@ describe("digestFiles", () => {
     const replaced = new Map([["compose.yaml", "image: local\n"]]);
     const first = await digestFiles(root, tree.files, replaced, cache);
     expect(first.hashed).toBe(2);
-    const byPath = new Map(first.entries.map((e) => [e.path, e]));
+    const byPath = new Map(listed(first.entries).map((e) => [e.path, e]));
     // sha256 of "hello\n", as `sha256sum` prints it.
     expect(byPath.get("src/a.txt")?.hash).toBe("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
     expect(byPath.get("compose.yaml")?.size).toBe(13);
@@ -109,43 +112,50 @@ describe("digestFiles", () => {
 
     const again = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(again.hashed).toBe(0);
-    expect(again.entries).toEqual(first.entries);
+    expect(listed(again.entries)).toEqual(listed(first.entries));
 
     writeFileSync(join(root, "src/a.txt"), "hello, world\n");
     utimesSync(join(root, "src/a.txt"), new Date(), new Date(Date.now() + 5000));
     const changed = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(changed.hashed).toBe(1);
-    expect(changed.entries.find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
+    expect(listed(changed.entries).find((e) => e.path === "src/a.txt")?.hash).not.toBe(byPath.get("src/a.txt")?.hash);
 
     // A damaged cache costs only re-reading: its sound lines still count.
     const link = readFileSync(cache, "utf8").split("\n")[1];
     writeFileSync(cache, `{"src/a.txt": [1, 2, 3, "x"]}\nnot json\n[1,2]\n${link}\n`);
     const damaged = await digestFiles(root, (await walkProject(root, () => false)).files, replaced, cache);
     expect(damaged.hashed).toBe(1);
-    expect(damaged.entries).toEqual(changed.entries);
+    expect(listed(damaged.entries)).toEqual(listed(changed.entries));
   });
 });
 
 describe("cachedHashes", () => {
   const file = (path: string, size = 1): ShippedFile => ({ path, size, mode: 0o644, mtimeMs: 1000.5, isLink: false });
   const row = (f: ShippedFile, hash: string): CacheRow => [f.path, f.size, f.mtimeMs, f.mode, hash];
+  /** A 64-digit hex hash made of one digit. */
+  const h = (digit: string) => digit.repeat(64);
   async function* rows(list: CacheRow[]): AsyncGenerator<CacheRow> {
     yield* list;
   }
+  const known = async (list: CacheRow[], files: ShippedFile[]) => {
+    const hashes = new FileHashes(files, new Map());
+    await cachedHashes(rows(list), files, hashes);
+    return files.map((_, i) => (hashes.has(i) ? hashes.hex(i) : undefined));
+  };
 
   it("matches rows and files in one pass in the walk's order, across added, removed and changed files", async () => {
     const files = [file("a/x"), file("a.b"), file("b/new"), file("c", 2), file("d/y")];
-    const cached = [row(file("a/x"), "h1"), row(file("a.b"), "h2"), row(file("b/gone"), "h3"), row(file("c", 1), "h4"), row(file("d/y"), "h5")];
-    expect(await cachedHashes(rows(cached), files)).toEqual(["h1", "h2", undefined, undefined, "h5"]);
+    const cached = [row(file("a/x"), h("1")), row(file("a.b"), h("2")), row(file("b/gone"), h("3")), row(file("c", 1), h("4")), row(file("d/y"), h("5"))];
+    expect(await known(cached, files)).toEqual([h("1"), h("2"), undefined, undefined, h("5")]);
   });
 
-  it("trusts no row for a file whose mode or mtime moved, and only misses on rows out of order", async () => {
-    const files = [file("a"), file("b"), file("c")];
-    const moved = [row({ ...file("a"), mode: 0o755 }, "h1"), row({ ...file("b"), mtimeMs: 2 }, "h2"), row(file("c"), "h3")];
-    expect(await cachedHashes(rows(moved), files)).toEqual([undefined, undefined, "h3"]);
-    const shuffled = [row(file("c"), "h3"), row(file("a"), "h1"), row(file("b"), "h2")];
-    const known = await cachedHashes(rows(shuffled), files);
-    expect(known.filter((hash, i) => hash !== undefined && hash !== ["h1", "h2", "h3"][i])).toEqual([]);
+  it("trusts no row for a file whose mode or mtime moved, nor a hash that is not one, and only misses on rows out of order", async () => {
+    const files = [file("a"), file("b"), file("c"), file("d")];
+    const moved = [row({ ...file("a"), mode: 0o755 }, h("1")), row({ ...file("b"), mtimeMs: 2 }, h("2")), row(file("c"), h("3")), row(file("d"), "not-a-hash")];
+    expect(await known(moved, files)).toEqual([undefined, undefined, h("3"), undefined]);
+    const shuffled = [row(file("c"), h("3")), row(file("a"), h("1")), row(file("b"), h("2"))];
+    const found = await known(shuffled, files);
+    expect(found.filter((hash, i) => hash !== undefined && hash !== [h("1"), h("2"), h("3")][i])).toEqual([]);
   });
 });
 
