@@ -34,11 +34,13 @@ if [ -z "$BASE" ]; then
     fifo=$STAGING/fresh.fifo
     mkfifo "$fifo"
     # The fifo is opened by this shell's redirection, before tar runs: tee's open never waits
-    # on a reader that is not there.
-    tar -xzpf - --no-same-owner --strip-components=1 -C "$FRESH_APP" "${STAGED_FILES##*/}" < "$fifo" &
+    # on a reader that is not there. The stream is decompressed once, for both copies; sh has
+    # no pipefail, so a failed gzip leaves a mark.
+    tar -xpf - --no-same-owner --strip-components=1 -C "$FRESH_APP" "${STAGED_FILES##*/}" < "$fifo" &
     copier=$!
-    tee "$fifo" | extract
+    { gzip -dc || : > "$STAGING/gunzip-failed"; } | tee "$fifo" | tar -xpf - --no-same-owner -C "$STAGING"
     wait "$copier"
+    if [ -e "$STAGING/gunzip-failed" ]; then echo "the archive arrived damaged" >&2; exit 1; fi
     rm -f "$fifo" "$FRESH_APP/$MANIFEST_NAME"
   fi
   mv "$STAGED_FILES/$MANIFEST_NAME" "$STAGED_MANIFEST"

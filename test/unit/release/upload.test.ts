@@ -53,6 +53,17 @@ describe("upload.sh", () => {
     expect(existsSync(layout.app)).toBe(false);
   });
 
+  it("stops, saying so, when the stream of a first upload is damaged (both copies are fed by one gzip)", () => {
+    const layout = serverLayout(join(scratch, "damaged", "app"));
+    const whole = archive({ "a.txt": "a".repeat(100_000), [MANIFEST_FILE]: "m\n" });
+    const damaged = Buffer.concat([whole.subarray(0, 200), Buffer.alloc(400, 7), whole.subarray(600)]);
+    const run = upload(layout, damaged);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).not.toContain(UPLOADED);
+    expect(run.stderr).toMatch(/damaged|Unexpected EOF|invalid/);
+    expect(existsSync(layout.app)).toBe(false);
+  });
+
   it("makes no second copy when something is at the app path", () => {
     const layout = serverLayout(join(scratch, "byhand", "app"));
     mkdirSync(layout.app, { recursive: true });
