@@ -11,9 +11,8 @@ import { type ShippedFile, unreadable } from "./walk.js";
 export const ARCHIVE_ROOT = "files";
 
 /**
- * gzip levels for everything but already-compressed formats. Measured on the benchmark's source
- * files (2 cores): level 1 deflates about 60 MB/s, level 6 about 15 MB/s for 10 % fewer bytes.
- * So level 6 when the link is the bottleneck (a 20 Mbit/s uplink), level 1 when the CPU is
+ * gzip levels for everything but already-compressed formats. Level 1 deflates several times
+ * faster than level 6, for a few percent more bytes (docs/benchmarks.md). So level 6 when the link is the bottleneck (a 20 Mbit/s uplink), level 1 when the CPU is
  * (loopback, a LAN, a fast uplink): chosen as the upload goes, from the backlog below.
  */
 export const LEVELS = { fast: 1, small: 6 } as const;

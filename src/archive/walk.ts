@@ -42,8 +42,8 @@ export function walkOrder(a: string, b: string): number {
 
 /**
  * Lists what is shipped, depth first in sorted order so that archives are reproducible. Each
- * folder is read and stat'ed synchronously, then the event loop gets a turn: on 50,000 files
- * that takes half the time of the promise API (400 vs 800-990 ms), with a quarter less heap.
+ * folder is read and stat'ed synchronously, then the event loop gets a turn: faster than the
+ * promise API, with less heap, and the loop still runs between folders.
  */
 export async function walkProject(root: string, isExcluded: IsExcluded): Promise<ProjectTree> {
   const tree: ProjectTree = { files: [], bytes: 0, skipped: { folders: [], files: 0, bytes: 0 } };

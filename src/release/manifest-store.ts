@@ -9,8 +9,7 @@ import { manifestHash } from "./manifest.js";
 
 /**
  * One file per app folder on a server: the manifest last sent there. Kept by app, not by hash,
- * so that the cache holds one manifest per place deployed to (5.6 MB at 50,000 files), not one
- * per deploy forever.
+ * so that the cache holds one manifest per place deployed to, not one per deploy forever.
  */
 function keptPath(remote: Remote, layout: ServerLayout): string {
   const { user, host, port } = remote.target;

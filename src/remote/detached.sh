@@ -10,8 +10,8 @@ rm -f "$WORKER_LOG"; ( umask 077; : > "$WORKER_LOG" )
 setsid "$@" > "$WORKER_LOG" 2>&1 < /dev/null &
 worker=$!
 sh -c "$REGISTER" register "$worker"
-# GNU tail stops by itself, all output printed, once the worker is gone (checked every 50 ms:
-# its default second was most of a small redeploy's time); elsewhere, a pause.
+# GNU tail stops by itself, all output printed, once the worker is gone (checked often: its
+# default of once a second would be most of a small redeploy's time); elsewhere, a pause.
 if tail --pid="$$" -n 0 /dev/null 2>/dev/null; then follow="-s 0.05 --pid=$worker"; else follow=; fi
 # shellcheck disable=SC2086 # $follow is options or none
 tail -n +1 -f $follow "$WORKER_LOG" 2>/dev/null &
