@@ -84,8 +84,3 @@ export function factsOf(reading: DockerReading, target: StackTarget): DockerFact
   if (reading.status !== "ok") return reading;
   return { status: "ok", serverVersion: reading.serverVersion, ...stackFacts(reading.containers, target) };
 }
-
-/** readDocker and factsOf at once, for a caller that knows the app folder already. */
-export async function dockerFacts(engine: Engine, target: StackTarget): Promise<DockerFacts> {
-  return factsOf(await readDocker(engine), target);
-}

@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engineOverSsh } from "../../src/docker/engine.js";
-import { dockerFacts, PROJECT_LABEL, WORKING_DIR_LABEL } from "../../src/docker/facts.js";
+import { type Engine } from "../../src/docker/engine.js";
+import { factsOf, PROJECT_LABEL, readDocker, type StackTarget, WORKING_DIR_LABEL } from "../../src/docker/facts.js";
+
+const dockerFacts = async (engine: Engine, target: StackTarget) => factsOf(await readDocker(engine), target);
 import { probeServer } from "../../src/release/probe.js";
 import { Remote } from "../../src/ssh/connection.js";
 import { sh } from "../../src/ssh/quote.js";

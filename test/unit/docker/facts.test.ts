@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Engine } from "../../../src/docker/engine.js";
-import { dockerFacts, factsOf, PROJECT_LABEL, readDocker, stackFacts, WORKING_DIR_LABEL } from "../../../src/docker/facts.js";
+import { factsOf, PROJECT_LABEL, readDocker, type StackTarget, stackFacts, WORKING_DIR_LABEL } from "../../../src/docker/facts.js";
 import type { ContainerSummary } from "../../../src/docker/responses.js";
 import { EngineAnswerError, EngineUnreachable } from "../../../src/docker/transport.js";
+
+const dockerFacts = async (engine: Engine, target: StackTarget) => factsOf(await readDocker(engine), target);
 import { type ServerState, serverError } from "../../../src/release/probe.js";
 
 const APP = "/home/deploy/apps/shop";
