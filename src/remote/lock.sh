@@ -11,19 +11,41 @@
 set -u
 
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-started() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d' ' -f20; }
+# Sets $ppid and $start (its start time) from /proc/PID/stat, both empty when PID is gone. The
+# command name in it may hold spaces and parentheses: fields are counted after its last ") ".
+# Builtins only: this runs in every deploy's first and last round trip, where each process
+# started costs more than the rest of the script.
+proc_stat() {
+  ppid='' start='' line=''
+  { read -r line < "/proc/$1/stat"; } 2>/dev/null || return 0
+  set -f
+  # shellcheck disable=SC2086 # split into the stat fields
+  set -- ${line##*") "}
+  set +f
+  [ "$#" -ge 20 ] || return 0
+  ppid=$2
+  shift 19
+  start=$1
+}
 # The pids of FILE's processes still running.
 running() {
   [ -f "$1" ] || return 0
-  while read -r pid start; do [ -n "$start" ] && [ "$(started "$pid")" = "$start" ] && echo "$pid"; done < "$1"
+  while read -r pid recorded; do
+    proc_stat "$pid"
+    [ -n "$recorded" ] && [ "$start" = "$recorded" ] && echo "$pid"
+  done < "$1"
   return 0
 }
-# The sshd process serving this SSH connection: when it is gone, so is the client that ran us.
+# Sets $conn to the sshd process serving this SSH connection: when it is gone, so is the client
+# that ran us.
 connection() {
-  p=$$
+  conn='' p=$$
   while [ "$p" -gt 1 ] 2>/dev/null; do
-    case "$(cat /proc/"$p"/comm 2>/dev/null)" in sshd|sshd-session) echo "$p"; return ;; esac
-    p=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null | cut -d' ' -f2); p=${p:-1}
+    comm=
+    { read -r comm < "/proc/$p/comm"; } 2>/dev/null
+    case "$comm" in sshd|sshd-session) conn=$p; return ;; esac
+    proc_stat "$p"
+    p=${ppid:-1}
   done
 }
 # Sets $session and $workers to the lock's processes still running, and prints the holder.
@@ -54,8 +76,9 @@ take)
   fi
   if [ "$lockstate" != held ]; then
     printf '%s\n' "$holder" > "$LOCK/info"
-    conn=$(connection)
-    echo "$conn $(started "$conn")" > "$LOCK/session"
+    connection
+    proc_stat "$conn"
+    echo "$conn $start" > "$LOCK/session"
     : > "$LOCK/workers"
   fi
   echo "lock=$lockstate"
@@ -67,15 +90,19 @@ report)
   fi
   ;;
 register)
-  echo "$2 $(started "$2")" >> "$LOCK/workers" 2>/dev/null || true
+  proc_stat "$2"
+  echo "$2 $start" >> "$LOCK/workers" 2>/dev/null || true
   ;;
 release)
   # Only this connection's: a run whose lock was broken or cleared meanwhile must not remove the
   # next one's. A state folder left empty (a first run that was refused) goes too.
-  conn=$(connection)
-  if [ -n "$conn" ] && [ "$(cat "$LOCK/session" 2>/dev/null)" = "$conn $(started "$conn")" ]; then rm -rf "$LOCK"; fi
-  rmdir "$STATE" 2>/dev/null
-  rmdir "$(dirname -- "$STATE")" 2>/dev/null
+  connection
+  proc_stat "$conn"
+  recorded=
+  { read -r recorded < "$LOCK/session"; } 2>/dev/null
+  if [ -n "$conn" ] && [ "$recorded" = "$conn $start" ]; then rm -rf "$LOCK"; fi
+  # Both at once: rmdir removes the state folder, then its parent if that is empty too.
+  rmdir "$STATE" "${STATE%/*}" 2>/dev/null
   ;;
 *)
   echo "usage: lock.sh take HOLDER FORCE | report | register PID | release" >&2

@@ -15,16 +15,24 @@ if command -v tar >/dev/null 2>&1; then
   tarversion=$(tar --version 2>&1 | head -n 1)
   case "$tarversion" in *"GNU tar"*) echo tar=ok; hastar=1 ;; *) echo "tarOther=$(enc "$tarversion")" ;; esac
 fi
-[ -f "$PROJECT_FILE" ] && echo "project=$(enc "$(cat "$PROJECT_FILE")")"
-[ -f "$CURRENT" ] && echo "current=$(enc "$(cat "$CURRENT")")"
-[ -f "$CONTAINERS_FILE" ] && echo "containers=$(enc "$(cat "$CONTAINERS_FILE")")"
-[ -n "$(ls -A "$RELEASES" 2>/dev/null)" ] && echo "kept=$(enc "$(ls -1 "$RELEASES")")"
-# The last log line of each kept release.
-if [ -f "$LOG" ] && [ -d "$RELEASES" ]; then
-  echo "outcomes=$(for r in "$RELEASES"/*; do [ -e "$r" ] && grep -F "\"release\":\"${r##*/}\"" "$LOG" | tail -n 1; done | base64 | tr -d '\n')"
+# The state files are one line each: read by the shell itself, as every process started here
+# is one more in each deploy's first round trip.
+if { read -r project < "$PROJECT_FILE"; } 2>/dev/null; then echo "project=$(enc "$project")"; fi
+cur=
+if { read -r cur < "$CURRENT"; } 2>/dev/null; then echo "current=$(enc "$cur")"; fi
+if { read -r containers < "$CONTAINERS_FILE"; } 2>/dev/null; then echo "containers=$(enc "$containers")"; fi
+kept=$(ls -1 "$RELEASES" 2>/dev/null)
+if [ -n "$kept" ]; then
+  echo "kept=$(enc "$kept")"
+  # The last log line of each kept release, in one pass over the log.
+  if [ -f "$LOG" ]; then
+    echo "outcomes=$(awk -v kept="$kept" '
+      BEGIN { n = split(kept, ids, "\n"); for (i = 1; i <= n; i++) wanted["\"release\":\"" ids[i] "\""] = 1 }
+      match($0, /"release":"[^"]*"/) { id = substr($0, RSTART, RLENGTH); if (id in wanted) last[id] = $0 }
+      END { for (id in last) print last[id] }' "$LOG" | base64 | tr -d '\n')"
+  fi
 fi
 # The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
-cur=$(cat "$CURRENT" 2>/dev/null || true)
 [ -n "$cur" ] && [ -d "$RELEASES/$cur" ] && [ -f "$META/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$META/$cur.manifest" | cut -c1-64)"
 [ "${READ_ENV:-}" = 1 ] && [ -f "$APP/.env" ] && echo "env=$(base64 < "$APP/.env" | tr -d '\n')"
 echo end=

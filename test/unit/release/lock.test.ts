@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -112,6 +112,21 @@ describe("lock.sh register", () => {
     expect(runRemoteScript("lock", { env, args: ["register", process.pid] }, { cwd: scratch }).code).toBe(0);
     expect(readFileSync(join(layout.lock, "workers"), "utf8")).toBe(`${self}\n`);
     expect(take(env, true)).toMatchObject({ status: "held", workers: [process.pid] });
+  });
+  it("records a worker whose command name holds spaces and parentheses by its real start time", () => {
+    const { layout, env } = locked(dead, []);
+    const odd = join(scratch, "odd) (name x");
+    copyFileSync("/bin/sleep", odd);
+    chmodSync(odd, 0o755);
+    const worker = spawn(odd, ["30"]);
+    try {
+      const pid = worker.pid ?? 0;
+      const start = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[19];
+      expect(runRemoteScript("lock", { env, args: ["register", pid] }, { cwd: scratch }).code).toBe(0);
+      expect(readFileSync(join(layout.lock, "workers"), "utf8")).toBe(`${pid} ${start}\n`);
+    } finally {
+      worker.kill();
+    }
   });
 });
 
