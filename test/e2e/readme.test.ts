@@ -117,7 +117,7 @@ function run(command: string, spec: Case): { code: number | "timeout"; stdout: s
     : spec.code === "timeout"
       ? ["bash", "-c", untilTwoScreens(actual)]
       : ["bash", "-c", actual];
-  const result = spawnSync(argv[0] as string, argv.slice(1), { cwd, env: env(), input: spec.answer ? `${spec.answer}\n` : undefined, encoding: "utf8", timeout: 170_000 });
+  const result = spawnSync(argv[0] as string, argv.slice(1), { cwd, env: env(), input: spec.answer ? `${spec.answer}\n` : undefined, encoding: "utf8", timeout: 400_000 });
   return { code: result.status === 124 && spec.code === "timeout" ? "timeout" : (result.status ?? -1), stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -165,14 +165,14 @@ describe("README", () => {
       spec.check?.(result);
     }
     expect(existsSync(join(project, "deploy.json"))).toBe(true);
-  });
+  }, 900_000);
 
   it("the quick start's npm run demo deploys compose/demo and its page answers", () => {
     const env = { ...process.env, DEPLOY_NAME: DEMO, DEMO_APP: `apps/${DEMO}`, DEMO_PORT };
-    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, env, encoding: "utf8", timeout: 170_000 });
+    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, env, encoding: "utf8", timeout: 400_000 });
     expect(demo.stderr).not.toContain("    at ");
     expect(demo.status).toBe(0);
     expect(demo.stdout).toContain(`http://127.0.0.1:${DEMO_PORT}/ answers`);
     expect(demo.stdout).toContain("Hello from deploy-vps");
-  });
+  }, 600_000);
 });
