@@ -1,7 +1,7 @@
 import type { ComposeKind } from "../compose/commands.js";
 import { type LogEntry, parseLogLines } from "./history.js";
 import { type DockerReading, factsOf, readDocker } from "../docker/facts.js";
-import { engineOverSsh } from "../docker/engine.js";
+import { DOCKER_SOCKET, engineOverSsh } from "../docker/engine.js";
 import { layoutEnv, serverLayout, typedLayout } from "./layout.js";
 import { type LockHolder, type LockOutcome, type LockSeen, lockScript, parseLock, parseLockSeen } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";
@@ -68,7 +68,9 @@ export interface ProbeOptions {
  */
 export function probeScript(path: string, options: ProbeOptions = { env: true }, docker: DockerSource = "cli"): Shell {
   const layout = layoutEnv(typedLayout(path));
-  const probe = remoteScript("probe", { env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0 } });
+  const probe = remoteScript("probe", {
+    env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0, DOCKER_SOCKET },
+  });
   const facts = dockerFactsScript(layout, options.candidate, docker);
   const lock = options.lock;
   if (!lock) return sh`${probe}; ${facts}; ${lockScript(layout, "report")}`;

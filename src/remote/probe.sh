@@ -2,8 +2,9 @@
 # What the server holds for the app folder, before anything is changed: the folder, tar, the
 # state deploy-vps keeps beside it, and (READ_ENV=1) the server's .env. Prints `key=value`
 # lines, values base64-encoded so no content can break the parse, then `end=`.
-# Inputs: the layout's variables; READ_ENV; MUST_EXIST=1 when the command works on an existing
-# app folder only. Exits 0 when the app path and tar allow the run (docker is docker-facts.sh's).
+# Inputs: the layout's variables; READ_ENV; DOCKER_SOCKET; MUST_EXIST=1 when the command works on an existing
+# app folder only. Exits 0 when the app path, tar and the Docker socket's permissions allow the
+# run (whether docker answers is docker-facts.sh's, or the Engine API's).
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
 
 echo "app=$(enc "$APP")"
@@ -36,4 +37,7 @@ fi
 [ -n "$cur" ] && [ -d "$RELEASES/$cur" ] && [ -f "$META/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$META/$cur.manifest" | cut -c1-64)"
 [ "${READ_ENV:-}" = 1 ] && [ -f "$APP/.env" ] && echo "env=$(base64 < "$APP/.env" | tr -d '\n')"
 echo end=
+# A user the Docker socket is closed to will be refused (the client learns why from Docker
+# itself): no lock is taken for such a run, so it leaves nothing behind.
+if [ -e "$DOCKER_SOCKET" ] && { [ ! -r "$DOCKER_SOCKET" ] || [ ! -w "$DOCKER_SOCKET" ]; }; then exit 1; fi
 if [ "${MUST_EXIST:-}" = 1 ]; then [ "$kind" = dir ]; else [ "$kind" != file ]; fi && [ -n "$hastar" ]
