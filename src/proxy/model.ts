@@ -1,0 +1,85 @@
+/**
+ * The runtime proxy's vocabulary: what a routed service is, where its truth came from, what the
+ * daemon knows of a container. Every other module of the proxy speaks in these types.
+ */
+
+/** How a sleeping service answers its first request (dynamic's waiting page is its own module). */
+export type Mode = "dynamic" | "blocking" | "async";
+export const MODES: readonly Mode[] = ["dynamic", "blocking", "async"];
+
+/** What `proxy status` shows for a unit; `reason` says why for failed and disabled. */
+export type UnitState = "sleeping" | "starting" | "ready" | "stopping" | "failed" | "disabled";
+
+/** Where the proxy connects once the unit is up: only ever an address a route names. */
+export type Target =
+  /** The labelled container's own port, on its network (its address comes from Docker). */
+  | { kind: "container"; service: string; port: number }
+  /** The seed's config.json entries name a port published on the host. */
+  | { kind: "host-port"; port: number };
+
+/** Where a route was declared, for messages and for `status`. */
+export type RouteSource =
+  | { kind: "labels"; container: string }
+  | { kind: "config"; file: string; line: number; col: number };
+
+/** One routed service: a unit (a compose project) that starts on demand and stops when idle. */
+export interface Route {
+  /** The compose project for labelled stacks, the entry's `name` for config-file ones. */
+  name: string;
+  /** The compose project that starts and stops (for config entries: found by composeDir or name). */
+  project: string;
+  /** Lower-case host names; `*.example.com` matches one or more labels in front. */
+  hosts: string[];
+  mode: Mode;
+  /** `null`: never stopped for idleness. */
+  idleMs: number | null;
+  startTimeoutMs: number;
+  /** The `deploy-vps.proxy.estimate` label: the start estimate before any start was measured. */
+  estimateMs?: number;
+  /** Waiting-page theme (dynamic mode); the seed's `themeName`, normalised. */
+  theme?: string;
+  target: Target;
+  source: RouteSource;
+}
+
+/** A service that asked to be routed but cannot be: it is shown in `status`, never guessed at. */
+export interface DisabledRoute {
+  name: string;
+  project?: string;
+  hosts: string[];
+  reason: string;
+  source: RouteSource;
+}
+
+/** A compose `depends_on` entry, as Compose ≥ 2.17 records it on the container. */
+export interface Dependency {
+  service: string;
+  condition: "service_started" | "service_healthy" | "service_completed_successfully";
+}
+
+/** What the daemon knows of one container, from the Engine's inspect (and kept up by its events). */
+export interface ContainerFacts {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  labels: Record<string, string>;
+  /** From the compose labels; absent for containers compose did not make. */
+  project?: string;
+  service?: string;
+  workingDir?: string;
+  /** `docker compose run` containers: never part of a unit. */
+  oneoff: boolean;
+  /** created, running, paused, restarting, removing, exited or dead. */
+  state: string;
+  /** Docker's health, when the container has a healthcheck. */
+  health?: "starting" | "healthy" | "unhealthy";
+  /** The healthcheck's test as Docker stores it (["CMD", ...] or ["CMD-SHELL", "..."]), for the fast probe. */
+  healthTest?: string[];
+  exitCode: number;
+  /** ISO times from the Engine; "0001-01-01T00:00:00Z" when never. */
+  startedAt: string;
+  finishedAt: string;
+  /** Its address on each network it is attached to, by network name. */
+  addresses: Record<string, string>;
+  dependsOn: Dependency[];
+}
