@@ -30,7 +30,7 @@ apt_install() {
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
-apt_install docker.io docker-compose openssh-server busybox-static iproute2 rsync
+apt_install docker.io docker-compose openssh-server busybox-static iproute2 rsync nginx wrk
 
 # Compose v2 as a CLI plugin, from Debian 13's archive (Debian 12 ships only v1).
 PLUGIN=/usr/libexec/docker/cli-plugins/docker-compose
@@ -75,6 +75,27 @@ if ! docker image inspect local/busybox:latest >/dev/null 2>&1; then
   echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
   echo 'root:x:0:' >"$rootfs/etc/group"
   tar -C "$rootfs" -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/bin' - local/busybox:latest >/dev/null
+  rm -rf "$rootfs"
+fi
+
+# The runtime proxy's daemon and the proxied test apps run on Node: this machine's own node
+# binary and the libraries it links, in an image (a real VPS would use node:20-alpine).
+if ! docker image inspect local/node:20 >/dev/null 2>&1; then
+  log "importing local/node:20"
+  rootfs=$(mktemp -d)
+  node_bin=$(readlink -f "$(command -v node)")
+  mkdir -p "$rootfs/usr/local/bin" "$rootfs/bin" "$rootfs/tmp" "$rootfs/etc"
+  chmod 1777 "$rootfs/tmp"
+  cp "$node_bin" "$rootfs/usr/local/bin/node"
+  for lib in $(ldd "$node_bin" | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$lib")"
+    cp -L "$lib" "$rootfs$lib"
+  done
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for applet in sh ls cat echo sleep kill ps wget nc env id; do ln -s busybox "$rootfs/bin/$applet"; done
+  echo 'root:x:0:0:root:/root:/bin/sh' >"$rootfs/etc/passwd"
+  echo 'root:x:0:' >"$rootfs/etc/group"
+  tar -C "$rootfs" -c . | docker import -c 'ENV PATH=/usr/local/bin:/bin' -c 'CMD ["node"]' - local/node:20 >/dev/null
   rm -rf "$rootfs"
 fi
 
