@@ -1,0 +1,554 @@
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ContainerEvent, Engine } from "../docker/engine.js";
+import { serverLayout } from "../release/layout.js";
+import { type ProxyConfig, parseProxyConfig } from "./config-file.js";
+import type { DaemonLog } from "./daemon-log.js";
+import { formatDuration } from "./durations.js";
+import { estimateSeconds, rememberStart } from "./estimate.js";
+import { idleLeftSeconds, idleVerdict } from "./idle.js";
+import type { ProxyMetrics, UnitGauges } from "./metrics.js";
+import type { ContainerFacts, DisabledRoute, Route } from "./model.js";
+import { buildRouteTable, type RouteTable } from "./routes.js";
+import { startPlan } from "./start-plan.js";
+import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
+import type { ServiceStatus, StatusDocument, WakePlan } from "./status.js";
+import { type Effect, type Failure, initialUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
+import { startUnit, stopUnit } from "./wake.js";
+
+/** What a request waiting on a start is told when the start ends. */
+export type StartOutcome = { ok: true } | { ok: false; failure: Failure };
+
+/** One routed unit: its route, where its state machine stands, and what the daemon measures of it. */
+export interface Unit {
+  route: Route;
+  status: UnitStatus;
+  waiters: ((outcome: StartOutcome) => void)[];
+  lastActivityAt: number;
+  /** Proxied requests in flight and tunnels open (websockets, streams): the idle clock waits for 0. */
+  open: number;
+  startsMs: number[];
+  lastStartMs: number | null;
+  /** Last measured while it ran: in use while up, freed while asleep. */
+  memoryBytes: number | null;
+  idleTimer?: NodeJS.Timeout;
+  starting?: AbortController;
+}
+
+export interface RuntimeOptions {
+  engine: Engine;
+  log: DaemonLog;
+  stateDir: string;
+  configFile?: string;
+  metrics?: ProxyMetrics;
+  version: string;
+}
+
+const MEMORY_EVERY_MS = 30_000;
+/** A deploy's lock has no event: while one is held, the idle check looks again this often. */
+const LOCK_RECHECK_MS = 15_000;
+const SAVE_DEBOUNCE_MS = 200;
+/** Activity alone is saved less often: a kill -9 then costs the idle clock a few seconds at most. */
+const ACTIVITY_SAVE_MS = 5_000;
+const REBUILD_DEBOUNCE_MS = 50;
+const ROUTE_ACTIONS = new Set(["create", "destroy", "rename"]);
+
+/**
+ * The runtime: Docker's containers as its events tell them, the routes their labels (and the
+ * config file) declare, and one state machine per unit whose effects it carries out.
+ */
+export class Runtime {
+  private readonly containers = new Map<string, ContainerFacts>();
+  private table: RouteTable = buildRouteTable([], undefined);
+  readonly units = new Map<string, Unit>();
+  private config: ProxyConfig | undefined;
+  private configError: string | null = null;
+  private saved: SavedState = { version: 1, units: {} };
+  private readonly writer: StateWriter;
+  private readonly changes = new EventEmitter();
+  private readonly stopEvents = new AbortController();
+  private rebuildTimer?: NodeJS.Timeout;
+  private saveTimer?: NodeJS.Timeout;
+  private saveDue = Infinity;
+  private memoryTimer?: NodeJS.Timeout;
+  private synced!: Promise<void>;
+  private markSynced!: () => void;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.writer = new StateWriter(join(options.stateDir, "state.json"));
+    this.changes.setMaxListeners(0);
+  }
+
+  private get engine(): Engine {
+    return this.options.engine;
+  }
+
+  private get log(): DaemonLog {
+    return this.options.log;
+  }
+
+  /** Reads the saved state and the config, follows Docker's events; resolves after the first full sync. */
+  async start(): Promise<void> {
+    const { state, warning } = await readSavedState(join(this.options.stateDir, "state.json"));
+    this.saved = state;
+    if (warning) this.log.warn(warning);
+    await this.loadConfig();
+    this.synced = new Promise((resolve) => (this.markSynced = resolve));
+    await this.engine.negotiate();
+    this.engine.followEvents(
+      {
+        onEvent: (event) => void this.onEvent(event).catch((error: unknown) => this.log.error("event handling failed", { error: String(error) })),
+        onConnected: () => void this.resync().catch((error: unknown) => this.log.error("resync failed", { error: String(error) })),
+        onDisconnected: (reason) => this.log.warn("lost Docker's events; reconnecting", { reason }),
+      },
+      this.stopEvents.signal,
+    );
+    await this.synced;
+    this.memoryTimer = setInterval(() => void this.measureMemory(), MEMORY_EVERY_MS);
+    this.memoryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopEvents.abort();
+    clearInterval(this.memoryTimer);
+    clearTimeout(this.rebuildTimer);
+    clearTimeout(this.saveTimer);
+    for (const unit of this.units.values()) clearTimeout(unit.idleTimer);
+    await this.writer.save(this.snapshot());
+  }
+
+  // ---- What Docker says ----
+
+  /** Every container anew: after the first connection and after each reconnection (Docker may have restarted). */
+  private async resync(): Promise<void> {
+    const all = await this.engine.composeContainers();
+    this.containers.clear();
+    for (const container of all) this.containers.set(container.id, container);
+    this.rebuild();
+    this.log.info("synced with Docker", { containers: all.length, routes: this.table.routes.length });
+    this.markSynced();
+  }
+
+  private async onEvent(event: ContainerEvent): Promise<void> {
+    if (!event.labels["com.docker.compose.project"] && !this.containers.has(event.id)) return;
+    if (event.action === "destroy") this.containers.delete(event.id);
+    else {
+      const facts = await this.engine.inspectContainer(event.id);
+      if (facts) this.containers.set(event.id, facts);
+      else this.containers.delete(event.id);
+    }
+    if (ROUTE_ACTIONS.has(event.action)) this.rebuildSoon();
+    else this.observeAll();
+  }
+
+  private rebuildSoon(): void {
+    clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = setTimeout(() => this.rebuild(), REBUILD_DEBOUNCE_MS);
+  }
+
+  /** Routes from labels and config; units follow them: new ones made, gone ones dropped. */
+  private rebuild(): void {
+    const table = buildRouteTable([...this.containers.values()], this.config);
+    const now = Date.now();
+    for (const route of table.routes) {
+      const unit = this.units.get(route.name);
+      if (unit) {
+        unit.route = route;
+        continue;
+      }
+      const saved: SavedUnit | undefined = this.saved.units[route.name];
+      const running = this.isRunning(route);
+      this.units.set(route.name, {
+        route,
+        status: initialUnit(running, now),
+        waiters: [],
+        lastActivityAt: saved?.lastActivityAt ?? now,
+        open: 0,
+        startsMs: saved?.startsMs ?? [],
+        lastStartMs: saved?.startsMs.at(-1) ?? null,
+        memoryBytes: saved?.memoryBytes ?? null,
+      });
+      this.log.info("routing", { service: route.name, hosts: route.hosts, mode: route.mode, running });
+      // A unit that was starting when the daemon stopped is finished now, as it was asked.
+      if (saved?.state === "starting") this.dispatch(route.name, { type: "wake" });
+    }
+    for (const [name, unit] of this.units) {
+      if (table.byName(name)) continue;
+      clearTimeout(unit.idleTimer);
+      this.settle(unit, { ok: false, failure: { container: name, reason: "no longer routed", logs: [], status: 502 } });
+      this.units.delete(name);
+      this.log.info("no longer routed", { service: name });
+    }
+    for (const disabled of table.disabled) {
+      if (!this.table.disabled.some((d) => d.name === disabled.name && d.reason === disabled.reason)) {
+        this.log.warn("service disabled", { service: disabled.name, reason: disabled.reason });
+      }
+    }
+    for (const conflict of table.conflicts) if (!this.table.conflicts.includes(conflict)) this.log.warn("conflict", { conflict });
+    this.table = table;
+    this.observeAll();
+    for (const unit of this.units.values()) this.scheduleIdle(unit);
+  }
+
+  private projectContainers(project: string): ContainerFacts[] {
+    return [...this.containers.values()].filter((c) => c.project === project && !c.oneoff);
+  }
+
+  /** The containers a request of this route goes to. */
+  private routedContainers(route: Route): ContainerFacts[] {
+    const all = this.projectContainers(route.project);
+    return route.target.kind === "container" ? all.filter((c) => c.service === (route.target.kind === "container" ? route.target.service : "")) : all;
+  }
+
+  /** Up as far as Docker says: running, and not still in its health's `starting`. */
+  private isRunning(route: Route): boolean {
+    const routed = this.routedContainers(route);
+    return routed.length > 0 && routed.some((c) => c.state === "running" && c.health !== "starting" && c.health !== "unhealthy");
+  }
+
+  private observeAll(): void {
+    for (const unit of this.units.values()) {
+      const running = this.isRunning(unit.route);
+      const state = unit.status.state;
+      if ((running && (state === "sleeping" || state === "failed")) || (!running && state === "ready")) {
+        this.log.info(running ? "started outside the proxy" : "stopped outside the proxy", { service: unit.route.name });
+        this.dispatch(unit.route.name, { type: "observed", running });
+      }
+    }
+  }
+
+  // ---- The state machine and its effects ----
+
+  dispatch(name: string, event: UnitEvent): void {
+    const unit = this.units.get(name);
+    if (!unit) return;
+    const before = unit.status.state;
+    const { unit: status, effects } = step(unit.status, event, Date.now());
+    unit.status = status;
+    for (const effect of effects) this.apply(unit, effect);
+    if (status.state !== before) this.log.info("state", { service: name, from: before, to: status.state, event: event.type });
+    this.scheduleIdle(unit);
+    this.saveSoon();
+    this.changes.emit("change", name);
+  }
+
+  private apply(unit: Unit, effect: Effect): void {
+    switch (effect.type) {
+      case "start":
+        this.beginStart(unit);
+        return;
+      case "stop":
+        this.beginStop(unit);
+        return;
+      case "settle":
+        this.settle(unit, effect.ok ? { ok: true } : { ok: false, failure: effect.failure });
+        return;
+      case "recordStart":
+        unit.startsMs = rememberStart(unit.startsMs, effect.ms);
+        unit.lastStartMs = effect.ms;
+        this.options.metrics?.started(unit.route.name, effect.ms);
+        setTimeout(() => void this.measureUnit(unit), 3_000).unref();
+        return;
+      case "resetIdle":
+        unit.lastActivityAt = Date.now();
+        return;
+    }
+  }
+
+  private settle(unit: Unit, outcome: StartOutcome): void {
+    const waiters = unit.waiters;
+    unit.waiters = [];
+    for (const waiter of waiters) waiter(outcome);
+  }
+
+  private beginStart(unit: Unit): void {
+    const name = unit.route.name;
+    const containers = this.projectContainers(unit.route.project);
+    if (containers.length === 0) {
+      queueMicrotask(() =>
+        this.dispatch(name, {
+          type: "startFailed",
+          failure: { container: unit.route.project, reason: `compose project ${unit.route.project} has no containers (deploy it first)`, logs: [], status: 502 },
+        }),
+      );
+      return;
+    }
+    const controller = new AbortController();
+    unit.starting = controller;
+    this.log.info("starting", { service: name, containers: containers.map((c) => c.name) });
+    const routed = new Set(this.routedContainers(unit.route).map((c) => c.id));
+    startUnit(
+      this.engine,
+      { project: unit.route.project, containers, routed, upstream: () => this.upstream(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal },
+      (id) => this.containers.get(id),
+    ).then(
+      (result) => {
+        if (controller.signal.aborted) return;
+        unit.starting = undefined;
+        if (result.ok) {
+          this.log.info("ready", { service: name, ms: result.ms });
+          this.dispatch(name, { type: "started", ms: result.ms });
+        } else {
+          this.log.error("start failed", { service: name, container: result.failure.container, reason: result.failure.reason, logs: result.failure.logs });
+          this.options.metrics?.startFailed(name);
+          this.dispatch(name, { type: "startFailed", failure: result.failure });
+        }
+      },
+      (error: unknown) => this.dispatch(name, { type: "startFailed", failure: { container: name, reason: String(error), logs: [], status: 502 } }),
+    );
+  }
+
+  private beginStop(unit: Unit): void {
+    const name = unit.route.name;
+    unit.starting?.abort();
+    unit.starting = undefined;
+    this.log.info("stopping", { service: name });
+    stopUnit(this.engine, this.projectContainers(unit.route.project)).then(
+      () => this.dispatch(name, { type: "stopped" }),
+      (error: unknown) => this.dispatch(name, { type: "stopFailed", reason: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
+  // ---- Idleness ----
+
+  private deployLocked(route: Route): boolean {
+    return this.projectContainers(route.project).some((c) => c.workingDir !== undefined && existsSync(serverLayout(c.workingDir).lock));
+  }
+
+  private idleInput(unit: Unit, now: number) {
+    return {
+      idleMs: unit.route.idleMs,
+      lastActivityAt: unit.lastActivityAt,
+      openConnections: unit.open,
+      deployLocked: this.deployLocked(unit.route),
+      state: unit.status.state,
+      now,
+    };
+  }
+
+  private scheduleIdle(unit: Unit): void {
+    clearTimeout(unit.idleTimer);
+    unit.idleTimer = undefined;
+    if (unit.status.state !== "ready") return;
+    const input = this.idleInput(unit, Date.now());
+    const verdict = idleVerdict(input);
+    if (verdict.stop) {
+      this.log.info("idle", { service: unit.route.name, idle: formatDuration(unit.route.idleMs) });
+      this.dispatch(unit.route.name, { type: "sleep" });
+      return;
+    }
+    const at = verdict.checkAt ?? (input.deployLocked ? input.now + LOCK_RECHECK_MS : null);
+    if (at === null) return;
+    unit.idleTimer = setTimeout(() => this.scheduleIdle(unit), Math.max(0, at - Date.now()));
+    unit.idleTimer.unref();
+  }
+
+  /** A proxied exchange begins (monitors' requests never count). */
+  opened(unit: Unit): void {
+    unit.open += 1;
+    unit.lastActivityAt = Date.now();
+  }
+
+  closed(unit: Unit): void {
+    unit.open -= 1;
+    unit.lastActivityAt = Date.now();
+    if (unit.open === 0) this.scheduleIdle(unit);
+    this.saveSoon(ACTIVITY_SAVE_MS);
+  }
+
+  // ---- What requests and the control socket ask ----
+
+  lookup(host: string): Route | undefined {
+    return this.table.lookup(host);
+  }
+
+  byName(name: string): Route | undefined {
+    return this.table.byName(name);
+  }
+
+  unitOf(route: Route): Unit | undefined {
+    return this.units.get(route.name);
+  }
+
+  /** Where a request of this route goes now: only ever an address Docker gave the routed container, or the entry's host port. */
+  upstream(route: Route): { host: string; port: number } | undefined {
+    if (route.target.kind === "host-port") return { host: "127.0.0.1", port: route.target.port };
+    const running = this.routedContainers(route).find((c) => c.state === "running");
+    const address = running && Object.values(running.addresses).find((a) => a !== "");
+    return address ? { host: address, port: route.target.port } : undefined;
+  }
+
+  /** Resolves when the unit is ready (at once if it is), or its start failed. Wakes it if it sleeps. */
+  whenReady(unit: Unit): Promise<StartOutcome> {
+    if (unit.status.state === "ready") return Promise.resolve({ ok: true });
+    return new Promise((resolve) => {
+      unit.waiters.push(resolve);
+      this.dispatch(unit.route.name, { type: "wake" });
+    });
+  }
+
+  /** Wakes it without waiting (async mode answers at once). */
+  wakeInBackground(unit: Unit): void {
+    if (unit.status.state !== "ready" && unit.status.state !== "starting") this.dispatch(unit.route.name, { type: "wake" });
+  }
+
+  estimate(unit: Unit): number {
+    return estimateSeconds(unit.startsMs, unit.route.estimateMs);
+  }
+
+  wakePlan(route: Route): WakePlan {
+    const containers = this.projectContainers(route.project);
+    const plan = startPlan(containers);
+    const levels = "cycle" in plan ? [containers] : plan.levels;
+    return {
+      name: route.name,
+      project: route.project,
+      alreadyRunning: containers.filter((c) => c.state === "running").map((c) => c.name),
+      start: levels
+        .map((level) => level.filter((c) => c.state !== "running").map((c) => ({ container: c.name, service: c.service ?? "" })))
+        .filter((level) => level.length > 0),
+    };
+  }
+
+  async sleep(unit: Unit): Promise<void> {
+    this.dispatch(unit.route.name, { type: "sleep" });
+    while (unit.status.state === "stopping") await new Promise((resolve) => this.changes.once("change", resolve));
+  }
+
+  status(): StatusDocument {
+    const now = Date.now();
+    const services: ServiceStatus[] = [...this.units.values()].map((unit) => this.serviceStatus(unit, now));
+    services.push(...this.table.disabled.map((route) => disabledStatus(route)));
+    services.sort((a, b) => a.name.localeCompare(b.name));
+    return {
+      services,
+      memoryFreedBytes: services.reduce((sum, s) => sum + (s.memoryFreedBytes ?? 0), 0),
+      configError: this.configError,
+      conflicts: this.table.conflicts,
+      version: this.options.version,
+    };
+  }
+
+  private serviceStatus(unit: Unit, now: number): ServiceStatus {
+    const { route, status } = unit;
+    const asleep = status.state === "sleeping" || status.state === "failed";
+    return {
+      name: route.name,
+      project: route.project,
+      hosts: route.hosts,
+      mode: route.mode,
+      state: status.state,
+      reason: status.reason,
+      idle: formatDuration(route.idleMs),
+      idleLeftSeconds: idleLeftSeconds(this.idleInput(unit, now)),
+      lastStartMs: unit.lastStartMs,
+      memoryBytes: asleep ? null : unit.memoryBytes,
+      memoryFreedBytes: asleep ? unit.memoryBytes : null,
+      source: sourceText(route),
+      lastFailure: status.lastFailure ?? undefined,
+    };
+  }
+
+  gauges(): Map<string, UnitGauges> {
+    const status = this.status();
+    return new Map(
+      status.services.map((s) => [s.name, { state: s.state, openConnections: this.units.get(s.name)?.open ?? 0, memoryBytes: s.memoryBytes, memoryFreedBytes: s.memoryFreedBytes }]),
+    );
+  }
+
+  // ---- The config file ----
+
+  /** A bad file keeps the last good one in force; its error shows in `status` and the log. */
+  async loadConfig(): Promise<void> {
+    const file = this.options.configFile;
+    if (!file) return;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.configError = `${file}: ${(error as Error).message}`;
+      else this.config = undefined;
+      return;
+    }
+    try {
+      this.config = parseProxyConfig(text, file);
+      this.configError = null;
+      this.log.info("config loaded", { file, entries: this.config.entries.length });
+    } catch (error) {
+      this.configError = error instanceof Error ? error.message : String(error);
+      this.log.error("config refused; the last good one stays in force", { error: this.configError });
+    }
+  }
+
+  async reloadConfig(): Promise<void> {
+    await this.loadConfig();
+    this.rebuild();
+  }
+
+  monitorAgents(): readonly string[] {
+    return this.config?.monitorUserAgents ?? [];
+  }
+
+  // ---- Memory and state on disk ----
+
+  private async measureUnit(unit: Unit): Promise<void> {
+    if (unit.status.state !== "ready") return;
+    const running = this.projectContainers(unit.route.project).filter((c) => c.state === "running");
+    const figures = await Promise.all(running.map((c) => this.engine.memoryBytes(c.id).catch(() => undefined)));
+    const total = figures.reduce<number>((sum, bytes) => sum + (bytes ?? 0), 0);
+    if (total > 0 && unit.status.state === "ready") {
+      unit.memoryBytes = total;
+      this.saveSoon();
+    }
+  }
+
+  private async measureMemory(): Promise<void> {
+    await Promise.all([...this.units.values()].map((unit) => this.measureUnit(unit)));
+  }
+
+  private snapshot(): SavedState {
+    const units: Record<string, SavedUnit> = { ...this.saved.units };
+    for (const [name, unit] of this.units) {
+      units[name] = { lastActivityAt: unit.lastActivityAt, startsMs: unit.startsMs, memoryBytes: unit.memoryBytes, state: unit.status.state, since: unit.status.since };
+    }
+    this.saved = { version: 1, units };
+    return this.saved;
+  }
+
+  private saveSoon(delay = SAVE_DEBOUNCE_MS): void {
+    const due = Date.now() + delay;
+    if (due >= this.saveDue) return;
+    clearTimeout(this.saveTimer);
+    this.saveDue = due;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saveDue = Infinity;
+      this.writer.save(this.snapshot()).catch((error: unknown) => this.log.error("state not saved", { error: String(error) }));
+    }, delay);
+    this.saveTimer.unref();
+  }
+}
+
+function sourceText(route: Route | DisabledRoute): string {
+  const source = route.source;
+  return source.kind === "labels" ? `labels on ${source.container}` : `${source.file}:${source.line}:${source.col}`;
+}
+
+function disabledStatus(route: DisabledRoute): ServiceStatus {
+  return {
+    name: route.name,
+    project: route.project ?? "",
+    hosts: route.hosts,
+    mode: "dynamic",
+    state: "disabled",
+    reason: route.reason,
+    idle: "",
+    idleLeftSeconds: null,
+    lastStartMs: null,
+    memoryBytes: null,
+    memoryFreedBytes: null,
+    source: sourceText(route),
+  };
+}

@@ -1,0 +1,72 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { UnitState } from "./model.js";
+
+/** What a proxied request came to, for `deploy_vps_proxy_requests_total`. */
+export type RequestOutcome = "forwarded" | "held" | "accepted" | "asleep" | "failed" | "not_found" | "status";
+
+export interface UnitGauges {
+  state: UnitState;
+  openConnections: number;
+  memoryBytes: number | null;
+  memoryFreedBytes: number | null;
+}
+
+/** The daemon's Prometheus metrics, read from its admin listener's /metrics. */
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"service" | "outcome">;
+  private readonly starts: Counter<"service" | "result">;
+  private readonly startSeconds: Histogram<"service">;
+
+  constructor(units: () => Map<string, UnitGauges>) {
+    collectDefaultMetrics({ register: this.registry, prefix: "deploy_vps_proxy_" });
+    this.requests = new Counter({
+      name: "deploy_vps_proxy_requests_total",
+      help: "Proxied requests by service and by what they came to",
+      labelNames: ["service", "outcome"],
+      registers: [this.registry],
+    });
+    this.starts = new Counter({
+      name: "deploy_vps_proxy_starts_total",
+      help: "Starts of a unit by the proxy, by result",
+      labelNames: ["service", "result"],
+      registers: [this.registry],
+    });
+    this.startSeconds = new Histogram({
+      name: "deploy_vps_proxy_start_duration_seconds",
+      help: "Time from a unit's start to its readiness",
+      labelNames: ["service"],
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [this.registry],
+    });
+    const gauge = (name: string, help: string, labelNames: string[], read: (gauge: Gauge) => void) =>
+      new Gauge({ name, help, labelNames, registers: [this.registry], collect() { this.reset(); read(this); } });
+    gauge("deploy_vps_proxy_unit_state", "1 for the state each unit is in", ["service", "state"], (g) => {
+      for (const [service, unit] of units()) g.set({ service, state: unit.state }, 1);
+    });
+    gauge("deploy_vps_proxy_open_connections", "Open proxied connections (requests, websockets, streams) by service", ["service"], (g) => {
+      for (const [service, unit] of units()) g.set({ service }, unit.openConnections);
+    });
+    gauge("deploy_vps_proxy_memory_bytes", "Memory the unit's containers use, measured while it runs", ["service"], (g) => {
+      for (const [service, unit] of units()) if (unit.memoryBytes !== null) g.set({ service }, unit.memoryBytes);
+    });
+    gauge("deploy_vps_proxy_memory_freed_bytes", "Memory freed by the units asleep (last measured while they ran)", [], (g) => {
+      let freed = 0;
+      for (const unit of units().values()) freed += unit.memoryFreedBytes ?? 0;
+      g.set(freed);
+    });
+  }
+
+  request(service: string, outcome: RequestOutcome): void {
+    this.requests.inc({ service, outcome });
+  }
+
+  started(service: string, ms: number): void {
+    this.starts.inc({ service, result: "ready" });
+    this.startSeconds.observe({ service }, ms / 1000);
+  }
+
+  startFailed(service: string): void {
+    this.starts.inc({ service, result: "failed" });
+  }
+}

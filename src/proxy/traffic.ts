@@ -1,0 +1,154 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import { type Answer, asleep, asyncAccepted, notFound, problem, RESERVED_PREFIX, unitStatus } from "./answers.js";
+import { classifyClient, type ClientKind } from "./clients.js";
+import type { Runtime, StartOutcome, Unit } from "./daemon.js";
+import type { Forwarder } from "./forward.js";
+import type { ProxyMetrics } from "./metrics.js";
+import type { Route } from "./model.js";
+
+const STATUS_PATH = `${RESERVED_PREFIX}status`;
+/** User agents repeat: their verdict is kept, up to this many. */
+const KNOWN_AGENTS = 500;
+
+/** Loopback peers are the host's nginx: their X-Forwarded-* and X-Service-Name are believed. */
+function fromLoopback(req: IncomingMessage): boolean {
+  const address = req.socket.remoteAddress ?? "";
+  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  res.writeHead(answer.status, { ...answer.headers, "Content-Length": Buffer.byteLength(answer.body) });
+  res.end(answer.body);
+}
+
+/** A websocket that cannot be tunnelled gets a plain HTTP answer on its socket, then is closed. */
+function refuseUpgrade(socket: Duplex, answer: Answer): void {
+  const head = [`HTTP/1.1 ${answer.status} ${answer.status === 404 ? "Not Found" : "Service Unavailable"}`];
+  for (const [name, value] of Object.entries(answer.headers)) head.push(`${name}: ${value}`);
+  head.push(`Content-Length: ${Buffer.byteLength(answer.body)}`, "Connection: close", "", answer.body);
+  socket.end(head.join("\r\n"));
+}
+
+/**
+ * What the proxied listener does with each request: find the route its Host names, answer for
+ * the unit while it sleeps (by mode and by client), and forward once it is ready.
+ */
+export class Traffic {
+  private readonly agents = new Map<string, ClientKind>();
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly forwarder: Forwarder,
+    private readonly metrics?: ProxyMetrics,
+  ) {}
+
+  private route(req: IncomingMessage): Route | undefined {
+    const named = req.headers["x-service-name"];
+    if (typeof named === "string" && fromLoopback(req)) return this.runtime.byName(named);
+    return this.runtime.lookup(req.headers.host ?? "");
+  }
+
+  private client(req: IncomingMessage): ClientKind {
+    const agent = req.headers["user-agent"] ?? "";
+    const accept = req.headers.accept ?? "";
+    const key = `${agent}\n${accept}`;
+    let kind = this.agents.get(key);
+    if (!kind) {
+      kind = classifyClient(req.headers, this.runtime.monitorAgents());
+      if (this.agents.size >= KNOWN_AGENTS) this.agents.clear();
+      this.agents.set(key, kind);
+    }
+    return kind;
+  }
+
+  request = (req: IncomingMessage, res: ServerResponse): void => {
+    const route = this.route(req);
+    const unit = route && this.runtime.unitOf(route);
+    if (!route || !unit) {
+      this.metrics?.request("", "not_found");
+      send(res, notFound());
+      return;
+    }
+    if (req.url?.startsWith(STATUS_PATH)) {
+      this.metrics?.request(route.name, "status");
+      send(res, unitStatus(route, unit.status.state, { estimatedTime: this.runtime.estimate(unit), reason: unit.status.reason }));
+      return;
+    }
+    const client = this.client(req);
+    if (unit.status.state === "ready") {
+      this.forward(unit, req, res, client);
+      return;
+    }
+    if (client.monitor) {
+      this.metrics?.request(route.name, "asleep");
+      send(res, asleep(route, this.runtime.estimate(unit)));
+      return;
+    }
+    // dynamic's waiting page is its own issue: until then it answers as async does.
+    if (route.mode === "blocking" || (route.mode === "dynamic" && req.method !== "GET" && req.method !== "HEAD")) {
+      this.metrics?.request(route.name, "held");
+      void this.runtime.whenReady(unit).then((outcome) => this.afterWait(unit, outcome, req, res, client));
+      return;
+    }
+    this.runtime.wakeInBackground(unit);
+    this.metrics?.request(route.name, "accepted");
+    send(res, asyncAccepted(route, this.runtime.estimate(unit), STATUS_PATH));
+  };
+
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const route = this.route(req);
+    const unit = route && this.runtime.unitOf(route);
+    if (!route || !unit) {
+      refuseUpgrade(socket, notFound());
+      return;
+    }
+    const client = this.client(req);
+    const tunnel = () => {
+      const upstream = this.runtime.upstream(route);
+      if (!upstream) {
+        refuseUpgrade(socket, problem(502, "Bad Gateway", "The service is not reachable."));
+        return;
+      }
+      if (!client.monitor) this.runtime.opened(unit);
+      this.metrics?.request(route.name, "forwarded");
+      this.forwarder.upgrade(req, socket, head, upstream, { onEnd: () => !client.monitor && this.runtime.closed(unit) }, { trustForwarded: fromLoopback(req) });
+    };
+    if (unit.status.state === "ready") tunnel();
+    else if (client.monitor) refuseUpgrade(socket, asleep(route, this.runtime.estimate(unit)));
+    // A websocket cannot read a 202: it waits for the start as a blocking request does.
+    else
+      void this.runtime.whenReady(unit).then((outcome) => {
+        if (outcome.ok) tunnel();
+        else refuseUpgrade(socket, problem(outcome.failure.status, "Service failed to start", "The service could not be started; try again later."));
+      });
+  };
+
+  private afterWait(unit: Unit, outcome: StartOutcome, req: IncomingMessage, res: ServerResponse, client: ClientKind): void {
+    if (res.destroyed || req.destroyed) return;
+    if (outcome.ok) {
+      this.forward(unit, req, res, client);
+      return;
+    }
+    this.metrics?.request(unit.route.name, "failed");
+    const failure = outcome.failure;
+    const title = failure.status === 504 ? "Service start timed out" : "Service failed to start";
+    send(res, problem(failure.status, title, `${unit.route.name} did not become ready; the details are in \`deploy-vps proxy status\`.`));
+  }
+
+  private forward(unit: Unit, req: IncomingMessage, res: ServerResponse, client: ClientKind): void {
+    const upstream = this.runtime.upstream(unit.route);
+    if (!upstream) {
+      this.metrics?.request(unit.route.name, "failed");
+      send(res, problem(502, "Bad Gateway", "The service is not reachable."));
+      return;
+    }
+    this.metrics?.request(unit.route.name, "forwarded");
+    if (client.monitor) {
+      this.forwarder.http(req, res, upstream, { onEnd: () => undefined }, { trustForwarded: fromLoopback(req) });
+      return;
+    }
+    this.runtime.opened(unit);
+    this.forwarder.http(req, res, upstream, { onEnd: () => this.runtime.closed(unit) }, { trustForwarded: fromLoopback(req) });
+  }
+}
