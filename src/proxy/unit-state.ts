@@ -72,6 +72,20 @@ export function initialUnit(running: boolean, now: number): UnitStatus {
   return { state: running ? "ready" : "sleeping", reason: null, since: now, wakePending: false, lastFailure: null };
 }
 
+/**
+ * A unit as the daemon finds it after a restart or a `kill -9`, from what it saved and what Docker
+ * says runs. Nothing starts or stops because of the restart itself: Docker's word wins, except
+ * that a start or a stop that was under way is finished (the wake layer then reports it as usual).
+ * A failure or a disable is not carried over: the routes and the next wake say it again.
+ */
+export function resumeUnit(saved: { state: UnitState; since: number } | undefined, running: boolean, now: number): Step {
+  const found = initialUnit(running, now);
+  const underWay = (state: UnitState, effect: Effect): Step => ({ unit: { ...found, state, since: saved?.since ?? now }, effects: [effect] });
+  if (saved?.state === "starting") return underWay("starting", { type: "start" });
+  if (saved?.state === "stopping" && running) return underWay("stopping", { type: "stop" });
+  return { unit: saved?.state === found.state ? { ...found, since: saved.since } : found, effects: [] };
+}
+
 export function step(unit: UnitStatus, event: UnitEvent, now: number): Step {
   const to = (state: UnitState, changes: Partial<UnitStatus> = {}): UnitStatus => ({
     ...unit,

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { UnitState } from "../../../src/proxy/model.js";
-import { type Effect, type Failure, initialUnit, step, STOPPED_WHILE_STARTING, type UnitEvent, type UnitStatus } from "../../../src/proxy/unit-state.js";
+import { type Effect, type Failure, initialUnit, resumeUnit, step, STOPPED_WHILE_STARTING, type UnitEvent, type UnitStatus } from "../../../src/proxy/unit-state.js";
 
 const STATES: readonly UnitState[] = ["sleeping", "starting", "ready", "stopping", "failed", "disabled"];
 const crash: Failure = { container: "shop-web-1", reason: "exited with code 1", logs: ["boom"], status: 502 };
@@ -131,6 +131,35 @@ describe("step, by example", () => {
 
   it("keeps `since` while the state stays", () => {
     expect(run(starting, [{ type: "wake" }]).unit.since).toBe(starting.since);
+  });
+});
+
+describe("resumeUnit", () => {
+  it("takes Docker's word for what runs, and keeps the time a state began when it is the saved one", () => {
+    expect(resumeUnit(undefined, true, 5000)).toEqual({ unit: initialUnit(true, 5000), effects: [] });
+    expect(resumeUnit({ state: "ready", since: 100 }, true, 5000)).toEqual({ unit: { ...initialUnit(true, 5000), since: 100 }, effects: [] });
+    expect(resumeUnit({ state: "ready", since: 100 }, false, 5000)).toEqual({ unit: initialUnit(false, 5000), effects: [] });
+    expect(resumeUnit({ state: "sleeping", since: 100 }, true, 5000)).toEqual({ unit: initialUnit(true, 5000), effects: [] });
+  });
+
+  it("finishes a start or a stop that was under way", () => {
+    for (const running of [true, false]) {
+      expect(resumeUnit({ state: "starting", since: 100 }, running, 5000)).toEqual({
+        unit: { state: "starting", reason: null, since: 100, wakePending: false, lastFailure: null },
+        effects: [{ type: "start" }],
+      });
+    }
+    expect(resumeUnit({ state: "stopping", since: 100 }, true, 5000)).toEqual({
+      unit: { state: "stopping", reason: null, since: 100, wakePending: false, lastFailure: null },
+      effects: [{ type: "stop" }],
+    });
+    expect(resumeUnit({ state: "stopping", since: 100 }, false, 5000)).toEqual({ unit: initialUnit(false, 5000), effects: [] });
+  });
+
+  it("carries no failure or disable over: the routes and the next wake say it again", () => {
+    for (const state of ["failed", "disabled"] as const) {
+      expect(resumeUnit({ state, since: 100 }, false, 5000)).toEqual({ unit: initialUnit(false, 5000), effects: [] });
+    }
   });
 });
 
