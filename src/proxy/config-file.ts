@@ -1,0 +1,259 @@
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { atPosition, InputError } from "../errors.js";
+import { parseDuration, parseIdle } from "./durations.js";
+import {
+  DEFAULT_IDLE_MS,
+  DEFAULT_START_TIMEOUT_MS,
+  isMode,
+  isThemeName,
+  normaliseTheme,
+  parseHosts,
+} from "./labels.js";
+import { type Mode, MODES } from "./model.js";
+
+/**
+ * The config file for stacks the user will not relabel: the seed's own config.json as it is
+ * (`services[]` with name, port, timeout, mode or `async: true`, themeName, composeDir; other keys
+ * ignored), plus `hosts`, `idle`, `startTimeout` and `estimate` per entry. JSON or YAML.
+ */
+export interface ConfigEntry {
+  name: string;
+  /** A port published on the host. */
+  port: number;
+  idleMs: number | null;
+  mode: Mode;
+  theme?: string;
+  /** Without trailing slashes. */
+  composeDir?: string;
+  hosts: string[];
+  startTimeoutMs: number;
+  estimateMs?: number;
+  /** Where the entry starts in the file, for messages. */
+  line: number;
+  col: number;
+}
+
+export interface ProxyConfig {
+  file: string;
+  entries: ConfigEntry[];
+  monitorUserAgents: string[];
+}
+
+/** `FILE:LINE:COL: what is wrong`, pointing at the value at fault. */
+export class ProxyConfigError extends InputError {
+  constructor(file: string, line: number, col: number, problem: string) {
+    super(atPosition(file, line, col, problem));
+  }
+}
+
+/** A service name is a word of the control socket's URLs (`/services/NAME/wake`). */
+const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** Pure: the config file's text as entries, or a ProxyConfigError at the first thing wrong. */
+export function parseProxyConfig(text: string, file: string): ProxyConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const fail = (offset: number, problem: string): never => {
+    const { line, col } = lineCounter.linePos(offset);
+    throw new ProxyConfigError(file, line, col, problem);
+  };
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const json = jsonSyntaxError(text);
+    if (json) fail(json.offset, json.message);
+    fail(syntax.pos[0], syntax.message.split("\n")[0] ?? "syntax error");
+  }
+  const reader = new NodeReader(fail);
+
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return { file, entries: [], monitorUserAgents: [] };
+  if (!isMap(root)) return fail(start(root), 'expected a mapping with a "services" list');
+
+  const entries: ConfigEntry[] = [];
+  const services = present(root.get("services", true));
+  if (services !== undefined && !isSeq(services)) fail(start(services), '"services" must be a list');
+  for (const item of isSeq(services) ? services.items : []) {
+    entries.push(reader.entry(item, lineCounter, entries));
+  }
+  const agents = present(root.get("monitorUserAgents", true));
+  return { file, entries, monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents") };
+}
+
+/**
+ * JSON's own words for a broken config.json (a missing comma reads better so than in YAML's terms),
+ * when the text is meant as JSON and the parser says where.
+ */
+function jsonSyntaxError(text: string): { offset: number; message: string } | undefined {
+  if (!text.trimStart().startsWith("{")) return undefined;
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (error) {
+    const found = /^(.*?)(?: in JSON)? at position (\d+)/.exec(error instanceof Error ? error.message : "");
+    return found ? { offset: Number(found[2]), message: `${found[1]} (JSON)` } : undefined;
+  }
+}
+
+/** A value node, or undefined when absent or null (`key:` with nothing after it). */
+function present(node: unknown): Node | undefined {
+  if (node === undefined || node === null) return undefined;
+  if (isScalar(node) && node.value === null) return undefined;
+  return node as Node;
+}
+
+function start(node: unknown): number {
+  return (node as Node | undefined)?.range?.[0] ?? 0;
+}
+
+function shown(value: unknown): string {
+  return typeof value === "string" ? `'${value}'` : JSON.stringify(value) ?? String(value);
+}
+
+/** Reads one entry's values, failing at the value at fault. */
+class NodeReader {
+  constructor(private readonly fail: (offset: number, problem: string) => never) {}
+
+  /** One entry of `services`; `earlier` are the entries before it, whose names it may not take. */
+  entry(item: unknown, lineCounter: LineCounter, earlier: readonly ConfigEntry[]): ConfigEntry {
+    if (!isMap(item)) return this.fail(start(item), "each service must be a mapping (name, port, ...)");
+    const { line, col } = lineCounter.linePos(start(item));
+    const name = this.required(item, "name", (node) => {
+      const name = this.serviceName(node);
+      const first = earlier.find((entry) => entry.name === name);
+      if (first) this.fail(start(node), `a second service named '${name}' (the first is at line ${first.line})`);
+      return name;
+    });
+    const port = this.required(item, "port", (node) => this.port(node));
+    const mode = this.mode(item);
+    const idleMs = this.idle(item);
+    const theme = this.optional(item, "themeName", (node) => this.theme(node)) ?? this.optional(item, "theme", (node) => this.theme(node));
+    const composeDir = this.optional(item, "composeDir", (node) => this.composeDir(node));
+    const hosts = this.optional(item, "hosts", (node) => this.hosts(node)) ?? [];
+    const startTimeoutMs = this.optional(item, "startTimeout", (node) => this.duration(node, "startTimeout")) ?? DEFAULT_START_TIMEOUT_MS;
+    const estimateMs = this.optional(item, "estimate", (node) => this.duration(node, "estimate"));
+    return {
+      name,
+      port,
+      idleMs,
+      mode,
+      ...(theme === undefined ? {} : { theme }),
+      ...(composeDir === undefined ? {} : { composeDir }),
+      hosts,
+      startTimeoutMs,
+      ...(estimateMs === undefined ? {} : { estimateMs }),
+      line,
+      col,
+    };
+  }
+
+  strings(node: Node, key: string): string[] {
+    const items = isSeq(node) ? node.items : this.fail(start(node), `${key} must be a list of strings`);
+    return items.map((item) => this.text(item, key));
+  }
+
+  private required<T>(map: YAMLMap, key: string, read: (node: Node) => T): T {
+    const node = present(map.get(key, true));
+    return node === undefined ? this.fail(start(map), `this service has no ${key}`) : read(node);
+  }
+
+  private optional<T>(map: YAMLMap, key: string, read: (node: Node) => T): T | undefined {
+    const node = present(map.get(key, true));
+    return node === undefined ? undefined : read(node);
+  }
+
+  private scalar(node: Node): unknown {
+    return isScalar(node) ? node.value : undefined;
+  }
+
+  private text(node: unknown, key: string): string {
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value !== "string" || value.trim() === "") return this.fail(start(node), `${key} must be a non-empty string`);
+    return value.trim();
+  }
+
+  private serviceName(node: Node): string {
+    const name = this.text(node, "name");
+    if (!SERVICE_NAME.test(name))
+      this.fail(start(node), `name '${name}' must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
+    return name;
+  }
+
+  /** A whole number from `min` up, as a number or a string of digits. */
+  private whole(node: Node, min: number, max: number): number | undefined {
+    const value = this.scalar(node);
+    const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    return typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  }
+
+  private port(node: Node): number {
+    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(this.scalar(node) ?? "")} is not a port (1-65535)`);
+  }
+
+  private mode(map: YAMLMap): Mode {
+    // The seed's server.js: `service.mode === 'async' || service.async`; its v1 wrote `blocking: true`.
+    if (this.flag(map, "async")) return "async";
+    const mode = this.optional(map, "mode", (node) => {
+      const text = this.text(node, "mode").toLowerCase();
+      return isMode(text) ? text : this.fail(start(node), `mode ${shown(this.scalar(node))} is not a mode (${MODES.join(", ")})`);
+    });
+    return mode ?? (this.flag(map, "blocking") ? "blocking" : "dynamic");
+  }
+
+  private flag(map: YAMLMap, key: string): boolean {
+    return (
+      this.optional(map, key, (node) => {
+        const value = this.scalar(node);
+        return typeof value === "boolean" ? value : this.fail(start(node), `${key} must be true or false`);
+      }) ?? false
+    );
+  }
+
+  /** The seed's `timeout` (milliseconds) or our `idle` (a duration or `never`), not both. */
+  private idle(map: YAMLMap): number | null {
+    const timeout = present(map.get("timeout", true));
+    const idle = present(map.get("idle", true));
+    if (timeout !== undefined && idle !== undefined)
+      return this.fail(start(idle), "give timeout (milliseconds) or idle (a duration), not both");
+    if (timeout !== undefined)
+      return (
+        this.whole(timeout, 1, Number.MAX_SAFE_INTEGER) ??
+        this.fail(start(timeout), `timeout ${shown(this.scalar(timeout))} is not a number of milliseconds above 0`)
+      );
+    if (idle === undefined) return DEFAULT_IDLE_MS;
+    const value = this.scalar(idle);
+    const ms = typeof value === "string" || typeof value === "number" ? parseIdle(String(value)) : undefined;
+    if (ms === undefined || ms === 0) return this.fail(start(idle), `idle ${shown(value)} is not a duration (e.g. 30m, 1h, never)`);
+    return ms;
+  }
+
+  private duration(node: Node, key: string): number {
+    const value = this.scalar(node);
+    const ms = typeof value === "string" || typeof value === "number" ? parseDuration(String(value)) : undefined;
+    if (ms === undefined || ms === 0) return this.fail(start(node), `${key} ${shown(value)} is not a duration (e.g. 30s, 5m, 1h30m)`);
+    return ms;
+  }
+
+  private theme(node: Node): string {
+    const theme = normaliseTheme(this.text(node, "themeName"));
+    if (!isThemeName(theme)) this.fail(start(node), `theme ${shown(this.scalar(node))} is not a theme name (letters, digits and hyphens)`);
+    return theme;
+  }
+
+  private composeDir(node: Node): string {
+    const dir = this.text(node, "composeDir");
+    if (!dir.startsWith("/")) this.fail(start(node), `composeDir '${dir}' must be an absolute path (the stack's folder on the server)`);
+    return trimSlashes(dir);
+  }
+
+  private hosts(node: Node): string[] {
+    const items = isSeq(node) ? this.strings(node, "hosts") : this.text(node, "hosts").split(",");
+    const { hosts, bad } = parseHosts(items);
+    if (bad.length > 0) this.fail(start(node), `hosts: '${bad.join(", ")}' is not a host name (e.g. docs.example.com, *.example.com)`);
+    return hosts;
+  }
+}
+
+/** `/opt/x/` -> `/opt/x`, as Docker's working_dir label has it; `/` stays. */
+export function trimSlashes(dir: string): string {
+  return dir.replace(/\/+$/, "") || "/";
+}

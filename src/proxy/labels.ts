@@ -1,0 +1,182 @@
+import { parseDuration, parseIdle } from "./durations.js";
+import { type ContainerFacts, type DisabledRoute, type Mode, MODES, type Route } from "./model.js";
+
+const PREFIX = "deploy-vps.proxy.";
+
+/** The labels a compose service opts in with. */
+export const PROXY_LABELS = {
+  host: "deploy-vps.proxy.host",
+  port: "deploy-vps.proxy.port",
+  mode: "deploy-vps.proxy.mode",
+  idle: "deploy-vps.proxy.idle",
+  startTimeout: "deploy-vps.proxy.start-timeout",
+  estimate: "deploy-vps.proxy.estimate",
+  theme: "deploy-vps.proxy.theme",
+  // Read by the next issues (waiting pages, wake chains, blue-green); accepted now so that stacks labelled for them are routed.
+  requires: "deploy-vps.proxy.requires",
+  deploy: "deploy-vps.proxy.deploy",
+  healthPath: "deploy-vps.proxy.health-path",
+  drain: "deploy-vps.proxy.drain",
+  displayName: "deploy-vps.proxy.display-name",
+} as const;
+
+export const DEFAULT_IDLE_MS = 30 * 60_000;
+export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
+
+const KNOWN_LABELS: ReadonlySet<string> = new Set(Object.values(PROXY_LABELS));
+
+/** One DNS label: letters, digits and inner hyphens, at most 63 characters. */
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const MAX_HOST_LENGTH = 253;
+
+/** `Docs.Example.com.` -> `docs.example.com`: the form hosts are compared in. */
+export function normaliseHost(host: string): string {
+  return host.trim().toLowerCase().replace(/\.$/, "");
+}
+
+/** A normalised host name, `*.` in front allowed (a wildcard over one or more labels). */
+export function isHostName(host: string): boolean {
+  const name = host.startsWith("*.") ? host.slice(2) : host;
+  return name.length > 0 && name.length <= MAX_HOST_LENGTH && name.split(".").every((label) => DNS_LABEL.test(label));
+}
+
+/** The seed's `hackerTerminal` is our `hacker-terminal`: theme names are kebab-case. */
+export function normaliseTheme(theme: string): string {
+  return theme
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .toLowerCase();
+}
+
+/** A theme names a page shipped with the daemon: a plain name, never a path. */
+export function isThemeName(theme: string): boolean {
+  return /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(theme);
+}
+
+/** Comma-separated hosts, normalised and deduplicated; `bad` lists those that are no host name. */
+export function parseHosts(items: readonly string[]): { hosts: string[]; bad: string[] } {
+  const all = items.map(normaliseHost).filter((host) => host !== "");
+  return {
+    hosts: [...new Set(all.filter(isHostName))],
+    bad: all.filter((host) => !isHostName(host)),
+  };
+}
+
+export function isMode(text: string): text is Mode {
+  return (MODES as readonly string[]).includes(text);
+}
+
+/**
+ * The route a container's labels declare, a DisabledRoute naming every bad label, or undefined
+ * when it has no `deploy-vps.proxy.*` label. Named after its compose project; the route table
+ * renames it `project/service` when the project routes several services.
+ */
+export function routeFromLabels(container: ContainerFacts): Route | DisabledRoute | undefined {
+  const keys = Object.keys(container.labels).filter((key) => key.startsWith(PREFIX));
+  if (keys.length === 0) return undefined;
+  const problems: string[] = [];
+  const value = (label: string): string | undefined => container.labels[label];
+  const bad = (label: string, text: string, what: string) =>
+    problems.push(`label ${label} on ${container.name}: '${text}' ${what}`);
+  const missing = (label: string, what: string) => problems.push(`label ${label} on ${container.name} is missing (${what})`);
+
+  for (const key of keys.filter((key) => !KNOWN_LABELS.has(key))) {
+    problems.push(
+      `label ${key} on ${container.name} ('${value(key) ?? ""}'): not a label deploy-vps knows; did you mean ${closestLabel(key)}?`,
+    );
+  }
+
+  const hostText = value(PROXY_LABELS.host);
+  const { hosts, bad: badHosts } = parseHosts(hostText?.split(",") ?? []);
+  if (hostText === undefined || (hosts.length === 0 && badHosts.length === 0))
+    missing(PROXY_LABELS.host, "the host names to route, e.g. docs.example.com");
+  else if (badHosts.length > 0)
+    bad(PROXY_LABELS.host, badHosts.join(", "), "is not a host name (e.g. docs.example.com, *.example.com)");
+
+  const portText = value(PROXY_LABELS.port);
+  const port = portText === undefined ? undefined : parsePort(portText);
+  if (portText === undefined) missing(PROXY_LABELS.port, "the container's port, 1-65535");
+  else if (port === undefined) bad(PROXY_LABELS.port, portText, "is not a port (1-65535)");
+
+  const modeLabel = value(PROXY_LABELS.mode);
+  const modeText = modeLabel?.trim().toLowerCase() ?? "dynamic";
+  if (!isMode(modeText)) bad(PROXY_LABELS.mode, modeLabel ?? "", `is not a mode (${MODES.join(", ")})`);
+
+  const idleText = value(PROXY_LABELS.idle);
+  const idleMs = idleText === undefined ? DEFAULT_IDLE_MS : parseIdle(idleText);
+  if (idleMs === undefined || idleMs === 0) bad(PROXY_LABELS.idle, idleText ?? "", "is not a duration (e.g. 30m, 1h, never)");
+
+  const duration = (label: string, fallback?: number): number | undefined => {
+    const text = value(label);
+    if (text === undefined) return fallback;
+    const ms = parseDuration(text);
+    if (ms === undefined || ms === 0) bad(label, text, "is not a duration (e.g. 30s, 5m, 1h30m)");
+    return ms;
+  };
+  const startTimeoutMs = duration(PROXY_LABELS.startTimeout, DEFAULT_START_TIMEOUT_MS);
+  const estimateMs = duration(PROXY_LABELS.estimate);
+
+  const themeText = value(PROXY_LABELS.theme);
+  const theme = themeText === undefined ? undefined : normaliseTheme(themeText);
+  if (themeText !== undefined && !isThemeName(theme ?? ""))
+    bad(PROXY_LABELS.theme, themeText, "is not a theme name (letters, digits and hyphens, e.g. matrix, hacker-terminal)");
+
+  if (container.project === undefined || container.service === undefined)
+    problems.push(`container ${container.name} has ${PREFIX}* labels but is not part of a compose project`);
+
+  const name = container.project ?? container.name;
+  const source = { kind: "labels", container: container.name } as const;
+  if (
+    problems.length > 0 ||
+    port === undefined ||
+    !isMode(modeText) ||
+    idleMs === undefined ||
+    startTimeoutMs === undefined ||
+    container.project === undefined ||
+    container.service === undefined
+  ) {
+    return { name, project: container.project, hosts, reason: problems.join("; "), source };
+  }
+  return {
+    name,
+    project: container.project,
+    hosts,
+    mode: modeText,
+    idleMs,
+    startTimeoutMs,
+    ...(estimateMs === undefined ? {} : { estimateMs }),
+    ...(theme === undefined ? {} : { theme }),
+    target: { kind: "container", service: container.service, port },
+    source,
+  };
+}
+
+function parsePort(text: string): number | undefined {
+  const trimmed = text.trim();
+  const port = Number(trimmed);
+  return /^\d{1,5}$/.test(trimmed) && port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** The known label nearest to a mistyped one (fewest edits), for the reason's hint. */
+function closestLabel(key: string): string {
+  let best: string = PROXY_LABELS.host;
+  let bestDistance = Infinity;
+  for (const label of KNOWN_LABELS) {
+    const distance = editDistance(key, label);
+    if (distance < bestDistance) [best, bestDistance] = [label, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
