@@ -8,6 +8,7 @@ import {
   isThemeName,
   normaliseTheme,
   parseHosts,
+  quoteValue,
 } from "./labels.js";
 import { type Mode, MODES } from "./model.js";
 
@@ -105,8 +106,12 @@ function start(node: unknown): number {
   return (node as Node | undefined)?.range?.[0] ?? 0;
 }
 
-function shown(value: unknown): string {
-  return typeof value === "string" ? `'${value}'` : JSON.stringify(value) ?? String(value);
+/** A value as an error shows it: a string quoted, a number as it is, a list or mapping by its kind. */
+function shown(node: Node): string {
+  if (isSeq(node)) return "(a list)";
+  if (isMap(node)) return "(a mapping)";
+  const value = isScalar(node) ? node.value : undefined;
+  return typeof value === "string" ? quoteValue(value) : String(value);
 }
 
 /** Reads one entry's values, failing at the value at fault. */
@@ -120,7 +125,7 @@ class NodeReader {
     const name = this.required(item, "name", (node) => {
       const name = this.serviceName(node);
       const first = earlier.find((entry) => entry.name === name);
-      if (first) this.fail(start(node), `a second service named '${name}' (the first is at line ${first.line})`);
+      if (first) this.fail(start(node), `a second service named ${quoteValue(name)} (the first is at line ${first.line})`);
       return name;
     });
     const port = this.required(item, "port", (node) => this.port(node));
@@ -174,7 +179,7 @@ class NodeReader {
   private serviceName(node: Node): string {
     const name = this.text(node, "name");
     if (!SERVICE_NAME.test(name))
-      this.fail(start(node), `name '${name}' must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      this.fail(start(node), `name ${quoteValue(name)} must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
     return name;
   }
 
@@ -186,7 +191,7 @@ class NodeReader {
   }
 
   private port(node: Node): number {
-    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(this.scalar(node) ?? "")} is not a port (1-65535)`);
+    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(node)} is not a port (1-65535)`);
   }
 
   private mode(map: YAMLMap): Mode {
@@ -194,7 +199,7 @@ class NodeReader {
     if (this.flag(map, "async")) return "async";
     const mode = this.optional(map, "mode", (node) => {
       const text = this.text(node, "mode").toLowerCase();
-      return isMode(text) ? text : this.fail(start(node), `mode ${shown(this.scalar(node))} is not a mode (${MODES.join(", ")})`);
+      return isMode(text) ? text : this.fail(start(node), `mode ${shown(node)} is not a mode (${MODES.join(", ")})`);
     });
     return mode ?? (this.flag(map, "blocking") ? "blocking" : "dynamic");
   }
@@ -217,38 +222,38 @@ class NodeReader {
     if (timeout !== undefined)
       return (
         this.whole(timeout, 1, Number.MAX_SAFE_INTEGER) ??
-        this.fail(start(timeout), `timeout ${shown(this.scalar(timeout))} is not a number of milliseconds above 0`)
+        this.fail(start(timeout), `timeout ${shown(timeout)} is not a number of milliseconds above 0`)
       );
     if (idle === undefined) return DEFAULT_IDLE_MS;
     const value = this.scalar(idle);
     const ms = typeof value === "string" || typeof value === "number" ? parseIdle(String(value)) : undefined;
-    if (ms === undefined || ms === 0) return this.fail(start(idle), `idle ${shown(value)} is not a duration (e.g. 30m, 1h, never)`);
+    if (ms === undefined || ms === 0) return this.fail(start(idle), `idle ${shown(idle)} is not a duration (e.g. 30m, 1h, never)`);
     return ms;
   }
 
   private duration(node: Node, key: string): number {
     const value = this.scalar(node);
     const ms = typeof value === "string" || typeof value === "number" ? parseDuration(String(value)) : undefined;
-    if (ms === undefined || ms === 0) return this.fail(start(node), `${key} ${shown(value)} is not a duration (e.g. 30s, 5m, 1h30m)`);
+    if (ms === undefined || ms === 0) return this.fail(start(node), `${key} ${shown(node)} is not a duration (e.g. 30s, 5m, 1h30m)`);
     return ms;
   }
 
   private theme(node: Node): string {
     const theme = normaliseTheme(this.text(node, "themeName"));
-    if (!isThemeName(theme)) this.fail(start(node), `theme ${shown(this.scalar(node))} is not a theme name (letters, digits and hyphens)`);
+    if (!isThemeName(theme)) this.fail(start(node), `theme ${shown(node)} is not a theme name (letters, digits and hyphens)`);
     return theme;
   }
 
   private composeDir(node: Node): string {
     const dir = this.text(node, "composeDir");
-    if (!dir.startsWith("/")) this.fail(start(node), `composeDir '${dir}' must be an absolute path (the stack's folder on the server)`);
+    if (!dir.startsWith("/")) this.fail(start(node), `composeDir ${quoteValue(dir)} must be an absolute path (the stack's folder on the server)`);
     return trimSlashes(dir);
   }
 
   private hosts(node: Node): string[] {
     const items = isSeq(node) ? this.strings(node, "hosts") : this.text(node, "hosts").split(",");
     const { hosts, bad } = parseHosts(items);
-    if (bad.length > 0) this.fail(start(node), `hosts: '${bad.join(", ")}' is not a host name (e.g. docs.example.com, *.example.com)`);
+    if (bad.length > 0) this.fail(start(node), `hosts: ${quoteValue(bad.join(", "))} is not a host name (e.g. docs.example.com, *.example.com)`);
     return hosts;
   }
 }

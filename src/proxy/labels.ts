@@ -77,12 +77,12 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
   const problems: string[] = [];
   const value = (label: string): string | undefined => container.labels[label];
   const bad = (label: string, text: string, what: string) =>
-    problems.push(`label ${label} on ${container.name}: '${text}' ${what}`);
+    problems.push(`label ${label} on ${container.name}: ${quoteValue(text)} ${what}`);
   const missing = (label: string, what: string) => problems.push(`label ${label} on ${container.name} is missing (${what})`);
 
   for (const key of keys.filter((key) => !KNOWN_LABELS.has(key))) {
     problems.push(
-      `label ${key} on ${container.name} ('${value(key) ?? ""}'): not a label deploy-vps knows; did you mean ${closestLabel(key)}?`,
+      `label ${key} on ${container.name} (${quoteValue(value(key) ?? "")}): not a label deploy-vps knows; did you mean ${closestLabel(key)}?`,
     );
   }
 
@@ -126,6 +126,7 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
 
   const name = container.project ?? container.name;
   const source = { kind: "labels", container: container.name } as const;
+  // Each undefined below has already added its problem; naming them narrows the types.
   if (
     problems.length > 0 ||
     port === undefined ||
@@ -150,6 +151,14 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
     source,
   };
 }
+
+/** A value as a reason shows it: quoted, on one line, cut short when long. */
+export function quoteValue(text: string): string {
+  // JSON's escapes keep a newline or a control character from breaking the reason's one line.
+  const line = JSON.stringify(text).slice(1, -1);
+  return `'${line.length > MAX_SHOWN ? `${line.slice(0, MAX_SHOWN)}...` : line}'`;
+}
+const MAX_SHOWN = 80;
 
 function parsePort(text: string): number | undefined {
   const trimmed = text.trim();

@@ -170,3 +170,15 @@ describe("parseProxyConfig", () => {
     expect(errorOf("monitorUserAgents: Pinger\n")).toBe("config.yml:1:20: monitorUserAgents must be a list of strings");
   });
 });
+
+describe("errors stay on one line", () => {
+  it("shows a list or a mapping by its kind, and escapes a multi-line value", () => {
+    expect(errorOf("services:\n  - name: a\n    port: [80]\n")).toBe("config.yml:3:11: port (a list) is not a port (1-65535)");
+    expect(errorOf("services:\n  - name: a\n    port: 80\n    idle: {a: 1}\n")).toBe(
+      "config.yml:4:11: idle (a mapping) is not a duration (e.g. 30m, 1h, never)",
+    );
+    expect(errorOf('services:\n  - name: a\n    port: 80\n    mode: "a\\nb"\n')).toBe(
+      "config.yml:4:11: mode 'a\\nb' is not a mode (dynamic, blocking, async)",
+    );
+  });
+});

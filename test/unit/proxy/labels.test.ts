@@ -173,3 +173,13 @@ describe("normaliseTheme", () => {
     expect(normaliseTheme(" Ghost ")).toBe("ghost");
   });
 });
+
+describe("reasons stay on one line", () => {
+  it("escapes a newline in a value and cuts a long one short", () => {
+    const text = reason({ ...BASE, [PROXY_LABELS.idle]: "5m\nrm -rf /" });
+    expect(text).toBe("label deploy-vps.proxy.idle on shop-web-1: '5m\\nrm -rf /' is not a duration (e.g. 30m, 1h, never)");
+    const long = reason({ ...BASE, [PROXY_LABELS.mode]: "x".repeat(500) });
+    expect(long).toContain(`'${"x".repeat(80)}...'`);
+    expect(long.length).toBeLessThan(200);
+  });
+});
