@@ -89,9 +89,8 @@ export interface ClientKind {
 export function classifyClient(headers: IncomingHttpHeaders, extraMonitorAgents: readonly string[]): ClientKind {
   const agent = (headers["user-agent"] ?? "").toLowerCase();
   const monitor =
-    agent !== "" &&
-    ([...DEFAULT_MONITOR_AGENTS, ...extraMonitorAgents].some((needle) => needle !== "" && agent.includes(needle.toLowerCase())) ||
-      isCrawler(agent));
+    [...DEFAULT_MONITOR_AGENTS, ...extraMonitorAgents].some((needle) => needle !== "" && agent.includes(needle.toLowerCase())) ||
+    isCrawler(agent);
   return { wantsHtml: acceptsHtml(headers.accept ?? ""), monitor };
 }
 
