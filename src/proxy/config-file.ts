@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { atPosition, InputError } from "../errors.js";
 import { parseDuration, parseIdle } from "./durations.js";
 import {
@@ -64,17 +64,17 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
     if (json) fail(json.offset, json.message);
     fail(syntax.pos[0], syntax.message.split("\n")[0] ?? "syntax error");
   }
-  const reader = new NodeReader(fail);
+  const reader = new NodeReader(fail, lineCounter);
 
-  const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return { file, entries: [], monitorUserAgents: [] };
+  const root = present(doc.contents);
+  if (root === undefined) return { file, entries: [], monitorUserAgents: [] };
   if (!isMap(root)) return fail(start(root), 'expected a mapping with a "services" list');
 
   const entries: ConfigEntry[] = [];
   const services = present(root.get("services", true));
   if (services !== undefined && !isSeq(services)) fail(start(services), '"services" must be a list');
   for (const item of isSeq(services) ? services.items : []) {
-    entries.push(reader.entry(item, lineCounter, entries));
+    entries.push(reader.entry(item, entries));
   }
   const agents = present(root.get("monitorUserAgents", true));
   return { file, entries, monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents") };
@@ -97,13 +97,11 @@ function jsonSyntaxError(text: string): { offset: number; message: string } | un
 
 /** A value node, or undefined when absent or null (`key:` with nothing after it). */
 function present(node: unknown): Node | undefined {
-  if (node === undefined || node === null) return undefined;
-  if (isScalar(node) && node.value === null) return undefined;
-  return node as Node;
+  return !isNode(node) || (isScalar(node) && node.value === null) ? undefined : node;
 }
 
 function start(node: unknown): number {
-  return (node as Node | undefined)?.range?.[0] ?? 0;
+  return isNode(node) ? (node.range?.[0] ?? 0) : 0;
 }
 
 /** A value as an error shows it: a string quoted, a number as it is, a list or mapping by its kind. */
@@ -116,12 +114,15 @@ function shown(node: Node): string {
 
 /** Reads one entry's values, failing at the value at fault. */
 class NodeReader {
-  constructor(private readonly fail: (offset: number, problem: string) => never) {}
+  constructor(
+    private readonly fail: (offset: number, problem: string) => never,
+    private readonly lineCounter: LineCounter,
+  ) {}
 
   /** One entry of `services`; `earlier` are the entries before it, whose names it may not take. */
-  entry(item: unknown, lineCounter: LineCounter, earlier: readonly ConfigEntry[]): ConfigEntry {
+  entry(item: unknown, earlier: readonly ConfigEntry[]): ConfigEntry {
     if (!isMap(item)) return this.fail(start(item), "each service must be a mapping (name, port, ...)");
-    const { line, col } = lineCounter.linePos(start(item));
+    const { line, col } = this.lineCounter.linePos(start(item));
     const name = this.required(item, "name", (node) => {
       const name = this.serviceName(node);
       const first = earlier.find((entry) => entry.name === name);
@@ -131,7 +132,10 @@ class NodeReader {
     const port = this.required(item, "port", (node) => this.port(node));
     const mode = this.mode(item);
     const idleMs = this.idle(item);
-    const theme = this.optional(item, "themeName", (node) => this.theme(node)) ?? this.optional(item, "theme", (node) => this.theme(node));
+    // The seed writes themeName; theme is accepted as the label's word.
+    const theme =
+      this.optional(item, "themeName", (node) => this.theme(node, "themeName")) ??
+      this.optional(item, "theme", (node) => this.theme(node, "theme"));
     const composeDir = this.optional(item, "composeDir", (node) => this.composeDir(node));
     const hosts = this.optional(item, "hosts", (node) => this.hosts(node)) ?? [];
     const startTimeoutMs = this.optional(item, "startTimeout", (node) => this.duration(node, "startTimeout")) ?? DEFAULT_START_TIMEOUT_MS;
@@ -238,9 +242,9 @@ class NodeReader {
     return ms;
   }
 
-  private theme(node: Node): string {
-    const theme = normaliseTheme(this.text(node, "themeName"));
-    if (!isThemeName(theme)) this.fail(start(node), `theme ${shown(node)} is not a theme name (letters, digits and hyphens)`);
+  private theme(node: Node, key: string): string {
+    const theme = normaliseTheme(this.text(node, key));
+    if (!isThemeName(theme)) this.fail(start(node), `${key} ${shown(node)} is not a theme name (letters, digits and hyphens)`);
     return theme;
   }
 
