@@ -20,6 +20,15 @@ export const PROXY_LABELS = {
   displayName: "deploy-vps.proxy.display-name",
 } as const;
 
+/** Labels that do not ask for a route on their own: a service carrying only these is no route. */
+const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  PROXY_LABELS.requires,
+  PROXY_LABELS.deploy,
+  PROXY_LABELS.healthPath,
+  PROXY_LABELS.drain,
+  PROXY_LABELS.displayName,
+]);
+
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
 
@@ -68,12 +77,13 @@ export function isMode(text: string): text is Mode {
 
 /**
  * The route a container's labels declare, a DisabledRoute naming every bad label, or undefined
- * when it has no `deploy-vps.proxy.*` label. Named after its compose project; the route table
+ * when it has no `deploy-vps.proxy.*` label but those reserved for the next issues (a dependency
+ * may carry `requires` without being routed). Named after its compose project; the route table
  * renames it `project/service` when the project routes several services.
  */
 export function routeFromLabels(container: ContainerFacts): Route | DisabledRoute | undefined {
   const keys = Object.keys(container.labels).filter((key) => key.startsWith(PREFIX));
-  if (keys.length === 0) return undefined;
+  if (keys.every((key) => RESERVED_LABELS.has(key))) return undefined;
   const problems: string[] = [];
   const value = (label: string): string | undefined => container.labels[label];
   const bad = (label: string, text: string, what: string) =>

@@ -29,6 +29,13 @@ describe("routeFromLabels", () => {
     expect(routeFromLabels(containerFacts({ labels: { "deploy-vps.other": "x", "traefik.enable": "true" } }))).toBeUndefined();
   });
 
+  it("is undefined for a service that carries only labels reserved for the next issues", () => {
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.requires]: "db", [PROXY_LABELS.displayName]: "Worker" }))).toBeUndefined();
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.requires]: "db", [PROXY_LABELS.port]: "80" }))).toMatchObject({
+      reason: expect.stringContaining("deploy-vps.proxy.host on shop-web-1 is missing"),
+    });
+  });
+
   it("reads host and port, with the defaults for the rest", () => {
     expect(route(BASE)).toEqual({
       name: "shop",
