@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { atPosition, InputError } from "../errors.js";
 import { parseDuration, parseIdle } from "./durations.js";
 import {
@@ -8,6 +8,7 @@ import {
   isThemeName,
   normaliseTheme,
   parseHosts,
+  quoteValue,
 } from "./labels.js";
 import { type Mode, MODES } from "./model.js";
 
@@ -63,17 +64,17 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
     if (json) fail(json.offset, json.message);
     fail(syntax.pos[0], syntax.message.split("\n")[0] ?? "syntax error");
   }
-  const reader = new NodeReader(fail);
+  const reader = new NodeReader(fail, lineCounter);
 
-  const root = doc.contents;
-  if (root === null || (isScalar(root) && root.value === null)) return { file, entries: [], monitorUserAgents: [] };
+  const root = present(doc.contents);
+  if (root === undefined) return { file, entries: [], monitorUserAgents: [] };
   if (!isMap(root)) return fail(start(root), 'expected a mapping with a "services" list');
 
   const entries: ConfigEntry[] = [];
   const services = present(root.get("services", true));
   if (services !== undefined && !isSeq(services)) fail(start(services), '"services" must be a list');
   for (const item of isSeq(services) ? services.items : []) {
-    entries.push(reader.entry(item, lineCounter, entries));
+    entries.push(reader.entry(item, entries));
   }
   const agents = present(root.get("monitorUserAgents", true));
   return { file, entries, monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents") };
@@ -96,37 +97,45 @@ function jsonSyntaxError(text: string): { offset: number; message: string } | un
 
 /** A value node, or undefined when absent or null (`key:` with nothing after it). */
 function present(node: unknown): Node | undefined {
-  if (node === undefined || node === null) return undefined;
-  if (isScalar(node) && node.value === null) return undefined;
-  return node as Node;
+  return !isNode(node) || (isScalar(node) && node.value === null) ? undefined : node;
 }
 
 function start(node: unknown): number {
-  return (node as Node | undefined)?.range?.[0] ?? 0;
+  return isNode(node) ? (node.range?.[0] ?? 0) : 0;
 }
 
-function shown(value: unknown): string {
-  return typeof value === "string" ? `'${value}'` : JSON.stringify(value) ?? String(value);
+/** A value as an error shows it: a string quoted, a number as it is, a list or mapping by its kind. */
+function shown(node: Node): string {
+  if (isSeq(node)) return "(a list)";
+  if (isMap(node)) return "(a mapping)";
+  const value = isScalar(node) ? node.value : undefined;
+  return typeof value === "string" ? quoteValue(value) : String(value);
 }
 
 /** Reads one entry's values, failing at the value at fault. */
 class NodeReader {
-  constructor(private readonly fail: (offset: number, problem: string) => never) {}
+  constructor(
+    private readonly fail: (offset: number, problem: string) => never,
+    private readonly lineCounter: LineCounter,
+  ) {}
 
   /** One entry of `services`; `earlier` are the entries before it, whose names it may not take. */
-  entry(item: unknown, lineCounter: LineCounter, earlier: readonly ConfigEntry[]): ConfigEntry {
+  entry(item: unknown, earlier: readonly ConfigEntry[]): ConfigEntry {
     if (!isMap(item)) return this.fail(start(item), "each service must be a mapping (name, port, ...)");
-    const { line, col } = lineCounter.linePos(start(item));
+    const { line, col } = this.lineCounter.linePos(start(item));
     const name = this.required(item, "name", (node) => {
       const name = this.serviceName(node);
       const first = earlier.find((entry) => entry.name === name);
-      if (first) this.fail(start(node), `a second service named '${name}' (the first is at line ${first.line})`);
+      if (first) this.fail(start(node), `a second service named ${quoteValue(name)} (the first is at line ${first.line})`);
       return name;
     });
     const port = this.required(item, "port", (node) => this.port(node));
     const mode = this.mode(item);
     const idleMs = this.idle(item);
-    const theme = this.optional(item, "themeName", (node) => this.theme(node)) ?? this.optional(item, "theme", (node) => this.theme(node));
+    // The seed writes themeName; theme is accepted as the label's word.
+    const theme =
+      this.optional(item, "themeName", (node) => this.theme(node, "themeName")) ??
+      this.optional(item, "theme", (node) => this.theme(node, "theme"));
     const composeDir = this.optional(item, "composeDir", (node) => this.composeDir(node));
     const hosts = this.optional(item, "hosts", (node) => this.hosts(node)) ?? [];
     const startTimeoutMs = this.optional(item, "startTimeout", (node) => this.duration(node, "startTimeout")) ?? DEFAULT_START_TIMEOUT_MS;
@@ -174,7 +183,7 @@ class NodeReader {
   private serviceName(node: Node): string {
     const name = this.text(node, "name");
     if (!SERVICE_NAME.test(name))
-      this.fail(start(node), `name '${name}' must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
+      this.fail(start(node), `name ${quoteValue(name)} must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
     return name;
   }
 
@@ -186,7 +195,7 @@ class NodeReader {
   }
 
   private port(node: Node): number {
-    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(this.scalar(node) ?? "")} is not a port (1-65535)`);
+    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(node)} is not a port (1-65535)`);
   }
 
   private mode(map: YAMLMap): Mode {
@@ -194,7 +203,7 @@ class NodeReader {
     if (this.flag(map, "async")) return "async";
     const mode = this.optional(map, "mode", (node) => {
       const text = this.text(node, "mode").toLowerCase();
-      return isMode(text) ? text : this.fail(start(node), `mode ${shown(this.scalar(node))} is not a mode (${MODES.join(", ")})`);
+      return isMode(text) ? text : this.fail(start(node), `mode ${shown(node)} is not a mode (${MODES.join(", ")})`);
     });
     return mode ?? (this.flag(map, "blocking") ? "blocking" : "dynamic");
   }
@@ -217,38 +226,38 @@ class NodeReader {
     if (timeout !== undefined)
       return (
         this.whole(timeout, 1, Number.MAX_SAFE_INTEGER) ??
-        this.fail(start(timeout), `timeout ${shown(this.scalar(timeout))} is not a number of milliseconds above 0`)
+        this.fail(start(timeout), `timeout ${shown(timeout)} is not a number of milliseconds above 0`)
       );
     if (idle === undefined) return DEFAULT_IDLE_MS;
     const value = this.scalar(idle);
     const ms = typeof value === "string" || typeof value === "number" ? parseIdle(String(value)) : undefined;
-    if (ms === undefined || ms === 0) return this.fail(start(idle), `idle ${shown(value)} is not a duration (e.g. 30m, 1h, never)`);
+    if (ms === undefined || ms === 0) return this.fail(start(idle), `idle ${shown(idle)} is not a duration (e.g. 30m, 1h, never)`);
     return ms;
   }
 
   private duration(node: Node, key: string): number {
     const value = this.scalar(node);
     const ms = typeof value === "string" || typeof value === "number" ? parseDuration(String(value)) : undefined;
-    if (ms === undefined || ms === 0) return this.fail(start(node), `${key} ${shown(value)} is not a duration (e.g. 30s, 5m, 1h30m)`);
+    if (ms === undefined || ms === 0) return this.fail(start(node), `${key} ${shown(node)} is not a duration (e.g. 30s, 5m, 1h30m)`);
     return ms;
   }
 
-  private theme(node: Node): string {
-    const theme = normaliseTheme(this.text(node, "themeName"));
-    if (!isThemeName(theme)) this.fail(start(node), `theme ${shown(this.scalar(node))} is not a theme name (letters, digits and hyphens)`);
+  private theme(node: Node, key: string): string {
+    const theme = normaliseTheme(this.text(node, key));
+    if (!isThemeName(theme)) this.fail(start(node), `${key} ${shown(node)} is not a theme name (letters, digits and hyphens)`);
     return theme;
   }
 
   private composeDir(node: Node): string {
     const dir = this.text(node, "composeDir");
-    if (!dir.startsWith("/")) this.fail(start(node), `composeDir '${dir}' must be an absolute path (the stack's folder on the server)`);
+    if (!dir.startsWith("/")) this.fail(start(node), `composeDir ${quoteValue(dir)} must be an absolute path (the stack's folder on the server)`);
     return trimSlashes(dir);
   }
 
   private hosts(node: Node): string[] {
     const items = isSeq(node) ? this.strings(node, "hosts") : this.text(node, "hosts").split(",");
     const { hosts, bad } = parseHosts(items);
-    if (bad.length > 0) this.fail(start(node), `hosts: '${bad.join(", ")}' is not a host name (e.g. docs.example.com, *.example.com)`);
+    if (bad.length > 0) this.fail(start(node), `hosts: ${quoteValue(bad.join(", "))} is not a host name (e.g. docs.example.com, *.example.com)`);
     return hosts;
   }
 }

@@ -20,6 +20,15 @@ export const PROXY_LABELS = {
   displayName: "deploy-vps.proxy.display-name",
 } as const;
 
+/** Labels that do not ask for a route on their own: a service carrying only these is no route. */
+const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  PROXY_LABELS.requires,
+  PROXY_LABELS.deploy,
+  PROXY_LABELS.healthPath,
+  PROXY_LABELS.drain,
+  PROXY_LABELS.displayName,
+]);
+
 export const DEFAULT_IDLE_MS = 30 * 60_000;
 export const DEFAULT_START_TIMEOUT_MS = 5 * 60_000;
 
@@ -68,21 +77,22 @@ export function isMode(text: string): text is Mode {
 
 /**
  * The route a container's labels declare, a DisabledRoute naming every bad label, or undefined
- * when it has no `deploy-vps.proxy.*` label. Named after its compose project; the route table
+ * when it has no `deploy-vps.proxy.*` label but those reserved for the next issues (a dependency
+ * may carry `requires` without being routed). Named after its compose project; the route table
  * renames it `project/service` when the project routes several services.
  */
 export function routeFromLabels(container: ContainerFacts): Route | DisabledRoute | undefined {
   const keys = Object.keys(container.labels).filter((key) => key.startsWith(PREFIX));
-  if (keys.length === 0) return undefined;
+  if (keys.every((key) => RESERVED_LABELS.has(key))) return undefined;
   const problems: string[] = [];
   const value = (label: string): string | undefined => container.labels[label];
   const bad = (label: string, text: string, what: string) =>
-    problems.push(`label ${label} on ${container.name}: '${text}' ${what}`);
+    problems.push(`label ${label} on ${container.name}: ${quoteValue(text)} ${what}`);
   const missing = (label: string, what: string) => problems.push(`label ${label} on ${container.name} is missing (${what})`);
 
   for (const key of keys.filter((key) => !KNOWN_LABELS.has(key))) {
     problems.push(
-      `label ${key} on ${container.name} ('${value(key) ?? ""}'): not a label deploy-vps knows; did you mean ${closestLabel(key)}?`,
+      `label ${key} on ${container.name} (${quoteValue(value(key) ?? "")}): not a label deploy-vps knows; did you mean ${closestLabel(key)}?`,
     );
   }
 
@@ -126,6 +136,7 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
 
   const name = container.project ?? container.name;
   const source = { kind: "labels", container: container.name } as const;
+  // Each undefined below has already added its problem; naming them narrows the types.
   if (
     problems.length > 0 ||
     port === undefined ||
@@ -150,6 +161,14 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
     source,
   };
 }
+
+/** A value as a reason shows it: quoted, on one line, cut short when long. */
+export function quoteValue(text: string): string {
+  // JSON's escapes keep a newline or a control character from breaking the reason's one line.
+  const line = JSON.stringify(text).slice(1, -1);
+  return `'${line.length > MAX_SHOWN ? `${line.slice(0, MAX_SHOWN)}...` : line}'`;
+}
+const MAX_SHOWN = 80;
 
 function parsePort(text: string): number | undefined {
   const trimmed = text.trim();

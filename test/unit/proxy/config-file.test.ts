@@ -138,7 +138,8 @@ describe("parseProxyConfig", () => {
     ["port: 80\n    async: yes", "config.yml:4:12: async must be true or false"],
     ["port: 80\n    startTimeout: forever", "config.yml:4:19: startTimeout 'forever' is not a duration (e.g. 30s, 5m, 1h30m)"],
     ["port: 80\n    estimate: 0", "config.yml:4:15: estimate 0 is not a duration (e.g. 30s, 5m, 1h30m)"],
-    ["port: 80\n    themeName: ../x", "config.yml:4:16: theme '../x' is not a theme name (letters, digits and hyphens)"],
+    ["port: 80\n    themeName: ../x", "config.yml:4:16: themeName '../x' is not a theme name (letters, digits and hyphens)"],
+    ["port: 80\n    theme: 3", "config.yml:4:12: theme must be a non-empty string"],
     ["port: 80\n    composeDir: opt/x", "config.yml:4:17: composeDir 'opt/x' must be an absolute path (the stack's folder on the server)"],
     ["port: 80\n    hosts: [ok.example.com, 'bad host']", "config.yml:4:12: hosts: 'bad host' is not a host name (e.g. docs.example.com, *.example.com)"],
     ["port: 80\n    hosts: [1, 2]", "config.yml:4:13: hosts must be a non-empty string"],
@@ -168,5 +169,17 @@ describe("parseProxyConfig", () => {
     expect(errorOf("services: web\n")).toBe('config.yml:1:11: "services" must be a list');
     expect(errorOf("services:\n  - web\n")).toBe("config.yml:2:5: each service must be a mapping (name, port, ...)");
     expect(errorOf("monitorUserAgents: Pinger\n")).toBe("config.yml:1:20: monitorUserAgents must be a list of strings");
+  });
+});
+
+describe("errors stay on one line", () => {
+  it("shows a list or a mapping by its kind, and escapes a multi-line value", () => {
+    expect(errorOf("services:\n  - name: a\n    port: [80]\n")).toBe("config.yml:3:11: port (a list) is not a port (1-65535)");
+    expect(errorOf("services:\n  - name: a\n    port: 80\n    idle: {a: 1}\n")).toBe(
+      "config.yml:4:11: idle (a mapping) is not a duration (e.g. 30m, 1h, never)",
+    );
+    expect(errorOf('services:\n  - name: a\n    port: 80\n    mode: "a\\nb"\n')).toBe(
+      "config.yml:4:11: mode 'a\\nb' is not a mode (dynamic, blocking, async)",
+    );
   });
 });

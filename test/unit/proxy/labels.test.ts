@@ -29,6 +29,13 @@ describe("routeFromLabels", () => {
     expect(routeFromLabels(containerFacts({ labels: { "deploy-vps.other": "x", "traefik.enable": "true" } }))).toBeUndefined();
   });
 
+  it("is undefined for a service that carries only labels reserved for the next issues", () => {
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.requires]: "db", [PROXY_LABELS.displayName]: "Worker" }))).toBeUndefined();
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.requires]: "db", [PROXY_LABELS.port]: "80" }))).toMatchObject({
+      reason: expect.stringContaining("deploy-vps.proxy.host on shop-web-1 is missing"),
+    });
+  });
+
   it("reads host and port, with the defaults for the rest", () => {
     expect(route(BASE)).toEqual({
       name: "shop",
@@ -171,5 +178,15 @@ describe("normaliseTheme", () => {
     expect(normaliseTheme("hackerTerminal")).toBe("hacker-terminal");
     expect(normaliseTheme("matrix")).toBe("matrix");
     expect(normaliseTheme(" Ghost ")).toBe("ghost");
+  });
+});
+
+describe("reasons stay on one line", () => {
+  it("escapes a newline in a value and cuts a long one short", () => {
+    const text = reason({ ...BASE, [PROXY_LABELS.idle]: "5m\nrm -rf /" });
+    expect(text).toBe("label deploy-vps.proxy.idle on shop-web-1: '5m\\nrm -rf /' is not a duration (e.g. 30m, 1h, never)");
+    const long = reason({ ...BASE, [PROXY_LABELS.mode]: "x".repeat(500) });
+    expect(long).toContain(`'${"x".repeat(80)}...'`);
+    expect(long.length).toBeLessThan(200);
   });
 });

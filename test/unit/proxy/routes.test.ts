@@ -89,7 +89,7 @@ describe("buildRouteTable: the config file", () => {
   it("finds an entry's unit by working dir, then by project name", () => {
     const table = buildRouteTable(
       [
-        containerFacts({ project: "rag", service: "server", workingDir: "/opt/ragflow" }),
+        containerFacts({ project: "rag", service: "server", workingDir: "/opt/ragflow//" }),
         containerFacts({ project: "rag", service: "es", workingDir: "/opt/ragflow/" }),
         containerFacts({ project: "xtts", service: "api", workingDir: "/srv/elsewhere" }),
       ],
