@@ -57,8 +57,17 @@ export class JsonObjects {
   }
 }
 
-export const FIRST_RETRY_MS = 250;
-export const LAST_RETRY_MS = 5_000;
+const FIRST_RETRY_MS = 250;
+const LAST_RETRY_MS = 5_000;
+
+/**
+ * How long to wait before the next connection: 250 ms after a first loss or after a connection
+ * that stayed up 5 s, else twice the last wait, up to 5 s.
+ */
+export function retryWait(lastWait: number | undefined, connectedMs: number | undefined): number {
+  if (lastWait === undefined || (connectedMs !== undefined && connectedMs >= LAST_RETRY_MS)) return FIRST_RETRY_MS;
+  return Math.min(lastWait * 2, LAST_RETRY_MS);
+}
 
 /** Reads one connection's events until it ends; resolves with why it ended. */
 function readEvents(body: IncomingMessage, handlers: EventHandlers, signal: AbortSignal): Promise<string> {
@@ -97,7 +106,7 @@ export async function followEventStream(
   signal: AbortSignal,
   lost: () => void,
 ): Promise<void> {
-  let wait = FIRST_RETRY_MS;
+  let wait: number | undefined;
   while (!signal.aborted) {
     let connectedAt: number | undefined;
     let reason: string;
@@ -117,12 +126,11 @@ export async function followEventStream(
     if (signal.aborted) return;
     handlers.onDisconnected(reason);
     lost();
-    if (connectedAt !== undefined && Date.now() - connectedAt >= LAST_RETRY_MS) wait = FIRST_RETRY_MS;
+    wait = retryWait(wait, connectedAt === undefined ? undefined : Date.now() - connectedAt);
     try {
       await sleep(wait, undefined, { signal });
     } catch {
       return;
     }
-    wait = Math.min(wait * 2, LAST_RETRY_MS);
   }
 }
