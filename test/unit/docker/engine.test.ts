@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Engine, localEngine } from "../../../src/docker/engine.js";
+import { chooseApiVersion, Engine, localEngine, probeCommand } from "../../../src/docker/engine.js";
 import { dialSocket, EngineAnswerError, EngineUnreachable } from "../../../src/docker/transport.js";
 
 // A stand-in Engine on a unix socket that writes raw bytes: the client's HTTP reading is tested
@@ -131,5 +131,197 @@ describe("Engine over a socket", () => {
     const error = await localEngine(missing).info().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EngineUnreachable);
     expect(error).toMatchObject({ socket: missing, reason: `no such socket: ${missing}` });
+  });
+});
+
+interface Seen {
+  method: string;
+  path: string;
+  body: string;
+  contentType?: string;
+}
+
+/** A stand-in Engine that answers each request by method and path (a raw HTTP answer, or its own writes). */
+async function engineRouting(route: (seen: Seen, socket: Socket) => string | undefined, timeoutMs?: number): Promise<{ engine: Engine; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const { engine } = await engineAnswering(() => undefined, timeoutMs);
+  const server = servers.at(-1);
+  server?.removeAllListeners("connection");
+  server?.on("connection", (socket: Socket) => {
+    let data = "";
+    socket.on("error", () => undefined);
+    socket.on("data", (chunk) => {
+      data += chunk.toString("utf8");
+      const end = data.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const head = data.slice(0, end).split("\r\n");
+      const length = Number(/content-length: (\d+)/i.exec(data.slice(0, end))?.[1] ?? 0);
+      if (Buffer.byteLength(data.slice(end + 4)) < length) return;
+      const [method = "", path = ""] = (head[0] ?? "").split(" ");
+      const request: Seen = { method, path, body: data.slice(end + 4) };
+      const contentType = /content-type: (.*)/i.exec(data.slice(0, end))?.[1];
+      if (contentType) request.contentType = contentType;
+      seen.push(request);
+      data = "";
+      const answer = route(request, socket);
+      if (answer !== undefined) socket.end(answer);
+    });
+  });
+  return { engine, seen };
+}
+
+const json = (status: number, body: unknown) => {
+  const text = JSON.stringify(body);
+  return `HTTP/1.1 ${status} X\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`;
+};
+const empty = (status: number) => `HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`;
+const inspectAnswer = (extra: Record<string, unknown> = {}) => ({
+  Id: "abc",
+  Name: "/shop-web-1",
+  State: { Status: "running", ExitCode: 0, StartedAt: "2026-11-30T12:00:00Z", FinishedAt: "0001-01-01T00:00:00Z" },
+  Config: { Labels: {}, Tty: false, ...extra },
+  NetworkSettings: { Networks: {} },
+});
+
+describe("the runtime daemon's calls", () => {
+  it.each([
+    ["1.41", "1.41"],
+    ["1.47", "1.47"],
+    ["1.51", "1.47"],
+    ["2.0", "1.47"],
+  ])("speak the engine's version %s as %s, asked once", async (engineVersion, spoken) => {
+    const { engine, seen } = await engineRouting(({ path }) =>
+      path === "/version" ? json(200, { Version: "x", ApiVersion: engineVersion }) : json(200, inspectAnswer()),
+    );
+    expect(await engine.negotiate()).toBe(spoken);
+    await engine.inspectContainer("abc");
+    await engine.inspectContainer("abc");
+    expect(seen.map(({ method, path }) => `${method} ${path}`)).toEqual(["GET /version", `GET /v${spoken}/containers/abc/json`, `GET /v${spoken}/containers/abc/json`]);
+  });
+
+  it("asks the version again after a failed negotiation", async () => {
+    let refuse = true;
+    const { engine } = await engineRouting(({ path }) => {
+      if (path !== "/version") return json(200, inspectAnswer());
+      const answer = refuse ? json(500, { message: "starting up" }) : json(200, { Version: "x", ApiVersion: "1.44" });
+      refuse = false;
+      return answer;
+    });
+    await expect(engine.negotiate()).rejects.toThrow("answered GET /version with 500: starting up");
+    expect(await engine.negotiate()).toBe("1.44");
+  });
+
+  it("reads a missing container as undefined, and other refusals as errors", async () => {
+    const { engine } = await engineRouting(({ path }) => {
+      if (path === "/version") return json(200, { Version: "x", ApiVersion: "1.41" });
+      if (path.includes("/gone/")) return json(404, { message: "No such container: gone" });
+      return json(500, { message: "boom" });
+    });
+    expect(await engine.inspectContainer("gone")).toBeUndefined();
+    expect(await engine.memoryBytes("gone")).toBeUndefined();
+    await expect(engine.inspectContainer("other")).rejects.toThrow("answered GET /v1.41/containers/other/json with 500: boom");
+  });
+
+  it("starts and stops: 204 and 304 alike", async () => {
+    const statuses = [204, 304, 204, 304];
+    const { engine, seen } = await engineRouting(({ path }) =>
+      path === "/version" ? json(200, { Version: "x", ApiVersion: "1.41" }) : empty(statuses.shift() ?? 500),
+    );
+    await engine.startContainer("abc");
+    await engine.startContainer("abc");
+    await engine.stopContainer("abc", 2);
+    await engine.stopContainer("abc", 0);
+    await expect(engine.startContainer("abc")).rejects.toThrow("answered POST /v1.41/containers/abc/start with 500");
+    expect(seen.slice(1, 5).map(({ method, path }) => `${method} ${path}`)).toEqual([
+      "POST /v1.41/containers/abc/start",
+      "POST /v1.41/containers/abc/start",
+      "POST /v1.41/containers/abc/stop?t=2",
+      "POST /v1.41/containers/abc/stop?t=0",
+    ]);
+  });
+
+  it("waits a stop out for the container's own grace period, past the usual timeout", async () => {
+    const { engine, seen } = await engineRouting(({ path }, socket) => {
+      if (path === "/version") return json(200, { Version: "x", ApiVersion: "1.41" });
+      if (path.endsWith("/json")) return json(200, inspectAnswer({ StopTimeout: 1 }));
+      setTimeout(() => socket.end(empty(204)), 400);
+      return undefined;
+    }, 200);
+    await engine.stopContainer("abc");
+    expect(seen.at(-1)?.path).toBe("/v1.41/containers/abc/stop");
+  });
+
+  it("runs a CMD-SHELL probe through sh in an exec, and waits for its exit code", async () => {
+    const states = [{ Running: true, ExitCode: null }, { Running: false, ExitCode: 0 }];
+    const { engine, seen } = await engineRouting(({ method, path }) => {
+      if (path === "/version") return json(200, { Version: "x", ApiVersion: "1.41" });
+      if (path === "/v1.41/containers/abc/exec") return json(201, { Id: "e1" });
+      if (method === "POST" && path === "/v1.41/exec/e1/start") return "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n\u0001\u0000\u0000\u0000\u0000\u0000\u0000\u0003ok\n";
+      if (path === "/v1.41/exec/e1/json") return json(200, states.shift());
+      return json(500, { message: `unexpected ${method} ${path}` });
+    });
+    expect(await engine.runProbe("abc", ["CMD-SHELL", "test -f /tmp/ready"], 2_000)).toBe(true);
+    expect(seen[1]).toMatchObject({ contentType: "application/json" });
+    expect(JSON.parse(seen[1]?.body ?? "")).toEqual({ AttachStdout: true, AttachStderr: true, Cmd: ["/bin/sh", "-c", "test -f /tmp/ready"] });
+    expect(JSON.parse(seen[2]?.body ?? "")).toEqual({ Detach: false, Tty: false });
+    expect(seen.filter(({ path }) => path === "/v1.41/exec/e1/json")).toHaveLength(2);
+  });
+
+  it("fails a probe in a container that is not running (409), and runs no exec for NONE", async () => {
+    const { engine, seen } = await engineRouting(({ path }) =>
+      path === "/version" ? json(200, { Version: "x", ApiVersion: "1.41" }) : json(409, { message: "Container abc is not running" }),
+    );
+    expect(await engine.runProbe("abc", ["CMD", "true"], 1_000)).toBe(false);
+    expect(await engine.runProbe("abc", ["NONE"], 1_000)).toBe(true);
+    expect(seen).toHaveLength(2);
+  });
+
+  it("follows events split anywhere, and reconnects when the stream ends", async () => {
+    const event = (action: string) => JSON.stringify({ Type: "container", Action: action, Actor: { ID: "abc", Attributes: {} }, time: 1 });
+    let connections = 0;
+    const { engine, seen } = await engineRouting(({ path }, socket) => {
+      if (path === "/version") return json(200, { Version: "x", ApiVersion: "1.41" });
+      connections++;
+      socket.write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n");
+      if (connections > 1) return undefined;
+      const text = `${event("start")}\n${event("health_status: healthy")}\n`;
+      void writeSlowly(socket, [text.slice(0, 30), text.slice(30, 90), text.slice(90)]);
+      return undefined;
+    });
+    const log: string[] = [];
+    const stop = new AbortController();
+    engine.followEvents(
+      {
+        onEvent: ({ action, health }) => log.push(`${action}${health ? ` ${health}` : ""}`),
+        onConnected: () => log.push("connected"),
+        onDisconnected: (reason) => log.push(`lost: ${reason}`),
+      },
+      stop.signal,
+    );
+    const deadline = Date.now() + 3_000;
+    while (log.length < 5 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    stop.abort();
+    expect(log).toEqual(["connected", "start", "health_status healthy", "lost: Docker ended the event stream", "connected"]);
+    const asked = new URL(`http://docker${seen.find(({ path }) => path.startsWith("/v1.41/events?"))?.path ?? ""}`);
+    expect(JSON.parse(asked.searchParams.get("filters") ?? "")).toEqual({
+      type: ["container"],
+      event: ["create", "start", "die", "stop", "destroy", "health_status", "rename", "kill", "oom"],
+    });
+  });
+});
+
+describe("probeCommand and chooseApiVersion", () => {
+  it("run a test as Docker does", () => {
+    expect(probeCommand(["CMD", "curl", "-f", "http://localhost"])).toEqual(["curl", "-f", "http://localhost"]);
+    expect(probeCommand(["CMD-SHELL", "curl -f http://localhost || exit 1"])).toEqual(["/bin/sh", "-c", "curl -f http://localhost || exit 1"]);
+    expect(probeCommand(["NONE"])).toBeUndefined();
+    expect(probeCommand([])).toBeUndefined();
+    expect(() => probeCommand(["SHELL", "x"])).toThrow("a healthcheck test starts with 'SHELL', not CMD, CMD-SHELL or NONE");
+  });
+
+  it("compare versions as numbers, not as text", () => {
+    expect(chooseApiVersion("1.9")).toBe("1.9");
+    expect(chooseApiVersion("1.100")).toBe("1.47");
+    expect(() => chooseApiVersion("v1.41")).toThrow("the answer.ApiVersion 'v1.41' is not MAJOR.MINOR");
   });
 });
