@@ -1,10 +1,12 @@
 /**
- * The proxied listener: an HTTP/1.1 server hardened for what reaches it. Malformed requests are
- * answered 400 (431 for oversized headers, 408 for headers too slow) and their connection closed;
- * nothing a client sends can throw. Request bodies are not limited (the app decides), and no
- * request is timed out once its headers are in: downloads and streams may last hours.
+ * The proxied listener: an HTTP/1.1 server hardened for what reaches it. Node's own `clientError`
+ * handling is what we want and is kept (tested): a malformed request gets 400 (431 for oversized
+ * headers, 408 for headers too slow) and its connection is closed, never a second head inside a
+ * response under way, and nothing a client sends can throw. Request bodies are not limited (the
+ * app decides), and no request is timed out once its headers are in: downloads and streams may
+ * last hours.
  */
-import { createServer, type IncomingMessage, type Server, ServerResponse, STATUS_CODES } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 
 /** nginx's default `large_client_header_buffers` is 4 × 8k; 16 KiB of headers is plenty behind it. */
@@ -47,7 +49,6 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
     socket.once("close", () => tunnels.delete(socket));
     options.onUpgrade(req, socket, head);
   });
-  server.on("clientError", answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.host, () => {
@@ -67,27 +68,4 @@ export async function startListener(options: ListenerOptions): Promise<Listener>
         for (const socket of tunnels) socket.destroy();
       }),
   };
-}
-
-/** The status a request the parser refused gets: 431 for oversized headers, 408 for slow ones, else 400. */
-export function clientErrorStatus(code: string | undefined): number {
-  if (code === "HPE_HEADER_OVERFLOW") return 431;
-  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return 408;
-  return 400;
-}
-
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  // A reset peer hears nothing; a response already under way must not get a second head in its body.
-  if (error.code === "ECONNRESET" || !socket.writable || responseUnderway(socket)) {
-    socket.destroy();
-    return;
-  }
-  const status = clientErrorStatus(error.code);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
-}
-
-/** Node keeps the response in progress on its socket (the same check its own default handler makes). */
-function responseUnderway(socket: Duplex): boolean {
-  const message: unknown = Reflect.get(socket, "_httpMessage");
-  return message instanceof ServerResponse && message.headersSent;
 }
