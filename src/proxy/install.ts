@@ -37,7 +37,8 @@ export interface HostFacts {
   home: string;
   /** The group owning the Docker socket, for the daemon's `group_add`. */
   dockerGid?: number;
-  systemctl: boolean;
+  /** `systemctl --user` answers: a user manager runs for the deploy user. */
+  systemd: boolean;
   /** `node --version` on the server's PATH ("v20.19.1"), and its path. */
   node?: string;
   nodePath?: string;
@@ -64,7 +65,7 @@ export function parseHostFacts(stdout: string): HostFacts {
     gid,
     home,
     dockerGid: number("dockerGid"),
-    systemctl: values.get("systemctl") === "yes",
+    systemd: values.get("systemd") === "yes",
     node: values.get("node") || undefined,
     nodePath: decoded("nodePath"),
     config: values.get("config") || undefined,
@@ -80,7 +81,7 @@ export function proxyPaths(home: string) {
 }
 
 /** The inputs of every remote proxy-host.sh action: the folders, named once. */
-function hostScript(action: string, args: string[] = []) {
+export function proxyHostScript(action: string, args: string[] = []) {
   return remoteScript("proxy-host", {
     args: [action, ...args],
     env: {
@@ -95,13 +96,13 @@ function hostScript(action: string, args: string[] = []) {
 
 /** One round trip: who the deploy user is, what the server has, whether the daemon's socket is there. */
 export async function probeHost(remote: Remote): Promise<HostFacts> {
-  const result = await remote.run(hostScript("probe"), { raw: true });
+  const result = await remote.run(proxyHostScript("probe"), { raw: true });
   if (result.code !== 0) throw new EnvironmentError(`the proxy probe failed on ${remote.target.host}: ${result.stderr.trim() || `exit ${result.code}`}`);
   return parseHostFacts(result.stdout.toString("utf8"));
 }
 
 async function runHostScript(remote: Remote, what: string, action: string, args: string[], stdin?: Buffer | string): Promise<void> {
-  const result = await remote.run(hostScript(action, args), { stdin });
+  const result = await remote.run(proxyHostScript(action, args), { stdin });
   if (result.code !== 0) throw new EnvironmentError(`${what} failed on ${remote.target.host}: ${result.stderr.trim() || `exit ${result.code}`}`);
 }
 
@@ -129,7 +130,7 @@ function daemonArgs(home: string, options: DaemonOptions): string[] {
 }
 
 /** Compose interpolates `$` in every value: a path holding one stays a path. */
-const literal = (value: string) => value.replaceAll("$", "$$");
+const literal = (value: string) => value.replaceAll("$", () => "$$");
 
 /** Connects to the control socket: the container is healthy once its daemon listens there. */
 const HEALTH_PROBE = "require('net').connect(process.argv[1]).on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))";
@@ -213,7 +214,8 @@ export function nodeIsRecentEnough(version: string | undefined): boolean {
 
 /** Why `--systemd` cannot run on this server, or undefined when it can. */
 export function systemdRefusal(host: string, facts: HostFacts): string | undefined {
-  if (!facts.systemctl) return `--systemd needs systemd on ${host}, which has no systemctl; install without --systemd to run the proxy in a container.`;
+  if (!facts.systemd)
+    return `--systemd needs a systemd user manager for the deploy user on ${host}, and \`systemctl --user\` does not answer there (no systemd, or no lingering: loginctl enable-linger USER); install without --systemd to run the proxy in a container.`;
   if (!nodeIsRecentEnough(facts.node))
     return `--systemd runs the proxy on the server's own node, which must be ${MIN_NODE.join(".")} or newer; ${host} has ${facts.node ?? "none"}. Install without --systemd to run it in a container.`;
   return undefined;

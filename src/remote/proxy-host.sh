@@ -1,8 +1,9 @@
 #!/bin/sh
 # The runtime proxy's side of the server, for `deploy-vps proxy`. $1 is the action:
-#   probe            prints `key=value` lines: uid, gid, home (base64), dockerGid, systemctl,
-#                    node (its version), nodePath (base64), config (the config file's name),
-#                    socket (yes when the control socket exists); changes nothing.
+#   probe            prints `key=value` lines: uid, gid, home (base64), dockerGid, systemd (yes
+#                    when `systemctl --user` answers), node (its version), nodePath (base64),
+#                    config (the config file's name), socket (yes when the control socket
+#                    exists); changes nothing.
 #   prepare [EXT]    makes the state and config folders (0700); with EXT (json, yml or yaml),
 #                    writes stdin to the config file config.EXT atomically and removes the others.
 #   put PATH         writes stdin to PATH (under $HOME when relative) atomically.
@@ -26,7 +27,8 @@ case "$1" in
     echo "gid=$(id -g)"
     echo "home=$(enc "$HOME")"
     if [ -S "$DOCKER_SOCKET" ]; then echo "dockerGid=$(stat -c %g "$DOCKER_SOCKET")"; fi
-    if command -v systemctl >/dev/null 2>&1; then echo "systemctl=yes"; fi
+    # A systemctl with no user manager to answer it (a container, no lingering session) is no use.
+    if systemctl --user show-environment >/dev/null 2>&1; then echo "systemd=yes"; fi
     if node=$(command -v node 2>/dev/null); then
       echo "nodePath=$(enc "$node")"
       echo "node=$("$node" --version 2>/dev/null || true)"
