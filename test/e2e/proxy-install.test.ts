@@ -15,7 +15,8 @@ const STATE = ".local/state/deploy-vps-proxy";
 const CONFIG = ".config/deploy-vps-proxy";
 const containers = () => onServer(`docker ps -aq --filter label=com.docker.compose.project=${PROJECT}`).trim();
 /** What an install would change on the server, listed. */
-const serverSnapshot = () => onServer(`ls -lA apps ${STATE} ${CONFIG} .config/systemd .local/share 2>&1; docker ps -aq --filter label=com.docker.compose.project=${PROJECT}`);
+const serverSnapshot = () =>
+  onServer(`ls -lA apps/${PROJECT} apps/.deploy-vps/${PROJECT} ${STATE} ${CONFIG} .config/systemd/user .local/share/${PROJECT} 2>&1; docker ps -aq --filter label=com.docker.compose.project=${PROJECT}`);
 const inspect = (format: string) => onServer(`docker inspect -f '${format}' ${PROJECT}-proxy-1`).trim();
 
 let installed = false;
@@ -126,6 +127,19 @@ describe("proxy install", () => {
     expect(inspect("{{.Id}} {{.State.StartedAt}}")).toBe(before);
     // The config file uploaded before stays, and the daemon keeps reading it.
     expect(inspect("{{json .Config.Cmd}}")).toContain(`${CONFIG}/config.json`);
+  });
+
+  it("upgrades in place: a changed daemon file recreates the container, and the state folder survives", async () => {
+    const before = inspect("{{.Id}}");
+    onServer(`echo kept > ${STATE}/marker`);
+    const newAdmin = `127.0.0.1:${await freePort()}`;
+    const run = await runCli(["proxy", "install", "--image", "local/node:20", "--listen", listen, "--admin", newAdmin]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/Upload: 1 changed, 0 deleted, 1 unchanged/);
+    expect(inspect("{{.Id}}")).not.toBe(before);
+    expect(inspect("{{json .Config.Cmd}}")).toContain(newAdmin);
+    expect(onServer(`cat ${STATE}/marker`)).toBe("kept\n");
+    expect(run.stdout).toContain("Runtime proxy on 127.0.0.1");
   });
 
   it("wake of an unknown service: the daemon's 404, exit 2", async () => {
