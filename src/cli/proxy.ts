@@ -78,18 +78,28 @@ const print = (text: string) => process.stdout.write(`${text}\n`);
 const printJson = (value: unknown) => print(JSON.stringify(value, null, 2));
 const serviceName = (name: string) => encodeURIComponent(name);
 
-/** A wake or sleep answered: what to print and which exit code. */
-function endOfCall(name: string, status: number, body: unknown, done: string): number {
-  if (status === 200) {
-    print(done);
-    return ExitCode.ok;
-  }
+/** What a command prints and exits with, once the daemon answered. */
+export interface CallOutcome {
+  code: number;
+  out?: string;
+  err?: string;
+}
+
+/**
+ * A wake or sleep answered: ready or asleep (0), a failed start with the container to blame and
+ * its last log lines (3), an unknown name (the daemon's 404: bad input, 2), else the server's fault (1).
+ */
+export function callOutcome(name: string, status: number, body: unknown, done: string): CallOutcome {
+  if (status === 200) return { code: ExitCode.ok, out: done };
   if (status === 404) throw new InputError(typeof body === "object" && body !== null && "error" in body ? String(body.error) : `no service named ${name}`);
-  if (isFailedAnswer(body)) {
-    process.stderr.write(`${renderFailure(name, body)}\n`);
-    return ExitCode.unhealthy;
-  }
+  if (isFailedAnswer(body)) return { code: ExitCode.unhealthy, err: renderFailure(name, body) };
   throw new EnvironmentError(`the proxy answered HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+}
+
+function finish(outcome: CallOutcome): number {
+  if (outcome.out !== undefined) print(outcome.out);
+  if (outcome.err !== undefined) process.stderr.write(`${outcome.err}\n`);
+  return outcome.code;
 }
 
 interface InstallFlags extends Flags {
@@ -176,7 +186,7 @@ export function registerProxy(
             return ExitCode.ok;
           }
           const ms = (body as { ms?: unknown } | null)?.ms;
-          return endOfCall(name, status, body, `${name} is ready${typeof ms === "number" ? ` (${(ms / 1000).toFixed(1)} s)` : ""}.`);
+          return finish(callOutcome(name, status, body, `${name} is ready${typeof ms === "number" ? ` (${(ms / 1000).toFixed(1)} s)` : ""}.`));
         }),
       ),
     );
@@ -188,7 +198,7 @@ export function registerProxy(
       run(
         withProxyHost(flags, async ({ dial }) => {
           const { status, body } = await controlCall(dial, "POST", `/services/${serviceName(name)}/sleep`);
-          return endOfCall(name, status, body, `${name} is asleep.`);
+          return finish(callOutcome(name, status, body, `${name} is asleep.`));
         }),
       ),
     );

@@ -4,7 +4,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { callOutcome } from "../../../src/cli/proxy.js";
 import { dialSocket } from "../../../src/docker/transport.js";
+import { EnvironmentError, InputError } from "../../../src/errors.js";
 import { controlCall, controlStream } from "../../../src/proxy/control-client.js";
 import { controlRoute, type ProxyControl, startControlServer } from "../../../src/proxy/control-server.js";
 import type { StatusDocument } from "../../../src/proxy/status.js";
@@ -172,5 +174,30 @@ describe("the control socket, both ends", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("callOutcome (what `proxy wake` and `proxy sleep` make of the daemon's answer)", () => {
+  it("exits 0 once ready or asleep", () => {
+    expect(callOutcome("shop", 200, { state: "ready", ms: 4200 }, "shop is ready (4.2 s).")).toEqual({ code: 0, out: "shop is ready (4.2 s)." });
+  });
+
+  it("exits 3 on a failed start, naming the container and its last log lines", () => {
+    const failed = { state: "failed", reason: "exited with code 1", container: "shop-web-1", logs: ["Error: boom"] };
+    expect(callOutcome("shop", 502, failed, "")).toEqual({ code: 3, err: "shop failed: shop-web-1: exited with code 1\n  shop-web-1 | Error: boom" });
+    expect(callOutcome("shop", 504, { ...failed, reason: "not ready within 5m" }, "").code).toBe(3);
+  });
+
+  it("an unknown name is bad input (exit 2) in the daemon's words; anything else is the server's fault (exit 1)", () => {
+    expect(() => callOutcome("nope", 404, { error: "no service named nope" }, "")).toThrow(new InputError("no service named nope"));
+    const error = (() => {
+      try {
+        callOutcome("shop", 500, { error: "docker went away" }, "");
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect((error as Error).message).toBe('the proxy answered HTTP 500: {"error":"docker went away"}');
   });
 });
