@@ -42,6 +42,26 @@ const listen = `127.0.0.1:${await freePort()}`;
 const admin = `127.0.0.1:${await freePort()}`;
 const local = tempDir("proxy");
 
+/** The test host's sshd config with AllowStreamLocalForwarding off, on a port of its own; stopped (by its pid) after the file. */
+const sshdPids: string[] = [];
+afterAll(() => {
+  for (const pidFile of sshdPids) execFileSync("sh", ["-c", `kill "$(cat ${pidFile})"`]);
+});
+async function restrictedSshd(): Promise<{ port: string; knownHosts: string }> {
+  const port = await freePort();
+  const hostDir = "/var/lib/deploy-vps-test-host";
+  const base = readFileSync(join(hostDir, "sshd_config"), "utf8");
+  const global = base.slice(0, base.search(/^Match /m)).replace(/^Port .*$/m, `Port ${port}`).replace(/^PidFile .*$/m, `PidFile ${local}/sshd.pid`);
+  const config = join(local, "sshd_config");
+  writeFileSync(config, `${global}AllowStreamLocalForwarding no\n${base.slice(base.search(/^Match /m))}`);
+  execFileSync("/usr/sbin/sshd", ["-f", config]);
+  sshdPids.push(join(local, "sshd.pid"));
+  const knownHosts = join(local, "known_hosts");
+  const [type, key] = readFileSync(join(hostDir, "ssh_host_ed25519_key.pub"), "utf8").split(" ");
+  writeFileSync(knownHosts, `[127.0.0.1]:${port} ${type} ${key}\n`);
+  return { port, knownHosts };
+}
+
 describe("proxy nginx", () => {
   it("prints a server block that nginx accepts", async () => {
     const run = await runCli(["proxy", "nginx", "docs.example.com", "*.docs.example.com", "--listen", `127.0.0.1:${await freePort()}`, "--proxy", listen]);
@@ -116,6 +136,14 @@ describe("proxy install", () => {
     expect(Array.isArray(doc.services)).toBe(true);
     expect(typeof doc.memoryFreedBytes).toBe("number");
     expect(Array.isArray(doc.conflicts)).toBe(true);
+  });
+
+  it("status through an sshd that forbids stream-local forwarding: exit 1, naming AllowStreamLocalForwarding", async () => {
+    const sshd = await restrictedSshd();
+    const run = await runCli(["proxy", "status"], { DEPLOY_PORT: sshd.port, DEPLOY_KNOWN_HOSTS: sshd.knownHosts });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^deploy-vps: the server refused a channel to the proxy's control socket .*control\.sock .*AllowStreamLocalForwarding no/);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("a second install with nothing changed changes nothing: same container, upload skipped", async () => {
