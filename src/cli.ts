@@ -7,6 +7,7 @@ import { monitor } from "./cli/monitor.js";
 import { releases } from "./cli/releases.js";
 import { rollback } from "./cli/rollback.js";
 import { registerInit } from "./init/command.js";
+import { registerProxy } from "./cli/proxy.js";
 import { type Flags, loadSettings } from "./config/settings.js";
 import { DeployError, ExitCode, InputError } from "./errors.js";
 
@@ -21,19 +22,26 @@ function wholeNumber(name: string) {
   };
 }
 
-/** The options every command shares: where the server is and how to log in. */
-function withConnection(command: Command): Command {
-  return command
+/**
+ * The options every command shares: where the server is and how to log in; and, unless
+ * `appFolder` is false (commands about the server rather than one app), which app folder and compose files.
+ */
+function withConnection(command: Command, { appFolder = true } = {}): Command {
+  command
     .option("-H, --host <host>", "host, user@host or an ~/.ssh/config alias (DEPLOY_HOST)")
     .option("-p, --port <port>", "SSH port, default 22 (DEPLOY_PORT)")
     .option("-u, --user <user>", "SSH user (DEPLOY_USER)")
     .option("-i, --identity <file>", "private key; else ssh-agent, else ~/.ssh/id_ed25519, id_ecdsa, id_rsa (DEPLOY_SSH_KEY)")
     .option("--known-hosts <file>", "known_hosts file, default ~/.ssh/known_hosts (DEPLOY_KNOWN_HOSTS)")
-    .option("--accept-new-host-key", "trust a host seen for the first time and record its key")
-    .option("-d, --path <dir>", "app folder on the server, default ~/apps/<project> (DEPLOY_PATH)")
-    .option("-f, --file <file>", "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)", collect, [])
-    .option("--timeout <seconds>", "SSH handshake timeout, default 20 (DEPLOY_TIMEOUT)")
-    .addOption(new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices(["v1", "v2"]))
+    .option("--accept-new-host-key", "trust a host seen for the first time and record its key");
+  if (appFolder)
+    command
+      .option("-d, --path <dir>", "app folder on the server, default ~/apps/<project> (DEPLOY_PATH)")
+      .option("-f, --file <file>", "compose file, repeatable (default compose.yaml, docker-compose.yml, ...)", collect, []);
+  command.option("--timeout <seconds>", "SSH handshake timeout, default 20 (DEPLOY_TIMEOUT)");
+  if (appFolder)
+    command.addOption(new Option("--compose <version>", "force Compose v1 (docker-compose) or v2 (docker compose)").choices(["v1", "v2"]));
+  return command
     .option("--verbose", "show every remote command and its output (never a secret)")
     .option("-q, --quiet", "show only errors and the final line")
     .option("--debug", "show stack traces");
@@ -134,6 +142,7 @@ export function program(): Command {
     );
 
   registerInit(root, run);
+  registerProxy(root, run, (command) => withConnection(command, { appFolder: false }), EXIT_CODES);
 
   const strict = (command: Command) => {
     // Commander's usage errors come out as our one line: "deploy-vps: unknown option … (did you mean …?)".

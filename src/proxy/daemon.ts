@@ -15,7 +15,7 @@ import { buildRouteTable, type RouteTable } from "./routes.js";
 import { startPlan } from "./start-plan.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
 import type { ServiceStatus, StatusDocument, WakePlan } from "./status.js";
-import { type Effect, type Failure, initialUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
+import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
 import { startUnit, stopUnit } from "./wake.js";
 
 /** What a request waiting on a start is told when the start ends. */
@@ -47,8 +47,6 @@ export interface RuntimeOptions {
 }
 
 const MEMORY_EVERY_MS = 30_000;
-/** A deploy's lock has no event: while one is held, the idle check looks again this often. */
-const LOCK_RECHECK_MS = 15_000;
 const SAVE_DEBOUNCE_MS = 200;
 /** Activity alone is saved less often: a kill -9 then costs the idle clock a few seconds at most. */
 const ACTIVITY_SAVE_MS = 5_000;
@@ -66,6 +64,8 @@ export class Runtime {
   private config: ProxyConfig | undefined;
   private configError: string | null = null;
   private saved: SavedState = { version: 1, units: {} };
+  /** Units met since the daemon started: only their first meeting resumes what was saved. */
+  private readonly met = new Set<string>();
   private readonly writer: StateWriter;
   private readonly changes = new EventEmitter();
   private readonly stopEvents = new AbortController();
@@ -153,26 +153,29 @@ export class Runtime {
     const table = buildRouteTable([...this.containers.values()], this.config);
     const now = Date.now();
     for (const route of table.routes) {
-      const unit = this.units.get(route.name);
-      if (unit) {
-        unit.route = route;
+      const known = this.units.get(route.name);
+      if (known) {
+        known.route = route;
         continue;
       }
-      const saved: SavedUnit | undefined = this.saved.units[route.name];
+      const saved: SavedUnit | undefined = this.met.has(route.name) ? undefined : this.saved.units[route.name];
+      this.met.add(route.name);
       const running = this.isRunning(route);
-      this.units.set(route.name, {
+      // After a restart or a kill -9, nothing starts or stops because of it: a start or stop under way is finished.
+      const resumed = saved ? resumeUnit(saved, running, now) : { unit: initialUnit(running, now), effects: [] };
+      const unit: Unit = {
         route,
-        status: initialUnit(running, now),
+        status: resumed.unit,
         waiters: [],
         lastActivityAt: saved?.lastActivityAt ?? now,
         open: 0,
         startsMs: saved?.startsMs ?? [],
         lastStartMs: saved?.startsMs.at(-1) ?? null,
         memoryBytes: saved?.memoryBytes ?? null,
-      });
-      this.log.info("routing", { service: route.name, hosts: route.hosts, mode: route.mode, running });
-      // A unit that was starting when the daemon stopped is finished now, as it was asked.
-      if (saved?.state === "starting") this.dispatch(route.name, { type: "wake" });
+      };
+      this.units.set(route.name, unit);
+      this.log.info("routing", { service: route.name, hosts: route.hosts, mode: route.mode, state: unit.status.state });
+      for (const effect of resumed.effects) this.apply(unit, effect);
     }
     for (const [name, unit] of this.units) {
       if (table.byName(name)) continue;
@@ -339,9 +342,8 @@ export class Runtime {
       this.dispatch(unit.route.name, { type: "sleep" });
       return;
     }
-    const at = verdict.checkAt ?? (input.deployLocked ? input.now + LOCK_RECHECK_MS : null);
-    if (at === null) return;
-    unit.idleTimer = setTimeout(() => this.scheduleIdle(unit), Math.max(0, at - Date.now()));
+    if (verdict.checkAt === null) return;
+    unit.idleTimer = setTimeout(() => this.scheduleIdle(unit), Math.max(0, verdict.checkAt - Date.now()));
     unit.idleTimer.unref();
   }
 
@@ -401,7 +403,7 @@ export class Runtime {
   wakePlan(route: Route): WakePlan {
     const containers = this.projectContainers(route.project);
     const plan = startPlan(containers);
-    const levels = "cycle" in plan ? [containers] : plan.levels;
+    const levels = "cycle" in plan ? [containers] : plan.levels.map((level) => level.map((step) => step.container));
     return {
       name: route.name,
       project: route.project,

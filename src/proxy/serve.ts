@@ -1,14 +1,22 @@
+/**
+ * `deploy-vps proxy serve`, the daemon. Its option parsing is shared by the CLI and the bundled
+ * daemon file (src/proxy/main.ts).
+ */
 import { type FSWatcher, watch } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
+import { homedir } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { parseArgs } from "node:util";
 import { localEngine } from "../docker/engine.js";
-import { startControlServer, type ProxyControl } from "./control-server.js";
+import { InputError } from "../errors.js";
+import { type ProxyControl, startControlServer } from "./control-server.js";
 import { DaemonLog } from "./daemon-log.js";
 import { Runtime } from "./daemon.js";
 import { Forwarder } from "./forward.js";
 import { startListener } from "./listener.js";
 import { ProxyMetrics } from "./metrics.js";
+import { CONTROL_SOCKET, STATE_FOLDER } from "./status.js";
 import { Traffic } from "./traffic.js";
 
 export interface Address {
@@ -17,12 +25,72 @@ export interface Address {
 }
 
 export interface ServeOptions {
+  /** Proxied traffic. */
   listen: Address;
+  /** /metrics and /api/services. */
   admin: Address;
-  stateDir: string;
-  configFile?: string;
+  /** State folder; the control socket is in it. */
+  state: string;
+  /** The config file (config.json or .yml), if any. */
+  config?: string;
   dockerSocket: string;
-  version: string;
+}
+
+export const DEFAULT_LISTEN = "127.0.0.1:8890";
+export const DEFAULT_ADMIN = "127.0.0.1:8891";
+export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
+
+/** `127.0.0.1:8890`, `[::1]:8890`: an address to bind, checked. */
+export function parseAddress(option: string, value: string): Address {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65535) throw new InputError(`${option} takes HOST:PORT (e.g. ${DEFAULT_LISTEN}), got '${value}'.`);
+  return { host: match[1] ?? match[2] ?? "", port };
+}
+
+export function formatAddress(address: Address): string {
+  return address.host.includes(":") ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** The daemon's options as flags give them (commander's or argv's), checked; defaults filled. */
+export interface ServeFlags {
+  listen?: string;
+  admin?: string;
+  state?: string;
+  config?: string;
+  dockerSocket?: string;
+}
+
+export function serveOptions(flags: ServeFlags, home = homedir()): ServeOptions {
+  return {
+    listen: parseAddress("--listen", flags.listen ?? DEFAULT_LISTEN),
+    admin: parseAddress("--admin", flags.admin ?? DEFAULT_ADMIN),
+    state: flags.state ?? join(home, STATE_FOLDER),
+    config: flags.config,
+    dockerSocket: flags.dockerSocket ?? DEFAULT_DOCKER_SOCKET,
+  };
+}
+
+/** The daemon file's argv: the same options as `deploy-vps proxy serve`. */
+export function parseServeArgs(argv: string[]): ServeOptions {
+  let values: ServeFlags & { "docker-socket"?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        listen: { type: "string" },
+        admin: { type: "string" },
+        state: { type: "string" },
+        config: { type: "string" },
+        "docker-socket": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new InputError(error instanceof Error ? error.message : String(error));
+  }
+  return serveOptions({ ...values, dockerSocket: values["docker-socket"] });
 }
 
 const CONFIG_SETTLE_MS = 200;
@@ -107,24 +175,24 @@ async function untilEngineAnswers(runtime: Runtime, log: DaemonLog): Promise<voi
 /** The daemon: `deploy-vps proxy serve`, and what the bundled daemon.mjs runs. */
 export async function serve(options: ServeOptions): Promise<void> {
   const log = new DaemonLog();
-  await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+  await mkdir(options.state, { recursive: true, mode: 0o700 });
   const engine = localEngine(options.dockerSocket);
-  let runtime: Runtime | undefined;
-  const metrics = new ProxyMetrics(() => runtime?.gauges() ?? new Map());
-  runtime = new Runtime({ engine, log, stateDir: options.stateDir, configFile: options.configFile, metrics, version: options.version });
-  const current = runtime;
-  await untilEngineAnswers(current, log);
+  // The version of the CLI that installed it (the compose file sets it), for `status`.
+  const version = process.env.DEPLOY_VPS_VERSION ?? "dev";
+  const metrics: ProxyMetrics = new ProxyMetrics(() => runtime.gauges());
+  const runtime = new Runtime({ engine, log, stateDir: options.state, configFile: options.config, metrics, version });
+  await untilEngineAnswers(runtime, log);
   const forwarder = new Forwarder();
-  const traffic = new Traffic(current, forwarder, metrics);
+  const traffic = new Traffic(runtime, forwarder, metrics);
   const proxied = await startListener({ host: options.listen.host, port: options.listen.port, onRequest: traffic.request, onUpgrade: traffic.upgrade });
-  const admin = adminServer(current, metrics);
+  const admin = adminServer(runtime, metrics);
   await new Promise<void>((resolve, reject) => {
     admin.once("error", reject);
     admin.listen(options.admin.port, options.admin.host, () => resolve());
   });
-  const control = await startControlServer(join(options.stateDir, "control.sock"), controlOf(current, log));
-  const watcher = options.configFile ? watchConfig(options.configFile, () => void current.reloadConfig()) : undefined;
-  log.info("listening", { proxy: `${options.listen.host}:${proxied.port}`, admin: `${options.admin.host}:${options.admin.port}`, version: options.version });
+  const control = await startControlServer(join(options.state, CONTROL_SOCKET), controlOf(runtime, log));
+  const watcher = options.config ? watchConfig(options.config, () => void runtime.reloadConfig()) : undefined;
+  log.info("listening", { proxy: `${options.listen.host}:${proxied.port}`, admin: `${options.admin.host}:${options.admin.port}`, version });
 
   const shutdown = async (signal: string) => {
     log.info("shutting down", { signal });
@@ -132,7 +200,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     const drained = proxied.close();
     const hard = setTimeout(() => proxied.server.closeAllConnections(), DRAIN_MS);
     hard.unref();
-    await Promise.allSettled([drained, control.close(), new Promise((resolve) => admin.close(resolve)), current.stop()]);
+    await Promise.allSettled([drained, control.close(), new Promise((resolve) => admin.close(resolve)), runtime.stop()]);
     forwarder.close();
     process.exit(0);
   };

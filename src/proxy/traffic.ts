@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Answer, asleep, asyncAccepted, notFound, problem, RESERVED_PREFIX, unitStatus } from "./answers.js";
+import { type Answer, asleep, asyncAccepted, notFound, problem, STATUS_PATH, unitStatus } from "./answers.js";
 import { classifyClient, type ClientKind } from "./clients.js";
 import type { Runtime, StartOutcome, Unit } from "./daemon.js";
 import type { Forwarder } from "./forward.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Route } from "./model.js";
 
-const STATUS_PATH = `${RESERVED_PREFIX}status`;
 /** User agents repeat: their verdict is kept, up to this many. */
 const KNOWN_AGENTS = 500;
 
@@ -72,7 +71,7 @@ export class Traffic {
     }
     if (req.url?.startsWith(STATUS_PATH)) {
       this.metrics?.request(route.name, "status");
-      send(res, unitStatus(route, unit.status.state, { estimatedTime: this.runtime.estimate(unit), reason: unit.status.reason }));
+      send(res, unitStatus(route, unit.status.state, { estimateSeconds: this.runtime.estimate(unit) }));
       return;
     }
     const client = this.client(req);

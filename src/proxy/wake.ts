@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import type { Engine } from "../docker/engine.js";
 import type { ContainerFacts } from "./model.js";
-import { startPlan, stopLevels } from "./start-plan.js";
+import { type Awaited, type StartPlan, startPlan, stopLevels } from "./start-plan.js";
 import type { Failure } from "./unit-state.js";
 
 /** Where the routed container is reached once it runs; undefined while it has no address. */
@@ -42,18 +42,27 @@ export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsO
   if ("cycle" in plan) {
     return failed(work.project, `depends_on has a cycle: ${plan.cycle.join(" → ")}`, [], 502);
   }
+  const until = awaitedOf(plan, work.routed);
   const startedHere: ContainerFacts[] = [];
+  /** Their StartedAt before this start: until an event brings a newer one, "exited" is the old run's. */
+  const previousRun = new Map<string, string>();
   try {
     for (const level of plan.levels) {
       await Promise.all(
-        level.map(async (container) => {
+        level.map(async ({ container }) => {
           const now = factsOf(container.id) ?? container;
           if (now.state === "running" || now.state === "restarting") return;
           startedHere.push(container);
+          previousRun.set(container.id, now.startedAt);
           await engine.startContainer(container.id);
         }),
       );
-      const results = await Promise.all(level.map((container) => waitReady(engine, work, container, factsOf, deadline)));
+      const results = await Promise.all(
+        level.map(({ container }) => waitFor(engine, work, container, until.get(container.id) ?? "started", (id) => {
+          const facts = factsOf(id);
+          return facts && previousRun.get(id) === facts.startedAt && facts.state !== "running" ? { ...facts, state: "created" } : facts;
+        }, deadline)),
+      );
       const failure = results.find((result): result is Failure => result !== undefined);
       if (failure) {
         if (!work.signal.aborted) await stopContainers(engine, startedHere);
@@ -65,6 +74,29 @@ export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsO
     return failed(work.project, error instanceof Error ? error.message : String(error), [], 502);
   }
   return { ok: true, ms: Date.now() - began };
+}
+
+/**
+ * What each container must reach before the start goes on: what its dependents' depends_on
+ * conditions ask, and ready for the routed ones; merely running for the rest.
+ */
+function awaitedOf(plan: StartPlan, routed: ReadonlySet<string>): Map<string, Awaited> {
+  const byService = new Map<string, Awaited>();
+  for (const level of plan.levels) {
+    for (const { after } of level) {
+      for (const { service, until } of after) {
+        const known = byService.get(service);
+        if (known === undefined || known === "started") byService.set(service, until);
+      }
+    }
+  }
+  const until = new Map<string, Awaited>();
+  for (const level of plan.levels) {
+    for (const { container } of level) {
+      until.set(container.id, routed.has(container.id) ? "ready" : (byService.get(container.service ?? container.name) ?? "started"));
+    }
+  }
+  return until;
 }
 
 /** Stops a unit, dependents first; compose's stop_grace_period is each container's StopTimeout. */
@@ -88,22 +120,24 @@ async function lastLines(engine: Engine, id: string): Promise<string[]> {
   return engine.tailLogs(id, LOG_LINES).catch(() => []);
 }
 
-/** Undefined once ready; the failure otherwise (the container exited, or the deadline passed). */
-async function waitReady(
+/** Undefined once the container reached what is awaited of it; the failure otherwise (it exited, or the deadline passed). */
+async function waitFor(
   engine: Engine,
   work: StartWork,
   container: ContainerFacts,
+  until: Awaited,
   factsOf: FactsOf,
   deadline: number,
 ): Promise<Failure | undefined> {
   for (;;) {
     if (work.signal.aborted) return { container: container.name, reason: "put to sleep while it started", logs: [], status: 502 };
     const now = factsOf(container.id) ?? container;
+    if (until === "completed" && now.state === "exited" && now.exitCode === 0) return undefined;
     if (now.state === "exited" || now.state === "dead" || now.state === "restarting") {
       const how = now.state === "restarting" ? "keeps restarting" : "exited";
       return { container: now.name, reason: `${how} (exit code ${now.exitCode}) while starting`, logs: await lastLines(engine, now.id), status: 502 };
     }
-    if (now.state === "running" && (await isReady(engine, work, now))) return undefined;
+    if (now.state === "running" && until !== "completed" && (until === "started" || (await isReady(engine, work, now)))) return undefined;
     if (Date.now() >= deadline) {
       return {
         container: now.name,

@@ -1,0 +1,317 @@
+/**
+ * `deploy-vps proxy install`: what goes on the server is decided by pure functions here (the
+ * compose file, the systemd unit, what the probe found); the install itself runs deploy-vps's
+ * own pipeline on a folder holding that compose file and the bundled daemon.
+ */
+import { createHash } from "node:crypto";
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { extname, join, posix } from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify } from "yaml";
+import type { Settings } from "../config/settings.js";
+import { runDeploy } from "../deploy/pipeline.js";
+import { deploySummary } from "../deploy/report.js";
+import { atPosition, EnvironmentError, InputError } from "../errors.js";
+import { remoteScript } from "../remote/script.js";
+import type { Remote } from "../ssh/connection.js";
+import { remotePath } from "../ssh/quote.js";
+import { type Address, DEFAULT_DOCKER_SOCKET, formatAddress } from "./serve.js";
+import { CONFIG_FOLDER, CONTROL_SOCKET, STATE_FOLDER } from "./status.js";
+
+/** The daemon's compose project, app folder and systemd unit all carry this name. */
+export const PROXY_PROJECT = "deploy-vps-proxy";
+export const PROXY_APP_PATH = `~/apps/${PROXY_PROJECT}`;
+export const DEFAULT_IMAGE = "node:20-alpine";
+export const SYSTEMD_UNIT = `${PROXY_PROJECT}.service`;
+const SYSTEMD_UNIT_PATH = `.config/systemd/user/${SYSTEMD_UNIT}`;
+const SYSTEMD_BUNDLE_PATH = `.local/share/${PROXY_PROJECT}/daemon.mjs`;
+/** `--systemd` runs the bundle on the server's own node: the oldest it is built for. */
+export const MIN_NODE = [20, 19] as const;
+/** The bundled daemon, beside this module in dist/proxy/ (npm run build makes it). */
+export const BUNDLE = new URL("./daemon.mjs", import.meta.url);
+
+/** What `proxy-host.sh probe` found on the server, in one round trip. */
+export interface HostFacts {
+  uid: number;
+  gid: number;
+  home: string;
+  /** The group owning the Docker socket, for the daemon's `group_add`. */
+  dockerGid?: number;
+  /** `systemctl --user` answers: a user manager runs for the deploy user. */
+  systemd: boolean;
+  /** `node --version` on the server's PATH ("v20.19.1"), and its path. */
+  node?: string;
+  nodePath?: string;
+  /** The config file already on the server (config.json, config.yml or config.yaml). */
+  config?: string;
+  /** The control socket exists (a daemon runs, or one was killed and left it). */
+  socket: boolean;
+}
+
+export function parseHostFacts(stdout: string): HostFacts {
+  const values = new Map(stdout.split("\n").flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s).slice(0, 2) as [string, string]] : [])));
+  const decoded = (key: string) => {
+    const value = values.get(key);
+    return value === undefined ? undefined : Buffer.from(value, "base64").toString("utf8");
+  };
+  const number = (key: string) => (values.has(key) && /^\d+$/.test(values.get(key) ?? "") ? Number(values.get(key)) : undefined);
+  const uid = number("uid");
+  const gid = number("gid");
+  const home = decoded("home");
+  if (uid === undefined || gid === undefined || !home?.startsWith("/"))
+    throw new EnvironmentError(`the server's answer to the proxy probe makes no sense: ${JSON.stringify(stdout.slice(0, 200))}`);
+  return {
+    uid,
+    gid,
+    home,
+    dockerGid: number("dockerGid"),
+    systemd: values.get("systemd") === "yes",
+    node: values.get("node") || undefined,
+    nodePath: decoded("nodePath"),
+    config: values.get("config") || undefined,
+    socket: values.get("socket") === "yes",
+  };
+}
+
+/** Where the daemon's folders are on a server whose deploy user's home is HOME. */
+export function proxyPaths(home: string) {
+  const state = posix.join(home, STATE_FOLDER);
+  const config = posix.join(home, CONFIG_FOLDER);
+  return { state, config, socket: posix.join(state, CONTROL_SOCKET) };
+}
+
+/** The inputs of every remote proxy-host.sh action: the folders, named once. */
+export function proxyHostScript(action: string, args: string[] = []) {
+  return remoteScript("proxy-host", {
+    args: [action, ...args],
+    env: {
+      STATE: remotePath(`~/${STATE_FOLDER}`),
+      CONFIG: remotePath(`~/${CONFIG_FOLDER}`),
+      SOCKET: remotePath(`~/${STATE_FOLDER}/${CONTROL_SOCKET}`),
+      DOCKER_SOCKET: DEFAULT_DOCKER_SOCKET,
+      UNIT: SYSTEMD_UNIT,
+    },
+  });
+}
+
+/** One round trip: who the deploy user is, what the server has, whether the daemon's socket is there. */
+export async function probeHost(remote: Remote): Promise<HostFacts> {
+  const result = await remote.run(proxyHostScript("probe"), { raw: true });
+  if (result.code !== 0) throw new EnvironmentError(`the proxy probe failed on ${remote.target.host}: ${result.stderr.trim() || `exit ${result.code}`}`);
+  return parseHostFacts(result.stdout.toString("utf8"));
+}
+
+async function runHostScript(remote: Remote, what: string, action: string, args: string[], stdin?: Buffer | string): Promise<void> {
+  const result = await remote.run(proxyHostScript(action, args), { stdin });
+  if (result.code !== 0) throw new EnvironmentError(`${what} failed on ${remote.target.host}: ${result.stderr.trim() || `exit ${result.code}`}`);
+}
+
+/** How the daemon is started, the same on both ways of running it. */
+export interface DaemonOptions {
+  listen: Address;
+  admin: Address;
+  /** The config file's name in the config folder, if there is one. */
+  config?: string;
+}
+
+function daemonArgs(home: string, options: DaemonOptions): string[] {
+  const paths = proxyPaths(home);
+  return [
+    "--listen",
+    formatAddress(options.listen),
+    "--admin",
+    formatAddress(options.admin),
+    "--state",
+    paths.state,
+    ...(options.config ? ["--config", posix.join(paths.config, options.config)] : []),
+    "--docker-socket",
+    DEFAULT_DOCKER_SOCKET,
+  ];
+}
+
+/** Compose interpolates `$` in every value: a path holding one stays a path. */
+const literal = (value: string) => value.replaceAll("$", () => "$$");
+
+/** Connects to the control socket: the container is healthy once its daemon listens there. */
+const HEALTH_PROBE = "require('net').connect(process.argv[1]).on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))";
+
+export interface ComposeInputs extends DaemonOptions {
+  image: string;
+  facts: Pick<HostFacts, "uid" | "gid" | "home"> & { dockerGid: number };
+  /** sha256 of the bundle: a new bundle changes the file, so `up -d` recreates the container. */
+  bundleHash: string;
+}
+
+/**
+ * The daemon's compose file. It runs as the deploy user (and the Docker socket's group), on the
+ * host's network (it reaches published ports and binds loopback), with the user's home
+ * read-only (deploy locks), its state read-write and its config read-only, each at the same path.
+ */
+export function proxyCompose(inputs: ComposeInputs): string {
+  const { home } = inputs.facts;
+  const paths = proxyPaths(home);
+  const bind = (source: string, readOnly: boolean) => ({ type: "bind", source: literal(source), target: literal(source), read_only: readOnly });
+  const service = {
+    image: literal(inputs.image),
+    command: ["node", "/app/daemon.mjs", ...daemonArgs(home, inputs).map(literal)],
+    network_mode: "host",
+    restart: "unless-stopped",
+    user: `${inputs.facts.uid}:${inputs.facts.gid}`,
+    group_add: [String(inputs.facts.dockerGid)],
+    volumes: [
+      { type: "bind", source: "./daemon.mjs", target: "/app/daemon.mjs", read_only: true },
+      bind(DEFAULT_DOCKER_SOCKET, false),
+      bind(home, true),
+      bind(paths.state, false),
+      bind(paths.config, true),
+    ],
+    stop_grace_period: "10s",
+    healthcheck: {
+      test: ["CMD", "node", "-e", HEALTH_PROBE, literal(paths.socket)],
+      interval: "10s",
+      timeout: "3s",
+      retries: 3,
+      start_period: "5s",
+    },
+    labels: {
+      "deploy-vps.proxy.daemon": "true",
+      "deploy-vps.proxy.bundle": inputs.bundleHash,
+    },
+  };
+  return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install\`: edit the install's options, not this file.\n${stringify({ services: { proxy: service } })}`;
+}
+
+/** systemd's own quoting: a word in double quotes, with its specifiers (`%`) and variables (`$`) escaped. */
+function unitWord(value: string): string {
+  return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%").replaceAll("$", "$$$$")}"`;
+}
+
+/** The user unit that `--systemd` installs instead of the container. */
+export function systemdUnit(nodePath: string, home: string, options: DaemonOptions): string {
+  const bundle = posix.join(home, SYSTEMD_BUNDLE_PATH);
+  return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install --systemd\`.
+[Unit]
+Description=deploy-vps runtime proxy
+
+[Service]
+ExecStart=${[nodePath, bundle, ...daemonArgs(home, options)].map(unitWord).join(" ")}
+Restart=always
+RestartSec=2
+TimeoutStopSec=10
+
+[Install]
+WantedBy=default.target
+`;
+}
+
+/** `v20.19.1` is at least 20.19. */
+export function nodeIsRecentEnough(version: string | undefined): boolean {
+  const match = /^v?(\d+)\.(\d+)/.exec(version ?? "");
+  if (!match) return false;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]);
+}
+
+/** Why `--systemd` cannot run on this server, or undefined when it can. */
+export function systemdRefusal(host: string, facts: HostFacts): string | undefined {
+  if (!facts.systemd)
+    return `--systemd needs a systemd user manager for the deploy user on ${host}, and \`systemctl --user\` does not answer there (no systemd, or no lingering: loginctl enable-linger USER); install without --systemd to run the proxy in a container.`;
+  if (!nodeIsRecentEnough(facts.node))
+    return `--systemd runs the proxy on the server's own node, which must be ${MIN_NODE.join(".")} or newer; ${host} has ${facts.node ?? "none"}. Install without --systemd to run it in a container.`;
+  return undefined;
+}
+
+/** A config file to upload: its text, checked, and its extension on the server. */
+export interface ConfigUpload {
+  text: string;
+  extension: "json" | "yml" | "yaml";
+}
+
+/**
+ * A first check of the config file, so that a bad one is refused before anything on the server
+ * changes: YAML (JSON is YAML) holding a mapping with a `services` list.
+ */
+function checkConfigText(text: string, file: string): void {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const at = (offset: number | undefined, message: string) => {
+    const { line, col } = lineCounter.linePos(offset ?? 0);
+    return new InputError(atPosition(file, line, col, message));
+  };
+  const first = doc.errors[0];
+  if (first) throw at(first.pos[0], first.message.split("\n")[0] ?? "syntax error");
+  if (!isMap(doc.contents)) throw at(doc.contents?.range?.[0], "expected a mapping with a `services` list");
+  const services = doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === "services");
+  if (!services) throw at(doc.contents.range?.[0], "no `services` list");
+  if (!isSeq(services.value)) throw at(isScalar(services.key) ? services.key.range?.[0] : undefined, "`services` must be a list");
+}
+
+export async function readConfigUpload(file: string): Promise<ConfigUpload> {
+  const extension = extname(file).slice(1).toLowerCase();
+  if (extension !== "json" && extension !== "yml" && extension !== "yaml")
+    throw new InputError(`--config takes a .json, .yml or .yaml file, got '${file}'.`);
+  const text = await readFile(file, "utf8").catch(() => {
+    throw new InputError(`--config: cannot read ${file}.`);
+  });
+  // The one call site of the config check: the full parser (parseProxyConfig(text, file) of
+  // ./config-file.js) replaces checkConfigText here once merged.
+  checkConfigText(text, file);
+  return { text, extension };
+}
+
+export interface InstallOptions extends Omit<DaemonOptions, "config"> {
+  image: string;
+  config?: ConfigUpload;
+  systemd: boolean;
+}
+
+/** What the install did, for the summary line. */
+export type InstallOutcome = { way: "compose"; unchanged: boolean; status: "deployed" | "unhealthy" } | { way: "systemd" };
+
+/**
+ * Installs or upgrades the daemon on the server `remote` is connected to (settings: how the
+ * command was invoked, for the pipeline's own connection). The caller then waits for the daemon.
+ */
+export async function installProxy(remote: Remote, settings: Settings, facts: HostFacts, options: InstallOptions): Promise<InstallOutcome> {
+  const host = remote.target.host;
+  if (options.systemd) {
+    const refusal = systemdRefusal(host, facts);
+    if (refusal) throw new EnvironmentError(refusal);
+  }
+  if (facts.dockerGid === undefined) throw new EnvironmentError(`${host} has no Docker socket at ${DEFAULT_DOCKER_SOCKET}: the proxy drives Docker through it.`);
+  const bundle = await readFile(BUNDLE).catch(() => {
+    throw new EnvironmentError(`the daemon's bundle ${BUNDLE.pathname} is missing: run npm run build.`);
+  });
+  await runHostScript(remote, "preparing the proxy's folders", "prepare", options.config ? [options.config.extension] : [], options.config?.text);
+  const daemon: DaemonOptions = { ...options, config: options.config ? `config.${options.config.extension}` : facts.config };
+
+  if (options.systemd) {
+    await runHostScript(remote, "uploading the daemon", "put", [SYSTEMD_BUNDLE_PATH], bundle);
+    await runHostScript(remote, "writing the systemd unit", "put", [SYSTEMD_UNIT_PATH], systemdUnit(facts.nodePath ?? "node", facts.home, daemon));
+    await runHostScript(remote, "starting the systemd unit", "enable-systemd", []);
+    return { way: "systemd" };
+  }
+
+  // A folder named for the project, as a user's would be: deploy-vps ships it like any other.
+  const parent = await mkdtemp(join(tmpdir(), `${PROXY_PROJECT}-install-`));
+  try {
+    const folder = join(parent, PROXY_PROJECT);
+    await mkdir(folder);
+    await copyFile(BUNDLE, join(folder, "daemon.mjs"));
+    const compose = proxyCompose({
+      ...daemon,
+      image: options.image,
+      facts: { ...facts, dockerGid: facts.dockerGid },
+      bundleHash: createHash("sha256").update(bundle).digest("hex"),
+    });
+    await writeFile(join(folder, "compose.yaml"), compose);
+    const report = await runDeploy(
+      { ...settings, projectDir: folder, folderName: PROXY_PROJECT, path: PROXY_APP_PATH, name: PROXY_PROJECT, files: [], exclude: [], dryRun: false, json: false },
+      {},
+    );
+    const summary = deploySummary(report);
+    return { way: "compose", unchanged: report.unchanged === true, status: summary.status === "unhealthy" ? "unhealthy" : "deployed" };
+  } finally {
+    await rm(parent, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,250 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { InputError } from "../../../src/errors.js";
+import {
+  type ComposeInputs,
+  type HostFacts,
+  nodeIsRecentEnough,
+  parseHostFacts,
+  proxyCompose,
+  proxyHostScript,
+  readConfigUpload,
+  systemdRefusal,
+  systemdUnit,
+} from "../../../src/proxy/install.js";
+import { runRemoteCommand } from "../remote/run.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "deploy-vps-proxy-install-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let count = 0;
+const folder = () => {
+  const dir = join(scratch, String(++count));
+  mkdirSync(dir);
+  return dir;
+};
+
+const inputs: ComposeInputs = {
+  image: "node:20-alpine",
+  listen: { host: "127.0.0.1", port: 8890 },
+  admin: { host: "127.0.0.1", port: 8891 },
+  facts: { uid: 1001, gid: 1002, home: "/home/deploy", dockerGid: 998 },
+  bundleHash: "abc123",
+};
+
+interface ComposeService {
+  image: string;
+  command: string[];
+  network_mode: string;
+  restart: string;
+  user: string;
+  group_add: string[];
+  volumes: { source: string; target: string; read_only: boolean }[];
+  stop_grace_period: string;
+  healthcheck: { test: string[] };
+  labels: Record<string, string>;
+}
+const serviceOf = (text: string) => (parse(text) as { services: { proxy: ComposeService } }).services.proxy;
+
+describe("proxyCompose", () => {
+  it("runs the bundle as the deploy user and the socket's group, on the host's network, restarted unless stopped", () => {
+    const service = serviceOf(proxyCompose(inputs));
+    expect(service.image).toBe("node:20-alpine");
+    expect(service.command).toEqual([
+      "node",
+      "/app/daemon.mjs",
+      "--listen",
+      "127.0.0.1:8890",
+      "--admin",
+      "127.0.0.1:8891",
+      "--state",
+      "/home/deploy/.local/state/deploy-vps-proxy",
+      "--docker-socket",
+      "/var/run/docker.sock",
+    ]);
+    expect(service.network_mode).toBe("host");
+    expect(service.restart).toBe("unless-stopped");
+    expect(service.user).toBe("1001:1002");
+    expect(service.group_add).toEqual(["998"]);
+    expect(service.stop_grace_period).toBe("10s");
+    expect(service.labels["deploy-vps.proxy.daemon"]).toBe("true");
+  });
+
+  it("mounts the bundle, the Docker socket, the home read-only and the state read-write, each at the same path", () => {
+    const mounts = serviceOf(proxyCompose(inputs)).volumes.map((v) => [v.source, v.target, v.read_only]);
+    expect(mounts).toEqual([
+      ["./daemon.mjs", "/app/daemon.mjs", true],
+      ["/var/run/docker.sock", "/var/run/docker.sock", false],
+      ["/home/deploy", "/home/deploy", true],
+      ["/home/deploy/.local/state/deploy-vps-proxy", "/home/deploy/.local/state/deploy-vps-proxy", false],
+      ["/home/deploy/.config/deploy-vps-proxy", "/home/deploy/.config/deploy-vps-proxy", true],
+    ]);
+  });
+
+  it("is healthy once the control socket accepts a connection", () => {
+    expect(serviceOf(proxyCompose(inputs)).healthcheck.test).toEqual([
+      "CMD",
+      "node",
+      "-e",
+      expect.stringContaining("connect(process.argv[1])"),
+      "/home/deploy/.local/state/deploy-vps-proxy/control.sock",
+    ]);
+  });
+
+  it("changes with the bundle (so `up -d` recreates the container) and only then", () => {
+    expect(proxyCompose(inputs)).toBe(proxyCompose({ ...inputs }));
+    expect(proxyCompose({ ...inputs, bundleHash: "def456" })).not.toBe(proxyCompose(inputs));
+    expect(serviceOf(proxyCompose(inputs)).labels["deploy-vps.proxy.bundle"]).toBe("abc123");
+  });
+
+  it("passes the config file when there is one", () => {
+    const service = serviceOf(proxyCompose({ ...inputs, config: "config.yml" }));
+    expect(service.command.slice(-4)).toEqual(["--config", "/home/deploy/.config/deploy-vps-proxy/config.yml", "--docker-socket", "/var/run/docker.sock"]);
+  });
+
+  it("keeps a `$` or a `:` in a home path a path (compose interpolates `$`; the short mount syntax splits on `:`)", () => {
+    const service = serviceOf(proxyCompose({ ...inputs, facts: { ...inputs.facts, home: "/home/a$b:c" } }));
+    expect(service.volumes[2]).toEqual({ type: "bind", source: "/home/a$$b:c", target: "/home/a$$b:c", read_only: true });
+    expect(service.command).toContain("/home/a$$b:c/.local/state/deploy-vps-proxy");
+  });
+});
+
+describe("systemdUnit", () => {
+  it("starts the copied bundle on the server's node with the same options, restarted always", () => {
+    const unit = systemdUnit("/usr/bin/node", "/home/deploy", { listen: { host: "127.0.0.1", port: 9000 }, admin: { host: "::1", port: 9001 } });
+    expect(unit).toContain(
+      'ExecStart="/usr/bin/node" "/home/deploy/.local/share/deploy-vps-proxy/daemon.mjs" "--listen" "127.0.0.1:9000" "--admin" "[::1]:9001" "--state" "/home/deploy/.local/state/deploy-vps-proxy" "--docker-socket" "/var/run/docker.sock"\n',
+    );
+    expect(unit).toMatch(/^Restart=always$/m);
+    expect(unit).toMatch(/^WantedBy=default.target$/m);
+  });
+
+  it("escapes what systemd would expand or split", () => {
+    const unit = systemdUnit("/opt/node", '/home/a "b" 100%$x', { listen: { host: "127.0.0.1", port: 1 }, admin: { host: "127.0.0.1", port: 2 } });
+    expect(unit).toContain('"/home/a \\"b\\" 100%%$$x/.local/share/deploy-vps-proxy/daemon.mjs"');
+  });
+});
+
+describe("what the probe found", () => {
+  const facts: HostFacts = { uid: 1, gid: 1, home: "/h", systemd: true, node: "v20.19.0", socket: false };
+
+  it("parses the probe's lines", () => {
+    const home = Buffer.from("/home/my deploy").toString("base64");
+    expect(parseHostFacts(`uid=1001\ngid=1002\nhome=${home}\ndockerGid=105\nsystemd=yes\nnode=v22.1.0\nconfig=config.yml\nsocket=yes\n`)).toEqual({
+      uid: 1001,
+      gid: 1002,
+      home: "/home/my deploy",
+      dockerGid: 105,
+      systemd: true,
+      node: "v22.1.0",
+      nodePath: undefined,
+      config: "config.yml",
+      socket: true,
+    });
+  });
+
+  it("refuses an answer without who the user is", () => {
+    expect(() => parseHostFacts("gid=1\n")).toThrow(/makes no sense/);
+  });
+
+  it("needs node 20.19 or newer and a user manager for --systemd", () => {
+    expect(["v20.19.0", "v20.20.2", "v21.0.0", "v22.3.1"].map(nodeIsRecentEnough)).toEqual([true, true, true, true]);
+    expect(["v20.18.9", "v18.20.0", "", undefined].map(nodeIsRecentEnough)).toEqual([false, false, false, false]);
+    expect(systemdRefusal("vps", facts)).toBeUndefined();
+    expect(systemdRefusal("vps", { ...facts, systemd: false })).toMatch(/systemctl --user. does not answer/);
+    expect(systemdRefusal("vps", { ...facts, node: "v18.19.0" })).toMatch(/20\.19 or newer; vps has v18\.19\.0/);
+    expect(systemdRefusal("vps", { ...facts, node: undefined })).toMatch(/vps has none/);
+  });
+});
+
+describe("readConfigUpload", () => {
+  const file = (name: string, text: string) => {
+    const path = join(folder(), name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const refusal = async (path: string) => {
+    const error = await readConfigUpload(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).message;
+  };
+
+  it("takes the seed's config.json as it is, and YAML", async () => {
+    const json = file("config.json", '{ "services": [ { "name": "docs", "port": 3001, "timeout": 1800000 } ], "monitorUserAgents": [] }\n');
+    expect(await readConfigUpload(json)).toMatchObject({ extension: "json" });
+    expect(await readConfigUpload(file("proxy.yml", "services:\n  - name: docs\n"))).toMatchObject({ extension: "yml", text: "services:\n  - name: docs\n" });
+  });
+
+  it("refuses a syntax error, naming file:line:col", async () => {
+    const path = file("config.json", '{"services": [\n  {"name": "a",, }\n]}\n');
+    expect(await refusal(path)).toBe(`${path}:2:16: Unexpected , in flow map`);
+  });
+
+  it("refuses a file without a services list", async () => {
+    const noList = file("a.yml", "monitorUserAgents: []\n");
+    expect(await refusal(noList)).toBe(`${noList}:1:1: no \`services\` list`);
+    const notList = file("b.yaml", "x: 1\nservices: 3\n");
+    expect(await refusal(notList)).toBe(`${notList}:2:1: \`services\` must be a list`);
+    expect(await refusal(file("c.json", "[1]\n"))).toMatch(/:1:1: expected a mapping/);
+  });
+
+  it("refuses another extension and a missing file", async () => {
+    expect(await refusal(file("config.txt", "services: []"))).toMatch(/takes a .json, .yml or .yaml file/);
+    expect(await refusal(join(scratch, "missing.json"))).toMatch(/cannot read/);
+  });
+});
+
+describe("proxy-host.sh", () => {
+  const run = (home: string, action: string, args: string[] = [], stdin?: string) =>
+    runRemoteCommand(proxyHostScript(action, args), { cwd: home, stdin });
+
+  it("probe: who the user is, which config file and whether the control socket exists", async () => {
+    const home = folder();
+    const first = run(home, "probe");
+    expect(first.stderr).toBe("");
+    const facts = parseHostFacts(first.stdout);
+    expect(facts).toMatchObject({ uid: process.getuid?.(), gid: process.getgid?.(), home, socket: false });
+    expect(facts.config).toBeUndefined();
+
+    const state = join(home, ".local/state/deploy-vps-proxy");
+    mkdirSync(state, { recursive: true });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(state, "control.sock"), resolve));
+    mkdirSync(join(home, ".config/deploy-vps-proxy"), { recursive: true });
+    writeFileSync(join(home, ".config/deploy-vps-proxy/config.yml"), "services: []\n");
+    expect(parseHostFacts(run(home, "probe").stdout)).toMatchObject({ config: "config.yml", socket: true });
+    server.close();
+  });
+
+  it("prepare: makes the folders owner-only, writes the config and removes the one of another extension", () => {
+    const home = folder();
+    expect(run(home, "prepare", ["yml"], "services: []\n").code).toBe(0);
+    const config = join(home, ".config/deploy-vps-proxy");
+    expect(statSync(join(home, ".local/state/deploy-vps-proxy")).mode & 0o777).toBe(0o700);
+    expect(statSync(config).mode & 0o777).toBe(0o700);
+    expect(readFileSync(join(config, "config.yml"), "utf8")).toBe("services: []\n");
+
+    expect(run(home, "prepare", ["json"], '{"services": []}').code).toBe(0);
+    expect(readdirSync(config)).toEqual(["config.json"]);
+    expect(statSync(join(config, "config.json")).mode & 0o777).toBe(0o600);
+    // Without a config, the one there stays.
+    expect(run(home, "prepare").code).toBe(0);
+    expect(readdirSync(config)).toEqual(["config.json"]);
+  });
+
+  it("put: writes stdin under $HOME, leaving no temporary file", () => {
+    const home = folder();
+    expect(run(home, "put", [".config/systemd/user/deploy-vps-proxy.service"], "[Unit]\n").code).toBe(0);
+    expect(readFileSync(join(home, ".config/systemd/user/deploy-vps-proxy.service"), "utf8")).toBe("[Unit]\n");
+    expect(readdirSync(join(home, ".config/systemd/user"))).toEqual(["deploy-vps-proxy.service"]);
+  });
+
+  it("refuses an unknown action", () => {
+    const result = run(folder(), "explode");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown action 'explode'/);
+  });
+});
