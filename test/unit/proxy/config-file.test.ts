@@ -189,7 +189,7 @@ describe("config.json as editors save it", () => {
     const tabs = '{\n\t"services": [\n\t\t{\n\t\t\t"name": "a",\n\t\t\t"port": 80\n\t\t}\n\t]\n}\n';
     expect(parseProxyConfig(tabs, "config.json").entries[0]).toMatchObject({ name: "a", port: 80, line: 3, col: 3 });
     const crlf = '{\r\n  "services": [{"name": "b", "port": 81}]\r\n}\r\n';
-    expect(parseProxyConfig(crlf, "config.json").entries[0]).toMatchObject({ name: "b", line: 2, col: 17 });
+    expect(parseProxyConfig(crlf, "config.json").entries[0]).toMatchObject({ name: "b", line: 2, col: 16 });
     const bom = '\ufeff{"services": [{"name": "c", "port": 82}]}';
     expect(parseProxyConfig(bom, "config.json").entries[0]).toMatchObject({ name: "c" });
   });
