@@ -183,3 +183,14 @@ describe("errors stay on one line", () => {
     );
   });
 });
+
+describe("config.json as editors save it", () => {
+  it("reads tab indentation, CRLF line ends and a byte-order mark", () => {
+    const tabs = '{\n\t"services": [\n\t\t{\n\t\t\t"name": "a",\n\t\t\t"port": 80\n\t\t}\n\t]\n}\n';
+    expect(parseProxyConfig(tabs, "config.json").entries[0]).toMatchObject({ name: "a", port: 80, line: 3, col: 3 });
+    const crlf = '{\r\n  "services": [{"name": "b", "port": 81}]\r\n}\r\n';
+    expect(parseProxyConfig(crlf, "config.json").entries[0]).toMatchObject({ name: "b", line: 2, col: 16 });
+    const bom = '\ufeff{"services": [{"name": "c", "port": 82}]}';
+    expect(parseProxyConfig(bom, "config.json").entries[0]).toMatchObject({ name: "c" });
+  });
+});
