@@ -5,10 +5,9 @@ import { PassThrough, type Readable } from "node:stream";
 import { constants, crc32, createDeflateRaw, type DeflateRaw } from "node:zlib";
 import { Header, Pax } from "tar";
 import { DeployError } from "../errors.js";
+import { ARCHIVE_ROOT } from "./root.js";
 import { type ShippedFile, unreadable } from "./walk.js";
 
-/** Every entry lands under this folder of the staging area; the manifest sits beside the files. */
-export const ARCHIVE_ROOT = "files";
 
 /**
  * gzip levels for everything but already-compressed formats. Level 1 deflates several times

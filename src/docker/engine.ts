@@ -1,7 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ContainerFacts } from "../proxy/model.js";
-import { type Remote, SocketRefused } from "../ssh/connection.js";
 import { type EventHandlers, followEventStream } from "./events.js";
 import {
   AnswerShapeError,
@@ -25,7 +24,6 @@ import {
   dialSocket,
   EngineAnswerError,
   type EngineRequest,
-  EngineUnreachable,
   exchange,
   readBody,
   send,
@@ -335,18 +333,6 @@ function errorMessage(text: string): string {
     // not JSON: the text itself says it
   }
   return text.trim().slice(0, 200) || "no message";
-}
-
-/** The Engine on the server, reached through the SSH connection (no docker command started). */
-export function engineOverSsh(remote: Remote, socket = DOCKER_SOCKET): Engine {
-  return new Engine(async () => {
-    try {
-      return await remote.openSocket(socket);
-    } catch (error) {
-      if (error instanceof SocketRefused) throw new EngineUnreachable(socket, error.reason);
-      throw error;
-    }
-  }, socket);
 }
 
 /** The Engine on this machine (the runtime daemon on the server). */

@@ -1,5 +1,5 @@
 import { posix } from "node:path";
-import { ARCHIVE_ROOT } from "../archive/pack.js";
+import { ARCHIVE_ROOT } from "../archive/root.js";
 import { quote, remotePath, Shell } from "../ssh/quote.js";
 import type { ScriptValue } from "../remote/script.js";
 

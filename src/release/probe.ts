@@ -1,7 +1,8 @@
 import type { ComposeKind } from "../compose/commands.js";
 import { type LogEntry, parseLogLines } from "./history.js";
 import { type DockerReading, factsOf, readDocker } from "../docker/facts.js";
-import { DOCKER_SOCKET, engineOverSsh } from "../docker/engine.js";
+import { DOCKER_SOCKET } from "../docker/engine.js";
+import { engineOverSsh } from "../docker/engine-over-ssh.js";
 import { layoutEnv, serverLayout, typedLayout } from "./layout.js";
 import { type LockHolder, type LockOutcome, type LockSeen, lockScript, parseLock, parseLockSeen } from "./lock.js";
 import { type DeployError, EnvironmentError, InputError } from "../errors.js";

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { engineOverSsh } from "../../src/docker/engine.js";
+import { engineOverSsh } from "../../src/docker/engine-over-ssh.js";
 import { type Engine } from "../../src/docker/engine.js";
 import { factsOf, PROJECT_LABEL, readDocker, type StackTarget, WORKING_DIR_LABEL } from "../../src/docker/facts.js";
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ARCHIVE_ROOT } from "../../../src/archive/pack.js";
+import { ARCHIVE_ROOT } from "../../../src/archive/root.js";
 import { type ServerLayout, serverLayout } from "../../../src/release/layout.js";
 import { DELTA_FILES, MANIFEST_FILE, type UploadPlan } from "../../../src/release/manifest.js";
 import { BASE_GONE, UPLOADED, uploadScript } from "../../../src/release/upload.js";
