@@ -9,7 +9,7 @@ import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { controlCall, controlStream } from "../proxy/control-client.js";
 import { type HostFacts, DEFAULT_IMAGE, installProxy, probeHost, proxyPaths, readConfigUpload } from "../proxy/install.js";
 import { checkHostName, checkListen, nginxBlock } from "../proxy/nginx-block.js";
-import { DEFAULT_ADMIN, DEFAULT_LISTEN, parseAddress, serve, type ServeFlags, serveOptions } from "../proxy/serve.js";
+import { DEFAULT_ADMIN, DEFAULT_LISTEN, parseAddress, type ServeFlags, serveOptions } from "../proxy/serve-options.js";
 import { isFailedAnswer, isStatusDocument, type StatusDocument, type WakePlan } from "../proxy/status.js";
 import { renderFailure, renderPlan, renderStatus } from "../proxy/status-render.js";
 import { Remote, SocketRefused } from "../ssh/connection.js";
@@ -239,7 +239,8 @@ export function registerProxy(
     .option("--config <file>", "config file (config.json or YAML)")
     .option("--docker-socket <path>", "the Docker Engine's socket, default /var/run/docker.sock")
     .addHelpText("after", `\nExamples:\n  deploy-vps proxy serve\n  deploy-vps proxy serve --listen 127.0.0.1:9000 --state /tmp/proxy-state\n\n${exitCodes}`)
-    .action((flags: ServeFlags) => run(serve(serveOptions(flags)).then(() => ExitCode.ok)));
+    // Loaded only here: every other command would pay for the daemon's modules at start-up.
+    .action((flags: ServeFlags) => run(import("../proxy/serve.js").then(({ serve }) => serve(serveOptions(flags))).then(() => ExitCode.ok)));
 
   return proxy;
 }

@@ -4,18 +4,20 @@
  * own pipeline on a folder holding that compose file and the bundled daemon.
  */
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join, posix } from "node:path";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify } from "yaml";
+import { stringify } from "yaml";
 import type { Settings } from "../config/settings.js";
 import { runDeploy } from "../deploy/pipeline.js";
 import { deploySummary } from "../deploy/report.js";
-import { atPosition, EnvironmentError, InputError } from "../errors.js";
+import { EnvironmentError, InputError } from "../errors.js";
 import { remoteScript } from "../remote/script.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath } from "../ssh/quote.js";
-import { type Address, DEFAULT_DOCKER_SOCKET, formatAddress } from "./serve.js";
+import { parseProxyConfig } from "./config-file.js";
+import { type Address, DEFAULT_DOCKER_SOCKET, formatAddress } from "./serve-options.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET, STATE_FOLDER } from "./status.js";
 
 /** The daemon's compose project, app folder and systemd unit all carry this name. */
@@ -129,6 +131,8 @@ function daemonArgs(home: string, options: DaemonOptions): string[] {
   ];
 }
 
+const { version: PACKAGE_VERSION } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+
 /** Compose interpolates `$` in every value: a path holding one stays a path. */
 const literal = (value: string) => value.replaceAll("$", () => "$$");
 
@@ -140,6 +144,8 @@ export interface ComposeInputs extends DaemonOptions {
   facts: Pick<HostFacts, "uid" | "gid" | "home"> & { dockerGid: number };
   /** sha256 of the bundle: a new bundle changes the file, so `up -d` recreates the container. */
   bundleHash: string;
+  /** The installing CLI's version, which `proxy status` shows. */
+  version: string;
 }
 
 /**
@@ -173,9 +179,11 @@ export function proxyCompose(inputs: ComposeInputs): string {
       retries: 3,
       start_period: "5s",
     },
+    environment: { DEPLOY_VPS_VERSION: literal(inputs.version) },
+    // Not deploy-vps.proxy.*: those are the routes' labels, which the daemon reads on every container.
     labels: {
-      "deploy-vps.proxy.daemon": "true",
-      "deploy-vps.proxy.bundle": inputs.bundleHash,
+      "deploy-vps.daemon": "proxy",
+      "deploy-vps.daemon.bundle": inputs.bundleHash,
     },
   };
   return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install\`: edit the install's options, not this file.\n${stringify({ services: { proxy: service } })}`;
@@ -227,25 +235,6 @@ export interface ConfigUpload {
   extension: "json" | "yml" | "yaml";
 }
 
-/**
- * A first check of the config file, so that a bad one is refused before anything on the server
- * changes: YAML (JSON is YAML) holding a mapping with a `services` list.
- */
-function checkConfigText(text: string, file: string): void {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const at = (offset: number | undefined, message: string) => {
-    const { line, col } = lineCounter.linePos(offset ?? 0);
-    return new InputError(atPosition(file, line, col, message));
-  };
-  const first = doc.errors[0];
-  if (first) throw at(first.pos[0], first.message.split("\n")[0] ?? "syntax error");
-  if (!isMap(doc.contents)) throw at(doc.contents?.range?.[0], "expected a mapping with a `services` list");
-  const services = doc.contents.items.find((pair) => isScalar(pair.key) && pair.key.value === "services");
-  if (!services) throw at(doc.contents.range?.[0], "no `services` list");
-  if (!isSeq(services.value)) throw at(isScalar(services.key) ? services.key.range?.[0] : undefined, "`services` must be a list");
-}
-
 export async function readConfigUpload(file: string): Promise<ConfigUpload> {
   const extension = extname(file).slice(1).toLowerCase();
   if (extension !== "json" && extension !== "yml" && extension !== "yaml")
@@ -253,9 +242,8 @@ export async function readConfigUpload(file: string): Promise<ConfigUpload> {
   const text = await readFile(file, "utf8").catch(() => {
     throw new InputError(`--config: cannot read ${file}.`);
   });
-  // The one call site of the config check: the full parser (parseProxyConfig(text, file) of
-  // ./config-file.js) replaces checkConfigText here once merged.
-  checkConfigText(text, file);
+  // The daemon's own parser: a file it would refuse is refused here, before anything changes.
+  parseProxyConfig(text, file);
   return { text, extension };
 }
 
@@ -303,6 +291,7 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
       image: options.image,
       facts: { ...facts, dockerGid: facts.dockerGid },
       bundleHash: createHash("sha256").update(bundle).digest("hex"),
+      version: PACKAGE_VERSION,
     });
     await writeFile(join(folder, "compose.yaml"), compose);
     const report = await runDeploy(

@@ -1,6 +1,7 @@
 /** The bundled daemon file's entry (dist/proxy/daemon.mjs): `node daemon.mjs --listen … --state …`. */
 import { DeployError } from "../errors.js";
-import { parseServeArgs, serve } from "./serve.js";
+import { serve } from "./serve.js";
+import { parseServeArgs } from "./serve-options.js";
 
 try {
   await serve(parseServeArgs(process.argv.slice(2)));

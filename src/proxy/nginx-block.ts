@@ -1,5 +1,5 @@
 import { InputError } from "../errors.js";
-import { type Address, formatAddress } from "./serve.js";
+import { type Address, formatAddress } from "./serve-options.js";
 
 /** A name nginx's `server_name` matches exactly, or `*.example.com`. */
 const HOST_NAME = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

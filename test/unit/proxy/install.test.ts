@@ -32,7 +32,7 @@ const inputs: ComposeInputs = {
   listen: { host: "127.0.0.1", port: 8890 },
   admin: { host: "127.0.0.1", port: 8891 },
   facts: { uid: 1001, gid: 1002, home: "/home/deploy", dockerGid: 998 },
-  bundleHash: "abc123",
+  version: "1.2.3", bundleHash: "abc123",
 };
 
 interface ComposeService {
@@ -70,7 +70,7 @@ describe("proxyCompose", () => {
     expect(service.user).toBe("1001:1002");
     expect(service.group_add).toEqual(["998"]);
     expect(service.stop_grace_period).toBe("10s");
-    expect(service.labels["deploy-vps.proxy.daemon"]).toBe("true");
+    expect(service.labels["deploy-vps.daemon"]).toBe("proxy");
   });
 
   it("mounts the bundle, the Docker socket, the home read-only and the state read-write, each at the same path", () => {
@@ -97,7 +97,7 @@ describe("proxyCompose", () => {
   it("changes with the bundle (so `up -d` recreates the container) and only then", () => {
     expect(proxyCompose(inputs)).toBe(proxyCompose({ ...inputs }));
     expect(proxyCompose({ ...inputs, bundleHash: "def456" })).not.toBe(proxyCompose(inputs));
-    expect(serviceOf(proxyCompose(inputs)).labels["deploy-vps.proxy.bundle"]).toBe("abc123");
+    expect(serviceOf(proxyCompose(inputs)).labels["deploy-vps.daemon.bundle"]).toBe("abc123");
   });
 
   it("passes the config file when there is one", () => {
@@ -175,20 +175,21 @@ describe("readConfigUpload", () => {
   it("takes the seed's config.json as it is, and YAML", async () => {
     const json = file("config.json", '{ "services": [ { "name": "docs", "port": 3001, "timeout": 1800000 } ], "monitorUserAgents": [] }\n');
     expect(await readConfigUpload(json)).toMatchObject({ extension: "json" });
-    expect(await readConfigUpload(file("proxy.yml", "services:\n  - name: docs\n"))).toMatchObject({ extension: "yml", text: "services:\n  - name: docs\n" });
+    const yaml = "services:\n  - name: docs\n    port: 3001\n";
+    expect(await readConfigUpload(file("proxy.yml", yaml))).toMatchObject({ extension: "yml", text: yaml });
   });
 
   it("refuses a syntax error, naming file:line:col", async () => {
     const path = file("config.json", '{"services": [\n  {"name": "a",, }\n]}\n');
-    expect(await refusal(path)).toBe(`${path}:2:16: Unexpected , in flow map`);
+    expect(await refusal(path)).toBe(`${path}:2:16: Expected double-quoted property name (JSON)`);
   });
 
-  it("refuses a file without a services list", async () => {
-    const noList = file("a.yml", "monitorUserAgents: []\n");
-    expect(await refusal(noList)).toBe(`${noList}:1:1: no \`services\` list`);
+  it("refuses what the daemon would refuse, at the value at fault", async () => {
     const notList = file("b.yaml", "x: 1\nservices: 3\n");
-    expect(await refusal(notList)).toBe(`${notList}:2:1: \`services\` must be a list`);
+    expect(await refusal(notList)).toBe(`${notList}:2:11: "services" must be a list`);
     expect(await refusal(file("c.json", "[1]\n"))).toMatch(/:1:1: expected a mapping/);
+    const badPort = file("d.yml", "services:\n  - name: docs\n    port: abc\n");
+    expect(await refusal(badPort)).toBe(`${badPort}:3:11: port 'abc' is not a port (1-65535)`);
   });
 
   it("refuses another extension and a missing file", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../src/errors.js";
-import { parseAddress, parseServeArgs } from "../../../src/proxy/serve.js";
+import { parseAddress, parseServeArgs } from "../../../src/proxy/serve-options.js";
 
 describe("parseServeArgs (the daemon file's argv and `proxy serve`)", () => {
   it("fills the contract's defaults", () => {
