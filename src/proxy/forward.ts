@@ -38,6 +38,9 @@ const BAD_GATEWAY_HEADERS = {
   "cache-control": "no-store",
 };
 
+/** What a client may send before its upgrade is answered; more is not a websocket client's behaviour. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
 /** Idle keep-alive sockets to an upstream are closed before Node's own 5 s server timeout can race a reuse. */
 const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
@@ -91,6 +94,17 @@ export class Forwarder {
       return;
     }
     let answered = false;
+    // The client is read at once so that one leaving before the upstream answers is noticed; what it
+    // sends meanwhile (websocket clients wait for the 101, so little or nothing) is kept for the tunnel.
+    const early: Buffer[] = head.length > 0 ? [head] : [];
+    let earlyBytes = head.length;
+    const holdEarly = (chunk: Buffer): void => {
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes > MAX_EARLY_BYTES) socket.destroy();
+    };
+    socket.on("data", holdEarly);
+    socket.on("end", destroySelf);
     socket.on("error", destroySelf);
     socket.on("close", () => {
       upstreamRequest.destroy();
@@ -107,15 +121,18 @@ export class Forwarder {
     });
     upstreamRequest.on("upgrade", (upstreamResponse: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer) => {
       answered = true;
+      socket.off("data", holdEarly);
+      socket.off("end", destroySelf);
       upstreamSocket.setNoDelay(true);
       socket.write(responseHead(upstreamResponse, [...endToEndHeaders(upstreamResponse.rawHeaders, true), "Connection", "upgrade"]));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
-      if (head.length > 0) upstreamSocket.write(head);
+      for (const chunk of early) upstreamSocket.write(chunk);
       tunnel(socket, upstreamSocket);
     });
     upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
       // A refused upgrade is an ordinary answer, delimited by closing the connection.
       answered = true;
+      socket.off("data", holdEarly);
       socket.write(responseHead(upstreamResponse, [...endToEndHeaders(upstreamResponse.rawHeaders, false), "Connection", "close"]));
       upstreamResponse.on("close", () => {
         if (!upstreamResponse.complete) socket.destroy();
@@ -197,14 +214,13 @@ function hasHeader(raw: readonly string[], lowerName: string): boolean {
   return false;
 }
 
-/** The headers sent upstream: the client's end-to-end ones, the forwarded ones, and a body framing Node will not guess. */
+/** The headers sent upstream: the client's end-to-end ones, the forwarded ones, and the framing of a body without a length. */
 function requestHeaders(req: IncomingMessage, trustForwarded: boolean, upgrade: boolean): string[] {
   const headers = endToEndHeaders(req.rawHeaders, upgrade, REQUEST_ONLY);
   for (const [name, value] of Object.entries(forwardedHeaders(req, trustForwarded))) headers.push(name, String(value));
   if (upgrade) headers.push("Connection", "upgrade");
+  // Node would send a GET's or DELETE's body unframed; a body without a length is re-chunked.
   else if (req.headers["transfer-encoding"] !== undefined) headers.push("Transfer-Encoding", "chunked");
-  // Node would otherwise frame a body-less POST as chunked.
-  else if (req.headers["content-length"] === undefined && req.method !== "GET" && req.method !== "HEAD") headers.push("Content-Length", "0");
   return headers;
 }
 

@@ -1,5 +1,6 @@
 import { IncomingMessage, request } from "node:http";
 import { connect, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { endToEndHeaders, forwardedHeaders, Forwarder, type Upstream } from "../../../src/proxy/forward.js";
@@ -109,6 +110,18 @@ describe("endToEndHeaders", () => {
     expect(endToEndHeaders(raw, true)).toEqual(["Host", "a", "Upgrade", "websocket", "Cookie", "a=1", "Cookie", "b=2"]);
   });
 });
+
+/** Resolves once `count` has not grown for a while (or after 10 s). */
+async function stalled(count: () => number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  let steady = 0;
+  while (steady < 3 && Date.now() < deadline) {
+    await sleep(100);
+    steady = count() === last ? steady + 1 : 0;
+    last = count();
+  }
+}
 
 describe("Forwarder.http", () => {
   it("forwards method, path, body and the original Host, and passes back status, headers (repeated ones too) and body", async () => {
@@ -229,21 +242,22 @@ describe("Forwarder.http", () => {
       pump();
     });
     const proxy = await proxyTo(at(upstream.port));
-    const received = await new Promise<number>((resolve, reject) => {
+    const { writtenWhilePaused, received } = await new Promise<{ writtenWhilePaused: number; received: number }>((resolve, reject) => {
       const req = request({ host: "127.0.0.1", port: proxy.port, agent: false }, (res) => {
         res.pause();
-        setTimeout(() => {
-          // Socket buffers on two connections hold a few MiB; buffering in the proxy would let it all through.
-          expect(written).toBeLessThan(48 * 1024 * 1024);
-          let bytes = 0;
-          res.on("data", (data: Buffer) => (bytes += data.length));
-          res.on("end", () => resolve(bytes));
+        void stalled(() => written).then(() => {
+          const writtenWhilePaused = written;
+          let received = 0;
+          res.on("data", (data: Buffer) => (received += data.length));
+          res.on("end", () => resolve({ writtenWhilePaused, received }));
           res.resume();
-        }, 500);
+        });
       });
       req.on("error", reject);
       req.end();
     });
+    // Socket buffers on two connections hold a few MiB; buffering in the proxy would let it all through.
+    expect(writtenWhilePaused).toBeLessThan(48 * 1024 * 1024);
     expect(received).toBe(total);
   });
 
@@ -286,16 +300,13 @@ describe("Forwarder.http", () => {
       }
     });
     const proxy = await proxyTo(at(upstream.port));
-    await new Promise<void>((resolve) => {
-      const req = request({ host: "127.0.0.1", port: proxy.port, agent: false });
-      req.on("error", () => undefined);
-      if (answerFirst) req.on("response", () => req.destroy());
-      req.end();
-      void waitFor(() => upstream.open.size === 1, "the upstream request").then(() => {
-        if (!answerFirst) req.destroy();
-        resolve();
-      });
-    });
+    const req = request({ host: "127.0.0.1", port: proxy.port, agent: false });
+    req.on("error", () => undefined);
+    const answered = new Promise((resolve) => req.on("response", resolve));
+    req.end();
+    if (answerFirst) await answered;
+    else await waitFor(() => upstream.open.size === 1, "the upstream request");
+    req.destroy();
     await waitFor(() => upstream.open.size === 0, "the upstream connection to close");
     expect(proxy.ends).toEqual([1]);
   });
@@ -317,8 +328,10 @@ describe("Forwarder.http", () => {
     for (let request = 0; request < 10; request += 1) expect((await send(proxy.port)).status).toBe(200);
     expect(upstream.accepted()).toBe(1);
     expect(proxy.ends).toEqual(Array(10).fill(1));
+    expect(upstream.open.size).toBe(1);
     proxy.forwarder.close();
-    await waitFor(() => upstream.open.size === 0, "the keep-alive connection to close");
+    // Well before the idle timeout would close it.
+    await waitFor(() => upstream.open.size === 0, "the keep-alive connection to close", 1_000);
   });
 });
 
@@ -333,6 +346,13 @@ describe("Forwarder.upgrade", () => {
     });
     onUndo(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     return { upstream, wss, seen };
+  }
+
+  /** An upgraded socket is this test's own: it is read, so that its peer leaving is seen. */
+  function closeWhenEnded(socket: Duplex): void {
+    socket.on("end", () => socket.destroy());
+    socket.on("error", () => undefined);
+    socket.resume();
   }
 
   function open(port: number): Promise<WebSocket> {
@@ -365,6 +385,43 @@ describe("Forwarder.upgrade", () => {
     await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
     await sleep(50);
     expect(proxy.ends).toEqual([1]);
+  });
+
+  it.each([
+    ["the client", "client"],
+    ["the upstream", "upstream"],
+  ])("cuts the whole tunnel when %s resets its connection", async (_name, resets) => {
+    let upstreamSocket: Duplex | undefined;
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => {
+        upstreamSocket = socket;
+        closeWhenEnded(socket);
+        socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n");
+      },
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    client.on("error", () => undefined);
+    const clientClosed = new Promise((resolve) => client.on("close", resolve));
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await new Promise((resolve) => client.once("data", resolve));
+    if (resets === "client") client.resetAndDestroy();
+    else if (upstreamSocket instanceof Socket) upstreamSocket.resetAndDestroy();
+    await clientClosed;
+    await waitFor(() => upstream.open.size === 0, "the upstream socket to close");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
+  });
+
+  it("gives up the upstream request when the client leaves before the upstream answered", async () => {
+    const upstream = await startServer((_req, res) => res.end(), (_req, socket) => closeWhenEnded(socket));
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    await waitFor(() => upstream.open.size === 1, "the upstream request");
+    client.destroy();
+    await waitFor(() => upstream.open.size === 0, "the upstream socket to close");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
   });
 
   it("closes the client side when the upstream leaves", async () => {
