@@ -66,6 +66,8 @@ export class Forwarder {
       path: req.url,
       headers: requestHeaders(req, options.trustForwarded, false),
     });
+    // The agent's sockets do not take `noDelay` from its options; without it Nagle holds small writes ~40 ms.
+    upstreamRequest.setNoDelay(true);
     upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
       res.writeHead(upstreamResponse.statusCode ?? 502, endToEndHeaders(upstreamResponse.rawHeaders, false));
       // A response without a length is a stream (SSE, a long poll): its client hears the head at once.
@@ -157,7 +159,7 @@ export class Forwarder {
     const key = `${upstream.host}:${upstream.port}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
-      agent = new Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, timeout: FREE_SOCKET_TIMEOUT_MS, noDelay: true });
+      agent = new Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, timeout: FREE_SOCKET_TIMEOUT_MS });
       this.agents.set(key, agent);
     }
     return agent;
