@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const role = process.argv[2];
 
@@ -64,7 +65,7 @@ http { access_log off; client_body_temp_path ${folder}; proxy_temp_path ${folder
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_buffering off; } } }`,
   );
   const nginx = spawn("nginx", ["-p", folder, "-c", join(folder, "nginx.conf"), "-e", join(folder, "error.log"), "-g", "daemon off;"], { stdio: "inherit" });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   return { port, stop: () => (nginx.kill(), rmSync(folder, { recursive: true, force: true })) };
 }
 
