@@ -38,9 +38,6 @@ const BAD_GATEWAY_HEADERS = {
   "cache-control": "no-store",
 };
 
-/** What a client may send before its upgrade is answered; more is not a websocket client's behaviour. */
-const MAX_EARLY_BYTES = 64 * 1024;
-
 /** Idle keep-alive sockets to an upstream are closed before Node's own 5 s server timeout can race a reuse. */
 const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
@@ -96,16 +93,8 @@ export class Forwarder {
       return;
     }
     let answered = false;
-    // The client is read at once so that one leaving before the upstream answers is noticed; what it
-    // sends meanwhile (websocket clients wait for the 101, so little or nothing) is kept for the tunnel.
-    const early: Buffer[] = head.length > 0 ? [head] : [];
-    let earlyBytes = head.length;
-    const holdEarly = (chunk: Buffer): void => {
-      early.push(chunk);
-      earlyBytes += chunk.length;
-      if (earlyBytes > MAX_EARLY_BYTES) socket.destroy();
-    };
-    socket.on("data", holdEarly);
+    // A client that hangs up before the upstream answers is gone (Node's server keeps reading the
+    // socket, unflowing: what the client sends meanwhile waits in it for the tunnel).
     socket.on("end", destroySelf);
     socket.on("error", destroySelf);
     socket.on("close", () => {
@@ -123,18 +112,16 @@ export class Forwarder {
     });
     upstreamRequest.on("upgrade", (upstreamResponse: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer) => {
       answered = true;
-      socket.off("data", holdEarly);
       socket.off("end", destroySelf);
       upstreamSocket.setNoDelay(true);
       socket.write(responseHead(upstreamResponse, [...endToEndHeaders(upstreamResponse.rawHeaders, true), "Connection", "upgrade"]));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
-      for (const chunk of early) upstreamSocket.write(chunk);
+      if (head.length > 0) upstreamSocket.write(head);
       tunnel(socket, upstreamSocket);
     });
     upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
       // A refused upgrade is an ordinary answer, delimited by closing the connection.
       answered = true;
-      socket.off("data", holdEarly);
       socket.write(responseHead(upstreamResponse, [...endToEndHeaders(upstreamResponse.rawHeaders, false), "Connection", "close"]));
       upstreamResponse.on("close", () => {
         if (!upstreamResponse.complete) socket.destroy();

@@ -223,6 +223,18 @@ describe("Forwarder.http", () => {
     expect(events.join("")).toBe("data: one\n\ndata: two\n\ndata: three\n\n");
   });
 
+  it("keeps a quiet answer open past the upstream sockets' idle timeout (a long poll, a quiet event stream)", async () => {
+    const upstream = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("data: first\n\n");
+      setTimeout(() => res.end("data: late\n\n"), 5_000);
+    });
+    const proxy = await proxyTo(at(upstream.port));
+    const answer = await send(proxy.port);
+    expect(answer.body).toBe("data: first\n\ndata: late\n\n");
+    expect(answer.complete).toBe(true);
+  });
+
   it("passes a large download with backpressure: a client that stops reading stops the app's writes", async () => {
     const total = 128 * 1024 * 1024;
     const chunk = Buffer.alloc(1024 * 1024, 7);
@@ -447,6 +459,39 @@ describe("Forwarder.upgrade", () => {
     expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
     expect(received).toMatch(/\r\nUpgrade: raw\r\n/);
     expect(received.split("\r\n\r\n")[1]).toBe("WELCOME;got:EARLY");
+  });
+
+  it("keeps what the client sends while the upstream has not answered yet, and passes it on once it has", async () => {
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => {
+        socket.on("data", (data: Buffer) => socket.end(`got:${data.toString()}`));
+        setTimeout(() => socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n"), 300);
+      },
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    let received = "";
+    client.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => client.on("close", resolve));
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await waitFor(() => upstream.open.size === 1, "the upstream request");
+    client.write("EARLY");
+    await closed;
+    expect(received.split("\r\n\r\n")[1]).toBe("got:EARLY");
+  });
+
+  it("ends the tunnel when the upstream closes, even if the client keeps its half open", async () => {
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => socket.end("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\nbye"),
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+    onUndo(() => void client.destroy());
+    client.on("error", () => undefined);
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
   });
 
   it("passes a refused upgrade back as an ordinary answer", async () => {
