@@ -3,7 +3,7 @@
  * a route named, with Node's own `http`/`net`. Bodies stream both ways with backpressure and are
  * never buffered; request bodies are not size-limited here (the app decides what it accepts).
  */
-import { Agent, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse, STATUS_CODES } from "node:http";
+import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse, STATUS_CODES } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
@@ -55,29 +55,15 @@ export class Forwarder {
       exchange.onEnd();
       return;
     }
-    const upstreamRequest = request({
-      agent: this.agentFor(upstream),
-      host: upstream.host,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: requestHeaders(req, options.trustForwarded, false),
-    });
-    // The agent's sockets do not take `noDelay` from its options; without it Nagle holds small writes ~40 ms.
-    upstreamRequest.setNoDelay(true);
-    upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
-      res.writeHead(upstreamResponse.statusCode ?? 502, endToEndHeaders(upstreamResponse.rawHeaders, false));
-      // A response without a length is a stream (SSE, a long poll): its client hears the head at once.
-      if (!hasHeader(upstreamResponse.rawHeaders, "content-length")) res.flushHeaders();
-      upstreamResponse.on("close", () => {
-        // The upstream died mid-body: cut the client too, so it cannot take a partial body for a whole one.
-        if (!upstreamResponse.complete) res.destroy();
-      });
-      upstreamResponse.pipe(res);
-    });
+    let upstreamRequest = this.send(req, res, upstream, options);
     upstreamRequest.on("error", () => {
-      if (res.headersSent) res.destroy();
-      else if (!res.destroyed) res.writeHead(502, BAD_GATEWAY_HEADERS).end(BAD_GATEWAY);
+      // The app closed a kept-alive connection as it was reused: a request without a body is sent
+      // once more on a new one, as nginx does; anything else is the app's failure.
+      if (upstreamRequest.reusedSocket && !res.headersSent && !res.destroyed && replayable(req)) {
+        upstreamRequest = this.send(req, res, upstream, options);
+        upstreamRequest.on("error", () => failed(res));
+        upstreamRequest.end();
+      } else failed(res);
     });
     res.on("close", () => {
       // The client went away before the answer was complete: nothing more is wanted upstream.
@@ -140,6 +126,31 @@ export class Forwarder {
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+  }
+
+  /** Sends the request's head upstream and relays the answer to `res`; the body is the caller's to send. */
+  private send(req: IncomingMessage, res: ServerResponse, upstream: Upstream, options: ForwardOptions): ClientRequest {
+    const upstreamRequest = request({
+      agent: this.agentFor(upstream),
+      host: upstream.host,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: requestHeaders(req, options.trustForwarded, false),
+    });
+    // The agent's sockets do not take `noDelay` from its options; without it Nagle holds small writes ~40 ms.
+    upstreamRequest.setNoDelay(true);
+    upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
+      res.writeHead(upstreamResponse.statusCode ?? 502, endToEndHeaders(upstreamResponse.rawHeaders, false));
+      // A response without a length is a stream (SSE, a long poll): its client hears the head at once.
+      if (!hasHeader(upstreamResponse.rawHeaders, "content-length")) res.flushHeaders();
+      upstreamResponse.on("close", () => {
+        // The upstream died mid-body: cut the client too, so it cannot take a partial body for a whole one.
+        if (!upstreamResponse.complete) res.destroy();
+      });
+      upstreamResponse.pipe(res);
+    });
+    return upstreamRequest;
   }
 
   private agentFor(upstream: Upstream): Agent {
@@ -211,6 +222,18 @@ function requestHeaders(req: IncomingMessage, trustForwarded: boolean, upgrade: 
   // Node would send a GET's or DELETE's body unframed; a body without a length is re-chunked.
   else if (req.headers["transfer-encoding"] !== undefined) headers.push("Transfer-Encoding", "chunked");
   return headers;
+}
+
+/** A request that may be sent twice: a safe method and no body. */
+function replayable(req: IncomingMessage): boolean {
+  const method = req.method;
+  return (method === "GET" || method === "HEAD" || method === "OPTIONS") && req.headers["transfer-encoding"] === undefined && (req.headers["content-length"] ?? "0") === "0";
+}
+
+/** The upstream failed: a client still waiting for a head gets a 502, one mid-answer is cut. */
+function failed(res: ServerResponse): void {
+  if (res.headersSent) res.destroy();
+  else if (!res.destroyed) res.writeHead(502, BAD_GATEWAY_HEADERS).end(BAD_GATEWAY);
 }
 
 function peerAddress(address: string | undefined): string {

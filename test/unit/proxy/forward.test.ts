@@ -334,6 +334,26 @@ describe("Forwarder.http", () => {
     expect(upstream.accepted()).toBe(0);
   });
 
+  it("sends a request without a body again when the app closed the kept-alive connection it reused, never a POST", async () => {
+    const answered = new WeakMap<object, number>();
+    let posts = 0;
+    // Each connection answers once, then drops the next request as an app closing an idle connection would.
+    const upstream = await startServer((req, res) => {
+      if (req.method === "POST") posts += 1;
+      const count = answered.get(req.socket) ?? 0;
+      answered.set(req.socket, count + 1);
+      if (count === 0) res.end("fresh connection");
+      else req.socket.destroy();
+    });
+    const proxy = await proxyTo(at(upstream.port));
+    expect((await send(proxy.port)).body).toBe("fresh connection");
+    expect((await send(proxy.port)).body).toBe("fresh connection");
+    expect(upstream.accepted()).toBe(2);
+    expect((await send(proxy.port, { method: "POST", body: "once" })).status).toBe(502);
+    expect(posts).toBe(1);
+    expect(proxy.ends).toEqual([1, 1, 1]);
+  });
+
   it("reuses upstream connections, and close() closes them", async () => {
     const upstream = await echoServer();
     const proxy = await proxyTo(at(upstream.port));
