@@ -3,7 +3,7 @@
  * a route named, with Node's own `http`/`net`. Bodies stream both ways with backpressure and are
  * never buffered; request bodies are not size-limited here (the app decides what it accepts).
  */
-import { Agent, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse, STATUS_CODES } from "node:http";
+import { Agent, type ClientRequest, type ClientRequestArgs, type IncomingMessage, type OutgoingHttpHeaders, request, type ServerResponse, STATUS_CODES } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 
@@ -55,27 +55,15 @@ export class Forwarder {
       exchange.onEnd();
       return;
     }
-    const upstreamRequest = request({
-      agent: this.agentFor(upstream),
-      host: upstream.host,
-      port: upstream.port,
-      method: req.method,
-      path: req.url,
-      headers: requestHeaders(req, options.trustForwarded, false),
-    });
-    upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
-      res.writeHead(upstreamResponse.statusCode ?? 502, endToEndHeaders(upstreamResponse.rawHeaders, false));
-      // A response without a length is a stream (SSE, a long poll): its client hears the head at once.
-      if (!hasHeader(upstreamResponse.rawHeaders, "content-length")) res.flushHeaders();
-      upstreamResponse.on("close", () => {
-        // The upstream died mid-body: cut the client too, so it cannot take a partial body for a whole one.
-        if (!upstreamResponse.complete) res.destroy();
-      });
-      upstreamResponse.pipe(res);
-    });
+    let upstreamRequest = this.send(req, res, upstream, options);
     upstreamRequest.on("error", () => {
-      if (res.headersSent) res.destroy();
-      else if (!res.destroyed) res.writeHead(502, BAD_GATEWAY_HEADERS).end(BAD_GATEWAY);
+      // The app closed a kept-alive connection as it was reused: a request without a body is sent
+      // once more on a new one, as nginx does; anything else is the app's failure.
+      if (upstreamRequest.reusedSocket && !res.headersSent && !res.destroyed && replayable(req)) {
+        upstreamRequest = this.send(req, res, upstream, options);
+        upstreamRequest.on("error", () => failed(res));
+        upstreamRequest.end();
+      } else failed(res);
     });
     res.on("close", () => {
       // The client went away before the answer was complete: nothing more is wanted upstream.
@@ -91,6 +79,9 @@ export class Forwarder {
       return;
     }
     let answered = false;
+    // A client that hangs up before the upstream answers is gone (Node's server keeps reading the
+    // socket, unflowing: what the client sends meanwhile waits in it for the tunnel).
+    socket.on("end", destroySelf);
     socket.on("error", destroySelf);
     socket.on("close", () => {
       upstreamRequest.destroy();
@@ -107,6 +98,7 @@ export class Forwarder {
     });
     upstreamRequest.on("upgrade", (upstreamResponse: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer) => {
       answered = true;
+      socket.off("end", destroySelf);
       upstreamSocket.setNoDelay(true);
       socket.write(responseHead(upstreamResponse, [...endToEndHeaders(upstreamResponse.rawHeaders, true), "Connection", "upgrade"]));
       if (upstreamHead.length > 0) socket.write(upstreamHead);
@@ -136,11 +128,36 @@ export class Forwarder {
     this.agents.clear();
   }
 
+  /** Sends the request's head upstream and relays the answer to `res`; the body is the caller's to send. */
+  private send(req: IncomingMessage, res: ServerResponse, upstream: Upstream, options: ForwardOptions): ClientRequest {
+    const upstreamRequest = request({
+      agent: this.agentFor(upstream),
+      host: upstream.host,
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers: requestHeaders(req, options.trustForwarded, false),
+    });
+    // The agent's sockets do not take `noDelay` from its options; without it Nagle holds small writes ~40 ms.
+    upstreamRequest.setNoDelay(true);
+    upstreamRequest.on("response", (upstreamResponse: IncomingMessage) => {
+      res.writeHead(upstreamResponse.statusCode ?? 502, endToEndHeaders(upstreamResponse.rawHeaders, false));
+      // A response without a length is a stream (SSE, a long poll): its client hears the head at once.
+      if (!hasHeader(upstreamResponse.rawHeaders, "content-length")) res.flushHeaders();
+      upstreamResponse.on("close", () => {
+        // The upstream died mid-body: cut the client too, so it cannot take a partial body for a whole one.
+        if (!upstreamResponse.complete) res.destroy();
+      });
+      upstreamResponse.pipe(res);
+    });
+    return upstreamRequest;
+  }
+
   private agentFor(upstream: Upstream): Agent {
     const key = `${upstream.host}:${upstream.port}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
-      agent = new Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, timeout: FREE_SOCKET_TIMEOUT_MS, noDelay: true });
+      agent = new Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, timeout: FREE_SOCKET_TIMEOUT_MS });
       this.agents.set(key, agent);
     }
     return agent;
@@ -197,15 +214,26 @@ function hasHeader(raw: readonly string[], lowerName: string): boolean {
   return false;
 }
 
-/** The headers sent upstream: the client's end-to-end ones, the forwarded ones, and a body framing Node will not guess. */
+/** The headers sent upstream: the client's end-to-end ones, the forwarded ones, and the framing of a body without a length. */
 function requestHeaders(req: IncomingMessage, trustForwarded: boolean, upgrade: boolean): string[] {
   const headers = endToEndHeaders(req.rawHeaders, upgrade, REQUEST_ONLY);
   for (const [name, value] of Object.entries(forwardedHeaders(req, trustForwarded))) headers.push(name, String(value));
   if (upgrade) headers.push("Connection", "upgrade");
+  // Node would send a GET's or DELETE's body unframed; a body without a length is re-chunked.
   else if (req.headers["transfer-encoding"] !== undefined) headers.push("Transfer-Encoding", "chunked");
-  // Node would otherwise frame a body-less POST as chunked.
-  else if (req.headers["content-length"] === undefined && req.method !== "GET" && req.method !== "HEAD") headers.push("Content-Length", "0");
   return headers;
+}
+
+/** A request that may be sent twice: a safe method and no body. */
+function replayable(req: IncomingMessage): boolean {
+  const method = req.method;
+  return (method === "GET" || method === "HEAD" || method === "OPTIONS") && req.headers["transfer-encoding"] === undefined && (req.headers["content-length"] ?? "0") === "0";
+}
+
+/** The upstream failed: a client still waiting for a head gets a 502, one mid-answer is cut. */
+function failed(res: ServerResponse): void {
+  if (res.headersSent) res.destroy();
+  else if (!res.destroyed) res.writeHead(502, BAD_GATEWAY_HEADERS).end(BAD_GATEWAY);
 }
 
 function peerAddress(address: string | undefined): string {

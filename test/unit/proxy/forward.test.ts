@@ -1,5 +1,6 @@
 import { IncomingMessage, request } from "node:http";
 import { connect, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
 import { endToEndHeaders, forwardedHeaders, Forwarder, type Upstream } from "../../../src/proxy/forward.js";
@@ -110,6 +111,18 @@ describe("endToEndHeaders", () => {
   });
 });
 
+/** Resolves once `count` has not grown for a while (or after 10 s). */
+async function stalled(count: () => number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let last = -1;
+  let steady = 0;
+  while (steady < 3 && Date.now() < deadline) {
+    await sleep(100);
+    steady = count() === last ? steady + 1 : 0;
+    last = count();
+  }
+}
+
 describe("Forwarder.http", () => {
   it("forwards method, path, body and the original Host, and passes back status, headers (repeated ones too) and body", async () => {
     const upstream = await echoServer();
@@ -210,6 +223,18 @@ describe("Forwarder.http", () => {
     expect(events.join("")).toBe("data: one\n\ndata: two\n\ndata: three\n\n");
   });
 
+  it("keeps a quiet answer open past the upstream sockets' idle timeout (a long poll, a quiet event stream)", async () => {
+    const upstream = await startServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write("data: first\n\n");
+      setTimeout(() => res.end("data: late\n\n"), 5_000);
+    });
+    const proxy = await proxyTo(at(upstream.port));
+    const answer = await send(proxy.port);
+    expect(answer.body).toBe("data: first\n\ndata: late\n\n");
+    expect(answer.complete).toBe(true);
+  });
+
   it("passes a large download with backpressure: a client that stops reading stops the app's writes", async () => {
     const total = 128 * 1024 * 1024;
     const chunk = Buffer.alloc(1024 * 1024, 7);
@@ -229,21 +254,22 @@ describe("Forwarder.http", () => {
       pump();
     });
     const proxy = await proxyTo(at(upstream.port));
-    const received = await new Promise<number>((resolve, reject) => {
+    const { writtenWhilePaused, received } = await new Promise<{ writtenWhilePaused: number; received: number }>((resolve, reject) => {
       const req = request({ host: "127.0.0.1", port: proxy.port, agent: false }, (res) => {
         res.pause();
-        setTimeout(() => {
-          // Socket buffers on two connections hold a few MiB; buffering in the proxy would let it all through.
-          expect(written).toBeLessThan(48 * 1024 * 1024);
-          let bytes = 0;
-          res.on("data", (data: Buffer) => (bytes += data.length));
-          res.on("end", () => resolve(bytes));
+        void stalled(() => written).then(() => {
+          const writtenWhilePaused = written;
+          let received = 0;
+          res.on("data", (data: Buffer) => (received += data.length));
+          res.on("end", () => resolve({ writtenWhilePaused, received }));
           res.resume();
-        }, 500);
+        });
       });
       req.on("error", reject);
       req.end();
     });
+    // Socket buffers on two connections hold a few MiB; buffering in the proxy would let it all through.
+    expect(writtenWhilePaused).toBeLessThan(48 * 1024 * 1024);
     expect(received).toBe(total);
   });
 
@@ -286,16 +312,13 @@ describe("Forwarder.http", () => {
       }
     });
     const proxy = await proxyTo(at(upstream.port));
-    await new Promise<void>((resolve) => {
-      const req = request({ host: "127.0.0.1", port: proxy.port, agent: false });
-      req.on("error", () => undefined);
-      if (answerFirst) req.on("response", () => req.destroy());
-      req.end();
-      void waitFor(() => upstream.open.size === 1, "the upstream request").then(() => {
-        if (!answerFirst) req.destroy();
-        resolve();
-      });
-    });
+    const req = request({ host: "127.0.0.1", port: proxy.port, agent: false });
+    req.on("error", () => undefined);
+    const answered = new Promise((resolve) => req.on("response", resolve));
+    req.end();
+    if (answerFirst) await answered;
+    else await waitFor(() => upstream.open.size === 1, "the upstream request");
+    req.destroy();
     await waitFor(() => upstream.open.size === 0, "the upstream connection to close");
     expect(proxy.ends).toEqual([1]);
   });
@@ -311,14 +334,36 @@ describe("Forwarder.http", () => {
     expect(upstream.accepted()).toBe(0);
   });
 
+  it("sends a request without a body again when the app closed the kept-alive connection it reused, never a POST", async () => {
+    const answered = new WeakMap<object, number>();
+    let posts = 0;
+    // Each connection answers once, then drops the next request as an app closing an idle connection would.
+    const upstream = await startServer((req, res) => {
+      if (req.method === "POST") posts += 1;
+      const count = answered.get(req.socket) ?? 0;
+      answered.set(req.socket, count + 1);
+      if (count === 0) res.end("fresh connection");
+      else req.socket.destroy();
+    });
+    const proxy = await proxyTo(at(upstream.port));
+    expect((await send(proxy.port)).body).toBe("fresh connection");
+    expect((await send(proxy.port)).body).toBe("fresh connection");
+    expect(upstream.accepted()).toBe(2);
+    expect((await send(proxy.port, { method: "POST", body: "once" })).status).toBe(502);
+    expect(posts).toBe(1);
+    expect(proxy.ends).toEqual([1, 1, 1]);
+  });
+
   it("reuses upstream connections, and close() closes them", async () => {
     const upstream = await echoServer();
     const proxy = await proxyTo(at(upstream.port));
     for (let request = 0; request < 10; request += 1) expect((await send(proxy.port)).status).toBe(200);
     expect(upstream.accepted()).toBe(1);
     expect(proxy.ends).toEqual(Array(10).fill(1));
+    expect(upstream.open.size).toBe(1);
     proxy.forwarder.close();
-    await waitFor(() => upstream.open.size === 0, "the keep-alive connection to close");
+    // Well before the idle timeout would close it.
+    await waitFor(() => upstream.open.size === 0, "the keep-alive connection to close", 1_000);
   });
 });
 
@@ -333,6 +378,13 @@ describe("Forwarder.upgrade", () => {
     });
     onUndo(() => new Promise<void>((resolve) => wss.close(() => resolve())));
     return { upstream, wss, seen };
+  }
+
+  /** An upgraded socket is this test's own: it is read, so that its peer leaving is seen. */
+  function closeWhenEnded(socket: Duplex): void {
+    socket.on("end", () => socket.destroy());
+    socket.on("error", () => undefined);
+    socket.resume();
   }
 
   function open(port: number): Promise<WebSocket> {
@@ -367,6 +419,43 @@ describe("Forwarder.upgrade", () => {
     expect(proxy.ends).toEqual([1]);
   });
 
+  it.each([
+    ["the client", "client"],
+    ["the upstream", "upstream"],
+  ])("cuts the whole tunnel when %s resets its connection", async (_name, resets) => {
+    let upstreamSocket: Duplex | undefined;
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => {
+        upstreamSocket = socket;
+        closeWhenEnded(socket);
+        socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n");
+      },
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    client.on("error", () => undefined);
+    const clientClosed = new Promise((resolve) => client.on("close", resolve));
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await new Promise((resolve) => client.once("data", resolve));
+    if (resets === "client") client.resetAndDestroy();
+    else if (upstreamSocket instanceof Socket) upstreamSocket.resetAndDestroy();
+    await clientClosed;
+    await waitFor(() => upstream.open.size === 0, "the upstream socket to close");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
+  });
+
+  it("gives up the upstream request when the client leaves before the upstream answered", async () => {
+    const upstream = await startServer((_req, res) => res.end(), (_req, socket) => closeWhenEnded(socket));
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    await waitFor(() => upstream.open.size === 1, "the upstream request");
+    client.destroy();
+    await waitFor(() => upstream.open.size === 0, "the upstream socket to close");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
+  });
+
   it("closes the client side when the upstream leaves", async () => {
     const { upstream, wss } = await echoSockets();
     const proxy = await proxyTo(at(upstream.port));
@@ -390,6 +479,39 @@ describe("Forwarder.upgrade", () => {
     expect(received).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
     expect(received).toMatch(/\r\nUpgrade: raw\r\n/);
     expect(received.split("\r\n\r\n")[1]).toBe("WELCOME;got:EARLY");
+  });
+
+  it("keeps what the client sends while the upstream has not answered yet, and passes it on once it has", async () => {
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => {
+        socket.on("data", (data: Buffer) => socket.end(`got:${data.toString()}`));
+        setTimeout(() => socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\n"), 300);
+      },
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect(proxy.port, "127.0.0.1");
+    let received = "";
+    client.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    const closed = new Promise((resolve) => client.on("close", resolve));
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await waitFor(() => upstream.open.size === 1, "the upstream request");
+    client.write("EARLY");
+    await closed;
+    expect(received.split("\r\n\r\n")[1]).toBe("got:EARLY");
+  });
+
+  it("ends the tunnel when the upstream closes, even if the client keeps its half open", async () => {
+    const upstream = await startServer(
+      (_req, res) => res.end(),
+      (_req, socket) => socket.end("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\nConnection: Upgrade\r\n\r\nbye"),
+    );
+    const proxy = await proxyTo(at(upstream.port));
+    const client = connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+    onUndo(() => void client.destroy());
+    client.on("error", () => undefined);
+    client.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+    await waitFor(() => proxy.ends[0] === 1, "the exchange to end");
   });
 
   it("passes a refused upgrade back as an ordinary answer", async () => {

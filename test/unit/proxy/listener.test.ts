@@ -35,7 +35,7 @@ describe("startListener", () => {
     tunnel.write("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     await waitFor(() => listener.upgrades.length === 1, "the upgrade");
     const tunnelClosed = new Promise((resolve) => tunnel.on("close", resolve));
-    await listener.close();
+    await Promise.race([listener.close(), sleep(2_000).then(() => Promise.reject(new Error("close() did not finish")))]);
     await tunnelClosed;
     await expect(send(listener.port)).rejects.toThrow(/ECONNREFUSED/);
   });
