@@ -123,20 +123,20 @@ export function registerProxy(
 
   withConnection(proxy.command("install"))
     .description("put the proxy's daemon on the server and start it (idempotent; upgrades in place), then show its status")
-    .option("--image <image>", `the daemon container's Node image, default ${DEFAULT_IMAGE}`)
+    .option("--image <image>", `the daemon container's Node image, default ${DEFAULT_IMAGE} (DEPLOY_PROXY_IMAGE)`)
     .option("--config <file>", "upload this config file (the seed's config.json, or the same in YAML), checked first")
     .option("--systemd", "run the daemon as a systemd user unit on the server's own node (20.19+), not in a container")
-    .option("--listen <address>", `proxied traffic, default ${DEFAULT_LISTEN}`)
-    .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN}`)
+    .option("--listen <address>", `proxied traffic, default ${DEFAULT_LISTEN} (DEPLOY_PROXY_LISTEN)`)
+    .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN} (DEPLOY_PROXY_ADMIN)`)
     .addHelpText("after", `\nExamples:\n  deploy-vps proxy install -H vps\n  deploy-vps proxy install -H vps --config config.json\n  deploy-vps proxy install -H vps --systemd --listen 127.0.0.1:9000\n\n${exitCodes}`)
     .action((flags: InstallFlags) =>
       run(
         (async () => {
           // Everything local is checked before anything on the server changes.
           const options = {
-            image: flags.image ?? DEFAULT_IMAGE,
-            listen: parseAddress("--listen", flags.listen ?? DEFAULT_LISTEN),
-            admin: parseAddress("--admin", flags.admin ?? DEFAULT_ADMIN),
+            image: flags.image ?? process.env.DEPLOY_PROXY_IMAGE ?? DEFAULT_IMAGE,
+            listen: parseAddress("--listen", flags.listen ?? process.env.DEPLOY_PROXY_LISTEN ?? DEFAULT_LISTEN),
+            admin: parseAddress("--admin", flags.admin ?? process.env.DEPLOY_PROXY_ADMIN ?? DEFAULT_ADMIN),
             config: flags.config === undefined ? undefined : await readConfigUpload(flags.config),
             systemd: flags.systemd ?? false,
           };
@@ -207,11 +207,12 @@ export function registerProxy(
     .command("nginx <hosts...>")
     .description("print the nginx server block that sends HOSTS to the proxy (offline: nothing is asked of a server)")
     .option("--listen <port>", "nginx's listen: a port or ADDRESS:PORT", "80")
-    .option("--proxy <address>", "where the proxy listens", DEFAULT_LISTEN)
+    .option("--proxy <address>", `where the proxy listens, default ${DEFAULT_LISTEN} (DEPLOY_PROXY_LISTEN)`)
     .addHelpText("after", `\nExamples:\n  deploy-vps proxy nginx docs.example.com www.docs.example.com\n  deploy-vps proxy nginx '*.example.com' --listen 127.0.0.1:8080 > /etc/nginx/conf.d/proxy.conf\n\n${exitCodes}`)
-    .action((hosts: string[], flags: { listen: string; proxy: string }) => {
+    .action((hosts: string[], flags: { listen: string; proxy?: string }) => {
       const names = hosts.map(checkHostName);
-      print(nginxBlock(names, checkListen(flags.listen), parseAddress("--proxy", flags.proxy)).trimEnd());
+      const proxyAddress = parseAddress("--proxy", flags.proxy ?? process.env.DEPLOY_PROXY_LISTEN ?? DEFAULT_LISTEN);
+      print(nginxBlock(names, checkListen(flags.listen), proxyAddress).trimEnd());
       return run(Promise.resolve(ExitCode.ok));
     });
 
@@ -233,8 +234,8 @@ export function registerProxy(
   proxy
     .command("serve")
     .description("the daemon itself (what install runs on the server)")
-    .option("--listen <address>", `proxied traffic, default ${DEFAULT_LISTEN}`)
-    .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN}`)
+    .option("--listen <address>", `proxied traffic, default ${DEFAULT_LISTEN} (DEPLOY_PROXY_LISTEN)`)
+    .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN} (DEPLOY_PROXY_ADMIN)`)
     .option("--state <dir>", "state folder (holds the control socket), default ~/.local/state/deploy-vps-proxy")
     .option("--config <file>", "config file (config.json or YAML)")
     .option("--docker-socket <path>", "the Docker Engine's socket, default /var/run/docker.sock")

@@ -1,0 +1,36 @@
+// `npm run demo:proxy`, after `npm run demo`: installs the runtime proxy on the local test host,
+// puts the demo to sleep, and wakes it with one request through the proxy.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const state = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
+const hostEnv = Object.fromEntries(
+  readFileSync(`${state}/env`, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
+);
+const root = fileURLToPath(new URL("../..", import.meta.url));
+// What `npm run demo` deployed (the README test runs both under names and ports of its own).
+const name = process.env.DEPLOY_NAME ?? "demo";
+const host = process.env.DEMO_HOST ?? "demo.localhost";
+const listen = process.env.DEPLOY_PROXY_LISTEN ?? "127.0.0.1:8890";
+// No registry here: the daemon runs on the Node image test/host/setup.sh made (a VPS uses node:20-alpine).
+const env = { ...process.env, ...hostEnv, DEPLOY_PROXY_IMAGE: process.env.DEPLOY_PROXY_IMAGE ?? "local/node:20" };
+
+function cli(...args) {
+  console.log(`\n$ deploy-vps ${args.join(" ")}`);
+  const run = spawnSync(process.execPath, [`${root}/dist/cli.js`, ...args], { stdio: "inherit", env });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+}
+
+cli("proxy", "install");
+cli("proxy", "sleep", name);
+console.log(`\n$ curl -H 'Host: ${host}' http://${listen}/`);
+const began = Date.now();
+const page = await fetch(`http://${listen}/`, { headers: { Host: host } });
+const text = await page.text();
+console.log(`${page.status} after ${((Date.now() - began) / 1000).toFixed(1)} s (the stack was asleep; this request woke it):\n${text}`);
+if (page.status !== 200) process.exit(1);
+cli("proxy", "status");
