@@ -2,6 +2,7 @@
 // puts the demo to sleep, and wakes it with one request through the proxy.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { fileURLToPath } from "node:url";
 
 const state = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
@@ -29,8 +30,18 @@ cli("proxy", "install");
 cli("proxy", "sleep", name);
 console.log(`\n$ curl -H 'Host: ${host}' http://${listen}/`);
 const began = Date.now();
-const page = await fetch(`http://${listen}/`, { headers: { Host: host } });
-const text = await page.text();
-console.log(`${page.status} after ${((Date.now() - began) / 1000).toFixed(1)} s (the stack was asleep; this request woke it):\n${text}`);
+const [address, port] = listen.split(/:(?=\d+$)/);
+// fetch() sends the URL's host whatever is asked: the Host header names the site here.
+const page = await new Promise((resolve, reject) => {
+  request({ host: address, port: Number(port), path: "/", headers: { Host: host } }, (res) => {
+    let text = "";
+    res.setEncoding("utf8");
+    res.on("data", (chunk) => (text += chunk));
+    res.on("end", () => resolve({ status: res.statusCode, text }));
+  })
+    .on("error", reject)
+    .end();
+});
+console.log(`${page.status} after ${((Date.now() - began) / 1000).toFixed(1)} s (the stack was asleep; this request woke it):\n${page.text}`);
 if (page.status !== 200) process.exit(1);
 cli("proxy", "status");
