@@ -70,7 +70,8 @@ export class Forwarder {
       if (!res.writableFinished) upstreamRequest.destroy();
       exchange.onEnd();
     });
-    req.pipe(upstreamRequest);
+    if (hasBody(req)) req.pipe(upstreamRequest);
+    else upstreamRequest.end();
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Upstream, exchange: Exchange, options: ForwardOptions): void {
@@ -224,10 +225,14 @@ function requestHeaders(req: IncomingMessage, trustForwarded: boolean, upgrade: 
   return headers;
 }
 
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || (req.headers["content-length"] ?? "0") !== "0";
+}
+
 /** A request that may be sent twice: a safe method and no body. */
 function replayable(req: IncomingMessage): boolean {
   const method = req.method;
-  return (method === "GET" || method === "HEAD" || method === "OPTIONS") && req.headers["transfer-encoding"] === undefined && (req.headers["content-length"] ?? "0") === "0";
+  return (method === "GET" || method === "HEAD" || method === "OPTIONS") && !hasBody(req);
 }
 
 /** The upstream failed: a client still waiting for a head gets a 502, one mid-answer is cut. */
