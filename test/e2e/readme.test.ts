@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, onServer, projectCopy, removeStack, ROOT, testHost, uniqueName } from "./harness.js";
+import { removeDaemon, runningContainers } from "./proxy-harness.js";
 
 /** Commands of ```sh blocks, and `$ ` lines of ```console blocks, comments stripped. */
 function readmeCommands(markdown: string): string[] {
@@ -40,6 +41,11 @@ const PORT = await freePort();
 /** `npm run demo` deploys compose/demo under this name, into apps/<name>, on its own free port. */
 const DEMO = uniqueName("e2e-readme-demo");
 const DEMO_PORT = await freePort();
+/** The proxy the README installs listens on free ports; each copy of compose/demo is routed under a host of its own. */
+const PROXY_LISTEN = `127.0.0.1:${await freePort()}`;
+const PROXY_ENV = { DEPLOY_PROXY_LISTEN: PROXY_LISTEN, DEPLOY_PROXY_ADMIN: `127.0.0.1:${await freePort()}`, DEPLOY_PROXY_IMAGE: "local/node:20" };
+const README_HOST = `${PROJECT}-${process.pid}.localhost`;
+const DEMO_HOST = `${DEMO}.localhost`;
 
 /** What each README command must do, in the README's order. */
 const CASES: Record<string, Case> = {
@@ -67,6 +73,13 @@ const CASES: Record<string, Case> = {
   "deploy-vps rollback -H vps --to 20261123T193637376Z": { code: 0 },
   "deploy-vps fix-compose -H vps -d /srv/legacy --dry-run": { code: 2, check: ({ stdout }) => expect(stdout).toContain("pull_policy: never") },
   "deploy-vps fix-compose --local": { code: 2 },
+  "deploy-vps proxy install -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain(`listening on ${PROXY_LISTEN}`) },
+  "deploy-vps proxy nginx docs.example.com": { code: 0, check: ({ stdout }) => expect(stdout).toContain("server_name docs.example.com;") },
+  "deploy-vps proxy status -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain(README_HOST) },
+  "deploy-vps proxy wake shop -H vps --dry-run": { code: 0 },
+  "deploy-vps proxy sleep shop -H vps": { code: 0, check: () => expect(runningContainers(PROJECT)).toEqual([]) },
+  "deploy-vps proxy wake shop -H vps": { code: 0, check: () => expect(runningContainers(PROJECT).length).toBe(2) },
+  "deploy-vps proxy logs -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain('"message":"ready"') },
   "npm run build": { code: 0 },
   "npm run check": { code: 0 },
   "npm run test:unit": { code: 0 },
@@ -76,6 +89,7 @@ const CASES: Record<string, Case> = {
 const ELSEWHERE: Record<string, string> = {
   "npm ci && npm run demo": "npm ci is .ci/run's first step (not here: it would replace node_modules under the running tests); npm run demo is run below",
   "npm test": ".ci/run runs it: this file is part of it",
+  "npm run demo:proxy": "run below, after npm run demo",
   "npm run bench": "takes ten minutes and builds its own network namespace; run by hand, results in docs/benchmarks.md",
 };
 
@@ -88,7 +102,7 @@ function env(): NodeJS.ProcessEnv {
   // Only the README's own flags and the ssh config say where to go.
   const dropped = new Set(["DEPLOY_HOST", "DEPLOY_PORT", "DEPLOY_USER", "DEPLOY_SSH_KEY", "SSH_AUTH_SOCK"]);
   const base = Object.fromEntries(Object.entries({ ...process.env, ...testHost() }).filter(([name]) => !dropped.has(name)));
-  return { ...base, PATH: `${bin}:${process.env.PATH}`, DEPLOY_SSH_CONFIG: sshConfig, DEMO_PORT: PORT, NO_COLOR: "1" };
+  return { ...base, PATH: `${bin}:${process.env.PATH}`, DEPLOY_SSH_CONFIG: sshConfig, DEMO_PORT: PORT, DEMO_HOST: README_HOST, ...PROXY_ENV, NO_COLOR: "1" };
 }
 
 /** How many monitor screens an output holds: each starts with `<project> on <host>:<path>`. */
@@ -146,6 +160,7 @@ describe("README", () => {
   afterAll(() => {
     removeStack(PROJECT, APP);
     removeStack(DEMO, `apps/${DEMO}`);
+    removeDaemon();
     execFileSync("rm", ["-rf", LEGACY]);
   });
 
@@ -168,11 +183,17 @@ describe("README", () => {
   }, 900_000);
 
   it("the quick start's npm run demo deploys compose/demo and its page answers", () => {
-    const env = { ...process.env, DEPLOY_NAME: DEMO, DEMO_APP: `apps/${DEMO}`, DEMO_PORT };
+    const env = { ...process.env, DEPLOY_NAME: DEMO, DEMO_APP: `apps/${DEMO}`, DEMO_PORT, DEMO_HOST, ...PROXY_ENV };
     const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, env, encoding: "utf8", timeout: 400_000 });
     expect(demo.stderr).not.toContain("    at ");
     expect(demo.status).toBe(0);
     expect(demo.stdout).toContain(`http://127.0.0.1:${DEMO_PORT}/ answers`);
     expect(demo.stdout).toContain("Hello from deploy-vps");
-  }, 600_000);
+
+    const proxy = spawnSync("npm", ["run", "demo:proxy"], { cwd: ROOT, env, encoding: "utf8", timeout: 400_000 });
+    expect(proxy.stderr).not.toContain("    at ");
+    expect(proxy.status).toBe(0);
+    expect(proxy.stdout).toContain(`${DEMO} is asleep.`);
+    expect(proxy.stdout).toMatch(/200 after [\d.]+ s \(the stack was asleep; this request woke it\):\n<h1>Hello from deploy-vps<\/h1>/);
+  }, 900_000);
 });
