@@ -1,7 +1,8 @@
 // Types of proxy-tools.mjs (plain ESM, shared with bench/proxy.mjs).
 import type WebSocket from "ws";
 
-export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database";
+/** labels-only: a busybox container carrying the labels, no app (for labels the proxy must refuse). */
+export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database" | "labels-only";
 
 export interface FixtureOptions {
   /** Proxy labels without their prefix: `{ host: "a.test", port: 8080, mode: "blocking" }`. */
@@ -55,6 +56,7 @@ export interface HttpCallOptions {
   timeoutMs?: number;
 }
 export function httpCall(url: string, options?: HttpCallOptions): Promise<HttpAnswer>;
+export function untilAnswered(url: string, options?: { host?: string; timeoutMs?: number }): Promise<HttpAnswer>;
 
 export interface Websockets {
   sockets: WebSocket[];

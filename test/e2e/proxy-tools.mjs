@@ -25,19 +25,29 @@ const VARIANTS = {
   database: { environment: { DATABASE_ADDR: "db:5432" }, depends_on: ["db"] },
 };
 
+/** A container that only carries labels (for what the proxy must refuse): no app, nothing to start. */
+const labelsOnly = (labels) => ({ image: "local/busybox:latest", init: true, command: ["sleep", "2147483647"], labels });
+
 /**
  * The fixture's compose.yaml for one deploy: its web service labelled with LABELS
  * (`host` means `deploy-vps.proxy.host`), of the given variant, published on 127.0.0.1:HOSTPORT if given.
  */
 export function fixtureCompose({ labels = {}, variant = "plain", hostPort, startDelayMs = 3000 }) {
+  const proxyLabels = Object.fromEntries(Object.entries(labels).map(([key, value]) => [`deploy-vps.proxy.${key}`, String(value)]));
+  if (variant === "labels-only") return stringify({ services: { web: labelsOnly(proxyLabels) } });
   const extra = VARIANTS[variant];
   if (!extra) throw new Error(`fixtureCompose: no variant ${variant}`);
+  // The app folder mounted into local/node:20 (made by test/host/setup.sh; no registry here): no
+  // image to build, so a deploy is quick. A real VPS would use node:20-alpine the same way.
   const web = {
-    build: ".",
+    image: "local/node:20",
     init: true,
+    working_dir: "/app",
+    command: ["node", "server.js"],
     ...extra,
+    volumes: [".:/app:ro", ...(extra.volumes ?? [])],
     environment: { START_DELAY_MS: String(startDelayMs), ...extra.environment },
-    labels: Object.fromEntries(Object.entries(labels).map(([key, value]) => [`deploy-vps.proxy.${key}`, String(value)])),
+    labels: proxyLabels,
   };
   if (hostPort !== undefined) web.ports = [`127.0.0.1:${hostPort}:8080`];
   const services = { web };
@@ -201,6 +211,17 @@ export function httpCall(url, { method = "GET", host, headers = {}, body, timeou
     req.on("error", reject);
     req.end(body);
   });
+}
+
+/** Resolves with the first 200 answer of URL (Host HOST), asked every 100 ms, else rejects after TIMEOUTMS. */
+export async function untilAnswered(url, { host, timeoutMs = 20_000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answer = await httpCall(url, { host, timeoutMs }).catch((error) => ({ status: 0, body: error.message }));
+    if (answer.status === 200) return answer;
+    if (Date.now() > deadline) throw new Error(`${url} (Host ${host}) not answered after ${timeoutMs} ms: ${answer.status} ${answer.body}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /**

@@ -115,6 +115,12 @@ describe("fixtureCompose", () => {
     expect(compose.services.db.image).toBe("local/node:20");
   });
 
+  it("gives the labels-only variant the labels on a busybox container and nothing else", () => {
+    const compose = parse(fixtureCompose({ variant: "labels-only", labels: { host: "a.test", port: "abc" } }));
+    expect(compose.services.web).toMatchObject({ image: "local/busybox:latest", labels: { "deploy-vps.proxy.port": "abc" } });
+    expect(compose.services.web.volumes).toBeUndefined();
+  });
+
   it("gives the crashing variant a volume for its first-start marker", () => {
     const compose = parse(fixtureCompose({ variant: "crash" }));
     expect(compose.services.web.environment).toMatchObject({ CRASH_AFTER_FIRST_START: "/data/started" });
