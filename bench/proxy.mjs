@@ -125,7 +125,7 @@ export function proxyReport(result) {
   return [
     "## Runtime proxy",
     "",
-    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so container creation and start count as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle, then with ${t.websockets.toLocaleString("en")} websockets open through it.`,
+    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle, then with ${t.websockets.toLocaleString("en")} websockets open through it.`,
     "",
     "| path | p50 | p99 | p99 added over direct | requests/s | errors |",
     "|---|---|---|---|---|---|",
