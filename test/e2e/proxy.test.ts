@@ -72,7 +72,8 @@ const fixtures: Record<Role, FixtureOptions> = {
   async: { labels: routed("async", { mode: "async", idle: `${IDLE_SECONDS}s`, estimate: "3s" }) },
   dynamic: { labels: routed("dynamic", { idle: `${IDLE_SECONDS}s` }) },
   health: { variant: "healthcheck", labels: routed("health", { mode: "blocking", idle: `${IDLE_SECONDS}s` }) },
-  steady: { labels: routed("steady", { mode: "blocking", idle: "40s" }) },
+  // Long enough to outlast two daemon restarts, whose idle clock must go on through them.
+  steady: { labels: routed("steady", { mode: "blocking", idle: "90s" }) },
   crash: { variant: "crash", labels: routed("crash", { mode: "blocking", "start-timeout": "20s" }) },
   database: { variant: "database", labels: routed("database", { mode: "blocking", idle: "1h" }) },
   badPort: { variant: "labels-only", labels: routed("badPort", { port: "abc" }) },
@@ -437,6 +438,7 @@ describe("through the proxy", () => {
     expect(runningContainers(stacks.crash)).toEqual([]);
     const answer = await via(host("crash"), "/", { headers: { accept: "application/json" } });
     expect([502, 504]).toContain(answer.status);
+    expect(answer.body).not.toMatch(/<html/i);
   });
 
   it("a restart and a kill -9 of the daemon keep its state: nothing started or stopped, idle clocks continue", async () => {
