@@ -290,12 +290,12 @@ export interface LocalDaemon {
   stop(): Promise<void>;
 }
 
-/** The daemon's bundled file run here (not in a container), against the engine at SOCKET. */
+/** The daemon's bundled file run here (not in a container), against the engine at SOCKET: its argv is `proxy serve`'s options. */
 export async function startLocalDaemon(socket: string, listen: number, admin: number): Promise<LocalDaemon> {
   const state = tempDir("daemon-state");
   const child = spawn(
     process.execPath,
-    [join(ROOT, "dist/proxy/daemon.mjs"), "serve", "--docker-socket", socket, "--state", state, "--listen", `127.0.0.1:${listen}`, "--admin", `127.0.0.1:${admin}`],
+    [join(ROOT, "dist/proxy/daemon.mjs"), "--docker-socket", socket, "--state", state, "--listen", `127.0.0.1:${listen}`, "--admin", `127.0.0.1:${admin}`],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let stderr = "";
