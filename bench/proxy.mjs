@@ -36,6 +36,9 @@ function daemonRss() {
  * stdout (throwing on a non-zero exit); SSH(command) runs a command there as the deploy user.
  */
 export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns = 5 }) {
+  // The bench installs a daemon of its own and removes it after: never over one already there.
+  const existing = (await ssh(`docker ps -aq --filter label=com.docker.compose.project=${DAEMON_PROJECT}; ls -d apps/${DAEMON_PROJECT} 2>/dev/null; true`)).trim();
+  if (existing !== "") throw new Error(`a ${DAEMON_PROJECT} is already on the test host (${existing.split("\n").join(", ")}): the proxy bench needs it for itself`);
   const hostPort = await freeLoopbackPort();
   const listen = await freeLoopbackPort();
   const admin = await freeLoopbackPort();
