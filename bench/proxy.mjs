@@ -31,6 +31,12 @@ function daemonRss() {
   return Number(execFileSync("ps", ["-o", "rss=", "-p", node], { encoding: "utf8" }).trim()) * 1024;
 }
 
+/** The bench app's address on its compose network. */
+function containerAddress() {
+  const id = execFileSync("docker", ["ps", "-q", "--filter", `label=com.docker.compose.project=${PROJECT}`, "--filter", "label=com.docker.compose.service=web"], { encoding: "utf8" }).trim();
+  return execFileSync("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id], { encoding: "utf8" }).trim();
+}
+
 /**
  * Runs the proxy benchmark. CLI(args) runs deploy-vps against the test host and resolves with its
  * stdout (throwing on a non-zero exit); SSH(command) runs a command there as the deploy user.
@@ -39,12 +45,11 @@ export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns 
   // The bench installs a daemon of its own and removes it after: never over one already there.
   const existing = (await ssh(`docker ps -aq --filter label=com.docker.compose.project=${DAEMON_PROJECT}; ls -d apps/${DAEMON_PROJECT} 2>/dev/null; true`)).trim();
   if (existing !== "") throw new Error(`a ${DAEMON_PROJECT} is already on the test host (${existing.split("\n").join(", ")}): the proxy bench needs it for itself`);
-  const hostPort = await freeLoopbackPort();
   const listen = await freeLoopbackPort();
   const admin = await freeLoopbackPort();
   const folder = join(mkdtempSync(join(tmpdir(), "deploy-vps-bench-proxy-")), PROJECT);
   cpSync(new URL("../test/fixtures/proxy-app", import.meta.url), folder, { recursive: true });
-  writeFileSync(join(folder, "compose.yaml"), fixtureCompose({ labels: { host: HOST, port: 8080, mode: "blocking", idle: "never" }, hostPort, startDelayMs: 1000 }));
+  writeFileSync(join(folder, "compose.yaml"), fixtureCompose({ labels: { host: HOST, port: 8080, mode: "blocking", idle: "never" }, startDelayMs: 1000 }));
   const nginxes = [];
   try {
     await cli([folder, "--settle", "0"]);
@@ -52,15 +57,18 @@ export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns 
     const proxyBlock = await cli(["proxy", "nginx", HOST, "--proxy", `127.0.0.1:${listen}`]);
     const viaNginx = await startNginx(proxyBlock);
     nginxes.push(viaNginx);
+    await untilAnswered(`http://127.0.0.1:${listen}/`, { host: HOST, timeoutMs: 60_000 });
+    // Direct means the container's own address, as the proxy reaches it (a published port would
+    // add Docker's userland proxy); nginx gets the same, with kept-alive upstream connections.
+    const app = `${containerAddress()}:8080`;
     const straight = await startNginx(
-      ["server {", "    listen 80;", "    location / {", `        proxy_pass http://127.0.0.1:${hostPort};`, "        proxy_http_version 1.1;", '        proxy_set_header Connection "";', "    }", "}"].join("\n"),
+      [`upstream bench_app { server ${app}; keepalive 64; }`, "server {", "    listen 80;", "    location / {", "        proxy_pass http://bench_app;", "        proxy_http_version 1.1;", '        proxy_set_header Connection "";', "    }", "}"].join("\n"),
     );
     nginxes.push(straight);
-    await untilAnswered(`http://127.0.0.1:${listen}/`, { host: HOST, timeoutMs: 60_000 });
 
     const header = `Host: ${HOST}`;
     const paths = [
-      { name: "direct to the app", url: `http://127.0.0.1:${hostPort}/` },
+      { name: "direct to the app", url: `http://${app}/` },
       { name: "nginx proxy_pass → app", url: `${straight.url}/` },
       { name: "proxy → app", url: `http://127.0.0.1:${listen}/`, header },
       { name: "nginx → proxy → app", url: `${viaNginx.url}/`, header },
@@ -128,7 +136,7 @@ export function proxyReport(result) {
   return [
     "## Runtime proxy",
     "",
-    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle, then with ${t.websockets.toLocaleString("en")} websockets open through it.`,
+    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback (one worker, kept-alive upstream connections). Direct = the app container's own address, as the proxy reaches it. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle, then with ${t.websockets.toLocaleString("en")} websockets open through it.`,
     "",
     "| path | p50 | p99 | p99 added over direct | requests/s | errors |",
     "|---|---|---|---|---|---|",
