@@ -41,7 +41,7 @@ function containerAddress() {
  * Runs the proxy benchmark. CLI(args) runs deploy-vps against the test host and resolves with its
  * stdout (throwing on a non-zero exit); SSH(command) runs a command there as the deploy user.
  */
-export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns = 5 }) {
+export async function proxyBench({ cli, ssh, seconds = 10, rounds = 3, coldRuns = 5 }) {
   // The bench installs a daemon of its own and removes it after: never over one already there.
   const existing = (await ssh(`docker ps -aq --filter label=com.docker.compose.project=${DAEMON_PROJECT}; ls -d apps/${DAEMON_PROJECT} 2>/dev/null; true`)).trim();
   if (existing !== "") throw new Error(`a ${DAEMON_PROJECT} is already on the test host (${existing.split("\n").join(", ")}): the proxy bench needs it for itself`);
@@ -73,6 +73,11 @@ export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns 
       { name: "proxy → app", url: `http://127.0.0.1:${listen}/`, header },
       { name: "nginx → proxy → app", url: `${viaNginx.url}/`, header },
     ];
+    // Idle: installed and routing, before any load has grown its heap.
+    await sleep(2000);
+    const idleRss = daemonRss();
+    // A short unrecorded run per path first, so that no JIT warm-up lands in a measured one.
+    for (const path of paths) await runWrk(path.url, { connections: 50, threads: 2, seconds: 3, header: path.header });
     const samples = new Map(paths.map((path) => [path.name, []]));
     for (let round = 1; round <= rounds; round++)
       for (const path of paths) {
@@ -101,8 +106,6 @@ export async function proxyBench({ cli, ssh, seconds = 10, rounds = 2, coldRuns 
       console.error(`[proxy] cold ${run}/${coldRuns}: first byte ${first.firstByteMs.toFixed(0)} ms, app start-to-ready ${boot.startToReadyMs} ms`);
     }
 
-    await sleep(2000);
-    const idleRss = daemonRss();
     const sockets = await openWebsockets(`ws://127.0.0.1:${listen}/ws`, PROXY_TARGETS.websockets, { host: HOST });
     await sleep(2000);
     const websocketsRss = daemonRss();
@@ -136,7 +139,7 @@ export function proxyReport(result) {
   return [
     "## Runtime proxy",
     "",
-    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback (one worker, kept-alive upstream connections). Direct = the app container's own address, as the proxy reaches it. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle, then with ${t.websockets.toLocaleString("en")} websockets open through it.`,
+    `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback (one worker, kept-alive upstream connections). Direct = the app container's own address, as the proxy reaches it. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, after a 3 s unrecorded warm-up each, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle (before any load), then after the runs with ${t.websockets.toLocaleString("en")} websockets open through it.`,
     "",
     "| path | p50 | p99 | p99 added over direct | requests/s | errors |",
     "|---|---|---|---|---|---|",
