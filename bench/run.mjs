@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory] [--memory off]`
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory|proxy] [--memory off]`
 //
 // Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
 // in alternation (A B C … A B C …), and reports medians and min–max:
@@ -14,6 +14,8 @@
 // Then flat memory (unless --memory off, or an --only other than memory): a first deploy over
 // loopback of a 100 MB / 5,000-file tree and of a 1 GB / 50,000-file one, each CLI's peak RSS
 // and their ratio, against the 1.3x target.
+// Then the runtime proxy (bench/proxy.mjs; `--only proxy` runs it alone and replaces only its
+// section of the doc).
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout } from "node:timers";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +24,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { proxyBench, proxyReport, withProxySection } from "./proxy.mjs";
 import { generate } from "./tree.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -155,14 +158,18 @@ async function sh(command) {
 async function main() {
   const files = Number(opts.files);
   const runs = Number(opts.runs);
+  const proxyOnly = opts.only === "proxy";
   const tree = join(tmpdir(), `deploy-vps-bench-${opts.seed}-${files}`, "bench");
   rmSync(dirname(tree), { recursive: true, force: true });
-  console.error(`generating ${files} files, ${opts["assets-mb"]} MB of assets, ${opts["skipped-mb"]} MB skipped in ${tree}`);
-  generate(tree, files, Number(opts["assets-mb"]), Number(opts["skipped-mb"]), Number(opts.seed));
-  const shipped = (await sh(`cd ${tree} && du -sb --exclude=node_modules --exclude=.git --exclude=.next --exclude=./dist . | cut -f1`)).trim();
+  let shipped = "0";
+  if (!proxyOnly) {
+    console.error(`generating ${files} files, ${opts["assets-mb"]} MB of assets, ${opts["skipped-mb"]} MB skipped in ${tree}`);
+    generate(tree, files, Number(opts["assets-mb"]), Number(opts["skipped-mb"]), Number(opts.seed));
+    shipped = (await sh(`cd ${tree} && du -sb --exclude=node_modules --exclude=.git --exclude=.next --exclude=./dist . | cut -f1`)).trim();
+  }
 
   const links = [];
-  const wanted = opts.links.split(",");
+  const wanted = proxyOnly ? [] : opts.links.split(",");
   const loopbackPort = Number(readFileSync(join(STATE, "env"), "utf8").match(/DEPLOY_PORT=(\d+)/)?.[1] ?? 2222);
   const loopback = { name: "loopback", host: "127.0.0.1", port: loopbackPort, knownHosts: join(STATE, "known_hosts"), iface: "lo" };
   if (wanted.includes("loopback")) links.push(loopback);
@@ -180,6 +187,7 @@ async function main() {
 
   const results = [];
   let memory = [];
+  let proxy;
   try {
     for (const link of opts.only === "memory" ? [] : links) {
       const sshOpts = `-o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port}`;
@@ -222,11 +230,20 @@ async function main() {
       for (const variant of variants) results.push({ link: link.name, variant: variant.name, kind: variant.kind, samples: samples.get(variant.name) });
     }
     if (memoryWanted) memory = await flatMemory(loopback);
+    if (opts.only === "" || proxyOnly) proxy = await proxyBench({ cli: (args) => runCli(loopback, args), ssh: (command) => sh(sshTo(loopback)(command)) });
   } finally {
     relay?.close();
     if (wanted.includes("throttled")) execFileSync("bash", [join(ROOT, "bench/link.sh"), "down"]);
   }
-  report(results, memory, { files, shipped: Number(shipped), opts });
+  report(results, memory, { files, shipped: Number(shipped), opts }, proxy);
+}
+
+/** deploy-vps ARGS against LINK's host; resolves with its stdout, throws with its stderr on failure. */
+async function runCli(link, args) {
+  const env = { ...process.env, NO_COLOR: "1", DEPLOY_HOST: link.host, DEPLOY_PORT: String(link.port), DEPLOY_USER: "deploy", DEPLOY_SSH_KEY: KEY, DEPLOY_KNOWN_HOSTS: link.knownHosts };
+  const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), ...args], env);
+  if (out.status !== 0) throw new Error(`deploy-vps ${args.join(" ")} exited ${out.status}: ${out.stderr}`);
+  return out.stdout;
 }
 
 /** The speed table: every variant on every link, with its ratio to the best baseline. */
@@ -272,7 +289,7 @@ const median = (xs) => {
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mb = (b) => (b / 1e6).toFixed(2);
 
-function report(results, memory, meta) {
+function report(results, memory, meta, proxy) {
   const rows = results.map((r) => {
     const wall = r.samples.map((s) => s.wallMs);
     const transfer = r.samples.map((s) => s.transferMs);
@@ -302,13 +319,16 @@ function report(results, memory, meta) {
     "",
     ...(rows.length === 0 ? [] : speedReport(rows, meta)),
     ...memoryReport(memory),
+    ...proxyReport(proxy),
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
-  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory }, null, 2));
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory, proxy }, null, 2));
   mkdirSync(join(ROOT, "docs"), { recursive: true });
-  writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
+  // --only proxy: the other sections of the doc stay as the last full run wrote them.
+  if (meta.opts.only === "proxy") writeFileSync(resolve(ROOT, opts.doc), `${withProxySection(readFileSync(resolve(ROOT, opts.doc), "utf8"), proxyReport(proxy))}\n`);
+  else writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
   console.log(lines.join("\n"));
 }
 
