@@ -149,6 +149,21 @@ export interface InspectedContainer {
   stopTimeoutSeconds?: number;
 }
 
+/** `{"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "18080"}]}`: the TCP ports published on the host. */
+function parsePortBindings(hostConfig: Record<string, Json> | undefined, where: string): ContainerFacts["published"] {
+  const bindings = hostConfig ? (optionalObject(hostConfig, "PortBindings", where) ?? {}) : {};
+  const published: ContainerFacts["published"] = [];
+  for (const [port, hosts] of Object.entries(bindings)) {
+    const [number, protocol] = port.split("/");
+    if (protocol !== "tcp" || !Array.isArray(hosts)) continue;
+    for (const binding of hosts) {
+      const hostPort = Number(object(binding, `${where}.PortBindings["${port}"]`).HostPort);
+      if (Number.isInteger(hostPort) && hostPort > 0) published.push({ hostPort, containerPort: Number(number) });
+    }
+  }
+  return published;
+}
+
 export function parseInspect(body: Json): InspectedContainer {
   const record = object(body, "the container");
   const where = "the container";
@@ -181,6 +196,7 @@ export function parseInspect(body: Json): InspectedContainer {
     finishedAt: string(state, "FinishedAt", `${where}.State`),
     addresses,
     dependsOn: parseDependsOn(containerLabels[DEPENDS_ON], name),
+    published: parsePortBindings(optionalObject(record, "HostConfig", where), `${where}.HostConfig`),
   };
   const project = containerLabels[PROJECT];
   const service = containerLabels[SERVICE];

@@ -143,6 +143,11 @@ export class Runtime {
     else this.observeAll();
   }
 
+  private async refresh(id: string): Promise<void> {
+    const facts = await this.engine.inspectContainer(id);
+    if (facts) this.containers.set(id, facts);
+  }
+
   private rebuildSoon(): void {
     clearTimeout(this.rebuildTimer);
     this.rebuildTimer = setTimeout(() => this.rebuild(), REBUILD_DEBOUNCE_MS);
@@ -199,10 +204,28 @@ export class Runtime {
     return [...this.containers.values()].filter((c) => c.project === project && !c.oneoff);
   }
 
-  /** The containers a request of this route goes to. */
+  /** The containers a request of this route goes to (for a config entry: those publishing its port). */
   private routedContainers(route: Route): ContainerFacts[] {
     const all = this.projectContainers(route.project);
-    return route.target.kind === "container" ? all.filter((c) => c.service === (route.target.kind === "container" ? route.target.service : "")) : all;
+    const target = route.target;
+    if (target.kind === "container") return all.filter((c) => c.service === target.service);
+    const publishing = all.filter((c) => c.published.some((p) => p.hostPort === target.port));
+    return publishing.length > 0 ? publishing : all;
+  }
+
+  /**
+   * Where readiness is probed: the app itself. Docker's userland proxy in front of a published
+   * port accepts connections before the app listens, so a config entry's port would say ready too soon.
+   */
+  private readinessAddress(route: Route): { host: string; port: number } | undefined {
+    const target = route.target;
+    if (target.kind === "container") return this.upstream(route);
+    for (const container of this.routedContainers(route)) {
+      const binding = container.published.find((p) => p.hostPort === target.port);
+      const address = Object.values(container.addresses)[0];
+      if (container.state === "running" && binding && address) return { host: address, port: binding.containerPort };
+    }
+    return this.upstream(route);
   }
 
   /** Up as far as Docker says: running, and not still in its health's `starting`. */
@@ -284,7 +307,7 @@ export class Runtime {
     const routed = new Set(this.routedContainers(unit.route).map((c) => c.id));
     startUnit(
       this.engine,
-      { project: unit.route.project, containers, routed, upstream: () => this.upstream(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal },
+      { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id) },
       (id) => this.containers.get(id),
     ).then(
       (result) => {
@@ -422,7 +445,7 @@ export class Runtime {
   status(): StatusDocument {
     const now = Date.now();
     const services: ServiceStatus[] = [...this.units.values()].map((unit) => this.serviceStatus(unit, now));
-    services.push(...this.table.disabled.map((route) => disabledStatus(route)));
+    services.push(...this.table.disabled.map((route) => ({ ...disabledStatus(route), conflict: this.conflictOf(route) })));
     services.sort((a, b) => a.name.localeCompare(b.name));
     return {
       services,
@@ -449,8 +472,14 @@ export class Runtime {
       memoryBytes: asleep ? null : unit.memoryBytes,
       memoryFreedBytes: asleep ? unit.memoryBytes : null,
       source: sourceText(route),
+      conflict: this.conflictOf(route),
       lastFailure: status.lastFailure ?? undefined,
     };
+  }
+
+  /** The conflict line that names this route or one of its hosts, for `status`. */
+  private conflictOf(route: Route | DisabledRoute): string | undefined {
+    return this.table.conflicts.find((line) => line.includes(`(${route.name})`) || line.includes(` ${route.name} `) || route.hosts.some((host) => line.includes(`host ${host} `)));
   }
 
   gauges(): Map<string, UnitGauges> {

@@ -82,4 +82,6 @@ export interface ContainerFacts {
   /** Its address on each network it is attached to, by network name. */
   addresses: Record<string, string>;
   dependsOn: Dependency[];
+  /** Its `ports:` as configured (HostConfig.PortBindings: known while stopped too), TCP only. */
+  published: { hostPort: number; containerPort: number }[];
 }

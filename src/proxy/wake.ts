@@ -18,6 +18,8 @@ export interface StartWork {
   timeoutMs: number;
   /** Aborted when the unit is put to sleep while it starts. */
   signal: AbortSignal;
+  /** Reads a container's facts anew: right after its start, rather than when its event arrives. */
+  refresh(id: string): Promise<void>;
 }
 
 export type StartResult = { ok: true; ms: number } | { ok: false; failure: Failure };
@@ -27,7 +29,7 @@ export type FactsOf = (id: string) => ContainerFacts | undefined;
 
 const LOG_LINES = 20;
 /** The fast readiness pace: Docker's own first health probe waits a whole interval. */
-const PROBE_PACE_MS = 150;
+const PROBE_PACE_MS = 50;
 const PROBE_TIMEOUT_MS = 2_000;
 
 /**
@@ -55,6 +57,7 @@ export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsO
           startedHere.push(container);
           previousRun.set(container.id, now.startedAt);
           await engine.startContainer(container.id);
+          await work.refresh(container.id);
         }),
       );
       const results = await Promise.all(

@@ -18,6 +18,7 @@ export function containerFacts(overrides: Partial<ContainerFacts> = {}): Contain
     finishedAt: "2026-11-30T11:00:00Z",
     addresses: {},
     dependsOn: [],
+    published: [],
     ...overrides,
   };
 }

@@ -17,6 +17,7 @@ function container(service: string, dependsOn: Dependency[] = [], changes: Parti
     finishedAt: "0001-01-01T00:00:00Z",
     addresses: {},
     dependsOn,
+    published: [],
     ...changes,
   };
 }
