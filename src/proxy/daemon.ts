@@ -344,14 +344,10 @@ export class Runtime {
   }
 
   private idleInput(unit: Unit, now: number) {
-    return {
-      idleMs: unit.route.idleMs,
-      lastActivityAt: unit.lastActivityAt,
-      openConnections: unit.open,
-      deployLocked: this.deployLocked(unit.route),
-      state: unit.status.state,
-      now,
-    };
+    const { idleMs } = unit.route;
+    // The lock is a file: looked at only once the idle time is up, not on every request.
+    const due = idleMs !== null && now >= unit.lastActivityAt + idleMs;
+    return { idleMs, lastActivityAt: unit.lastActivityAt, openConnections: unit.open, deployLocked: due && this.deployLocked(unit.route), state: unit.status.state, now };
   }
 
   private scheduleIdle(unit: Unit): void {
@@ -379,7 +375,8 @@ export class Runtime {
   closed(unit: Unit): void {
     unit.open -= 1;
     unit.lastActivityAt = Date.now();
-    if (unit.open === 0) this.scheduleIdle(unit);
+    // A timer already set looks again when it fires, at the activity of that moment: requests need not re-arm it.
+    if (unit.open === 0 && unit.idleTimer === undefined) this.scheduleIdle(unit);
     this.saveSoon(ACTIVITY_SAVE_MS);
   }
 

@@ -57,8 +57,17 @@ export class ProxyMetrics {
     });
   }
 
+  /** Each service's counters, kept: labelling a counter on every request costs more than the count. */
+  private readonly requestCounters = new Map<string, Counter.Internal>();
+
   request(service: string, outcome: RequestOutcome): void {
-    this.requests.inc({ service, outcome });
+    const key = `${service}\n${outcome}`;
+    let counter = this.requestCounters.get(key);
+    if (!counter) {
+      counter = this.requests.labels({ service, outcome });
+      this.requestCounters.set(key, counter);
+    }
+    counter.inc();
   }
 
   started(service: string, ms: number): void {
