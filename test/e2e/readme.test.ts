@@ -80,15 +80,15 @@ const CASES: Record<string, Case> = {
   "deploy-vps proxy sleep shop -H vps": { code: 0, check: () => expect(runningContainers(PROJECT)).toEqual([]) },
   "deploy-vps proxy wake shop -H vps": { code: 0, check: () => expect(runningContainers(PROJECT).length).toBe(2) },
   "deploy-vps proxy logs -H vps": { code: 0, check: ({ stdout }) => expect(stdout).toContain('"message":"ready"') },
-  "npm run build": { code: 0 },
-  "npm run check": { code: 0 },
-  "npm run test:unit": { code: 0 },
 };
 
 /** Run elsewhere, and why. */
 const ELSEWHERE: Record<string, string> = {
   "npm ci && npm run demo": "npm ci is .ci/run's first step (not here: it would replace node_modules under the running tests); npm run demo is run below",
   "npm test": ".ci/run runs it: this file is part of it",
+  "npm run build": "npm test runs it before this file",
+  "npm run check": ".ci/run runs it before npm test",
+  "npm run test:unit": "npm test runs the same unit tests, and .ci/run again on Node 24",
   "npm run demo:proxy": "run below, after npm run demo",
   "npm run bench": "takes ten minutes and builds its own network namespace; run by hand, results in docs/benchmarks.md",
 };
