@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Mode, UnitState } from "../../src/proxy/model.js";
+import type { UnitState } from "../../src/proxy/model.js";
+import type { ServiceStatus, StatusDocument } from "../../src/proxy/status.js";
 import { onServer, projectCopy, removeStack, ROOT, runCli, shq, tempDir, type CliRun } from "./harness.js";
 import { fixtureCompose, waitForPort, type FixtureOptions } from "./proxy-tools.mjs";
 
@@ -20,30 +21,8 @@ const FIXTURE = "test/fixtures/proxy-app";
 /** The daemon's own compose project on the server (contract). */
 export const DAEMON_PROJECT = "deploy-vps-proxy";
 
-/** One entry of `proxy status --json`, as the contract names its fields. */
-export interface ServiceStatus {
-  name: string;
-  project: string;
-  hosts: string[];
-  mode: Mode;
-  state: UnitState;
-  reason: string | null;
-  idle: string;
-  idleLeftSeconds: number | null;
-  lastStartMs: number | null;
-  memoryBytes: number | null;
-  memoryFreedBytes: number | null;
-  source?: string;
-  conflict?: string;
-  lastFailure?: { container: string; reason: string; logs: string[] };
-}
-
-export interface StatusDocument {
-  services: ServiceStatus[];
-  memoryFreedBytes: number;
-  configError?: string | null;
-  conflicts?: string[];
-}
+/** `proxy status --json`: the daemon's own types, so the tests read what the contract fixes. */
+export type { ServiceStatus, StatusDocument };
 
 export interface DeployedFixture {
   name: string;

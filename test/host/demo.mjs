@@ -1,16 +1,7 @@
 // `npm run demo`: deploys compose/demo to the local test host over SSH, then fetches its page.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { hostEnv, root } from "./test-host.mjs";
 
-const state = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
-const hostEnv = Object.fromEntries(
-  readFileSync(`${state}/env`, "utf8")
-    .trim()
-    .split("\n")
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
-const root = fileURLToPath(new URL("../..", import.meta.url));
 // The port compose/demo publishes (its DEMO_PORT) and the app folder: the README test runs the
 // demo beside other stacks, on a port free at the time, in a folder of its own.
 const port = process.env.DEMO_PORT ?? "8080";

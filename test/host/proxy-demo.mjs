@@ -1,18 +1,9 @@
 // `npm run demo:proxy`, after `npm run demo`: installs the runtime proxy on the local test host,
 // puts the demo to sleep, and wakes it with one request through the proxy.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { request } from "node:http";
-import { fileURLToPath } from "node:url";
+import { hostEnv, root } from "./test-host.mjs";
 
-const state = process.env.DEPLOY_VPS_TEST_HOST_DIR ?? "/var/lib/deploy-vps-test-host";
-const hostEnv = Object.fromEntries(
-  readFileSync(`${state}/env`, "utf8")
-    .trim()
-    .split("\n")
-    .map((line) => line.split(/=(.*)/s).slice(0, 2)),
-);
-const root = fileURLToPath(new URL("../..", import.meta.url));
 // What `npm run demo` deployed (the README test runs both under names and ports of its own).
 const name = process.env.DEPLOY_NAME ?? "demo";
 const host = process.env.DEMO_HOST ?? "demo.localhost";
