@@ -38,21 +38,34 @@ const BAD_GATEWAY_HEADERS = {
   "cache-control": "no-store",
 };
 
+const TOO_LARGE = JSON.stringify({ type: "about:blank", title: "Content Too Large", status: 413, detail: "The request body is larger than this proxy accepts." });
+const TOO_LARGE_HEADERS = { "content-type": "application/problem+json", "content-length": Buffer.byteLength(TOO_LARGE), "cache-control": "no-store", connection: "close" };
+
+/** The default bound on one request body: large uploads pass, an endless one does not. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 ** 3;
+
 /** Idle keep-alive sockets to an upstream are closed before Node's own 5 s server timeout can race a reuse. */
 const FREE_SOCKET_TIMEOUT_MS = 4_000;
 
 export class Forwarder {
   private readonly agents = new Map<string, Agent>();
   private readonly maxSockets: number;
+  private readonly maxBodyBytes: number;
 
-  constructor(options: { maxSocketsPerUpstream?: number } = {}) {
+  constructor(options: { maxSocketsPerUpstream?: number; maxBodyBytes?: number } = {}) {
     this.maxSockets = options.maxSocketsPerUpstream ?? 256;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
   http(req: IncomingMessage, res: ServerResponse, upstream: Upstream, exchange: Exchange, options: ForwardOptions): void {
     // The client may have left while the daemon held its request (a cold start).
     if (res.destroyed) {
       exchange.onEnd();
+      return;
+    }
+    if (Number(req.headers["content-length"] ?? 0) > this.maxBodyBytes) {
+      res.on("close", () => exchange.onEnd());
+      res.writeHead(413, TOO_LARGE_HEADERS).end(TOO_LARGE);
       return;
     }
     let upstreamRequest = this.send(req, res, upstream, options);
@@ -70,8 +83,25 @@ export class Forwarder {
       if (!res.writableFinished) upstreamRequest.destroy();
       exchange.onEnd();
     });
-    if (hasBody(req)) req.pipe(upstreamRequest);
-    else upstreamRequest.end();
+    if (!hasBody(req)) {
+      upstreamRequest.end();
+      return;
+    }
+    // A chunked body has no length to check first: it is counted as it passes.
+    if (req.headers["content-length"] === undefined) {
+      let received = 0;
+      req.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        if (received <= this.maxBodyBytes) return;
+        req.unpipe(upstreamRequest);
+        // Its failure is this answer's doing, not a 502.
+        upstreamRequest.removeAllListeners("error").on("error", () => undefined);
+        upstreamRequest.destroy();
+        if (res.headersSent) res.destroy();
+        else res.writeHead(413, TOO_LARGE_HEADERS).end(TOO_LARGE);
+      });
+    }
+    req.pipe(upstreamRequest);
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, upstream: Upstream, exchange: Exchange, options: ForwardOptions): void {

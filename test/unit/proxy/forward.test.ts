@@ -17,8 +17,8 @@ interface Proxy {
 }
 
 /** The listener and a Forwarder in front of `upstream`; `holdMs` delays forwarding as a cold start would. */
-async function proxyTo(upstream: Upstream, options: { trustForwarded?: boolean; holdMs?: number } = {}): Promise<Proxy> {
-  const forwarder = new Forwarder();
+async function proxyTo(upstream: Upstream, options: { trustForwarded?: boolean; holdMs?: number; maxBodyBytes?: number } = {}): Promise<Proxy> {
+  const forwarder = new Forwarder({ maxBodyBytes: options.maxBodyBytes });
   const ends: number[] = [];
   const forwardOptions = { trustForwarded: options.trustForwarded ?? false };
   const exchange = () => {
@@ -184,6 +184,32 @@ describe("Forwarder.http", () => {
     });
     expect(echoed(chunked).body).toBe("part one, part two");
     expect(echoed(chunked).headers["transfer-encoding"]).toBe("chunked");
+  });
+
+  it("refuses a body over the limit with 413, by its length before sending or by counting a chunked one", async () => {
+    let received = 0;
+    const upstream = await startServer((req, res) => {
+      req.on("data", (chunk: Buffer) => (received += chunk.length));
+      req.on("end", () => res.end("ok"));
+    });
+    const proxy = await proxyTo(at(upstream.port), { maxBodyBytes: 1000 });
+    const sized = await send(proxy.port, { method: "POST", headers: { "content-length": "1001" }, body: "x".repeat(1001) });
+    expect(sized.status).toBe(413);
+    expect(received).toBe(0);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port: proxy.port, method: "POST", agent: false, headers: { "transfer-encoding": "chunked" } });
+      req.on("error", reject);
+      req.on("response", (res: IncomingMessage) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.write("x".repeat(600));
+      setTimeout(() => req.write("x".repeat(600)), 100);
+    });
+    expect(chunked).toBe(413);
+    expect(received).toBeLessThanOrEqual(1000);
+    const within = await send(proxy.port, { method: "POST", headers: { "content-length": "1000" }, body: "x".repeat(1000) });
+    expect(within.status).toBe(200);
   });
 
   it("sends a body-less POST with Content-Length 0, not an invented chunked body", async () => {
