@@ -97,7 +97,7 @@ describe("deploying the bundled demo", () => {
     expect(second.code).toBe(0);
     const summary = JSON.parse(second.stdout);
     expect(summary.secrets.generated).toEqual([]);
-    expect(summary.secrets.kept).toEqual(["DB_PASSWORD", "APP_SECRET", "DEMO_PORT", "GREETING"]);
+    expect(summary.secrets.kept).toEqual(["DB_PASSWORD", "APP_SECRET", "DEMO_PORT", "GREETING", "DEMO_HOST"]);
     expect(serverEnv()).toEqual(secrets);
     expect(onServer(`cat ${app}/data/user-upload.txt`)).toBe("precious\n");
     expect(onServer(`test -e ${app}/web/site/extra.txt && echo present || echo gone`).trim()).toBe("gone");
