@@ -82,6 +82,7 @@ const inspected = {
     },
   },
   NetworkSettings: { Networks: { shop_default: { IPAddress: "172.18.0.3" }, shop_back: { IPAddress: "" } } },
+  HostConfig: { PortBindings: { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "18080" }], "53/udp": [{ HostIp: "", HostPort: "5353" }] } },
 };
 
 describe("parseInspect", () => {
@@ -107,6 +108,7 @@ describe("parseInspect", () => {
           { service: "migrate", condition: "service_completed_successfully" },
           { service: "cache", condition: "service_started" },
         ],
+        published: [{ hostPort: 18080, containerPort: 8080 }],
       },
       tty: false,
       stopTimeoutSeconds: 3,
