@@ -156,6 +156,8 @@ export function proxyReport(result) {
   return [
     "## Runtime proxy",
     "",
+    `Run ${new Date().toISOString()} on this machine (\`npm run bench -- --only proxy\` replaces this section alone).`,
+    "",
     `The fixture app (test/fixtures/proxy-app) deployed by deploy-vps, the proxy installed by \`proxy install\` (in its container, host network), nginx 1.22 on loopback (one worker, kept-alive upstream connections). Direct = the app container's own address, as the proxy reaches it. Warm: \`wrk --latency -c 50 -t 2 -d ${result.seconds}s\` on its 3-byte \`/\`, after a 3 s unrecorded warm-up each, each path ${result.rounds} times in alternation, medians. Added = p99 minus direct's p99. Cold: \`proxy sleep\`, then one blocking request straight to the proxy: first byte minus the app's own start-to-ready time (its process start to listen, from \`/boot\`), so the containers' own start counts as overhead; ${result.cold.length} runs, p50. Memory: RSS of the daemon's node process, idle (before any load), then after the runs with ${t.websockets.toLocaleString("en")} websockets open through it.`,
     "",
     "| path | p50 | p99 | p99 added over direct | requests/s | errors |",
