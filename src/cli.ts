@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { deploy } from "./cli/deploy.js";
 import { fixCompose } from "./cli/fix-compose.js";
@@ -10,8 +10,8 @@ import { registerInit } from "./init/command.js";
 import { registerProxy } from "./cli/proxy.js";
 import { type Flags, loadSettings } from "./config/settings.js";
 import { DeployError, ExitCode, InputError } from "./errors.js";
+import { VERSION } from "./version.js";
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
 const collect = (value: string, previous: string[]) => [...previous, value];
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 
@@ -72,7 +72,7 @@ const EXIT_CODES = "Exit codes: 0 ok, 1 failed (network, SSH, server, Docker), 2
 export function program(): Command {
   const root = new Command("deploy-vps")
     .description("Ship a docker-compose project to your own VPS over SSH, in one command.")
-    .version(version, "-V, --version")
+    .version(VERSION, "-V, --version")
     .showSuggestionAfterError(true);
   const settingsOf = (dir: string | undefined, flags: Flags) => loadSettings(dir ?? ".", flags, process.env);
   const run = (work: Promise<number>) =>

@@ -134,18 +134,16 @@ export class Runtime {
   private async onEvent(event: ContainerEvent): Promise<void> {
     if (!event.labels["com.docker.compose.project"] && !this.containers.has(event.id)) return;
     if (event.action === "destroy") this.containers.delete(event.id);
-    else {
-      const facts = await this.engine.inspectContainer(event.id);
-      if (facts) this.containers.set(event.id, facts);
-      else this.containers.delete(event.id);
-    }
+    else await this.refresh(event.id);
     if (ROUTE_ACTIONS.has(event.action)) this.rebuildSoon();
     else this.observeAll();
   }
 
+  /** A container's facts read anew; one gone since is forgotten. */
   private async refresh(id: string): Promise<void> {
     const facts = await this.engine.inspectContainer(id);
     if (facts) this.containers.set(id, facts);
+    else this.containers.delete(id);
   }
 
   private rebuildSoon(): void {

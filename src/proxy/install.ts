@@ -4,7 +4,6 @@
  * own pipeline on a folder holding that compose file and the bundled daemon.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join, posix } from "node:path";
@@ -14,6 +13,7 @@ import { runDeploy } from "../deploy/pipeline.js";
 import { deploySummary } from "../deploy/report.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { remoteScript } from "../remote/script.js";
+import { VERSION } from "../version.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath } from "../ssh/quote.js";
 import { parseProxyConfig } from "./config-file.js";
@@ -130,8 +130,6 @@ function daemonArgs(home: string, options: DaemonOptions): string[] {
     DEFAULT_DOCKER_SOCKET,
   ];
 }
-
-const { version: PACKAGE_VERSION } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
 
 /** Compose interpolates `$` in every value: a path holding one stays a path. */
 const literal = (value: string) => value.replaceAll("$", () => "$$");
@@ -291,7 +289,7 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
       image: options.image,
       facts: { ...facts, dockerGid: facts.dockerGid },
       bundleHash: createHash("sha256").update(bundle).digest("hex"),
-      version: PACKAGE_VERSION,
+      version: VERSION,
     });
     await writeFile(join(folder, "compose.yaml"), compose);
     const report = await runDeploy(
