@@ -143,7 +143,10 @@ export function registerProxy(
           return withProxyHost(flags, async ({ settings, remote, facts }) => {
             const host = settings.host ?? "";
             const outcome = await installProxy(remote, settings, facts, options);
-            if (outcome.way === "compose" && outcome.status === "unhealthy") return ExitCode.unhealthy;
+            if (outcome.way === "compose" && outcome.status === "unhealthy") {
+              process.stderr.write(`${outcome.summary}\nThe proxy's daemon is not running on ${host}: its container fails (is --image a Node 20 image?).\n`);
+              return ExitCode.unhealthy;
+            }
             const doc = await awaitDaemon(remote, host, facts);
             const how = outcome.way === "systemd" ? "as the systemd user unit deploy-vps-proxy.service" : outcome.unchanged ? "unchanged" : "in container deploy-vps-proxy";
             print(`Proxy installed on ${host} (${how}), listening on ${options.listen.host}:${options.listen.port}.`);

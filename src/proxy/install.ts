@@ -10,7 +10,7 @@ import { extname, join, posix } from "node:path";
 import { stringify } from "yaml";
 import type { Settings } from "../config/settings.js";
 import { runDeploy } from "../deploy/pipeline.js";
-import { deploySummary } from "../deploy/report.js";
+import { deploySummary, humanSummary } from "../deploy/report.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { remoteScript } from "../remote/script.js";
 import { VERSION } from "../version.js";
@@ -252,7 +252,11 @@ export interface InstallOptions extends Omit<DaemonOptions, "config"> {
 }
 
 /** What the install did, for the summary line. */
-export type InstallOutcome = { way: "compose"; unchanged: boolean; status: "deployed" | "unhealthy" } | { way: "systemd" };
+export type InstallOutcome =
+  | { way: "compose"; unchanged: boolean; status: "deployed" }
+  /** The daemon's container crash-loops or exited: the deploy's summary, its logs included. */
+  | { way: "compose"; status: "unhealthy"; summary: string }
+  | { way: "systemd" };
 
 /**
  * Installs or upgrades the daemon on the server `remote` is connected to (settings: how the
@@ -296,8 +300,8 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
       { ...settings, projectDir: folder, folderName: PROXY_PROJECT, path: PROXY_APP_PATH, name: PROXY_PROJECT, files: [], exclude: [], dryRun: false, json: false },
       {},
     );
-    const summary = deploySummary(report);
-    return { way: "compose", unchanged: report.unchanged === true, status: summary.status === "unhealthy" ? "unhealthy" : "deployed" };
+    if (deploySummary(report).status === "unhealthy") return { way: "compose", status: "unhealthy", summary: humanSummary(report, false) };
+    return { way: "compose", unchanged: report.unchanged === true, status: "deployed" };
   } finally {
     await rm(parent, { recursive: true, force: true });
   }

@@ -106,13 +106,20 @@ describe("proxy install", () => {
     expect(run.stderr).toBe("deploy-vps: the proxy is not installed on 127.0.0.1 (deploy-vps proxy install -H 127.0.0.1).\n");
   });
 
+  it("an image without Node: compose cannot start the daemon, exit 1 with Docker's reason", async () => {
+    installed = true;
+    const run = await runCli(["proxy", "install", "--image", "local/busybox:latest", "--listen", listen, "--admin", admin]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^deploy-vps: docker compose failed on 127\.0\.0\.1 .*"node": executable file not found/m);
+  });
+
   const config = join(local, "seed-config.json");
   writeFileSync(config, '{ "services": [ { "name": "docs", "port": 3001, "timeout": 1800000, "mode": "blocking", "hosts": ["docs.example.com"] } ], "monitorUserAgents": [] }\n');
 
   it("installs the daemon as the deploy user, on the host's network, healthy, and shows its status", async () => {
-    installed = true;
     const run = await runCli(["proxy", "install", "--image", "local/node:20", "--config", config, "--listen", listen, "--admin", admin]);
-    expect(run.stderr).toContain("Upload: 2 files (full upload: first deploy)");
+    // The failed install above left release one: only the compose file changed since.
+    expect(run.stderr).toMatch(/Upload: 1 changed, 0 deleted, 1 unchanged/);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Proxy installed on 127.0.0.1 (in container ${PROJECT}), listening on ${listen}.`);
     expect(run.stdout).toMatch(/Runtime proxy on 127\.0\.0\.1: \d+ services?/);
@@ -162,6 +169,7 @@ describe("proxy install", () => {
     onServer(`echo kept > ${STATE}/marker`);
     const newAdmin = `127.0.0.1:${await freePort()}`;
     const run = await runCli(["proxy", "install", "--image", "local/node:20", "--listen", listen, "--admin", newAdmin]);
+    expect(run.stderr.split("\n").filter((line) => line.startsWith("deploy-vps:"))).toEqual([]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/Upload: 1 changed, 0 deleted, 1 unchanged/);
     expect(inspect("{{.Id}}")).not.toBe(before);
