@@ -90,12 +90,10 @@ export function probeCommand(test: string[]): string[] | undefined {
 /** Runs `work` on every item, at most `limit` at a time, keeping the order. */
 async function mapBounded<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item as it frees up.
+  const queue = items.entries();
   const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
+    for (const [index, item] of queue) results[index] = await work(item);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;

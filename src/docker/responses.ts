@@ -114,11 +114,21 @@ const WORKING_DIR = "com.docker.compose.project.working_dir";
 const ONEOFF = "com.docker.compose.oneoff";
 const DEPENDS_ON = "com.docker.compose.depends_on";
 
-const HEALTH: readonly string[] = ["starting", "healthy", "unhealthy"] satisfies NonNullable<ContainerFacts["health"]>[];
+type Health = NonNullable<ContainerFacts["health"]>;
+const HEALTH: readonly string[] = ["starting", "healthy", "unhealthy"] satisfies Health[];
 const CONDITIONS: readonly string[] = ["service_started", "service_healthy", "service_completed_successfully"] satisfies Dependency["condition"][];
 
-function health(status: string | undefined): ContainerFacts["health"] {
-  return status !== undefined && HEALTH.includes(status) ? (status as ContainerFacts["health"]) : undefined;
+function isHealth(status: string | undefined): status is Health {
+  return status !== undefined && HEALTH.includes(status);
+}
+
+function isCondition(condition: string): condition is Dependency["condition"] {
+  return CONDITIONS.includes(condition);
+}
+
+/** Docker's health, when there is one ("none" and absent alike are no health). */
+function health(status: string | undefined): Health | undefined {
+  return isHealth(status) ? status : undefined;
 }
 
 /**
@@ -133,10 +143,10 @@ export function parseDependsOn(label: string | undefined, where: string): Depend
     .filter((entry) => entry.trim() !== "")
     .map((entry) => {
       const [service = "", condition = ""] = entry.trim().split(":");
-      if (service === "" || !CONDITIONS.includes(condition)) {
+      if (service === "" || !isCondition(condition)) {
         throw new AnswerShapeError(`${where} label ${DEPENDS_ON} has '${entry}', not service:condition[:restart]`);
       }
-      return { service, condition: condition as Dependency["condition"] };
+      return { service, condition };
     });
 }
 
@@ -276,7 +286,7 @@ export interface ContainerEvent {
   id: string;
   /** "start", "die", "health_status"... ("health_status: healthy" is split into action and health). */
   action: string;
-  health?: "starting" | "healthy" | "unhealthy";
+  health?: Health;
   /** On `die`. */
   exitCode?: number;
   /** Milliseconds since the epoch. */

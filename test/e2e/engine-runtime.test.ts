@@ -135,14 +135,13 @@ describe("the Engine API for the runtime daemon (local socket)", () => {
   });
 
   afterAll(() => {
-    for (const name of [web, pulse, raw]) {
+    for (const args of [["rm", "-f", web, pulse, raw], ["network", "rm", network]]) {
       try {
-        docker("rm", "-f", name);
+        docker(...args);
       } catch {
-        // never created
+        // some were never created (a failed beforeAll): the others are still removed
       }
     }
-    docker("network", "rm", network);
   });
 
   it("negotiates the engine's own API version, capped at the newest these calls know", async () => {

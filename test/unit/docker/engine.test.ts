@@ -222,6 +222,24 @@ describe("the runtime daemon's calls", () => {
     await expect(engine.inspectContainer("other")).rejects.toThrow("answered GET /v1.41/containers/other/json with 500: boom");
   });
 
+  it("inspects every compose container in list order, leaving out one removed meanwhile", async () => {
+    const ids = ["c1", "c2", "gone", "c4", "c5", "c6", "c7", "c8", "c9", "c10"];
+    const { engine, seen } = await engineRouting(({ path }, socket) => {
+      if (path === "/version") return json(200, { Version: "x", ApiVersion: "1.41" });
+      if (path.startsWith("/v1.41/containers/json?")) return json(200, ids.map((id) => ({ ...container, Id: id })));
+      const id = /containers\/([^/]+)\/json/.exec(path)?.[1] ?? "";
+      if (id === "gone") return json(404, { message: "No such container" });
+      // Later ones answer first: the order kept is the list's.
+      setTimeout(() => socket.end(json(200, { ...inspectAnswer(), Id: id })), 50 - ids.indexOf(id) * 5);
+      return undefined;
+    });
+    const facts = await engine.composeContainers();
+    expect(facts.map((fact) => fact.id)).toEqual(ids.filter((id) => id !== "gone"));
+    const listed = new URL(`http://docker${seen[1]?.path ?? ""}`);
+    expect(JSON.parse(listed.searchParams.get("filters") ?? "")).toEqual({ label: ["com.docker.compose.project"] });
+    expect(listed.searchParams.get("all")).toBe("1");
+  });
+
   it("starts and stops: 204 and 304 alike", async () => {
     const statuses = [204, 304, 204, 304];
     const { engine, seen } = await engineRouting(({ path }) =>
