@@ -30,7 +30,8 @@ apt_install() {
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
-apt_install docker.io docker-compose openssh-server busybox-static iproute2 rsync nginx wrk
+# chromium: the waiting pages are tested in a real browser (driven by playwright-core, which never downloads one).
+apt_install docker.io docker-compose openssh-server busybox-static iproute2 rsync nginx wrk chromium
 
 # Compose v2 as a CLI plugin, from Debian 13's archive (Debian 12 ships only v1).
 PLUGIN=/usr/libexec/docker/cli-plugins/docker-compose
