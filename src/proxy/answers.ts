@@ -4,6 +4,8 @@ import type { Route, UnitState } from "./model.js";
 export const RESERVED_PREFIX = "/__deploy-vps/";
 /** The status of the unit the Host names: what async mode's `Location` and `healthCheckUrl` point at. */
 export const STATUS_PATH = `${RESERVED_PREFIX}status`;
+/** The waiting page's live progress (Server-Sent Events) for the unit the Host names. */
+export const EVENTS_PATH = `${RESERVED_PREFIX}events`;
 
 /** An answer the daemon gives itself instead of forwarding. */
 export interface Answer {
@@ -17,7 +19,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
 const NO_STORE = { "cache-control": "no-store" };
 
 /** Whole seconds, at least 1: Retry-After takes no fraction, and 0 would invite a tight loop. */
-function retrySeconds(estimateSeconds: number): number {
+export function retrySeconds(estimateSeconds: number): number {
   return Number.isFinite(estimateSeconds) ? Math.max(1, Math.ceil(estimateSeconds)) : 1;
 }
 

@@ -11,10 +11,12 @@ import { estimateSeconds, rememberStart } from "./estimate.js";
 import { idleLeftSeconds, idleVerdict } from "./idle.js";
 import type { ProxyMetrics, UnitGauges } from "./metrics.js";
 import type { ContainerFacts, DisabledRoute, Route } from "./model.js";
+import { advance, failureSentence, initialProgress, type Phase, type ProgressLine, type ProgressSnapshot, progressMessage } from "./progress.js";
 import { buildRouteTable, type RouteTable } from "./routes.js";
 import { startPlan } from "./start-plan.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
 import type { ServiceStatus, StatusDocument, WakePlan } from "./status.js";
+import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
 import { startUnit, stopUnit } from "./wake.js";
 
@@ -35,6 +37,11 @@ export interface Unit {
   memoryBytes: number | null;
   idleTimer?: NodeJS.Timeout;
   starting?: AbortController;
+  /** The last start's containers, each as far as it got: what the waiting page shows. */
+  progress: ProgressLine[];
+  /** When the last start began, and when the unit was last seen ready (the waiting page's switch). */
+  startBegunAt: number | null;
+  readyAt: number | null;
 }
 
 export interface RuntimeOptions {
@@ -75,10 +82,13 @@ export class Runtime {
   private memoryTimer?: NodeJS.Timeout;
   private synced!: Promise<void>;
   private markSynced!: () => void;
+  /** The waiting pages' themes: built in, or from the config's themes folder. */
+  readonly themes: ThemeBook;
 
   constructor(private readonly options: RuntimeOptions) {
     this.writer = new StateWriter(join(options.stateDir, "state.json"));
     this.changes.setMaxListeners(0);
+    this.themes = new ThemeBook({ log: options.log });
   }
 
   private get engine(): Engine {
@@ -175,6 +185,9 @@ export class Runtime {
         startsMs: saved?.startsMs ?? [],
         lastStartMs: saved?.startsMs.at(-1) ?? null,
         memoryBytes: saved?.memoryBytes ?? null,
+        progress: [],
+        startBegunAt: null,
+        readyAt: resumed.unit.state === "ready" ? now : null,
       };
       this.units.set(route.name, unit);
       this.log.info("routing", { service: route.name, hosts: route.hosts, mode: route.mode, state: unit.status.state });
@@ -251,6 +264,7 @@ export class Runtime {
     const before = unit.status.state;
     const { unit: status, effects } = step(unit.status, event, Date.now());
     unit.status = status;
+    if (status.state === "ready" && before !== "ready") unit.readyAt = Date.now();
     for (const effect of effects) this.apply(unit, effect);
     if (status.state !== before) this.log.info("state", { service: name, from: before, to: status.state, event: event.type });
     this.scheduleIdle(unit);
@@ -303,9 +317,16 @@ export class Runtime {
     unit.starting = controller;
     this.log.info("starting", { service: name, containers: containers.map((c) => c.name) });
     const routed = new Set(this.routedContainers(unit.route).map((c) => c.id));
+    unit.progress = initialProgress(startLevels(containers), unit.route.project);
+    unit.startBegunAt = Date.now();
+    const onPhase = (id: string, phase: Phase) => {
+      if (controller.signal.aborted) return;
+      unit.progress = advance(unit.progress, id, phase);
+      this.changes.emit("change", name);
+    };
     startUnit(
       this.engine,
-      { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id) },
+      { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id), onPhase },
       (id) => this.containers.get(id),
     ).then(
       (result) => {
@@ -418,10 +439,33 @@ export class Runtime {
     return estimateSeconds(unit.startsMs, unit.route.estimateMs);
   }
 
+  /** What the waiting page shows of a unit now. */
+  progress(unit: Unit): ProgressSnapshot {
+    const { state, lastFailure } = unit.status;
+    const lines = unit.progress;
+    return {
+      state,
+      elapsedMs: state === "starting" && unit.startBegunAt !== null ? Date.now() - unit.startBegunAt : 0,
+      estimateMs: Math.round(this.estimate(unit) * 1000),
+      message: progressMessage(state, lines),
+      containers: lines.map(({ name, phase }) => ({ name, phase })),
+      ...(state === "failed" && lastFailure ? { failure: failureSentence(lastFailure, lines) } : {}),
+    };
+  }
+
+  /** Calls `listener` on every change of this unit (its state, a container's progress) until the returned function is called. */
+  watch(unit: Unit, listener: () => void): () => void {
+    const name = unit.route.name;
+    const onChange = (changed: string) => {
+      if (changed === name) listener();
+    };
+    this.changes.on("change", onChange);
+    return () => this.changes.off("change", onChange);
+  }
+
   wakePlan(route: Route): WakePlan {
     const containers = this.projectContainers(route.project);
-    const plan = startPlan(containers);
-    const levels = "cycle" in plan ? [containers] : plan.levels.map((level) => level.map((step) => step.container));
+    const levels = startLevels(containers);
     return {
       name: route.name,
       project: route.project,
@@ -495,12 +539,16 @@ export class Runtime {
       text = await readFile(file, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.configError = `${file}: ${(error as Error).message}`;
-      else this.config = undefined;
+      else {
+        this.config = undefined;
+        this.themes.setCustomFolder(undefined);
+      }
       return;
     }
     try {
       this.config = parseProxyConfig(text, file);
       this.configError = null;
+      this.themes.setCustomFolder(this.config.themesFolder);
       this.log.info("config loaded", { file, entries: this.config.entries.length });
     } catch (error) {
       this.configError = error instanceof Error ? error.message : String(error);
@@ -555,6 +603,12 @@ export class Runtime {
     }, delay);
     this.saveTimer.unref();
   }
+}
+
+/** Containers in start order, level by level (one level when depends_on has a cycle: the start reports it). */
+function startLevels(containers: ContainerFacts[]): ContainerFacts[][] {
+  const plan = startPlan(containers);
+  return "cycle" in plan ? [containers] : plan.levels.map((level) => level.map((step) => step.container));
 }
 
 function sourceText(route: Route | DisabledRoute): string {

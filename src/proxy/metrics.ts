@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { UnitState } from "./model.js";
 
 /** What a proxied request came to, for `deploy_vps_proxy_requests_total`. */
-export type RequestOutcome = "forwarded" | "held" | "accepted" | "asleep" | "failed" | "not_found" | "status";
+export type RequestOutcome = "forwarded" | "held" | "accepted" | "asleep" | "failed" | "not_found" | "status" | "waiting_page" | "events";
 
 export interface UnitGauges {
   state: UnitState;

@@ -1,14 +1,30 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { type Answer, asleep, asyncAccepted, notFound, problem, STATUS_PATH, unitStatus } from "./answers.js";
+import {
+  type Answer,
+  asleep,
+  asyncAccepted,
+  EVENT_STREAM_HEADERS,
+  EVENTS_PATH,
+  notFound,
+  problem,
+  retrySeconds,
+  STATUS_PATH,
+  unitStatus,
+  waitingPage,
+} from "./answers.js";
 import { classifyClient, type ClientKind } from "./clients.js";
 import type { Runtime, StartOutcome, Unit } from "./daemon.js";
 import type { Forwarder } from "./forward.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Route } from "./model.js";
+import { sseEvent } from "./progress.js";
+import { renderWaitingPage } from "./waiting-page.js";
 
 /** User agents repeat: their verdict is kept, up to this many. */
 const KNOWN_AGENTS = 500;
+/** A comment on an idle event stream, so that nginx and other proxies on the way keep it open. */
+const KEEPALIVE_MS = 15_000;
 
 /** Loopback peers are the host's nginx: their X-Forwarded-* and X-Service-Name are believed. */
 function fromLoopback(req: IncomingMessage): boolean {
@@ -75,6 +91,10 @@ export class Traffic {
       return;
     }
     const client = this.client(req);
+    if (req.url?.startsWith(EVENTS_PATH)) {
+      this.events(unit, res, client);
+      return;
+    }
     if (unit.status.state === "ready") {
       this.forward(unit, req, res, client);
       return;
@@ -84,16 +104,70 @@ export class Traffic {
       send(res, asleep(route, this.runtime.estimate(unit)));
       return;
     }
-    // dynamic's waiting page is its own issue: until then it answers as async does.
-    if (route.mode === "blocking" || (route.mode === "dynamic" && req.method !== "GET" && req.method !== "HEAD")) {
-      this.metrics?.request(route.name, "held");
-      void this.runtime.whenReady(unit).then((outcome) => this.afterWait(unit, outcome, req, res, client));
+    if (route.mode === "async") {
+      this.runtime.wakeInBackground(unit);
+      this.metrics?.request(route.name, "accepted");
+      send(res, asyncAccepted(route, this.runtime.estimate(unit), STATUS_PATH));
       return;
     }
-    this.runtime.wakeInBackground(unit);
-    this.metrics?.request(route.name, "accepted");
-    send(res, asyncAccepted(route, this.runtime.estimate(unit), STATUS_PATH));
+    // Only a browser's page load gets the waiting page: a form's POST, an API call or a script's fetch is held, never lost.
+    if (route.mode === "dynamic" && client.wantsHtml && (req.method === "GET" || req.method === "HEAD")) {
+      this.runtime.wakeInBackground(unit);
+      this.metrics?.request(route.name, "waiting_page");
+      void this.waitingPage(unit, res).catch(() => send(res, problem(503, "Service Unavailable", "The site is starting; reload in a moment.")));
+      return;
+    }
+    this.metrics?.request(route.name, "held");
+    void this.runtime.whenReady(unit).then((outcome) => this.afterWait(unit, outcome, req, res, client));
   };
+
+  private async waitingPage(unit: Unit, res: ServerResponse): Promise<void> {
+    const { route } = unit;
+    const [template, live] = await Promise.all([this.runtime.themes.template(route.theme), this.runtime.themes.live()]);
+    const now = this.runtime.progress(unit);
+    const retryAfter = retrySeconds(now.estimateMs / 1000);
+    const html = renderWaitingPage(template, live, {
+      serviceName: route.displayName ?? route.name,
+      estimatedSeconds: Math.round(now.estimateMs / 1000),
+      elapsedSeconds: Math.floor(now.elapsedMs / 1000),
+      retryAfterSeconds: retryAfter,
+      message: now.message,
+      progress: now.containers,
+      eventsUrl: EVENTS_PATH,
+    });
+    if (!res.destroyed) send(res, waitingPage(html, retryAfter));
+  }
+
+  /**
+   * The waiting page's live progress: a snapshot now and at every change, then `ready` (the page
+   * loads the site) or `failed`, and the stream ends. Its client never counts as activity.
+   */
+  private events(unit: Unit, res: ServerResponse, client: ClientKind): void {
+    this.metrics?.request(unit.route.name, "events");
+    res.writeHead(200, EVENT_STREAM_HEADERS);
+    res.write("retry: 1000\n\n");
+    let open = true;
+    const close = (last?: string) => {
+      if (!open) return;
+      open = false;
+      clearInterval(keepalive);
+      unwatch();
+      if (last !== undefined) res.end(last);
+    };
+    const push = () => {
+      if (!open) return;
+      const snapshot = this.runtime.progress(unit);
+      res.write(sseEvent("progress", snapshot));
+      if (snapshot.state === "ready") close(sseEvent("ready", { readyAt: unit.readyAt }));
+      else if (snapshot.state === "failed") close(sseEvent("failed", { message: snapshot.failure ?? "The site could not be started." }));
+    };
+    const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
+    const unwatch = this.runtime.watch(unit, push);
+    res.on("close", () => close());
+    push();
+    // A page restored from history finds its unit asleep again; a failed one waits for the page's retry button.
+    if (open && !client.monitor && unit.status.state === "sleeping") this.runtime.wakeInBackground(unit);
+  }
 
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const route = this.route(req);

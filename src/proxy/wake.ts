@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import type { Engine } from "../docker/engine.js";
 import type { ContainerFacts } from "./model.js";
+import type { Phase } from "./progress.js";
 import { type Awaited, type StartPlan, startPlan, stopLevels } from "./start-plan.js";
 import type { Failure } from "./unit-state.js";
 
@@ -20,6 +21,8 @@ export interface StartWork {
   signal: AbortSignal;
   /** Reads a container's facts anew: right after its start, rather than when its event arrives. */
   refresh(id: string): Promise<void>;
+  /** Each container's progress as it goes, for the waiting page. */
+  onPhase(id: string, phase: Phase): void;
 }
 
 export type StartResult = { ok: true; ms: number } | { ok: false; failure: Failure };
@@ -56,15 +59,20 @@ export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsO
           if (now.state === "running" || now.state === "restarting") return;
           startedHere.push(container);
           previousRun.set(container.id, now.startedAt);
+          work.onPhase(container.id, "starting");
           await engine.startContainer(container.id);
           await work.refresh(container.id);
         }),
       );
       const results = await Promise.all(
-        level.map(({ container }) => waitFor(engine, work, container, until.get(container.id) ?? "started", (id) => {
-          const facts = factsOf(id);
-          return facts && previousRun.get(id) === facts.startedAt && facts.state !== "running" ? { ...facts, state: "created" } : facts;
-        }, deadline)),
+        level.map(async ({ container }) => {
+          const failure = await waitFor(engine, work, container, until.get(container.id) ?? "started", (id) => {
+            const facts = factsOf(id);
+            return facts && previousRun.get(id) === facts.startedAt && facts.state !== "running" ? { ...facts, state: "created" } : facts;
+          }, deadline);
+          work.onPhase(container.id, failure ? "failed" : "ready");
+          return failure;
+        }),
       );
       const failure = results.find((result): result is Failure => result !== undefined);
       if (failure) {

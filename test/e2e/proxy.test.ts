@@ -267,13 +267,16 @@ describe("through the proxy", () => {
     expect(status.body).toContain(stacks.async);
   });
 
-  it("dynamic: answers as async until its page exists, and never HTML to an API client", async () => {
-    const api = await via(host("dynamic"), "/", { headers: { accept: "application/json" } });
-    expect(api.status).toBe(202);
-    expect(api.headers["content-type"]).toMatch(/^application\/json/);
-    expect(api.body).not.toMatch(/<html/i);
-    const browser = await via(host("dynamic"), "/", { headers: { accept: "text/html" } });
-    expect(browser.status).toBe(202);
+  it("dynamic: a browser's page load gets the waiting page at once; an API client is held and gets the app's answer, never HTML", async () => {
+    const browser = await via(host("dynamic"), "/", { headers: { accept: "text/html,application/xhtml+xml" } });
+    expect(browser.status).toBe(503);
+    expect(browser.headers["content-type"]).toMatch(/^text\/html/);
+    expect(browser.headers["cache-control"]).toBe("no-store");
+    expect(Number(browser.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    const api = await via(host("dynamic"), "/hello", { headers: { accept: "application/json" } });
+    expect(api.status).toBe(200);
+    expect(api.headers["content-type"]).not.toMatch(/html/);
+    expect(JSON.parse(api.body)).toMatchObject({ hello: "world" });
     await waitForService(stacks.dynamic, "ready", 20_000);
   });
 
