@@ -71,6 +71,40 @@ export function asleep(_route: Route, estimateSeconds: number): Answer {
   return { ...answer, headers: { ...answer.headers, "retry-after": String(seconds) } };
 }
 
+/**
+ * What a waiting page may load: nothing but itself. Its style and script are inline, the stream
+ * is on its own origin; a theme that reaches for a font or a script elsewhere shows at once.
+ */
+export const WAITING_PAGE_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'";
+
+/**
+ * Dynamic mode's answer to a browser while the unit starts: the rendered page, as a 503 with
+ * Retry-After so that a crawler or a monitor reads "come back later", never a page to keep.
+ */
+export function waitingPage(html: string, seconds: number): Answer {
+  return {
+    status: 503,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      ...NO_STORE,
+      "retry-after": String(retrySeconds(seconds)),
+      "x-content-type-options": "nosniff",
+      "content-security-policy": WAITING_PAGE_POLICY,
+    },
+    body: html,
+  };
+}
+
+/** `/__deploy-vps/events`: a stream of the moment, that no cache or proxy buffer may hold back. */
+export const eventStreamHeaders: Readonly<Record<string, string>> = {
+  "content-type": "text/event-stream; charset=utf-8",
+  ...NO_STORE,
+  // nginx buffers a proxied answer by default: an event would reach the page late, in bursts.
+  "x-accel-buffering": "no",
+  "x-content-type-options": "nosniff",
+};
+
 /** What the status URL adds to the state. */
 export interface StatusFigures {
   /** The learned start estimate; shown while a start is ahead or under way. */

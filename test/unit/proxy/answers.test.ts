@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asleep, asyncAccepted, notFound, problem, RESERVED_PREFIX, STATUS_PATH, unitStatus } from "../../../src/proxy/answers.js";
+import { asleep, asyncAccepted, eventStreamHeaders, notFound, problem, RESERVED_PREFIX, STATUS_PATH, unitStatus, waitingPage } from "../../../src/proxy/answers.js";
 import type { Route } from "../../../src/proxy/model.js";
 
 const ROUTE: Route = {
@@ -102,6 +102,41 @@ describe("unitStatus", () => {
 
   it("says failed or disabled without the reason, which is for proxy status", () => {
     expect(body(unitStatus(ROUTE, "failed", { estimateSeconds: 8 }))).toEqual({ service: "whisperx", state: "failed", ready: false });
+  });
+});
+
+describe("waitingPage", () => {
+  it("answers the page as a 503 to come back to, never stored, that may load nothing but itself", () => {
+    const answer = waitingPage("<p>page</p>", 12);
+    expect(answer).toEqual({
+      status: 503,
+      headers: {
+        "content-type": "text/html; charset=utf-8",
+        "cache-control": "no-store",
+        "retry-after": "12",
+        "x-content-type-options": "nosniff",
+        "content-security-policy":
+          "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'",
+      },
+      body: "<p>page</p>",
+    });
+  });
+
+  it("gives Retry-After in whole seconds, at least 1", () => {
+    expect(waitingPage("", 4.2).headers["retry-after"]).toBe("5");
+    expect(waitingPage("", 0).headers["retry-after"]).toBe("1");
+    expect(waitingPage("", Number.NaN).headers["retry-after"]).toBe("1");
+  });
+});
+
+describe("eventStreamHeaders", () => {
+  it("makes the stream an unbuffered, unstored event stream", () => {
+    expect(eventStreamHeaders).toEqual({
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      "x-accel-buffering": "no",
+      "x-content-type-options": "nosniff",
+    });
   });
 });
 
