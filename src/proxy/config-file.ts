@@ -1,3 +1,4 @@
+import { dirname, isAbsolute, join } from "node:path";
 import { isMap, isNode, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
 import { atPosition, InputError } from "../errors.js";
 import { parseDuration, parseIdle } from "./durations.js";
@@ -6,16 +7,19 @@ import {
   DEFAULT_START_TIMEOUT_MS,
   isMode,
   isThemeName,
-  normaliseTheme,
+  MAX_DISPLAY_NAME,
+  parseDisplayName,
   parseHosts,
   quoteValue,
+  THEME_NAME_RULE,
 } from "./labels.js";
 import { type Mode, MODES } from "./model.js";
 
 /**
  * The config file for stacks the user will not relabel: the seed's own config.json as it is
- * (`services[]` with name, port, timeout, mode or `async: true`, themeName, composeDir; other keys
- * ignored), plus `hosts`, `idle`, `startTimeout` and `estimate` per entry. JSON or YAML.
+ * (`services[]` with name, port, timeout, mode or `async: true`, themeName, displayName,
+ * composeDir; other keys ignored), plus `hosts`, `idle`, `startTimeout` and `estimate` per entry,
+ * and a top-level `themesFolder` for custom waiting pages. JSON or YAML.
  */
 export interface ConfigEntry {
   name: string;
@@ -23,7 +27,9 @@ export interface ConfigEntry {
   port: number;
   idleMs: number | null;
   mode: Mode;
+  /** As written: a custom theme's name or a built-in's. */
   theme?: string;
+  displayName?: string;
   /** Without trailing slashes. */
   composeDir?: string;
   hosts: string[];
@@ -38,6 +44,8 @@ export interface ProxyConfig {
   file: string;
   entries: ConfigEntry[];
   monitorUserAgents: string[];
+  /** Where custom themes are (`NAME.html`): absolute, a relative one taken from the config file's folder. */
+  themesFolder?: string;
 }
 
 /** `FILE:LINE:COL: what is wrong`, pointing at the value at fault. */
@@ -77,7 +85,14 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
     entries.push(reader.entry(item, entries));
   }
   const agents = present(root.get("monitorUserAgents", true));
-  return { file, entries, monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents") };
+  const themes = present(root.get("themesFolder", true));
+  const themesFolder = themes === undefined ? undefined : reader.text(themes, "themesFolder");
+  return {
+    file,
+    entries,
+    monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents"),
+    ...(themesFolder === undefined ? {} : { themesFolder: isAbsolute(themesFolder) ? themesFolder : join(dirname(file), themesFolder) }),
+  };
 }
 
 /**
@@ -136,6 +151,7 @@ class NodeReader {
     const theme =
       this.optional(item, "themeName", (node) => this.theme(node, "themeName")) ??
       this.optional(item, "theme", (node) => this.theme(node, "theme"));
+    const displayName = this.optional(item, "displayName", (node) => this.displayName(node));
     const composeDir = this.optional(item, "composeDir", (node) => this.composeDir(node));
     const hosts = this.optional(item, "hosts", (node) => this.hosts(node)) ?? [];
     const startTimeoutMs = this.optional(item, "startTimeout", (node) => this.duration(node, "startTimeout")) ?? DEFAULT_START_TIMEOUT_MS;
@@ -146,6 +162,7 @@ class NodeReader {
       idleMs,
       mode,
       ...(theme === undefined ? {} : { theme }),
+      ...(displayName === undefined ? {} : { displayName }),
       ...(composeDir === undefined ? {} : { composeDir }),
       hosts,
       startTimeoutMs,
@@ -174,7 +191,7 @@ class NodeReader {
     return isScalar(node) ? node.value : undefined;
   }
 
-  private text(node: unknown, key: string): string {
+  text(node: unknown, key: string): string {
     const value = isScalar(node) ? node.value : undefined;
     if (typeof value !== "string" || value.trim() === "") return this.fail(start(node), `${key} must be a non-empty string`);
     return value.trim();
@@ -243,9 +260,16 @@ class NodeReader {
   }
 
   private theme(node: Node, key: string): string {
-    const theme = normaliseTheme(this.text(node, key));
-    if (!isThemeName(theme)) this.fail(start(node), `${key} ${shown(node)} is not a theme name (letters, digits and hyphens)`);
+    const theme = this.text(node, key);
+    if (!isThemeName(theme)) this.fail(start(node), `${key} ${shown(node)} is not a theme name (${THEME_NAME_RULE})`);
     return theme;
+  }
+
+  private displayName(node: Node): string {
+    return (
+      parseDisplayName(this.text(node, "displayName")) ??
+      this.fail(start(node), `displayName ${shown(node)} is longer than ${MAX_DISPLAY_NAME} characters`)
+    );
   }
 
   private composeDir(node: Node): string {

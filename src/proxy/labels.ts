@@ -12,15 +12,18 @@ export const PROXY_LABELS = {
   startTimeout: "deploy-vps.proxy.start-timeout",
   estimate: "deploy-vps.proxy.estimate",
   theme: "deploy-vps.proxy.theme",
-  // Read by the next issues (waiting pages, wake chains, blue-green); accepted now so that stacks labelled for them are routed.
+  displayName: "deploy-vps.proxy.display-name",
+  // Read by the next issues (wake chains, blue-green); accepted now so that stacks labelled for them are routed.
   requires: "deploy-vps.proxy.requires",
   deploy: "deploy-vps.proxy.deploy",
   healthPath: "deploy-vps.proxy.health-path",
   drain: "deploy-vps.proxy.drain",
-  displayName: "deploy-vps.proxy.display-name",
 } as const;
 
-/** Labels that do not ask for a route on their own: a service carrying only these is no route. */
+/**
+ * Labels that do not ask for a route on their own: a service carrying only these is no route
+ * (a dependency may carry `requires`, or a display name for its progress line).
+ */
 const RESERVED_LABELS: ReadonlySet<string> = new Set([
   PROXY_LABELS.requires,
   PROXY_LABELS.deploy,
@@ -49,17 +52,30 @@ export function isHostName(host: string): boolean {
   return name.length > 0 && name.length <= MAX_HOST_LENGTH && name.split(".").every((label) => DNS_LABEL.test(label));
 }
 
-/** The seed's `hackerTerminal` is our `hacker-terminal`: theme names are kebab-case. */
+/** The seed's `hackerTerminal` (or `hacker_terminal`) is our `hacker-terminal`: built-in themes are kebab-case. */
 export function normaliseTheme(theme: string): string {
   return theme
     .trim()
     .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .replaceAll("_", "-")
     .toLowerCase();
 }
 
-/** A theme names a page shipped with the daemon: a plain name, never a path. */
+/**
+ * A theme names a built-in page or a custom theme's file (`NAME.html` in the themes folder):
+ * a plain file name, never a path (no `/`, no `.`, so never `..`).
+ */
 export function isThemeName(theme: string): boolean {
-  return /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(theme);
+  return /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(theme);
+}
+
+export const THEME_NAME_RULE = "letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme";
+
+/** What the waiting page calls a service: trimmed; undefined when empty or longer than this. */
+export const MAX_DISPLAY_NAME = 100;
+export function parseDisplayName(text: string): string | undefined {
+  const name = text.trim();
+  return name !== "" && [...name].length <= MAX_DISPLAY_NAME ? name : undefined;
 }
 
 /** Comma-separated hosts, normalised and deduplicated; `bad` lists those that are no host name. */
@@ -126,10 +142,14 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
   const startTimeoutMs = duration(PROXY_LABELS.startTimeout, DEFAULT_START_TIMEOUT_MS);
   const estimateMs = duration(PROXY_LABELS.estimate);
 
-  const themeText = value(PROXY_LABELS.theme);
-  const theme = themeText === undefined ? undefined : normaliseTheme(themeText);
-  if (themeText !== undefined && !isThemeName(theme ?? ""))
-    bad(PROXY_LABELS.theme, themeText, "is not a theme name (letters, digits and hyphens, e.g. matrix, hacker-terminal)");
+  // As written: a custom theme's file is found by the name the user gave it.
+  const theme = value(PROXY_LABELS.theme)?.trim();
+  if (theme !== undefined && !isThemeName(theme)) bad(PROXY_LABELS.theme, theme, `is not a theme name (${THEME_NAME_RULE})`);
+
+  const displayNameText = value(PROXY_LABELS.displayName);
+  const displayName = displayNameText === undefined ? undefined : parseDisplayName(displayNameText);
+  if (displayNameText !== undefined && displayName === undefined)
+    bad(PROXY_LABELS.displayName, displayNameText, `is not a display name (some text, at most ${MAX_DISPLAY_NAME} characters)`);
 
   if (container.project === undefined || container.service === undefined)
     problems.push(`container ${container.name} has ${PREFIX}* labels but is not part of a compose project`);
@@ -157,6 +177,7 @@ export function routeFromLabels(container: ContainerFacts): Route | DisabledRout
     startTimeoutMs,
     ...(estimateMs === undefined ? {} : { estimateMs }),
     ...(theme === undefined ? {} : { theme }),
+    ...(displayName === undefined ? {} : { displayName }),
     target: { kind: "container", service: container.service, port },
     source,
   };

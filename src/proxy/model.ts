@@ -36,8 +36,13 @@ export interface Route {
   startTimeoutMs: number;
   /** The `deploy-vps.proxy.estimate` label: the start estimate before any start was measured. */
   estimateMs?: number;
-  /** Waiting-page theme (dynamic mode); the seed's `themeName`, normalised. */
+  /**
+   * Waiting-page theme (dynamic mode), as written (the seed's `themeName`): a custom theme's file
+   * is looked up by it, a built-in through normaliseTheme (`hackerTerminal` is hacker-terminal).
+   */
   theme?: string;
+  /** What the waiting page calls the service; the route's name when absent. */
+  displayName?: string;
   target: Target;
   source: RouteSource;
 }

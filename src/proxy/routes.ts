@@ -155,6 +155,7 @@ function configRoute(entry: ConfigEntry, file: string, containers: readonly Cont
     startTimeoutMs: entry.startTimeoutMs,
     ...(entry.estimateMs === undefined ? {} : { estimateMs: entry.estimateMs }),
     ...(entry.theme === undefined ? {} : { theme: entry.theme }),
+    ...(entry.displayName === undefined ? {} : { displayName: entry.displayName }),
     target: { kind: "host-port", port: entry.port },
     source,
   };

@@ -46,7 +46,9 @@ describe("parseProxyConfig", () => {
     });
     expect(config.entries[1]).toMatchObject({ name: "xtts", mode: "blocking", line: 11, col: 5 });
     expect(config.entries[1]?.theme).toBeUndefined();
-    expect(config.entries.at(-1)).toMatchObject({ name: "solidarlink", theme: "hacker-terminal", composeDir: "/var/www/solidarlink" });
+    // As written: the theme book finds the built-in hacker-terminal through normaliseTheme.
+    expect(config.entries.at(-1)).toMatchObject({ name: "solidarlink", theme: "hackerTerminal", composeDir: "/var/www/solidarlink" });
+    expect(config.themesFolder).toBeUndefined();
   });
 
   it("reads the v2 seed's async: true, blocking: true, ignores keys it does not know", () => {
@@ -62,6 +64,7 @@ describe("parseProxyConfig", () => {
       "config.json",
     );
     expect(config.entries.map((entry) => entry.mode)).toEqual(["async", "blocking", "dynamic"]);
+    expect(config.entries.map((entry) => entry.displayName)).toEqual(["WhisperX API", undefined, undefined]);
     expect(config.entries[2]?.idleMs).toBe(1_800_000);
   });
 
@@ -75,7 +78,8 @@ describe("parseProxyConfig", () => {
         "    idle: never",
         "    startTimeout: 2m",
         "    estimate: 15s",
-        "    theme: ghost",
+        "    theme: my_Theme",
+        "    displayName: ' Docs <b>&</b> '",
         "    composeDir: /opt/docs///",
         "    hosts: [Docs.Example.com., '*.docs.example.com']",
         "  - name: api",
@@ -83,6 +87,7 @@ describe("parseProxyConfig", () => {
         "    idle: 90",
         "    hosts: api.example.com, api2.example.com",
         "monitorUserAgents: [MyPinger, ' Acme-Health ']",
+        "themesFolder: /srv/themes/",
         "",
       ].join("\n"),
       "config.yml",
@@ -92,7 +97,8 @@ describe("parseProxyConfig", () => {
       port: 8000,
       idleMs: null,
       mode: "async",
-      theme: "ghost",
+      theme: "my_Theme",
+      displayName: "Docs <b>&</b>",
       composeDir: "/opt/docs",
       hosts: ["docs.example.com", "*.docs.example.com"],
       startTimeoutMs: 120_000,
@@ -102,6 +108,16 @@ describe("parseProxyConfig", () => {
     });
     expect(config.entries[1]).toMatchObject({ port: 9000, idleMs: 90_000, hosts: ["api.example.com", "api2.example.com"] });
     expect(config.monitorUserAgents).toEqual(["MyPinger", "Acme-Health"]);
+    expect(config.themesFolder).toBe("/srv/themes/");
+  });
+
+  it("takes a relative themesFolder from the config file's folder", () => {
+    const folderOf = (text: string, file: string) => parseProxyConfig(text, file).themesFolder;
+    expect(folderOf('{"themesFolder": "themes"}', "/home/deploy/.config/deploy-vps-proxy/config.json")).toBe(
+      "/home/deploy/.config/deploy-vps-proxy/themes",
+    );
+    expect(folderOf("themesFolder: ../shared/pages\n", "/etc/proxy/config.yml")).toBe("/etc/shared/pages");
+    expect(folderOf("themesFolder:\n", "/etc/proxy/config.yml")).toBeUndefined();
   });
 
   it("takes an empty file or an empty list as no services", () => {
@@ -138,7 +154,10 @@ describe("parseProxyConfig", () => {
     ["port: 80\n    async: yes", "config.yml:4:12: async must be true or false"],
     ["port: 80\n    startTimeout: forever", "config.yml:4:19: startTimeout 'forever' is not a duration (e.g. 30s, 5m, 1h30m)"],
     ["port: 80\n    estimate: 0", "config.yml:4:15: estimate 0 is not a duration (e.g. 30s, 5m, 1h30m)"],
-    ["port: 80\n    themeName: ../x", "config.yml:4:16: themeName '../x' is not a theme name (letters, digits and hyphens)"],
+    ["port: 80\n    themeName: ../x", "config.yml:4:16: themeName '../x' is not a theme name (letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme)"],
+    ["port: 80\n    theme: mine.html", "config.yml:4:12: theme 'mine.html' is not a theme name (letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme)"],
+    ["port: 80\n    displayName: ''", "config.yml:4:18: displayName must be a non-empty string"],
+    [`port: 80\n    displayName: ${"x".repeat(101)}`, `config.yml:4:18: displayName '${"x".repeat(80)}...' is longer than 100 characters`],
     ["port: 80\n    theme: 3", "config.yml:4:12: theme must be a non-empty string"],
     ["port: 80\n    composeDir: opt/x", "config.yml:4:17: composeDir 'opt/x' must be an absolute path (the stack's folder on the server)"],
     ["port: 80\n    hosts: [ok.example.com, 'bad host']", "config.yml:4:12: hosts: 'bad host' is not a host name (e.g. docs.example.com, *.example.com)"],
@@ -169,6 +188,8 @@ describe("parseProxyConfig", () => {
     expect(errorOf("services: web\n")).toBe('config.yml:1:11: "services" must be a list');
     expect(errorOf("services:\n  - web\n")).toBe("config.yml:2:5: each service must be a mapping (name, port, ...)");
     expect(errorOf("monitorUserAgents: Pinger\n")).toBe("config.yml:1:20: monitorUserAgents must be a list of strings");
+    expect(errorOf("themesFolder: [a]\n")).toBe("config.yml:1:15: themesFolder must be a non-empty string");
+    expect(errorOf('{\n  "themesFolder": 3\n}', "config.json")).toBe("config.json:2:19: themesFolder must be a non-empty string");
   });
 });
 

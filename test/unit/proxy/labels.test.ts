@@ -3,6 +3,7 @@ import {
   DEFAULT_IDLE_MS,
   DEFAULT_START_TIMEOUT_MS,
   isHostName,
+  isThemeName,
   normaliseTheme,
   PROXY_LABELS,
   routeFromLabels,
@@ -59,7 +60,8 @@ describe("routeFromLabels", () => {
       [PROXY_LABELS.idle]: "1h30m",
       [PROXY_LABELS.startTimeout]: "90s",
       [PROXY_LABELS.estimate]: "12s",
-      [PROXY_LABELS.theme]: "hackerTerminal",
+      [PROXY_LABELS.theme]: " hackerTerminal ",
+      [PROXY_LABELS.displayName]: "  Docs <beta> & co  ",
     });
     expect(r).toMatchObject({
       hosts: ["docs.example.com", "*.preview.example.com"],
@@ -67,9 +69,15 @@ describe("routeFromLabels", () => {
       idleMs: 5_400_000,
       startTimeoutMs: 90_000,
       estimateMs: 12_000,
-      theme: "hacker-terminal",
+      theme: "hackerTerminal",
+      displayName: "Docs <beta> & co",
       target: { port: 3000 },
     });
+  });
+
+  it("keeps a theme name as written, for a custom theme's file", () => {
+    expect(route({ ...BASE, [PROXY_LABELS.theme]: "mon_Theme-2" }).theme).toBe("mon_Theme-2");
+    expect(route({ ...BASE, [PROXY_LABELS.displayName]: "é".repeat(100) }).displayName).toBe("é".repeat(100));
   });
 
   it("keeps a unit up with idle never", () => {
@@ -83,7 +91,6 @@ describe("routeFromLabels", () => {
       [PROXY_LABELS.deploy]: "blue-green",
       [PROXY_LABELS.healthPath]: "/up",
       [PROXY_LABELS.drain]: "30s",
-      [PROXY_LABELS.displayName]: "Docs",
     });
     expect(r.name).toBe("shop");
   });
@@ -116,7 +123,23 @@ describe("routeFromLabels", () => {
     ],
     [
       { [PROXY_LABELS.theme]: "../../etc/passwd" },
-      "label deploy-vps.proxy.theme on shop-web-1: '../../etc/passwd' is not a theme name (letters, digits and hyphens, e.g. matrix, hacker-terminal)",
+      "label deploy-vps.proxy.theme on shop-web-1: '../../etc/passwd' is not a theme name (letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme)",
+    ],
+    [
+      { [PROXY_LABELS.theme]: ".." },
+      "label deploy-vps.proxy.theme on shop-web-1: '..' is not a theme name (letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme)",
+    ],
+    [
+      { [PROXY_LABELS.theme]: "matrix.html" },
+      "label deploy-vps.proxy.theme on shop-web-1: 'matrix.html' is not a theme name (letters, digits, hyphens and underscores, e.g. matrix, hacker-terminal, myTheme)",
+    ],
+    [
+      { [PROXY_LABELS.displayName]: "   " },
+      "label deploy-vps.proxy.display-name on shop-web-1: '   ' is not a display name (some text, at most 100 characters)",
+    ],
+    [
+      { [PROXY_LABELS.displayName]: "x".repeat(101) },
+      `label deploy-vps.proxy.display-name on shop-web-1: '${"x".repeat(80)}...' is not a display name (some text, at most 100 characters)`,
     ],
     [
       { "deploy-vps.proxy.hots": "docs.example.com" },
@@ -173,11 +196,19 @@ describe("host names", () => {
   );
 });
 
-describe("normaliseTheme", () => {
-  it("makes the seed's camelCase kebab-case", () => {
+describe("theme names", () => {
+  it("normaliseTheme makes the seed's camelCase (and snake_case) kebab-case", () => {
     expect(normaliseTheme("hackerTerminal")).toBe("hacker-terminal");
+    expect(normaliseTheme("hacker_terminal")).toBe("hacker-terminal");
     expect(normaliseTheme("matrix")).toBe("matrix");
     expect(normaliseTheme(" Ghost ")).toBe("ghost");
+  });
+
+  it.each(["matrix", "hackerTerminal", "mon_theme", "Theme-2", "a", "x".repeat(64)])("accepts %j", (name) => {
+    expect(isThemeName(name)).toBe(true);
+  });
+  it.each(["", "..", ".", "a/b", "../x", "a.html", "-x", "_x", "a b", "a\\b", "x".repeat(65), "thème"])("refuses %j", (name) => {
+    expect(isThemeName(name)).toBe(false);
   });
 });
 

@@ -86,6 +86,15 @@ describe("buildRouteTable: the config file", () => {
     { name: "ghost", port: 9000, composeDir: "/opt/nothing-here" },
   ]);
 
+  it("carries an entry's theme as written and its display name", () => {
+    const table = buildRouteTable(
+      [containerFacts({ project: "solidarlink", service: "web" })],
+      config([{ name: "solidarlink", port: 8080, themeName: "hackerTerminal", displayName: "SolidarLink <beta>" }]),
+    );
+    expect(table.byName("solidarlink")).toMatchObject({ theme: "hackerTerminal", displayName: "SolidarLink <beta>" });
+    expect(buildRouteTable([containerFacts({ project: "a" })], config([{ name: "a", port: 1 }])).byName("a")).not.toHaveProperty("displayName");
+  });
+
   it("finds an entry's unit by working dir, then by project name", () => {
     const table = buildRouteTable(
       [
