@@ -4,7 +4,7 @@ import {
   type Answer,
   asleep,
   asyncAccepted,
-  EVENT_STREAM_HEADERS,
+  eventStreamHeaders,
   EVENTS_PATH,
   notFound,
   problem,
@@ -144,7 +144,7 @@ export class Traffic {
    */
   private events(unit: Unit, res: ServerResponse, client: ClientKind): void {
     this.metrics?.request(unit.route.name, "events");
-    res.writeHead(200, EVENT_STREAM_HEADERS);
+    res.writeHead(200, eventStreamHeaders);
     res.write("retry: 1000\n\n");
     let open = true;
     const close = (last?: string) => {
