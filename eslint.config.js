@@ -13,4 +13,22 @@ export default tseslint.config(
       eqeqeq: "error",
     },
   },
+  {
+    // The waiting page's client: a plain script run by the visitor's browser, with no build step.
+    files: ["src/proxy/pages/**/*.js"],
+    languageOptions: {
+      sourceType: "script",
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        location: "readonly",
+        EventSource: "readonly",
+        setInterval: "readonly",
+        clearInterval: "readonly",
+        setTimeout: "readonly",
+        matchMedia: "readonly",
+        addEventListener: "readonly",
+      },
+    },
+  },
 );
