@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-// Every waiting-page theme in src/proxy/pages/ keeps the waiting-page contract: the placeholders and live elements live.js drives, a styled failed state, no motion under
-// reduced motion, nothing fetched from anywhere (the page is served under a CSP that allows
-// nothing external), and a small size. Each rule is also shown to reject a broken copy.
+// Every waiting-page theme in src/proxy/pages/ keeps the waiting-page contract: the
+// placeholders and the live elements live.js drives, styled phases and failed state, no motion
+// under reduced motion, nothing fetched from anywhere (the page is served under a CSP that
+// allows nothing external), and a small size. Each rule is also shown to reject broken copies.
 
 const PAGES = new URL("../../../src/proxy/pages/", import.meta.url);
 const BUILT_IN_THEMES = ["ghost", "matrix", "shuffle", "hacker-terminal", "cyberpunk"];
