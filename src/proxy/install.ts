@@ -222,6 +222,11 @@ export function proxyCompose(inputs: ComposeInputs): string {
   return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install\`: edit the install's options, not this file.\n${stringify({ services: { proxy: service } })}`;
 }
 
+/** Where `--systemd` puts a daemon file, relative to the deploy user's home: the pages beside the bundle the unit runs. */
+export function systemdFilePath(file: Pick<DaemonFile, "path">): string {
+  return posix.join(SYSTEMD_FILES_PATH, file.path);
+}
+
 /** systemd's own quoting: a word in double quotes, with its specifiers (`%`) and variables (`$`) escaped. */
 function unitWord(value: string): string {
   return `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%").replaceAll("$", "$$$$")}"`;
@@ -229,7 +234,7 @@ function unitWord(value: string): string {
 
 /** The user unit that `--systemd` installs instead of the container. */
 export function systemdUnit(nodePath: string, home: string, options: DaemonOptions): string {
-  const bundle = posix.join(home, SYSTEMD_FILES_PATH, "daemon.mjs");
+  const bundle = posix.join(home, systemdFilePath({ path: "daemon.mjs" }));
   return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install --systemd\`.
 [Unit]
 Description=deploy-vps runtime proxy
@@ -310,7 +315,7 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
 
   if (options.systemd) {
     for (const file of files)
-      await runHostScript(remote, `uploading the daemon's ${file.path}`, "put", [posix.join(SYSTEMD_FILES_PATH, file.path)], file.content);
+      await runHostScript(remote, `uploading the daemon's ${file.path}`, "put", [systemdFilePath(file)], file.content);
     await runHostScript(remote, "writing the systemd unit", "put", [SYSTEMD_UNIT_PATH], systemdUnit(facts.nodePath ?? "node", facts.home, daemon));
     await runHostScript(remote, "starting the systemd unit", "enable-systemd", []);
     return { way: "systemd" };

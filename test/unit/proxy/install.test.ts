@@ -16,6 +16,7 @@ import {
   proxyHostScript,
   readConfigUpload,
   readDaemonFiles,
+  systemdFilePath,
   systemdRefusal,
   systemdUnit,
 } from "../../../src/proxy/install.js";
@@ -172,6 +173,12 @@ describe("systemdUnit", () => {
     expect(unit).toMatch(/^WantedBy=default.target$/m);
   });
 
+  it("runs the bundle from where the daemon's files are uploaded, the pages beside it", () => {
+    const unit = systemdUnit("/usr/bin/node", "/home/deploy", { listen: { host: "127.0.0.1", port: 9000 }, admin: { host: "::1", port: 9001 } });
+    expect(unit).toContain(`"/home/deploy/${systemdFilePath({ path: "daemon.mjs" })}"`);
+    expect(systemdFilePath({ path: "pages/ghost.html" })).toBe(".local/share/deploy-vps-proxy/pages/ghost.html");
+  });
+
   it("escapes what systemd would expand or split", () => {
     const unit = systemdUnit("/opt/node", '/home/a "b" 100%$x', { listen: { host: "127.0.0.1", port: 1 }, admin: { host: "127.0.0.1", port: 2 } });
     expect(unit).toContain('"/home/a \\"b\\" 100%%$$x/.local/share/deploy-vps-proxy/daemon.mjs"');
@@ -291,6 +298,13 @@ describe("proxy-host.sh", () => {
     expect(run(home, "put", [".config/systemd/user/deploy-vps-proxy.service"], "[Unit]\n").code).toBe(0);
     expect(readFileSync(join(home, ".config/systemd/user/deploy-vps-proxy.service"), "utf8")).toBe("[Unit]\n");
     expect(readdirSync(join(home, ".config/systemd/user"))).toEqual(["deploy-vps-proxy.service"]);
+  });
+
+  it("put: a page beside the bundle, its folder made", () => {
+    const home = folder();
+    const page = systemdFilePath({ path: "pages/hacker-terminal.html" });
+    expect(run(home, "put", [page], "<html>").code).toBe(0);
+    expect(readFileSync(join(home, page), "utf8")).toBe("<html>");
   });
 
   it("refuses an unknown action", () => {
