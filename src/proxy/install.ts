@@ -1,12 +1,14 @@
 /**
  * `deploy-vps proxy install`: what goes on the server is decided by pure functions here (the
  * compose file, the systemd unit, what the probe found); the install itself runs deploy-vps's
- * own pipeline on a folder holding that compose file and the bundled daemon.
+ * own pipeline on a folder holding that compose file and the daemon's files (its bundle and the
+ * waiting pages beside it).
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { extname, join, posix } from "node:path";
+import { dirname, extname, join, posix } from "node:path";
+import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import type { Settings } from "../config/settings.js";
 import { runDeploy } from "../deploy/pipeline.js";
@@ -19,6 +21,7 @@ import { remotePath } from "../ssh/quote.js";
 import { parseProxyConfig } from "./config-file.js";
 import { type Address, DEFAULT_DOCKER_SOCKET, formatAddress } from "./serve-options.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET, STATE_FOLDER } from "./status.js";
+import { PAGES_FOLDER } from "./themes.js";
 
 /** The daemon's compose project, app folder and systemd unit all carry this name. */
 export const PROXY_PROJECT = "deploy-vps-proxy";
@@ -26,11 +29,41 @@ export const PROXY_APP_PATH = `~/apps/${PROXY_PROJECT}`;
 export const DEFAULT_IMAGE = "node:20-alpine";
 export const SYSTEMD_UNIT = `${PROXY_PROJECT}.service`;
 const SYSTEMD_UNIT_PATH = `.config/systemd/user/${SYSTEMD_UNIT}`;
-const SYSTEMD_BUNDLE_PATH = `.local/share/${PROXY_PROJECT}/daemon.mjs`;
+/** Where `--systemd` puts the daemon's files (the bundle finds its pages beside it). */
+const SYSTEMD_FILES_PATH = `.local/share/${PROXY_PROJECT}`;
 /** `--systemd` runs the bundle on the server's own node: the oldest it is built for. */
 export const MIN_NODE = [20, 19] as const;
 /** The bundled daemon, beside this module in dist/proxy/ (npm run build makes it). */
 export const BUNDLE = new URL("./daemon.mjs", import.meta.url);
+
+/** One file the daemon runs with, by its path beside the other ones: `daemon.mjs`, `pages/ghost.html`. */
+export interface DaemonFile {
+  path: string;
+  content: Buffer;
+}
+
+/** The bundle and every file of the pages folder (the themes and live.js): what goes on the server. */
+export async function readDaemonFiles(bundle: URL = BUNDLE, pages: URL = PAGES_FOLDER): Promise<DaemonFile[]> {
+  const missing = (what: string) => () => {
+    throw new EnvironmentError(`the daemon's ${what} is missing: run npm run build.`);
+  };
+  const content = await readFile(bundle).catch(missing(`bundle ${bundle.pathname}`));
+  const entries = await readdir(pages, { withFileTypes: true }).catch(missing(`pages folder ${pages.pathname}`));
+  const names = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+  const folder = fileURLToPath(pages);
+  const files = await Promise.all(names.map(async (name) => ({ path: `pages/${name}`, content: await readFile(join(folder, name)) })));
+  return [{ path: "daemon.mjs", content }, ...files];
+}
+
+/** sha256 over every file's path and content: a changed theme changes it as a changed bundle does. */
+export function daemonFilesHash(files: readonly DaemonFile[]): string {
+  const hash = createHash("sha256");
+  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    // The length keeps one file's bytes from passing for the next file's path.
+    hash.update(`${file.path}\0${file.content.length}\0`).update(file.content);
+  }
+  return hash.digest("hex");
+}
 
 /** What `proxy-host.sh probe` found on the server, in one round trip. */
 export interface HostFacts {
@@ -140,8 +173,8 @@ const HEALTH_PROBE = "require('net').connect(process.argv[1]).on('connect',()=>p
 export interface ComposeInputs extends DaemonOptions {
   image: string;
   facts: Pick<HostFacts, "uid" | "gid" | "home"> & { dockerGid: number };
-  /** sha256 of the bundle: a new bundle changes the file, so `up -d` recreates the container. */
-  bundleHash: string;
+  /** daemonFilesHash of the bundle and its pages: a new one changes the file, so `up -d` recreates the container. */
+  daemonHash: string;
   /** The installing CLI's version, which `proxy status` shows. */
   version: string;
 }
@@ -149,7 +182,8 @@ export interface ComposeInputs extends DaemonOptions {
 /**
  * The daemon's compose file. It runs as the deploy user (and the Docker socket's group), on the
  * host's network (it reaches published ports and binds loopback), with the user's home
- * read-only (deploy locks), its state read-write and its config read-only, each at the same path.
+ * read-only (deploy locks), its state read-write and its config read-only, each at the same path,
+ * and its bundle and pages read-only in /app.
  */
 export function proxyCompose(inputs: ComposeInputs): string {
   const { home } = inputs.facts;
@@ -164,6 +198,7 @@ export function proxyCompose(inputs: ComposeInputs): string {
     group_add: [String(inputs.facts.dockerGid)],
     volumes: [
       { type: "bind", source: "./daemon.mjs", target: "/app/daemon.mjs", read_only: true },
+      { type: "bind", source: "./pages", target: "/app/pages", read_only: true },
       bind(DEFAULT_DOCKER_SOCKET, false),
       bind(home, true),
       bind(paths.state, false),
@@ -181,10 +216,15 @@ export function proxyCompose(inputs: ComposeInputs): string {
     // Not deploy-vps.proxy.*: those are the routes' labels, which the daemon reads on every container.
     labels: {
       "deploy-vps.daemon": "proxy",
-      "deploy-vps.daemon.bundle": inputs.bundleHash,
+      "deploy-vps.daemon.bundle": inputs.daemonHash,
     },
   };
   return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install\`: edit the install's options, not this file.\n${stringify({ services: { proxy: service } })}`;
+}
+
+/** Where `--systemd` puts a daemon file, relative to the deploy user's home: the pages beside the bundle the unit runs. */
+export function systemdFilePath(file: Pick<DaemonFile, "path">): string {
+  return posix.join(SYSTEMD_FILES_PATH, file.path);
 }
 
 /** systemd's own quoting: a word in double quotes, with its specifiers (`%`) and variables (`$`) escaped. */
@@ -194,7 +234,7 @@ function unitWord(value: string): string {
 
 /** The user unit that `--systemd` installs instead of the container. */
 export function systemdUnit(nodePath: string, home: string, options: DaemonOptions): string {
-  const bundle = posix.join(home, SYSTEMD_BUNDLE_PATH);
+  const bundle = posix.join(home, systemdFilePath({ path: "daemon.mjs" }));
   return `# The deploy-vps runtime proxy, written by \`deploy-vps proxy install --systemd\`.
 [Unit]
 Description=deploy-vps runtime proxy
@@ -269,14 +309,13 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
     if (refusal) throw new EnvironmentError(refusal);
   }
   if (facts.dockerGid === undefined) throw new EnvironmentError(`${host} has no Docker socket at ${DEFAULT_DOCKER_SOCKET}: the proxy drives Docker through it.`);
-  const bundle = await readFile(BUNDLE).catch(() => {
-    throw new EnvironmentError(`the daemon's bundle ${BUNDLE.pathname} is missing: run npm run build.`);
-  });
+  const files = await readDaemonFiles();
   await runHostScript(remote, "preparing the proxy's folders", "prepare", options.config ? [options.config.extension] : [], options.config?.text);
   const daemon: DaemonOptions = { ...options, config: options.config ? `config.${options.config.extension}` : facts.config };
 
   if (options.systemd) {
-    await runHostScript(remote, "uploading the daemon", "put", [SYSTEMD_BUNDLE_PATH], bundle);
+    for (const file of files)
+      await runHostScript(remote, `uploading the daemon's ${file.path}`, "put", [systemdFilePath(file)], file.content);
     await runHostScript(remote, "writing the systemd unit", "put", [SYSTEMD_UNIT_PATH], systemdUnit(facts.nodePath ?? "node", facts.home, daemon));
     await runHostScript(remote, "starting the systemd unit", "enable-systemd", []);
     return { way: "systemd" };
@@ -287,12 +326,15 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
   try {
     const folder = join(parent, PROXY_PROJECT);
     await mkdir(folder);
-    await copyFile(BUNDLE, join(folder, "daemon.mjs"));
+    for (const file of files) {
+      await mkdir(dirname(join(folder, file.path)), { recursive: true });
+      await writeFile(join(folder, file.path), file.content);
+    }
     const compose = proxyCompose({
       ...daemon,
       image: options.image,
       facts: { ...facts, dockerGid: facts.dockerGid },
-      bundleHash: createHash("sha256").update(bundle).digest("hex"),
+      daemonHash: daemonFilesHash(files),
       version: VERSION,
     });
     await writeFile(join(folder, "compose.yaml"), compose);

@@ -16,8 +16,11 @@ export const DEFAULT_THEME: BuiltInTheme = "ghost";
 /** A theme is one page; a bigger file is a mistake (a video, a log), not a theme. */
 export const MAX_THEME_BYTES = 256 * 1024;
 
-/** The pages `npm run build` copies beside this module: dist/proxy/pages/ for tsc's output and for the bundle alike. */
-const BUILT_IN_FOLDER = new URL("./pages/", import.meta.url);
+/**
+ * The pages `npm run build` copies beside this module: dist/proxy/pages/ for tsc's output and for
+ * the bundle alike, which is why install ships them beside daemon.mjs.
+ */
+export const PAGES_FOLDER = new URL("./pages/", import.meta.url);
 
 /**
  * When even the default theme cannot be read (a broken install), a bare page that still says what
@@ -91,7 +94,7 @@ export class ThemeBook {
   constructor(options: ThemeBookOptions) {
     this.customFolder = options.customFolder;
     this.log = options.log;
-    this.builtInFolder = fileURLToPath(options.builtInFolder ?? BUILT_IN_FOLDER);
+    this.builtInFolder = fileURLToPath(options.builtInFolder ?? PAGES_FOLDER);
   }
 
   /** A config reload: the new folder is read from the next page on, and its problems are logged afresh. */

@@ -5,10 +5,12 @@
  * rather than replace it, and removes only what it installed.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, onServer, removeProject, runCli, tempDir } from "./harness.js";
+import { daemonFilesHash, readDaemonFiles } from "../../src/proxy/install.js";
+import { freePort, onServer, removeProject, ROOT, runCli, tempDir } from "./harness.js";
 
 const PROJECT = "deploy-vps-proxy";
 const STATE = ".local/state/deploy-vps-proxy";
@@ -18,6 +20,11 @@ const containers = () => onServer(`docker ps -aq --filter label=com.docker.compo
 const serverSnapshot = () =>
   onServer(`ls -lA apps/${PROJECT} apps/.deploy-vps/${PROJECT} ${STATE} ${CONFIG} .config/systemd/user .local/share/${PROJECT} 2>&1; docker ps -aq --filter label=com.docker.compose.project=${PROJECT}`);
 const inspect = (format: string) => onServer(`docker inspect -f '${format}' ${PROJECT}-proxy-1`).trim();
+/** The waiting pages the build put beside the bundle, which the install ships with it. */
+const PAGES = join(ROOT, "dist/proxy/pages");
+const pagesInContainer = () => onServer(`docker exec ${PROJECT}-proxy-1 ls -A /app/pages`).split("\n").filter((name) => name !== "");
+/** What the app folder holds beside compose.yaml: the bundle and the pages. */
+const daemonFiles = () => 1 + readdirSync(PAGES).length;
 
 let installed = false;
 beforeAll(async () => {
@@ -40,6 +47,8 @@ afterAll(() => {
 
 const listen = `127.0.0.1:${await freePort()}`;
 const admin = `127.0.0.1:${await freePort()}`;
+/** The admin address the upgrade moves to, kept by the installs after it. */
+const newAdmin = `127.0.0.1:${await freePort()}`;
 const local = tempDir("proxy");
 
 /** The test host's sshd config with AllowStreamLocalForwarding off, on a port of its own; stopped (by its pid) after the file. */
@@ -119,7 +128,7 @@ describe("proxy install", () => {
   it("installs the daemon as the deploy user, on the host's network, healthy, and shows its status", async () => {
     const run = await runCli(["proxy", "install", "--image", "local/node:20", "--config", config, "--listen", listen, "--admin", admin]);
     // The failed install above left release one: only the compose file changed since.
-    expect(run.stderr).toMatch(/Upload: 1 changed, 0 deleted, 1 unchanged/);
+    expect(run.stderr).toContain(`Upload: 1 changed, 0 deleted, ${daemonFiles()} unchanged`);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`Proxy installed on 127.0.0.1 (in container ${PROJECT}), listening on ${listen}.`);
     expect(run.stdout).toMatch(/Runtime proxy on 127\.0\.0\.1: \d+ services?/);
@@ -132,6 +141,10 @@ describe("proxy install", () => {
       JSON.stringify(["node", "/app/daemon.mjs", "--listen", listen, "--admin", admin, "--state", `${home}/${STATE}`, "--config", `${home}/${CONFIG}/config.json`, "--docker-socket", "/var/run/docker.sock"]),
     );
     expect(onServer(`cat ${CONFIG}/config.json`)).toBe(readFileSync(config, "utf8"));
+    // The bundle finds its pages beside itself; the label that recreates the container covers them.
+    expect(pagesInContainer()).toEqual(readdirSync(PAGES).sort());
+    const files = await readDaemonFiles(pathToFileURL(join(ROOT, "dist/proxy/daemon.mjs")), pathToFileURL(`${PAGES}/`));
+    expect(inspect('{{index .Config.Labels "deploy-vps.daemon.bundle"}}')).toBe(daemonFilesHash(files));
     // Only the deploy user may drive the daemon.
     expect(onServer(`stat -c '%a %u' ${STATE}/control.sock`).trim()).toBe(`600 ${uid}`);
   });
@@ -167,15 +180,30 @@ describe("proxy install", () => {
   it("upgrades in place: a changed daemon file recreates the container, and the state folder survives", async () => {
     const before = inspect("{{.Id}}");
     onServer(`echo kept > ${STATE}/marker`);
-    const newAdmin = `127.0.0.1:${await freePort()}`;
     const run = await runCli(["proxy", "install", "--image", "local/node:20", "--listen", listen, "--admin", newAdmin]);
     expect(run.stderr.split("\n").filter((line) => line.startsWith("deploy-vps:"))).toEqual([]);
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/Upload: 1 changed, 0 deleted, 1 unchanged/);
+    expect(run.stderr).toContain(`Upload: 1 changed, 0 deleted, ${daemonFiles()} unchanged`);
     expect(inspect("{{.Id}}")).not.toBe(before);
     expect(inspect("{{json .Config.Cmd}}")).toContain(newAdmin);
     expect(onServer(`cat ${STATE}/marker`)).toBe("kept\n");
     expect(run.stdout).toContain("Runtime proxy on 127.0.0.1");
+  });
+
+  it("a changed waiting page alone recreates the container, which sees it", async () => {
+    const before = inspect("{{.Id}}");
+    const page = join(PAGES, "e2e-added-theme.html");
+    writeFileSync(page, "<!doctype html><title>{{ serviceName }}</title>\n");
+    try {
+      const run = await runCli(["proxy", "install", "--image", "local/node:20", "--listen", listen, "--admin", newAdmin]);
+      expect(run.code).toBe(0);
+      // The new page, and the compose file whose label changed with it.
+      expect(run.stderr).toContain("Upload: 2 changed, 0 deleted");
+      expect(inspect("{{.Id}}")).not.toBe(before);
+      expect(pagesInContainer()).toContain("e2e-added-theme.html");
+    } finally {
+      rmSync(page);
+    }
   });
 
   it("wake of an unknown service: the daemon's 404, exit 2", async () => {

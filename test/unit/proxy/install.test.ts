@@ -2,17 +2,21 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { InputError } from "../../../src/errors.js";
 import {
   type ComposeInputs,
+  daemonFilesHash,
   type HostFacts,
   nodeIsRecentEnough,
   parseHostFacts,
   proxyCompose,
   proxyHostScript,
   readConfigUpload,
+  readDaemonFiles,
+  systemdFilePath,
   systemdRefusal,
   systemdUnit,
 } from "../../../src/proxy/install.js";
@@ -32,7 +36,7 @@ const inputs: ComposeInputs = {
   listen: { host: "127.0.0.1", port: 8890 },
   admin: { host: "127.0.0.1", port: 8891 },
   facts: { uid: 1001, gid: 1002, home: "/home/deploy", dockerGid: 998 },
-  version: "1.2.3", bundleHash: "abc123",
+  version: "1.2.3", daemonHash: "abc123",
 };
 
 interface ComposeService {
@@ -73,10 +77,12 @@ describe("proxyCompose", () => {
     expect(service.labels["deploy-vps.daemon"]).toBe("proxy");
   });
 
-  it("mounts the bundle, the Docker socket, the home read-only and the state read-write, each at the same path", () => {
+  it("mounts the bundle and its pages, the Docker socket, the home read-only and the state read-write, each at the same path", () => {
     const mounts = serviceOf(proxyCompose(inputs)).volumes.map((v) => [v.source, v.target, v.read_only]);
     expect(mounts).toEqual([
       ["./daemon.mjs", "/app/daemon.mjs", true],
+      // The bundle finds its pages beside itself (new URL("./pages/", import.meta.url)).
+      ["./pages", "/app/pages", true],
       ["/var/run/docker.sock", "/var/run/docker.sock", false],
       ["/home/deploy", "/home/deploy", true],
       ["/home/deploy/.local/state/deploy-vps-proxy", "/home/deploy/.local/state/deploy-vps-proxy", false],
@@ -94,9 +100,9 @@ describe("proxyCompose", () => {
     ]);
   });
 
-  it("changes with the bundle (so `up -d` recreates the container) and only then", () => {
+  it("changes with the daemon's files (so `up -d` recreates the container) and only then", () => {
     expect(proxyCompose(inputs)).toBe(proxyCompose({ ...inputs }));
-    expect(proxyCompose({ ...inputs, bundleHash: "def456" })).not.toBe(proxyCompose(inputs));
+    expect(proxyCompose({ ...inputs, daemonHash: "def456" })).not.toBe(proxyCompose(inputs));
     expect(serviceOf(proxyCompose(inputs)).labels["deploy-vps.daemon.bundle"]).toBe("abc123");
   });
 
@@ -107,8 +113,53 @@ describe("proxyCompose", () => {
 
   it("keeps a `$` or a `:` in a home path a path (compose interpolates `$`; the short mount syntax splits on `:`)", () => {
     const service = serviceOf(proxyCompose({ ...inputs, facts: { ...inputs.facts, home: "/home/a$b:c" } }));
-    expect(service.volumes[2]).toEqual({ type: "bind", source: "/home/a$$b:c", target: "/home/a$$b:c", read_only: true });
+    expect(service.volumes[3]).toEqual({ type: "bind", source: "/home/a$$b:c", target: "/home/a$$b:c", read_only: true });
     expect(service.command).toContain("/home/a$$b:c/.local/state/deploy-vps-proxy");
+  });
+});
+
+describe("the daemon's files", () => {
+  const built = (pages: Record<string, string>) => {
+    const dir = folder();
+    writeFileSync(join(dir, "daemon.mjs"), "bundle");
+    mkdirSync(join(dir, "pages"));
+    for (const [name, text] of Object.entries(pages)) writeFileSync(join(dir, "pages", name), text);
+    return { bundle: pathToFileURL(join(dir, "daemon.mjs")), pages: pathToFileURL(`${join(dir, "pages")}/`) };
+  };
+  const read = async (pages: Record<string, string>) => {
+    const { bundle, pages: folderUrl } = built(pages);
+    return readDaemonFiles(bundle, folderUrl);
+  };
+
+  it("are the bundle and every file of the pages folder, by their path beside it", async () => {
+    const dir = built({ "ghost.html": "<p>ghost</p>", "live.js": "live()" });
+    mkdirSync(join(fileURLToPath(dir.pages), "not-a-page"));
+    const files = await readDaemonFiles(dir.bundle, dir.pages);
+    expect(files.map((file) => [file.path, file.content.toString()]).sort()).toEqual([
+      ["daemon.mjs", "bundle"],
+      ["pages/ghost.html", "<p>ghost</p>"],
+      ["pages/live.js", "live()"],
+    ]);
+  });
+
+  it("hash to a value that changes with a theme as with the bundle, not with the order they are read in", async () => {
+    const files = await read({ "ghost.html": "a", "live.js": "b" });
+    const hash = daemonFilesHash(files);
+    expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(daemonFilesHash([...files].reverse())).toBe(hash);
+    expect(daemonFilesHash(await read({ "ghost.html": "a", "live.js": "b" }))).toBe(hash);
+    expect(daemonFilesHash(await read({ "ghost.html": "A", "live.js": "b" }))).not.toBe(hash);
+    expect(daemonFilesHash(await read({ "ghost.html": "a", "live.js": "b", "matrix.html": "" }))).not.toBe(hash);
+    // A file's bytes cannot pass for its neighbour's name.
+    expect(daemonFilesHash(await read({ "a.html": "x", "b.html": "" }))).not.toBe(daemonFilesHash(await read({ "a.html": "xpages/b.html\0" })));
+  });
+
+  it("name what npm run build did not make", async () => {
+    const { bundle, pages } = built({});
+    rmSync(fileURLToPath(pages), { recursive: true });
+    await expect(readDaemonFiles(bundle, pages)).rejects.toThrow(/^the daemon's pages folder .*\/pages\/ is missing: run npm run build\.$/);
+    rmSync(fileURLToPath(bundle));
+    await expect(readDaemonFiles(bundle, pages)).rejects.toThrow(/^the daemon's bundle .*daemon\.mjs is missing: run npm run build\.$/);
   });
 });
 
@@ -120,6 +171,12 @@ describe("systemdUnit", () => {
     );
     expect(unit).toMatch(/^Restart=always$/m);
     expect(unit).toMatch(/^WantedBy=default.target$/m);
+  });
+
+  it("runs the bundle from where the daemon's files are uploaded, the pages beside it", () => {
+    const unit = systemdUnit("/usr/bin/node", "/home/deploy", { listen: { host: "127.0.0.1", port: 9000 }, admin: { host: "::1", port: 9001 } });
+    expect(unit).toContain(`"/home/deploy/${systemdFilePath({ path: "daemon.mjs" })}"`);
+    expect(systemdFilePath({ path: "pages/ghost.html" })).toBe(".local/share/deploy-vps-proxy/pages/ghost.html");
   });
 
   it("escapes what systemd would expand or split", () => {
@@ -241,6 +298,13 @@ describe("proxy-host.sh", () => {
     expect(run(home, "put", [".config/systemd/user/deploy-vps-proxy.service"], "[Unit]\n").code).toBe(0);
     expect(readFileSync(join(home, ".config/systemd/user/deploy-vps-proxy.service"), "utf8")).toBe("[Unit]\n");
     expect(readdirSync(join(home, ".config/systemd/user"))).toEqual(["deploy-vps-proxy.service"]);
+  });
+
+  it("put: a page beside the bundle, its folder made", () => {
+    const home = folder();
+    const page = systemdFilePath({ path: "pages/hacker-terminal.html" });
+    expect(run(home, "put", [page], "<html>").code).toBe(0);
+    expect(readFileSync(join(home, page), "utf8")).toBe("<html>");
   });
 
   it("refuses an unknown action", () => {
