@@ -2,6 +2,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 
 export const CHROMIUM: string;
+export function desktopUserAgent(version?: string): string;
 export function launchChromium(): Promise<Browser>;
 export function browserContext(browser: Browser, options?: { javaScriptEnabled?: boolean }): Promise<BrowserContext>;
 
@@ -22,10 +23,15 @@ export function recorded(page: Page): Promise<RecordEntry[]>;
 export function shownAt(page: Page): Promise<number>;
 export function untilAppPage(page: Page, timeoutMs?: number): Promise<void>;
 
+/** The first answer: the waiting page. */
+export interface FirstAnswer {
+  status: number;
+  headers: Record<string, string>;
+  html: string;
+}
 export interface Shown {
   page: Page;
-  /** The first answer: the waiting page. */
-  waiting: { status: number; headers: Record<string, string>; html: string };
+  waiting: FirstAnswer;
   record: RecordEntry[];
   /** Every URL the main frame committed, in order. */
   navigations: string[];
@@ -33,5 +39,5 @@ export interface Shown {
   shownAt: number;
   readyToShownMs: number | undefined;
 }
-export function openUntilShown(context: BrowserContext, url: string, options?: { timeoutMs?: number; whileWaiting?: (page: Page) => Promise<void> }): Promise<Shown>;
+export function openUntilShown(context: BrowserContext, url: string, options?: { timeoutMs?: number; whileWaiting?: (page: Page, waiting: FirstAnswer) => Promise<void> }): Promise<Shown>;
 export function phasesByLine(record: RecordEntry[]): Map<string, string[]>;

@@ -32,17 +32,17 @@ export function launchChromium() {
   });
 }
 
+/** A desktop Chrome's User-Agent, of VERSION. */
+export function desktopUserAgent(version = "140.0.0.0") {
+  return `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${version} Safari/537.36`;
+}
+
 /**
  * A fresh context of BROWSER. Its user agent is a desktop Chrome's: headless chromium's own says
  * "HeadlessChrome", which the proxy rightly counts as a bot (answered, never woken).
  */
 export async function browserContext(browser, { javaScriptEnabled = true } = {}) {
-  const version = browser.version();
-  const context = await browser.newContext({
-    javaScriptEnabled,
-    viewport: { width: 1200, height: 750 },
-    userAgent: `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${version} Safari/537.36`,
-  });
+  const context = await browser.newContext({ javaScriptEnabled, viewport: { width: 1200, height: 750 }, userAgent: desktopUserAgent(browser.version()) });
   if (javaScriptEnabled) await context.addInitScript(recorder, RECORD);
   return context;
 }
@@ -109,9 +109,10 @@ export async function untilAppPage(page, timeoutMs = 30_000) {
 }
 
 /**
- * Opens URL (a sleeping dynamic site's /page) in a fresh page of CONTEXT and waits for the site's
- * own page, with no reload by the caller: the waiting page's answer, what the recorder saw, and
- * readiness → shown (the `ready` event's readyAt to the app page's DOMContentLoaded end).
+ * Opens URL (a sleeping dynamic site's /page) in a fresh page of CONTEXT, runs WHILEWAITING(page,
+ * the first answer) if given, and waits for the site's own page, with no reload by the caller: the
+ * waiting page's answer, what the recorder saw, and readiness → shown (the `ready` event's
+ * readyAt to the app page's DOMContentLoaded end).
  */
 export async function openUntilShown(context, url, { timeoutMs = 30_000, whileWaiting } = {}) {
   const page = await context.newPage();
@@ -122,7 +123,7 @@ export async function openUntilShown(context, url, { timeoutMs = 30_000, whileWa
   const first = await page.goto(url, { waitUntil: "domcontentloaded" });
   if (!first) throw new Error(`${url}: no answer`);
   const waiting = { status: first.status(), headers: first.headers(), html: await first.text() };
-  await whileWaiting?.(page);
+  await whileWaiting?.(page, waiting);
   await untilAppPage(page, timeoutMs);
   const record = await recorded(page);
   const ready = record.find((entry) => entry.kind === "ready");

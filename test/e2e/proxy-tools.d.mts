@@ -66,3 +66,4 @@ export interface Websockets {
   close(): Promise<void>;
 }
 export function openWebsockets(url: string, n: number, options?: { host?: string; batch?: number }): Promise<Websockets>;
+export function nextEvent(url: string, event: string, options?: { host?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<unknown>;

@@ -253,3 +253,33 @@ export async function openWebsockets(url, n, { host, batch = 100 } = {}) {
       ).then(() => undefined),
   };
 }
+
+/**
+ * Opens the event stream at URL (Host HOST, HEADERS added) and resolves with the parsed data of
+ * its first event named EVENT, then closes it; rejects if the stream ends first or after TIMEOUTMS.
+ */
+export function nextEvent(url, event, { host, headers = {}, timeoutMs = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { ...(host ? { host } : {}), accept: "text/event-stream", ...headers }, agent: false, timeout: timeoutMs }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        text += chunk;
+        for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
+          const block = text.slice(0, end).split("\n");
+          text = text.slice(end + 2);
+          const name = block.find((line) => line.startsWith("event:"))?.slice(6).trim();
+          const data = block.filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n");
+          if (name === event) {
+            req.destroy();
+            return resolve(JSON.parse(data));
+          }
+        }
+      });
+      res.on("end", () => reject(new Error(`${url} (Host ${host}): the stream ended without a ${event} event`)));
+    });
+    req.on("timeout", () => req.destroy(new Error(`${url} (Host ${host}): no ${event} event after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
+}

@@ -12,17 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileBrowser, openUntilShown, phasesByLine, recorded, screenshot, untilAppPage } from "./browser.js";
 import { freePort, onServer, removeStacks, ROOT, shq, tempDir, uniqueName } from "./harness.js";
 import {
-  composeUp,
+  composeUpAll,
   DAEMON_PROJECT,
   httpCall,
   proxyCli,
   removeDaemon,
   runningContainers,
   startNginx,
-  waitForService,
+  waitForServices,
   type FixtureOptions,
   type HttpCallOptions,
   type Nginx,
+  everyStep,
 } from "./proxy-harness.js";
 
 const THEMES = ["ghost", "matrix", "shuffle", "hacker-terminal", "cyberpunk"] as const;
@@ -69,20 +70,10 @@ const MINE = `<!doctype html>
 let nginx: Nginx | undefined;
 const browser = fileBrowser();
 
-afterAll(async () => {
-  const failures: unknown[] = [];
-  for (const step of [() => nginx?.stop(), removeDaemon, () => removeStacks(Object.values(stacks))]) {
-    try {
-      await step();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, "waiting-pages.test.ts: cleanup failed");
-});
+afterAll(() => everyStep("waiting-pages.test.ts: cleanup failed", [() => nginx?.stop(), removeDaemon, () => removeStacks(Object.values(stacks))]));
 
 beforeAll(async () => {
-  for (const role of Object.keys(stacks) as Role[]) composeUp(stacks[role], fixture(role));
+  composeUpAll((Object.keys(stacks) as Role[]).map((role) => [stacks[role], fixture(role)] as const));
   const config = join(tempDir("proxy-config"), "config.json");
   writeFileSync(config, JSON.stringify({ themesFolder: "themes", services: [] }, null, 2));
   const install = await proxyCli("install", "--image", "local/node:20", "--listen", `127.0.0.1:${listenPort}`, "--admin", `127.0.0.1:${adminPort}`, "--config", config);
@@ -93,8 +84,8 @@ beforeAll(async () => {
   expect(block.code, block.stderr).toBe(0);
   nginx = await startNginx(block.stdout);
   const units = Object.values(stacks);
-  for (const unit of units) await waitForService(unit, (service) => service.state === "ready" || service.state === "sleeping");
-  await Promise.all(units.map(putToSleep));
+  await waitForServices(units, (service) => service.state === "ready" || service.state === "sleeping");
+  await putToSleep(...units);
 });
 
 /** The site's URL as a browser opens it: through nginx, its Host resolved to loopback by the browser. */
@@ -109,28 +100,28 @@ function via(role: Role, path: string, options: HttpCallOptions = {}) {
   return httpCall(`${nginx.url}${path}`, { host: host(role), ...options });
 }
 
-async function putToSleep(unit: string): Promise<void> {
-  const run = await proxyCli("sleep", unit);
-  expect(run.code, run.stderr).toBe(0);
-  await waitForService(unit, "sleeping", 15_000);
+/** `proxy sleep` of every one of UNITS at once (exit 0 expected), then until status says so. */
+async function putToSleep(...units: string[]): Promise<void> {
+  for (const run of await Promise.all(units.map((unit) => proxyCli("sleep", unit)))) expect(run.code, run.stderr).toBe(0);
+  await waitForServices(units, "sleeping", 15_000);
 }
 
 describe.each(THEMES)("theme %s", (theme) => {
   it("shows the waiting page, its lines going through starting and ready, then the site within 3 s of readiness", async () => {
     const context = await browser.context();
     const shown = await openUntilShown(context, site(theme), {
-      whileWaiting: async (page) => {
+      whileWaiting: async (page, waiting) => {
+        expect(waiting.status).toBe(503);
+        expect(Number(waiting.headers["retry-after"])).toBeGreaterThan(0);
+        expect(waiting.headers["cache-control"]).toContain("no-store");
+        expect(waiting.headers["content-type"]).toMatch(/^text\/html/);
+        expect(waiting.headers["content-security-policy"]).toContain("default-src 'none'");
+        expect(waiting.html).toMatch(/^<!doctype html>/i);
         await page.locator('[data-dv="progress"] li').first().waitFor({ state: "attached", timeout: 5000 });
         await sleep(500);
         await screenshot(page, theme);
       },
     });
-    expect(shown.waiting.status).toBe(503);
-    expect(Number(shown.waiting.headers["retry-after"])).toBeGreaterThan(0);
-    expect(shown.waiting.headers["cache-control"]).toContain("no-store");
-    expect(shown.waiting.headers["content-type"]).toMatch(/^text\/html/);
-    expect(shown.waiting.headers["content-security-policy"]).toContain("default-src 'none'");
-    expect(shown.waiting.html).toMatch(/^<!doctype html>/i);
 
     // The browser ended on the app's own page, by the page's own doing: the test never reloaded.
     expect(await shown.page.title()).toBe("proxy-app");
@@ -214,7 +205,8 @@ describe("custom themes", () => {
     const context = await browser.context();
     const dialogs: string[] = [];
     const shown = await openUntilShown(context, site("custom"), {
-      whileWaiting: async (page) => {
+      whileWaiting: async (page, waiting) => {
+        expect(waiting.status).toBe(503);
         page.on("dialog", (dialog) => {
           dialogs.push(dialog.message());
           void dialog.dismiss();
@@ -223,7 +215,6 @@ describe("custom themes", () => {
         expect(await page.title()).toBe(`${DISPLAY_NAME} is starting`);
       },
     });
-    expect(shown.waiting.status).toBe(503);
     expect(shown.waiting.html).toContain('<h1 id="mine">&lt;script&gt;alert(1)&lt;/script&gt;</h1>');
     expect(shown.waiting.html).not.toContain(DISPLAY_NAME);
     expect(dialogs).toEqual([]);
@@ -232,8 +223,7 @@ describe("custom themes", () => {
 
   it("a theme name with no file falls back to the default theme, with a log line", async () => {
     const context = await browser.context();
-    const shown = await openUntilShown(context, site("fallback"));
-    expect(shown.waiting.status).toBe(503);
+    const shown = await openUntilShown(context, site("fallback"), { whileWaiting: async (_, waiting) => expect(waiting.status).toBe(503) });
     // The default theme's own style sheet, as shipped (it has no placeholder in it).
     const ghost = readFileSync(join(ROOT, "src/proxy/pages/ghost.html"), "utf8");
     const style = /<style[^>]*>[\s\S]*?<\/style>/.exec(ghost)?.[0];
