@@ -7,7 +7,7 @@
 //   time (its /boot), over a few repetitions, p50;
 //   the daemon's memory (RSS of its node process) idle and with 1,000 websockets open through it.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, cpSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -40,25 +40,42 @@ function containerAddress() {
 }
 
 /**
- * Runs the proxy benchmark. CLI(args) runs deploy-vps against the test host and resolves with its
+ * Deploys the fixture app as PROJECT (compose file COMPOSE, routed as HOST) with deploy-vps,
+ * installs a daemon of the bench's own, runs nginx with the block `proxy nginx` prints, then
+ * BODY({ listen, admin, viaNginx, nginxes }) (nginxes: push any other nginx to be stopped);
+ * removes all of it after. CLI(args) runs deploy-vps against the test host and resolves with its
  * stdout (throwing on a non-zero exit); SSH(command) runs a command there as the deploy user.
  */
-export async function proxyBench({ cli, ssh, seconds = 10, rounds = 3, coldRuns = 5 }) {
+export async function withBenchStack({ cli, ssh, project, host, compose }, body) {
   // The bench installs a daemon of its own and removes it after: never over one already there.
   const existing = (await ssh(`docker ps -aq --filter label=com.docker.compose.project=${DAEMON_PROJECT}; ls -d apps/${DAEMON_PROJECT} 2>/dev/null; true`)).trim();
-  if (existing !== "") throw new Error(`a ${DAEMON_PROJECT} is already on the test host (${existing.split("\n").join(", ")}): the proxy bench needs it for itself`);
+  if (existing !== "") throw new Error(`a ${DAEMON_PROJECT} is already on the test host (${existing.split("\n").join(", ")}): the bench needs it for itself`);
   const listen = await freeLoopbackPort();
   const admin = await freeLoopbackPort();
-  const folder = join(mkdtempSync(join(tmpdir(), "deploy-vps-bench-proxy-")), PROJECT);
+  const folder = join(mkdtempSync(join(tmpdir(), `deploy-vps-${project}-`)), project);
   cpSync(new URL("../test/fixtures/proxy-app", import.meta.url), folder, { recursive: true });
-  writeFileSync(join(folder, "compose.yaml"), fixtureCompose({ labels: { host: HOST, port: 8080, mode: "blocking", idle: "never" }, startDelayMs: 1000 }));
+  writeFileSync(join(folder, "compose.yaml"), compose);
   const nginxes = [];
   try {
     await cli([folder, "--settle", "0"]);
     await cli(["proxy", "install", "--image", "local/node:20", "--listen", `127.0.0.1:${listen}`, "--admin", `127.0.0.1:${admin}`]);
-    const proxyBlock = await cli(["proxy", "nginx", HOST, "--proxy", `127.0.0.1:${listen}`]);
-    const viaNginx = await startNginx(proxyBlock);
+    const viaNginx = await startNginx(await cli(["proxy", "nginx", host, "--proxy", `127.0.0.1:${listen}`]));
     nginxes.push(viaNginx);
+    return await body({ listen, admin, viaNginx, nginxes });
+  } finally {
+    for (const nginx of nginxes) await nginx.stop();
+    await ssh(
+      `for p in ${project} ${DAEMON_PROJECT}; do ids=$(docker ps -aq --filter label=com.docker.compose.project=$p); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker network rm "$p"_default >/dev/null 2>&1; done; ` +
+        `rm -rf apps/${project} apps/.deploy-vps/${project} apps/${DAEMON_PROJECT} apps/.deploy-vps/${DAEMON_PROJECT} .local/state/${DAEMON_PROJECT} .config/${DAEMON_PROJECT}; true`,
+    );
+    rmSync(join(folder, ".."), { recursive: true, force: true });
+  }
+}
+
+/** Runs the proxy benchmark (CLI and SSH as withBenchStack takes them). */
+export async function proxyBench({ cli, ssh, seconds = 10, rounds = 3, coldRuns = 5 }) {
+  const compose = fixtureCompose({ labels: { host: HOST, port: 8080, mode: "blocking", idle: "never" }, startDelayMs: 1000 });
+  return withBenchStack({ cli, ssh, project: PROJECT, host: HOST, compose }, async ({ listen, viaNginx, nginxes }) => {
     await untilAnswered(`http://127.0.0.1:${listen}/`, { host: HOST, timeoutMs: 60_000 });
     // Direct means the container's own address, as the proxy reaches it (a published port would
     // add Docker's userland proxy); nginx gets the same, with kept-alive upstream connections.
@@ -128,14 +145,7 @@ export async function proxyBench({ cli, ssh, seconds = 10, rounds = 3, coldRuns 
     await sockets.close();
     console.error(`[proxy] daemon RSS idle ${(idleRss / 1e6).toFixed(1)} MB, with ${PROXY_TARGETS.websockets} websockets ${(websocketsRss / 1e6).toFixed(1)} MB`);
     return { seconds, rounds, warm, cold, engineStartMs, idleRss, websocketsRss };
-  } finally {
-    for (const nginx of nginxes) await nginx.stop();
-    await ssh(
-      `for p in ${PROJECT} ${DAEMON_PROJECT}; do ids=$(docker ps -aq --filter label=com.docker.compose.project=$p); [ -z "$ids" ] || docker rm -f $ids >/dev/null; docker network rm "$p"_default >/dev/null 2>&1; done; ` +
-        `rm -rf apps/${PROJECT} apps/.deploy-vps/${PROJECT} apps/${DAEMON_PROJECT} apps/.deploy-vps/${DAEMON_PROJECT} .local/state/${DAEMON_PROJECT} .config/${DAEMON_PROJECT}; true`,
-    );
-    rmSync(join(folder, ".."), { recursive: true, force: true });
-  }
+  });
 }
 
 const verdict = (met) => (met ? "met" : "missed");
@@ -177,9 +187,9 @@ export function proxyReport(result) {
   ];
 }
 
-/** DOC with its "## Runtime proxy" section replaced by SECTION (appended if it has none). */
-export function withProxySection(doc, section) {
-  const start = doc.indexOf("\n## Runtime proxy\n");
+/** DOC with the section of SECTION's heading (its first line, "## …") replaced by SECTION (appended if it has none). */
+export function withSection(doc, section) {
+  const start = doc.indexOf(`\n${section[0]}\n`);
   if (start === -1) return `${doc.trimEnd()}\n\n${section.join("\n")}`;
   const next = doc.indexOf("\n## ", start + 1);
   const tail = next === -1 ? "" : doc.slice(next);

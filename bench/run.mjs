@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory|proxy] [--memory off]`
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory|proxy|pages] [--memory off]`
 //
 // Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
 // in alternation (A B C … A B C …), and reports medians and min–max:
@@ -15,7 +15,7 @@
 // loopback of a 100 MB / 5,000-file tree and of a 1 GB / 50,000-file one, each CLI's peak RSS
 // and their ratio, against the 1.3x target.
 // Then the runtime proxy (bench/proxy.mjs; `--only proxy` runs it alone and replaces only its
-// section of the doc).
+// section of the doc), and the waiting pages in a browser (bench/pages.mjs; `--only pages` likewise).
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout } from "node:timers";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,7 +24,8 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { proxyBench, proxyReport, withProxySection } from "./proxy.mjs";
+import { pagesBench, pagesReport } from "./pages.mjs";
+import { proxyBench, proxyReport, withSection } from "./proxy.mjs";
 import { generate } from "./tree.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -158,18 +159,19 @@ async function sh(command) {
 async function main() {
   const files = Number(opts.files);
   const runs = Number(opts.runs);
-  const proxyOnly = opts.only === "proxy";
+  // --only proxy or pages: that one section, with no tree to ship and no link to set up.
+  const sectionOnly = opts.only === "proxy" || opts.only === "pages";
   const tree = join(tmpdir(), `deploy-vps-bench-${opts.seed}-${files}`, "bench");
   rmSync(dirname(tree), { recursive: true, force: true });
   let shipped = "0";
-  if (!proxyOnly) {
+  if (!sectionOnly) {
     console.error(`generating ${files} files, ${opts["assets-mb"]} MB of assets, ${opts["skipped-mb"]} MB skipped in ${tree}`);
     generate(tree, files, Number(opts["assets-mb"]), Number(opts["skipped-mb"]), Number(opts.seed));
     shipped = (await sh(`cd ${tree} && du -sb --exclude=node_modules --exclude=.git --exclude=.next --exclude=./dist . | cut -f1`)).trim();
   }
 
   const links = [];
-  const wanted = proxyOnly ? [] : opts.links.split(",");
+  const wanted = sectionOnly ? [] : opts.links.split(",");
   const loopbackPort = Number(readFileSync(join(STATE, "env"), "utf8").match(/DEPLOY_PORT=(\d+)/)?.[1] ?? 2222);
   const loopback = { name: "loopback", host: "127.0.0.1", port: loopbackPort, knownHosts: join(STATE, "known_hosts"), iface: "lo" };
   if (wanted.includes("loopback")) links.push(loopback);
@@ -188,6 +190,7 @@ async function main() {
   const results = [];
   let memory = [];
   let proxy;
+  let pages;
   try {
     for (const link of opts.only === "memory" ? [] : links) {
       const sshOpts = `-o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port}`;
@@ -230,12 +233,14 @@ async function main() {
       for (const variant of variants) results.push({ link: link.name, variant: variant.name, kind: variant.kind, samples: samples.get(variant.name) });
     }
     if (memoryWanted) memory = await flatMemory(loopback);
-    if (opts.only === "" || proxyOnly) proxy = await proxyBench({ cli: (args) => runCli(loopback, args), ssh: (command) => sh(sshTo(loopback)(command)) });
+    const onHost = { cli: (args) => runCli(loopback, args), ssh: (command) => sh(sshTo(loopback)(command)) };
+    if (opts.only === "" || opts.only === "proxy") proxy = await proxyBench(onHost);
+    if (opts.only === "" || opts.only === "pages") pages = await pagesBench(onHost);
   } finally {
     relay?.close();
     if (wanted.includes("throttled")) execFileSync("bash", [join(ROOT, "bench/link.sh"), "down"]);
   }
-  report(results, memory, { files, shipped: Number(shipped), opts }, proxy);
+  report(results, memory, { files, shipped: Number(shipped), opts }, proxy, pages);
 }
 
 /** deploy-vps ARGS against LINK's host; resolves with its stdout, throws with its stderr on failure. */
@@ -289,7 +294,7 @@ const median = (xs) => {
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mb = (b) => (b / 1e6).toFixed(2);
 
-function report(results, memory, meta, proxy) {
+function report(results, memory, meta, proxy, pages) {
   const rows = results.map((r) => {
     const wall = r.samples.map((s) => s.wallMs);
     const transfer = r.samples.map((s) => s.transferMs);
@@ -320,14 +325,16 @@ function report(results, memory, meta, proxy) {
     ...(rows.length === 0 ? [] : speedReport(rows, meta)),
     ...memoryReport(memory),
     ...proxyReport(proxy),
+    ...pagesReport(pages),
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
-  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory, proxy }, null, 2));
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory, proxy, pages }, null, 2));
   mkdirSync(join(ROOT, "docs"), { recursive: true });
-  // --only proxy: the other sections of the doc stay as the last full run wrote them.
-  if (meta.opts.only === "proxy") writeFileSync(resolve(ROOT, opts.doc), `${withProxySection(readFileSync(resolve(ROOT, opts.doc), "utf8"), proxyReport(proxy))}\n`);
+  // --only proxy or pages: the other sections of the doc stay as the last full run wrote them.
+  const section = { proxy: proxyReport(proxy), pages: pagesReport(pages) }[meta.opts.only];
+  if (section) writeFileSync(resolve(ROOT, opts.doc), `${withSection(readFileSync(resolve(ROOT, opts.doc), "utf8"), section)}\n`);
   else writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
   console.log(lines.join("\n"));
 }

@@ -47,15 +47,37 @@ export async function deployFixture(name: string, options: FixtureOptions = {}):
  * apps/NAME (so removeStack takes it away): for stacks whose deploy is not what is tested.
  */
 export function composeUp(name: string, options: FixtureOptions): void {
-  const folder = `apps/${shq(name)}`;
-  const files: [string, string][] = [
-    ["compose.yaml", fixtureCompose(options)],
-    ...["server.js", "package.json"].map((file): [string, string] => [file, readFileSync(join(ROOT, FIXTURE, file), "utf8")]),
-  ];
+  composeUpAll([[name, options]]);
+}
+
+/** composeUp of every [NAME, OPTIONS] of STACKS at once on the server; throws with their output if any fails. */
+export function composeUpAll(stacks: readonly (readonly [string, FixtureOptions])[]): void {
+  // The app's files are sent once, to a scratch folder each stack's folder copies them from.
+  const app = ["server.js", "package.json"].map((file) => `printf %s ${shq(readFileSync(join(ROOT, FIXTURE, file), "utf8"))} > "$app"/${file}`);
+  const ups = stacks.map(([name, options]) => {
+    const folder = `apps/${shq(name)}`;
+    return (
+      `mkdir -p ${folder} && cp "$app"/* ${folder}/ && printf %s ${shq(fixtureCompose(options))} > ${folder}/compose.yaml && ` +
+      `docker compose -p ${shq(name)} -f ${folder}/compose.yaml up -d --quiet-pull 2>&1`
+    );
+  });
   onServer(
-    `mkdir -p ${folder} && ${files.map(([file, text]) => `printf %s ${shq(text)} > ${folder}/${file}`).join(" && ")} && ` +
-      `docker compose -p ${shq(name)} -f ${folder}/compose.yaml up -d --quiet-pull 2>&1`,
+    `app=$(mktemp -d) && ${app.join(" && ")} && pids= && ${ups.map((up) => `{ ( ${up} ) & pids="$pids $!"; }`).join(" && ")} && ` +
+      `failed=0; for pid in $pids; do wait "$pid" || failed=1; done; rm -rf "$app"; exit "$failed"`,
   );
+}
+
+/** Runs every one of STEPS in order, even after one failed; then throws their failures together, as WHAT. */
+export async function everyStep(what: string, steps: readonly (() => unknown)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw new AggregateError(failures, what);
 }
 
 /** `deploy-vps proxy ARGS` against the test host. */
@@ -87,18 +109,35 @@ export async function waitForService(
   wanted: UnitState | ((service: ServiceStatus) => boolean),
   timeoutMs = 30_000,
 ): Promise<ServiceStatus> {
+  const [found] = await waitForServices([name], wanted, timeoutMs);
+  if (!found) throw new Error(`no status entry for ${name}`);
+  return found;
+}
+
+/**
+ * waitForService for every one of NAMES, read from one `proxy status` per poll; their entries
+ * in the order of NAMES.
+ */
+export async function waitForServices(
+  names: readonly string[],
+  wanted: UnitState | ((service: ServiceStatus) => boolean),
+  timeoutMs = 30_000,
+): Promise<ServiceStatus[]> {
   const test = typeof wanted === "string" ? (service: ServiceStatus) => service.state === wanted : wanted;
   const deadline = Date.now() + timeoutMs;
-  let last: ServiceStatus | Error | undefined;
+  let last: string | undefined;
   for (;;) {
     try {
-      last = await serviceStatus(name);
-      if (test(last)) return last;
+      const document = await proxyStatus();
+      const found = names.map((name) => document.services.find((service) => service.name === name));
+      const missing = names.filter((_, i) => !found[i]);
+      const waiting = found.filter((service): service is ServiceStatus => service !== undefined && !test(service));
+      if (missing.length === 0 && waiting.length === 0) return found.filter((service): service is ServiceStatus => service !== undefined);
+      last = missing.length > 0 ? `no service ${missing.join(", ")} in proxy status` : JSON.stringify(waiting);
     } catch (error) {
-      last = error instanceof Error ? error : new Error(String(error));
+      last = error instanceof Error ? error.message : String(error);
     }
-    if (Date.now() > deadline)
-      throw new Error(`${name} not ${typeof wanted === "string" ? wanted : "as wanted"} after ${timeoutMs} ms; last seen: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (Date.now() > deadline) throw new Error(`${names.join(", ")} not ${typeof wanted === "string" ? wanted : "as wanted"} after ${timeoutMs} ms; last seen: ${last}`);
     await sleep(250);
   }
 }

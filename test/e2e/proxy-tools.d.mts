@@ -1,8 +1,11 @@
 // Types of proxy-tools.mjs (plain ESM, shared with bench/proxy.mjs).
 import type WebSocket from "ws";
 
-/** labels-only: a busybox container carrying the labels, no app (for labels the proxy must refuse). */
-export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database" | "labels-only";
+/**
+ * labels-only: a busybox container carrying the labels, no app (for labels the proxy must refuse);
+ * dependency: a second app `db`, healthy about 2 s after its start, that web waits for (service_healthy).
+ */
+export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database" | "dependency" | "labels-only";
 
 export interface FixtureOptions {
   /** Proxy labels without their prefix: `{ host: "a.test", port: 8080, mode: "blocking" }`. */
@@ -63,3 +66,4 @@ export interface Websockets {
   close(): Promise<void>;
 }
 export function openWebsockets(url: string, n: number, options?: { host?: string; batch?: number }): Promise<Websockets>;
+export function nextEvent(url: string, event: string, options?: { host?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<unknown>;

@@ -13,16 +13,14 @@ import WebSocket from "ws";
 import { stringify } from "yaml";
 
 /** How the fixture's web service runs, per variant; healthcheck's interval is Docker's default 30 s on purpose. */
+const HELLO_PROBE = ["CMD", "node", "-e", "require('http').get('http://127.0.0.1:8080/hello', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"];
 const VARIANTS = {
   plain: {},
-  healthcheck: {
-    healthcheck: {
-      test: ["CMD", "node", "-e", "require('http').get('http://127.0.0.1:8080/hello', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"],
-      interval: "30s",
-    },
-  },
+  healthcheck: { healthcheck: { test: HELLO_PROBE, interval: "30s" } },
   crash: { environment: { CRASH_AFTER_FIRST_START: "/data/started" }, volumes: ["data:/data"] },
   database: { environment: { DATABASE_ADDR: "db:5432" }, depends_on: ["db"] },
+  // A dependency that is healthy about 2 s after its start, which the web service waits for.
+  dependency: { environment: { DATABASE_ADDR: "db:8080" }, depends_on: { db: { condition: "service_healthy" } } },
 };
 
 /** A container that only carries labels (for what the proxy must refuse): no app, nothing to start. */
@@ -39,11 +37,9 @@ export function fixtureCompose({ labels = {}, variant = "plain", hostPort, start
   if (!extra) throw new Error(`fixtureCompose: no variant ${variant}`);
   // The app folder mounted into local/node:20 (made by test/host/setup.sh; no registry here): no
   // image to build, so a deploy is quick. A real VPS would use node:20-alpine the same way.
+  const app = { image: "local/node:20", init: true, working_dir: "/app", command: ["node", "server.js"] };
   const web = {
-    image: "local/node:20",
-    init: true,
-    working_dir: "/app",
-    command: ["node", "server.js"],
+    ...app,
     ...extra,
     volumes: [".:/app:ro", ...(extra.volumes ?? [])],
     environment: { START_DELAY_MS: String(startDelayMs), ...extra.environment },
@@ -53,6 +49,8 @@ export function fixtureCompose({ labels = {}, variant = "plain", hostPort, start
   const services = { web };
   if (variant === "database")
     services.db = { image: "local/node:20", init: true, command: ["node", "-e", "require('net').createServer((s) => s.end()).listen(5432)"] };
+  if (variant === "dependency")
+    services.db = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "2000", APP_NAME: "db" }, healthcheck: { test: HELLO_PROBE, interval: "1s" } };
   const project = { services };
   if (variant === "crash") project.volumes = { data: {} };
   return stringify(project);
@@ -254,4 +252,34 @@ export async function openWebsockets(url, n, { host, batch = 100 } = {}) {
         ),
       ).then(() => undefined),
   };
+}
+
+/**
+ * Opens the event stream at URL (Host HOST, HEADERS added) and resolves with the parsed data of
+ * its first event named EVENT, then closes it; rejects if the stream ends first or after TIMEOUTMS.
+ */
+export function nextEvent(url, event, { host, headers = {}, timeoutMs = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers: { ...(host ? { host } : {}), accept: "text/event-stream", ...headers }, agent: false, timeout: timeoutMs }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        text += chunk;
+        for (let end = text.indexOf("\n\n"); end !== -1; end = text.indexOf("\n\n")) {
+          const block = text.slice(0, end).split("\n");
+          text = text.slice(end + 2);
+          const name = block.find((line) => line.startsWith("event:"))?.slice(6).trim();
+          const data = block.filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n");
+          if (name === event) {
+            req.destroy();
+            return resolve(JSON.parse(data));
+          }
+        }
+      });
+      res.on("end", () => reject(new Error(`${url} (Host ${host}): the stream ended without a ${event} event`)));
+    });
+    req.on("timeout", () => req.destroy(new Error(`${url} (Host ${host}): no ${event} event after ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end();
+  });
 }

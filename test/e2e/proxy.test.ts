@@ -36,6 +36,7 @@ import {
   type Nginx,
   type SecondDockerd,
   type ServiceStatus,
+  everyStep,
 } from "./proxy-harness.js";
 
 const IDLE_SECONDS = 4;
@@ -87,17 +88,7 @@ const fixtures: Record<Role, FixtureOptions> = {
 let nginx: Nginx | undefined;
 let direct: Nginx | undefined;
 
-afterAll(async () => {
-  const failures: unknown[] = [];
-  for (const step of [() => nginx?.stop(), () => direct?.stop(), removeDaemon, () => removeStacks(Object.values(stacks))]) {
-    try {
-      await step();
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, "proxy.test.ts: cleanup failed");
-});
+afterAll(() => everyStep("proxy.test.ts: cleanup failed", [() => nginx?.stop(), () => direct?.stop(), removeDaemon, () => removeStacks(Object.values(stacks))]));
 
 beforeAll(async () => {
   const roles = Object.keys(stacks) as Role[];
