@@ -73,7 +73,5 @@
   document.addEventListener("click", (event) => {
     if (event.target.closest('[data-dv="retry"]')) location.reload();
   });
-  // Restored from the back-forward cache, the page has a dead stream and stale lines.
-  addEventListener("pageshow", (event) => event.persisted && location.reload());
   tick();
 })();
