@@ -41,7 +41,7 @@
   };
   const fail = (message) => {
     finish("failed");
-    // A theme without the block still gets one: constant markup, the message goes in as text.
+    // A theme without the block gets waiting-page.ts's markup; the message goes in as text.
     if (!document.querySelector('[data-dv="failure"]')) {
       document.body.insertAdjacentHTML("beforeend", '<div class="dv-failure" data-dv="failure" role="alert"><p data-dv="failure-text"></p><button type="button" class="dv-retry" data-dv="retry">Try again</button></div>');
     }
