@@ -27,7 +27,6 @@ export default tseslint.config(
         clearInterval: "readonly",
         setTimeout: "readonly",
         matchMedia: "readonly",
-        addEventListener: "readonly",
       },
     },
   },

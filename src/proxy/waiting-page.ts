@@ -37,7 +37,10 @@ function progressList(lines: PageValues["progress"]): string {
   return `<ol class="dv-progress" data-dv="progress" aria-live="polite">${items.join("")}</ol>`;
 }
 
-/** Hidden until live.js hears the start failed; the button reloads the page, whose GET wakes the unit again. */
+/**
+ * Hidden until live.js hears the start failed (it writes the same markup into a theme without
+ * one); the button reloads the page, whose GET wakes the unit again.
+ */
 const FAILURE_BLOCK =
   '<div class="dv-failure" data-dv="failure" role="alert" hidden><p data-dv="failure-text"></p><button type="button" class="dv-retry" data-dv="retry">Try again</button></div>';
 

@@ -4,7 +4,6 @@
 (() => {
   "use strict";
   const data = JSON.parse(document.getElementById("dv-data").textContent);
-  const WORDS = { pending: "waiting", starting: "starting", ready: "ready", failed: "failed" };
   const each = (name, apply) => document.querySelectorAll(`[data-dv="${name}"]`).forEach(apply);
   const text = (name, value) => each(name, (el) => { el.textContent = value; });
   // No clock sync with the server: its elapsed time plus what this page counted since.
@@ -14,14 +13,14 @@
   const tick = () => {
     const elapsed = elapsedMs + Date.now() - since;
     const left = Math.ceil((estimateMs - elapsed) / 1000);
-    text("elapsed", String(Math.floor(elapsed / 1000)));
-    text("estimate", String(Math.ceil(estimateMs / 1000)));
-    text("left", left > 0 ? String(left) : "a few");
+    text("elapsed", Math.floor(elapsed / 1000));
+    text("estimate", Math.ceil(estimateMs / 1000));
+    text("left", left > 0 ? left : "a few");
     // Short of full until ready: a full bar that still waits reads as stuck.
     const share = estimateMs > 0 ? Math.min(0.95, elapsed / estimateMs) : 0;
     each("bar", (el) => {
       el.style.setProperty("--dv-progress", share.toFixed(3));
-      if (el.getAttribute("role") === "progressbar") el.setAttribute("aria-valuenow", String(Math.round(share * 100)));
+      if (el.getAttribute("role") === "progressbar") el.setAttribute("aria-valuenow", Math.round(share * 100));
     });
   };
   const ticker = setInterval(tick, 1000);
@@ -30,7 +29,7 @@
   const line = ({ name, phase }) => {
     const li = document.createElement("li");
     li.dataset.phase = phase;
-    li.append(span("dv-name", name), " ", span("dv-phase", WORDS[phase] || phase));
+    li.append(span("dv-name", name), " ", span("dv-phase", phase === "pending" ? "waiting" : phase));
     return li;
   };
 
@@ -42,7 +41,7 @@
   };
   const fail = (message) => {
     finish("failed");
-    // A theme without the block still gets one; constant markup, the message goes in as text.
+    // A theme without the block gets waiting-page.ts's markup; the message goes in as text.
     if (!document.querySelector('[data-dv="failure"]')) {
       document.body.insertAdjacentHTML("beforeend", '<div class="dv-failure" data-dv="failure" role="alert"><p data-dv="failure-text"></p><button type="button" class="dv-retry" data-dv="retry">Try again</button></div>');
     }
@@ -59,7 +58,7 @@
     tick();
     if (snapshot.failure) fail(snapshot.failure);
   });
-  // The same URL by GET, replacing the waiting page in history: Back leaves the site.
+  // The same URL by GET, in place of the waiting page in history: Back leaves the site.
   source.addEventListener("ready", () => {
     finish("ready");
     location.replace(location.href);
@@ -73,7 +72,5 @@
   document.addEventListener("click", (event) => {
     if (event.target.closest('[data-dv="retry"]')) location.reload();
   });
-  // Restored from the back-forward cache, the page has a dead stream and stale lines.
-  addEventListener("pageshow", (event) => event.persisted && location.reload());
   tick();
 })();

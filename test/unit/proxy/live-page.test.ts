@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventStreamHeaders, waitingPage } from "../../../src/proxy/answers.js";
 import { type ProgressSnapshot, sseEvent } from "../../../src/proxy/progress.js";
@@ -34,7 +34,9 @@ const SITE = "<!doctype html><title>site</title><p>the site itself</p>";
 let browser: Browser;
 let server: Server;
 let base: string;
-let context: BrowserContext | undefined;
+/** One page for the tests with JavaScript: a browser's first page is its slowest to open. */
+let page: Page;
+const problems: string[] = [];
 
 /** What the fake daemon does, set by each test. */
 const daemon = {
@@ -92,28 +94,15 @@ function nextStream(): Promise<ServerResponse> {
   return open ? Promise.resolve(open) : new Promise((resolve) => daemon.waiting.push(resolve));
 }
 
-/** A fresh page that records every script error and every CSP refusal. */
-async function openPage(): Promise<{ page: Page; problems: string[] }> {
-  context = await browser.newContext();
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("console", (message) => {
-    // The waiting page's own 503 is logged too: it is the answer, not a problem.
-    if (message.type() === "error" && !message.text().includes("status of 503")) problems.push(message.text());
-  });
-  return { page, problems };
-}
-
 function progress(overrides: Partial<ProgressSnapshot>): string {
   return sseEvent("progress", { state: "starting", elapsedMs: 0, estimateMs: 10_000, message: "", containers: [], ...overrides });
 }
 
-const lines = (page: Page) =>
+const lines = () =>
   page.$$eval('[data-dv="progress"] li', (items) =>
     items.map((li) => [li.getAttribute("data-phase"), li.querySelector(".dv-name")?.textContent, li.querySelector(".dv-phase")?.textContent]),
   );
-const textOf = (page: Page, name: string) => page.textContent(`[data-dv="${name}"]`);
+const textOf = (name: string) => page.textContent(`[data-dv="${name}"]`);
 
 beforeAll(async () => {
   server = createServer(handle);
@@ -123,11 +112,18 @@ beforeAll(async () => {
     executablePath: "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
   });
+  page = await (await browser.newContext()).newPage();
+  page.setDefaultTimeout(10_000);
+  // Every script error and CSP refusal; the waiting page's own 503 is logged too, but it is the answer.
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().includes("status of 503")) problems.push(message.text());
+  });
 }, 60_000);
 
 afterEach(async () => {
-  await context?.close();
-  context = undefined;
+  await page.goto("about:blank");
+  problems.length = 0;
   for (const stream of daemon.streams.splice(0)) stream.end();
   Object.assign(daemon, { template: THEME, retryAfterSeconds: 5, siteUp: false, refuseStreams: false, unclaimed: [], waiting: [] });
   daemon.gets.clear();
@@ -141,7 +137,6 @@ afterAll(async () => {
 
 describe("live.js in a browser", () => {
   it("follows the start, ticks the counters, and loads the same URL the moment the unit is ready", async () => {
-    const { page, problems } = await openPage();
     const streamOpened = nextStream();
     await page.goto(`${base}/shop/cart?item=1`);
     const stream = await streamOpened;
@@ -150,7 +145,7 @@ describe("live.js in a browser", () => {
     const hostile = "<img src=x onerror=alert(1)>";
     stream.write(progress({ elapsedMs: 2000, message: "Starting db", containers: [{ name: "db", phase: "starting" }, { name: hostile, phase: "pending" }] }));
     await page.waitForFunction(() => document.querySelector('[data-dv="message"]')?.textContent === "Starting db");
-    expect(await lines(page)).toEqual([
+    expect(await lines()).toEqual([
       ["starting", "db", "starting"],
       ["pending", hostile, "waiting"],
     ]);
@@ -168,7 +163,8 @@ describe("live.js in a browser", () => {
     expect(first.elapsed + first.left).toBe(10);
     expect(first.share).toBeGreaterThanOrEqual(first.elapsed / 10);
     expect(first.share).toBeLessThan((first.elapsed + 1) / 10);
-    expect(first.now).toBe(Math.round(first.share * 100));
+    // The percentage of the same share (the CSS variable is written to three decimals).
+    expect(Math.abs(first.now - first.share * 100)).toBeLessThanOrEqual(1);
     // The counters move by themselves between events.
     await page.waitForFunction((before) => Number(document.querySelector('[data-dv="elapsed"]')?.textContent) > before, first.elapsed, { timeout: 5000 });
     const later = await counters();
@@ -177,44 +173,43 @@ describe("live.js in a browser", () => {
 
     stream.write(progress({ elapsedMs: 4000, message: "Starting web", containers: [{ name: "db", phase: "ready" }, { name: "web", phase: "starting" }] }));
     await page.waitForFunction(() => document.querySelector('[data-dv="message"]')?.textContent === "Starting web");
-    expect(await lines(page)).toEqual([
+    expect(await lines()).toEqual([
       ["ready", "db", "ready"],
       ["starting", "web", "starting"],
     ]);
 
     // The stream stays open after `ready`: only the ready handler can have loaded the site.
     daemon.siteUp = true;
-    const entries = await page.evaluate(() => history.length);
     stream.write(sseEvent("ready", { readyAt: Date.now() }));
     await page.waitForFunction(() => document.title === "site");
     expect(daemon.gets.get("/shop/cart?item=1")).toHaveLength(2);
-    // Replaced, not pushed: Back from the site does not return to the waiting page.
-    expect(await page.evaluate(() => history.length)).toBe(entries);
     expect(page.url()).toBe(`${base}/shop/cart?item=1`);
     expect(problems).toEqual([]);
   });
 
   it.each([
-    ["its own failure block", THEME],
-    ["a failure block live.js makes", WITHOUT_FAILURE_BLOCK],
-  ])("shows a failed start in %s, whose retry button reloads the page", async (_name, template) => {
+    ["its own failure block", "the failed event", THEME],
+    ["a failure block live.js makes", "a snapshot", WITHOUT_FAILURE_BLOCK],
+  ])("shows a failed start in %s, told by %s, whose retry button reloads the page", async (_block, told, template) => {
     daemon.template = template;
-    const { page, problems } = await openPage();
     const streamOpened = nextStream();
     await page.goto(`${base}/shop`);
     const stream = await streamOpened;
     expect(await page.isVisible('[data-dv="failure"]')).toBe(false);
 
-    stream.write(progress({ elapsedMs: 1000, message: "Starting db", containers: [{ name: "db", phase: "failed" }] }));
-    stream.write(sseEvent("failed", { message: "db could not be started." }));
+    const containers = [{ name: "db", phase: "failed" as const }];
+    if (told === "a snapshot") stream.write(progress({ state: "failed", message: "Could not start", containers, failure: "db could not be started." }));
+    else stream.write(progress({ elapsedMs: 1000, message: "Starting db", containers }) + sseEvent("failed", { message: "db could not be started." }));
     await page.waitForFunction(() => document.documentElement.dataset.dvState === "failed");
     expect(await page.isVisible('[data-dv="failure"]')).toBe(true);
-    expect(await textOf(page, "failure-text")).toBe("db could not be started.");
+    expect(await textOf("failure-text")).toBe("db could not be started.");
     expect(await page.$$('[data-dv="failure"]')).toHaveLength(1);
-    // The counters stop with the start.
-    const elapsed = await textOf(page, "elapsed");
-    await page.waitForTimeout(1200);
-    expect(await textOf(page, "elapsed")).toBe(elapsed);
+    if (told === "the failed event") {
+      // The counters stop with the start.
+      const elapsed = await textOf("elapsed");
+      await page.waitForTimeout(1200);
+      expect(await textOf("elapsed")).toBe(elapsed);
+    }
 
     daemon.siteUp = true;
     await page.click('[data-dv="retry"]');
@@ -225,22 +220,25 @@ describe("live.js in a browser", () => {
 
   it("reloads the page two seconds after the stream closes for good", async () => {
     daemon.refuseStreams = true;
-    const { page } = await openPage();
     await page.goto(`${base}/closed`);
     await page.waitForFunction(() => document.documentElement.dataset.dvState === "starting");
     await expect.poll(() => daemon.gets.get("/closed")?.length, { timeout: 5000, interval: 100 }).toBe(2);
     const [first = 0, second = 0] = daemon.gets.get("/closed") ?? [];
     expect(second - first).toBeGreaterThanOrEqual(1900);
+    // The reloaded page settles on a stream that opens.
+    daemon.refuseStreams = false;
+    await nextStream();
   });
 
   it("gets to the site without JavaScript, by the page's refresh", async () => {
     daemon.retryAfterSeconds = 1;
-    context = await browser.newContext({ javaScriptEnabled: false });
-    const page = await context.newPage();
-    await page.goto(`${base}/no-js`);
-    expect(await page.title()).toBe("Shop is starting");
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const noScript = await context.newPage();
+    await noScript.goto(`${base}/no-js`);
+    expect(await noScript.title()).toBe("Shop is starting");
     daemon.siteUp = true;
-    await expect.poll(() => page.title(), { timeout: 5000 }).toBe("site");
+    await expect.poll(() => noScript.title(), { timeout: 5000 }).toBe("site");
     expect(daemon.gets.get("/no-js")).toHaveLength(2);
+    await context.close();
   });
 });
