@@ -4,7 +4,7 @@
  * Whatever goes wrong, a visitor gets a page: the default theme, and the daemon's log says why.
  */
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DaemonLog } from "./daemon-log.js";
@@ -142,12 +142,11 @@ export class ThemeBook {
       }
     }
     if (isBuiltIn(builtIn)) return this.shippedFile(`${builtIn}.html`);
-    return {
-      reason:
-        this.customFolder === undefined
-          ? "no built-in theme has this name, and the config names no themesFolder"
-          : `no built-in theme has this name, and ${this.customFolder} has no ${candidates.join(" or ")}`,
-    };
+    if (this.customFolder === undefined) return { reason: "no built-in theme has this name, and the config names no themesFolder" };
+    // A folder the daemon cannot see (outside the home its container mounts, say) is worth saying so.
+    const folder = await stat(this.customFolder).catch(() => undefined);
+    if (!folder?.isDirectory()) return { reason: `no built-in theme has this name, and the themes folder ${this.customFolder} is not there` };
+    return { reason: `no built-in theme has this name, and ${this.customFolder} has no ${candidates.join(" or ")}` };
   }
 
   private async shippedFile(file: string): Promise<string | Refusal> {

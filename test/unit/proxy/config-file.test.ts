@@ -51,7 +51,7 @@ describe("parseProxyConfig", () => {
     expect(config.themesFolder).toBeUndefined();
   });
 
-  it("reads the v2 seed's async: true, blocking: true, ignores keys it does not know", () => {
+  it("reads the v2 seed's async: true, blocking: true and displayName, ignores keys it does not know", () => {
     const config = parseProxyConfig(
       JSON.stringify({
         services: [

@@ -109,6 +109,9 @@ describe("ThemeBook: what falls back to the default, logged once", () => {
     const other = book();
     await other.themes.template("myTheme");
     expect(other.lines[0]?.reason).toBe("no built-in theme has this name, and the config names no themesFolder");
+    const absent = book(join(custom, "absent"));
+    await absent.themes.template("myTheme");
+    expect(absent.lines[0]?.reason).toBe(`no built-in theme has this name, and the themes folder ${join(custom, "absent")} is not there`);
   });
 
   it("a name with path characters, never read", async () => {
