@@ -73,8 +73,13 @@ export async function pagesBench({ cli, ssh, runs = 10 }) {
       };
       for (let run = 1; run <= runs; run++) {
         await cold("live", async (context) => {
-          const shown = await openUntilShown(context, `http://${HOST}:${viaNginx.port}/page`, { timeoutMs: 60_000 });
-          if (shown.waiting.status !== 503 || shown.readyToShownMs === undefined) throw new Error(`no waiting page with a ready event: ${shown.waiting.status}`);
+          const shown = await openUntilShown(context, `http://${HOST}:${viaNginx.port}/page`, {
+            timeoutMs: 60_000,
+            whileWaiting: async (_, waiting) => {
+              if (waiting.status !== 503 || !waiting.headers["content-type"]?.startsWith("text/html")) throw new Error(`the cold site answered ${waiting.status} ${waiting.headers["content-type"]}, not the waiting page`);
+            },
+          });
+          if (shown.readyToShownMs === undefined) throw new Error("the waiting page got no ready event");
           return shown.readyToShownMs;
         });
         await cold("reloading", async (context) => {

@@ -88,10 +88,10 @@ beforeAll(async () => {
   await putToSleep(...units);
 });
 
-/** The site's URL as a browser opens it: through nginx, its Host resolved to loopback by the browser. */
-function site(role: Role, path = "/page"): string {
+/** The app's /page as a browser opens it: through nginx, the site's name resolved to loopback by the browser. */
+function site(role: Role): string {
   if (!nginx) throw new Error("nginx is not running");
-  return `http://${host(role)}:${nginx.port}${path}`;
+  return `http://${host(role)}:${nginx.port}/page`;
 }
 
 /** A request through the nginx in front of the proxy, with ROLE's Host. */
