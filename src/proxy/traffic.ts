@@ -156,10 +156,11 @@ export class Traffic {
     };
     const push = () => {
       if (!open) return;
-      const snapshot = this.runtime.progress(unit);
+      // The failure goes in its own last event, after the lines that show which container failed.
+      const { failure, ...snapshot } = this.runtime.progress(unit);
       res.write(sseEvent("progress", snapshot));
       if (snapshot.state === "ready") close(sseEvent("ready", { readyAt: unit.readyAt }));
-      else if (snapshot.state === "failed") close(sseEvent("failed", { message: snapshot.failure ?? "The site could not be started." }));
+      else if (snapshot.state === "failed") close(sseEvent("failed", { message: failure ?? "The site could not be started." }));
     };
     const keepalive = setInterval(() => res.write(": keepalive\n\n"), KEEPALIVE_MS);
     const unwatch = this.runtime.watch(unit, push);

@@ -55,7 +55,8 @@ function fixture(role: Role): FixtureOptions {
     case "fallback":
       return { startDelayMs: 1000, labels: dynamic(role, { theme: "no-such-theme" }) };
     default:
-      return { variant: "dependency", startDelayMs: 1000, labels: dynamic(role, { theme: role }) };
+      // A display name and an estimate as a user would set them: the screenshots are the README's.
+      return { variant: "dependency", startDelayMs: 1000, labels: dynamic(role, { theme: role, "display-name": "Support dashboard", estimate: "6s" }) };
   }
 }
 
