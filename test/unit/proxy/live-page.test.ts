@@ -1,11 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventStreamHeaders, waitingPage } from "../../../src/proxy/answers.js";
 import { type ProgressSnapshot, sseEvent } from "../../../src/proxy/progress.js";
 import { renderWaitingPage } from "../../../src/proxy/waiting-page.js";
+import { launchChromium } from "../../e2e/browser-tools.mjs";
 
 /**
  * live.js for real: Debian's chromium against a local HTTP server that plays the daemon. The
@@ -108,10 +109,7 @@ beforeAll(async () => {
   server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext()).newPage();
   page.setDefaultTimeout(10_000);
   // Every script error and CSP refusal; the waiting page's own 503 is logged too, but it is the answer.
