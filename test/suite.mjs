@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The whole suite, in two lanes run at once: a host holds one runtime proxy, so every file that
- * installs it (those using proxy-harness.js) runs in one lane, one after another, with the unit
+ * installs it runs in one lane, one after another, with the unit
  * tests; every other end-to-end file runs in the other lane. Arguments, when given, go to one
  * plain `vitest run` instead (`npm test -- test/e2e/deploy.test.ts`).
  */
@@ -31,7 +31,8 @@ if (args.length > 0) {
 const e2e = readdirSync("test/e2e")
   .filter((name) => name.endsWith(".test.ts"))
   .map((name) => `test/e2e/${name}`);
-const usesProxy = (file) => /from "\.\/proxy-harness\.js"/.test(readFileSync(file, "utf8"));
+// A file installs the daemon if it names its compose project, itself or through proxy-harness.js.
+const usesProxy = (file) => /from "\.\/proxy-harness\.js"|deploy-vps-proxy/.test(readFileSync(file, "utf8"));
 const lanes = [
   { label: "proxy", files: ["test/unit", ...e2e.filter(usesProxy)] },
   { label: "deploy", files: e2e.filter((file) => !usesProxy(file)) },
