@@ -39,6 +39,10 @@ export function fileBrowser(): { context(options?: { javaScriptEnabled?: boolean
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = join(ARTIFACTS, `${name}.png`);
+  // An entrance still under way (a theme typing its lines in) is shown finished: the picture shows the whole page.
+  await page.evaluate(() => {
+    for (const animation of document.getAnimations()) if (animation.effect?.getComputedTiming().iterations !== Infinity) animation.finish();
+  });
   await page.screenshot({ path: file });
   if (process.env.DOCS_SCREENSHOTS === "1") {
     mkdirSync(join(ROOT, "docs/themes"), { recursive: true });
