@@ -4,10 +4,10 @@
  * the test, `deploy-vps` is the built CLI, and a README command this file does not know fails it.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, onServer, projectCopy, removeStack, ROOT, testHost, uniqueName } from "./harness.js";
+import { freePort, onServer, projectCopy, removeStack, ROOT, tempDir, testHost, uniqueName } from "./harness.js";
 import { removeDaemon, runningContainers } from "./proxy-harness.js";
 
 /** Commands of ```sh blocks, and `$ ` lines of ```console blocks, comments stripped. */
@@ -95,6 +95,16 @@ const ELSEWHERE: Record<string, string> = {
 
 let sandbox: string;
 let project: string;
+/** Where the README's npm commands run: they build dist/, which the other lane's tests are running. */
+let checkout: string;
+
+/** This repository as it is on disk (uncommitted changes included), its node_modules linked, nothing built. */
+function repositoryCopy(): string {
+  const dir = join(tempDir("repository"), "deploy-vps");
+  execFileSync("rsync", ["-a", "--exclude=/node_modules", "--exclude=/.git", "--exclude=/dist", "--exclude=/test/artifacts", join(ROOT, "/"), join(dir, "/")]);
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
+}
 let bin: string;
 let sshConfig: string;
 
@@ -123,7 +133,7 @@ function untilTwoScreens(command: string): string {
 }
 
 function run(command: string, spec: Case): { code: number | "timeout"; stdout: string; stderr: string } {
-  const cwd = command.startsWith("npm ") ? ROOT : spec.fromParent ? join(project, "..") : project;
+  const cwd = command.startsWith("npm ") ? checkout : spec.fromParent ? join(project, "..") : project;
   // The one id the README cannot know: the release before the live one.
   const actual = command.replace("20261123T193637376Z", () => onServer(`ls apps/.deploy-vps/${PROJECT}/releases | sort | tail -n 2 | head -n 1`).trim());
   const argv = spec.answer
@@ -140,6 +150,7 @@ describe("README", () => {
 
   beforeAll(() => {
     const host = testHost();
+    checkout = repositoryCopy();
     project = projectCopy("compose/demo", PROJECT);
     sandbox = dirname(project);
     bin = join(sandbox, "bin");
@@ -184,13 +195,13 @@ describe("README", () => {
 
   it("the quick start's npm run demo deploys compose/demo and its page answers", () => {
     const env = { ...process.env, DEPLOY_NAME: DEMO, DEMO_APP: `apps/${DEMO}`, DEMO_PORT, DEMO_HOST, ...PROXY_ENV };
-    const demo = spawnSync("npm", ["run", "demo"], { cwd: ROOT, env, encoding: "utf8", timeout: 400_000 });
+    const demo = spawnSync("npm", ["run", "demo"], { cwd: checkout, env, encoding: "utf8", timeout: 400_000 });
     expect(demo.stderr).not.toContain("    at ");
     expect(demo.status).toBe(0);
     expect(demo.stdout).toContain(`http://127.0.0.1:${DEMO_PORT}/ answers`);
     expect(demo.stdout).toContain("Hello from deploy-vps");
 
-    const proxy = spawnSync("npm", ["run", "demo:proxy"], { cwd: ROOT, env, encoding: "utf8", timeout: 400_000 });
+    const proxy = spawnSync("npm", ["run", "demo:proxy"], { cwd: checkout, env, encoding: "utf8", timeout: 400_000 });
     expect(proxy.stderr).not.toContain("    at ");
     expect(proxy.status).toBe(0);
     expect(proxy.stdout).toContain(`${DEMO} is asleep.`);
