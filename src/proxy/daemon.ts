@@ -464,16 +464,10 @@ export class Runtime {
   }
 
   wakePlan(route: Route): WakePlan {
-    const containers = this.projectContainers(route.project);
-    const levels = startLevels(containers);
-    return {
-      name: route.name,
-      project: route.project,
-      alreadyRunning: containers.filter((c) => c.state === "running").map((c) => c.name),
-      start: levels
-        .map((level) => level.filter((c) => c.state !== "running").map((c) => ({ container: c.name, service: c.service ?? "" })))
-        .filter((level) => level.length > 0),
-    };
+    const levels = startLevels(this.projectContainers(route.project)).map((level) =>
+      level.map((c) => ({ project: route.project, service: c.service ?? "", container: c.name, type: "required" as const, estimatedMs: 0, running: c.state === "running" })),
+    );
+    return { service: route.name, levels, estimatedMs: 0, parallel: levels.some((level) => level.length > 1) };
   }
 
   async sleep(unit: Unit): Promise<void> {

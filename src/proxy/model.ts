@@ -90,3 +90,77 @@ export interface ContainerFacts {
   /** Its `ports:` as configured (HostConfig.PortBindings: known while stopped too), TCP only. */
   published: { hostPort: number; containerPort: number }[];
 }
+
+// ---- Dependency wake chains (issue 16): the contract between labels, the dependencies file, the planner and the wake ----
+
+/** How far a dependency must have come before what needs it starts (compose's depends_on conditions). */
+export type Awaited =
+  /** `service_started`: its container runs. */
+  | "started"
+  /** `service_healthy`: it is ready (healthy, or its readiness check passes), not only running. */
+  | "ready"
+  /** `service_completed_successfully`: it ran and exited with code 0. */
+  | "completed";
+
+/** A required dependency that fails stops the wake; an optional one is logged and the wake goes on. */
+export type Need = "required" | "optional";
+
+/** What a readiness check tries, against the dependency's own address on its network or inside it. */
+export type CheckProbe =
+  /** GET http://ADDRESS:port/path answers 2xx or 3xx. */
+  | { kind: "http"; port: number; path: string }
+  /** ADDRESS:port accepts a TCP connection. */
+  | { kind: "tcp"; port: number }
+  /** `sh -c command` run inside the container (Engine exec) exits 0. */
+  | { kind: "command"; command: string };
+
+/**
+ * A check a label or the dependencies file names, used instead of Docker's healthcheck: tried at
+ * once when the container runs (never a whole interval later), then every `intervalMs`; failed
+ * after `retries` failed tries or `timeoutMs`, whichever comes first.
+ */
+export interface ReadinessCheck {
+  probe: CheckProbe;
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+/** One thing a container needs started first, as declared (looked up among the containers later). */
+export interface Requirement {
+  /** `project/service` (every container of it), or a container's name. */
+  target: { project: string; service: string } | { container: string };
+  until: Awaited;
+  need: Need;
+  /** Where it was declared, for messages: "label deploy-vps.proxy.requires on nc-web-1", "dependencies.json:12:9". */
+  source: string;
+}
+
+/** What the chain knows of a container beyond Docker's facts, from its labels and the dependencies file. */
+export interface DependencyFacts {
+  requirements: Requirement[];
+  /** Its readiness, when Docker's healthcheck is not the one to use. */
+  check?: ReadinessCheck;
+  /**
+   * `deploy-vps.proxy.idle` on a container that is no route: the proxy stops it once no running
+   * unit has needed it for this long. Undefined: the proxy never stops it as a dependency.
+   */
+  idleMs?: number;
+}
+
+/** One container of a wake, with what the wake must see of it before the next level starts. */
+export interface ChainStep {
+  container: ContainerFacts;
+  /** Of the unit's own compose project (else a dependency in another project). */
+  own: boolean;
+  need: Need;
+  until: Awaited;
+  check?: ReadinessCheck;
+  /** A container requests go to: ready only once its port accepts connections. */
+  routed: boolean;
+}
+
+/** Level 0 needs nothing; each later level only needs containers of the levels before it. */
+export interface ChainPlan {
+  levels: ChainStep[][];
+}

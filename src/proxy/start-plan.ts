@@ -1,4 +1,4 @@
-import type { ContainerFacts, Dependency } from "./model.js";
+import type { Awaited, ContainerFacts, Dependency } from "./model.js";
 
 /**
  * The order a unit's containers start in, from their compose `depends_on`. The graph part knows
@@ -44,15 +44,6 @@ function cycleAmong(left: string[], needs: Map<string, Set<string>>): string[] {
   }
   return at === undefined ? walked : walked.slice(walked.indexOf(at));
 }
-
-/** How far a dependency must have come before the container that needs it starts. */
-export type Awaited =
-  /** `service_started`: its container runs. */
-  | "started"
-  /** `service_healthy`: it is ready (healthy, or its readiness probe passes), not only running. */
-  | "ready"
-  /** `service_completed_successfully`: it ran and exited with code 0. */
-  | "completed";
 
 const AWAITED: Record<Dependency["condition"], Awaited> = {
   service_started: "started",

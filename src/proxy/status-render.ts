@@ -57,12 +57,18 @@ export function renderStatus(host: string, doc: StatusDocument): string {
   return lines.join("\n");
 }
 
-/** `proxy wake NAME --dry-run`: what would start, level by level. */
+/** `proxy wake NAME --dry-run`: what would start, level by level, dependencies first. */
 export function renderPlan(plan: WakePlan): string {
-  const lines = [`Waking ${plan.name} (project ${plan.project}) would:`];
-  if (plan.alreadyRunning.length > 0) lines.push(`  keep running: ${plan.alreadyRunning.join(", ")}`);
-  plan.start.forEach((level, i) => lines.push(`  ${i + 1}. start ${level.map((c) => `${c.container} (${c.service})`).join(", ")}`));
-  if (plan.start.length === 0) lines.push("  start nothing: every container already runs");
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const lines = [`Waking ${plan.service} would take about ${seconds(plan.estimatedMs)}:`];
+  plan.levels.forEach((level, i) => {
+    const steps = level.map((step) => {
+      const name = `${step.project}/${step.service} (${step.container}${step.type === "optional" ? ", optional" : ""})`;
+      return step.running ? `${name} already runs` : `${name} ~${seconds(step.estimatedMs)}`;
+    });
+    lines.push(`  ${i + 1}. ${level.length > 1 ? "side by side: " : ""}${steps.join(", ")}`);
+  });
+  if (plan.levels.every((level) => level.every((step) => step.running))) lines.push("  start nothing: every container already runs");
   return lines.join("\n");
 }
 

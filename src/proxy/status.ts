@@ -2,7 +2,7 @@
  * What the daemon's control socket answers and the CLI reads (the contract of
  * /work/notes/proxy-design.md): both ends import these types, so they cannot drift apart.
  */
-import type { Mode, UnitState } from "./model.js";
+import type { Mode, Need, UnitState } from "./model.js";
 
 export interface ServiceStatus {
   name: string;
@@ -33,12 +33,36 @@ export interface StatusDocument {
   version: string;
 }
 
-export interface WakePlan {
-  name: string;
+/** One container of a wake plan (the seed's dry-run, in levels). */
+export interface WakePlanStep {
   project: string;
-  alreadyRunning: string[];
-  /** Levels: each level's containers start together, after the level before is ready. */
-  start: { container: string; service: string }[][];
+  service: string;
+  container: string;
+  type: Need;
+  /** Learned from its own past starts (0 when it already runs and is ready: the wake leaves it alone). */
+  estimatedMs: number;
+  /** Already running and ready: nothing to do. */
+  running: boolean;
+}
+
+/**
+ * `proxy wake NAME --dry-run --json` and the admin listener's `POST /api/wake/NAME?dryRun=true`:
+ * levels in start order, each level's containers started side by side.
+ */
+export interface WakePlan {
+  service: string;
+  levels: WakePlanStep[][];
+  /** The sum, over the levels, of each level's slowest container still to start. */
+  estimatedMs: number;
+  /** Whether some level starts two or more containers side by side. */
+  parallel: boolean;
+}
+
+/** A wake that cannot be planned (HTTP 422 from the daemon; the CLI exits 2): a cycle, or dependencies that do not exist. */
+export interface PlanRefusal {
+  error: string;
+  cycle?: string[];
+  missing?: string[];
 }
 
 /** A wake or a sleep that did not end well, as the daemon answers it (502/504). */

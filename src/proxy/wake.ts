@@ -1,8 +1,8 @@
 import { connect } from "node:net";
 import type { Engine } from "../docker/engine.js";
-import type { ContainerFacts } from "./model.js";
+import type { Awaited, ContainerFacts } from "./model.js";
 import type { Phase } from "./progress.js";
-import { type Awaited, type StartPlan, startPlan, stopLevels } from "./start-plan.js";
+import { type StartPlan, startPlan, stopLevels } from "./start-plan.js";
 import type { Failure } from "./unit-state.js";
 
 /** Where the routed container is reached once it runs; undefined while it has no address. */

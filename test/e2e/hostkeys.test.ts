@@ -86,11 +86,11 @@ describe("host keys", () => {
     const no = await onTerminal(refused, "no");
     expect(no.output).toContain(`The authenticity of host '${hostName()}' can't be established.`);
     expect(no.output).toContain(`ssh-ed25519 key fingerprint is ${fingerprintOf(realPub)}.`);
-    expect(no.code).toBe(1);
+    expect(no.code, no.output).toBe(1);
     expect(existsSync(refused)).toBe(false);
     const trusted = knownHosts("tty-yes");
     const yes = await onTerminal(trusted, "yes");
-    expect(yes.code).toBe(0);
+    expect(yes.code, yes.output).toBe(0);
     expect(readFileSync(trusted, "utf8")).toBe(`${hostName()} ssh-ed25519 ${keyOf(realPub)}\n`);
   });
 

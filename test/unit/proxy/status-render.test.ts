@@ -78,11 +78,22 @@ describe("formatSeconds", () => {
 });
 
 describe("renderPlan and renderFailure", () => {
-  it("lists what would start, level by level", () => {
+  it("lists what would start, level by level, side by side where a level has several", () => {
+    const step = (project: string, service: string, estimatedMs: number, running = false, type: "required" | "optional" = "required") =>
+      ({ project, service, container: `${project}-${service}-1`, type, estimatedMs, running });
     expect(
-      renderPlan({ name: "shop", project: "shop", alreadyRunning: ["shop-cache-1"], start: [[{ container: "shop-db-1", service: "db" }], [{ container: "shop-web-1", service: "web" }]] }),
-    ).toBe("Waking shop (project shop) would:\n  keep running: shop-cache-1\n  1. start shop-db-1 (db)\n  2. start shop-web-1 (web)");
-    expect(renderPlan({ name: "shop", project: "shop", alreadyRunning: [], start: [] })).toContain("start nothing");
+      renderPlan({
+        service: "shop",
+        levels: [[step("shared", "db", 8000), step("shared", "redis", 0, true)], [step("shop", "web", 2500), step("shop", "mail", 500, false, "optional")]],
+        estimatedMs: 10_500,
+        parallel: true,
+      }),
+    ).toBe(
+      "Waking shop would take about 10.5 s:\n" +
+        "  1. side by side: shared/db (shared-db-1) ~8.0 s, shared/redis (shared-redis-1) already runs\n" +
+        "  2. side by side: shop/web (shop-web-1) ~2.5 s, shop/mail (shop-mail-1, optional) ~0.5 s",
+    );
+    expect(renderPlan({ service: "shop", levels: [[step("shop", "web", 0, true)]], estimatedMs: 0, parallel: false })).toContain("start nothing");
   });
 
   it("names the failing container and its last log lines", () => {
