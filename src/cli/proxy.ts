@@ -91,7 +91,8 @@ export interface CallOutcome {
  */
 export function callOutcome(name: string, status: number, body: unknown, done: string): CallOutcome {
   if (status === 200) return { code: ExitCode.ok, out: done };
-  if (status === 404) throw new InputError(typeof body === "object" && body !== null && "error" in body ? String(body.error) : `no service named ${name}`);
+  // 422: a wake that cannot be planned (a dependency cycle, a dependency that does not exist).
+  if (status === 404 || status === 422) throw new InputError(typeof body === "object" && body !== null && "error" in body ? String(body.error) : `no service named ${name}`);
   if (isFailedAnswer(body)) return { code: ExitCode.unhealthy, err: renderFailure(name, body) };
   throw new EnvironmentError(`the proxy answered HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
 }
@@ -182,10 +183,10 @@ export function registerProxy(
           const { status, body } = await controlCall(dial, "POST", `/services/${serviceName(name)}/wake${flags.dryRun ? "?dry-run=1" : ""}`);
           if (flags.json) {
             printJson(body);
-            return status === 200 ? ExitCode.ok : status === 404 ? ExitCode.input : isFailedAnswer(body) ? ExitCode.unhealthy : ExitCode.failed;
+            return status === 200 ? ExitCode.ok : status === 404 || status === 422 ? ExitCode.input : isFailedAnswer(body) ? ExitCode.unhealthy : ExitCode.failed;
           }
           if (flags.dryRun && status === 200) {
-            print(renderPlan((body as { plan: WakePlan }).plan));
+            print(renderPlan(body as WakePlan));
             return ExitCode.ok;
           }
           const ms = (body as { ms?: unknown } | null)?.ms;

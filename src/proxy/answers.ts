@@ -109,6 +109,10 @@ export const eventStreamHeaders: Readonly<Record<string, string>> = {
 export interface StatusFigures {
   /** The learned start estimate; shown while a start is ahead or under way. */
   estimateSeconds: number;
+  /** Each container of the last start (dependencies in other projects as `project/service`) and how far it got. */
+  containers?: { name: string; phase: string }[];
+  /** A failed start's sentence for people, naming the container (or dependency) to blame, never why. */
+  failure?: string;
 }
 
 /** `/__deploy-vps/status` of the unit a Host names: its state, and while it is not up, when to look again. */
@@ -122,6 +126,8 @@ export function unitStatus(route: Route, state: UnitState, figures: StatusFigure
       state,
       ready: state === "ready",
       ...(waiting ? { estimatedTime: seconds, retryAfter: seconds } : {}),
+      ...(figures.containers && figures.containers.length > 0 ? { containers: figures.containers } : {}),
+      ...(state === "failed" && figures.failure ? { failure: figures.failure } : {}),
     },
     waiting ? { "retry-after": String(seconds) } : {},
   );

@@ -13,7 +13,7 @@ import { Runtime } from "./daemon.js";
 import { Forwarder } from "./forward.js";
 import { startListener } from "./listener.js";
 import { ProxyMetrics } from "./metrics.js";
-import { CONTROL_SOCKET } from "./status.js";
+import { CONTROL_SOCKET, type PlanRefusal, type WakePlan } from "./status.js";
 import type { ServeOptions } from "./serve-options.js";
 import { Traffic } from "./traffic.js";
 
@@ -30,7 +30,7 @@ function controlOf(runtime: Runtime, log: DaemonLog): ProxyControl {
       const route = runtime.byName(name);
       const unit = route && runtime.unitOf(route);
       if (!route || !unit) return unknown(name);
-      if (dryRun) return { status: 200, body: { plan: runtime.wakePlan(route) } };
+      if (dryRun) return planAnswer(runtime.wakePlan(route));
       log.info("wake asked", { service: name });
       const outcome = await runtime.whenReady(unit);
       if (outcome.ok) return { status: 200, body: { state: "ready", ms: unit.lastStartMs } };
@@ -50,9 +50,43 @@ function controlOf(runtime: Runtime, log: DaemonLog): ProxyControl {
   };
 }
 
+/** A plan, or why the wake cannot be planned (422: the CLI exits 2 naming the cycle or what is missing). */
+function planAnswer(plan: WakePlan | PlanRefusal): { status: number; body: unknown } {
+  return { status: "error" in plan ? 422 : 200, body: plan };
+}
+
+/**
+ * The seed's `POST /api/wake/NAME?dryRun=true`: the plan only. A real wake changes what runs, so
+ * it is the control socket's (deploy-vps proxy wake NAME), never this TCP listener's.
+ */
+function adminWake(runtime: Runtime, method: string, url: URL): { status: number; body: unknown } {
+  if (method !== "POST") return { status: 405, body: { error: "/api/wake/NAME takes POST" } };
+  const dryRun = url.searchParams.get("dryRun");
+  if (dryRun !== "true" && dryRun !== "1") {
+    return { status: 403, body: { error: "this listener only plans (?dryRun=true); wake with `deploy-vps proxy wake NAME`, over the control socket" } };
+  }
+  let name: string;
+  try {
+    name = decodeURIComponent(url.pathname.slice(ADMIN_WAKE.length));
+  } catch {
+    return { status: 400, body: { error: "the service name is not valid percent-encoding" } };
+  }
+  const route = runtime.byName(name);
+  return route ? planAnswer(runtime.wakePlan(route)) : { status: 404, body: { error: `no service named ${name}` } };
+}
+
+const ADMIN_WAKE = "/api/wake/";
+
 function adminServer(runtime: Runtime, metrics: ProxyMetrics): Server {
   return createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const url = new URL(req.url ?? "/", "http://admin");
+    const path = url.pathname;
+    if (path.startsWith(ADMIN_WAKE) && path.length > ADMIN_WAKE.length && !path.slice(ADMIN_WAKE.length).includes("/")) {
+      const { status, body } = adminWake(runtime, req.method ?? "GET", url);
+      res.writeHead(status, { "Content-Type": "application/json" });
+      res.end(`${JSON.stringify(body)}\n`);
+      return;
+    }
     if (path === "/metrics") {
       void metrics.registry.metrics().then((text) => {
         res.writeHead(200, { "Content-Type": metrics.registry.contentType });

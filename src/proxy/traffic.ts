@@ -87,7 +87,8 @@ export class Traffic {
     }
     if (req.url?.startsWith(STATUS_PATH)) {
       this.metrics?.request(route.name, "status");
-      send(res, unitStatus(route, unit.status.state, { estimateSeconds: this.runtime.estimate(unit) }));
+      const { containers, failure } = this.runtime.progress(unit);
+      send(res, unitStatus(route, unit.status.state, { estimateSeconds: this.runtime.estimate(unit), containers, failure }));
       return;
     }
     const client = this.client(req);

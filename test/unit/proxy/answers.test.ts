@@ -100,6 +100,16 @@ describe("unitStatus", () => {
     expect(ready.headers["retry-after"]).toBeUndefined();
   });
 
+  it("lists each container's progress, and for a failed start the sentence that names the one to blame", () => {
+    const containers = [
+      { name: "databases-shared/postgresql", phase: "failed" },
+      { name: "web", phase: "pending" },
+    ];
+    const failed = body(unitStatus(ROUTE, "failed", { estimateSeconds: 8, containers, failure: "databases-shared/postgresql could not be started." }));
+    expect(failed).toEqual({ service: "whisperx", state: "failed", ready: false, containers, failure: "databases-shared/postgresql could not be started." });
+    expect(body(unitStatus(ROUTE, "starting", { estimateSeconds: 8, containers, failure: "not shown while starting" }))).not.toHaveProperty("failure");
+  });
+
   it("says failed or disabled without the reason, which is for proxy status", () => {
     expect(body(unitStatus(ROUTE, "failed", { estimateSeconds: 8 }))).toEqual({ service: "whisperx", state: "failed", ready: false });
   });

@@ -190,6 +190,8 @@ describe("callOutcome (what `proxy wake` and `proxy sleep` make of the daemon's 
 
   it("an unknown name is bad input (exit 2) in the daemon's words; anything else is the server's fault (exit 1)", () => {
     expect(() => callOutcome("nope", 404, { error: "no service named nope" }, "")).toThrow(new InputError("no service named nope"));
+    const cycle = "nextcloud cannot be woken: dependency cycle a/web → b/api → a/web";
+    expect(() => callOutcome("nextcloud", 422, { error: cycle, cycle: ["a/web", "b/api", "a/web"] }, "")).toThrow(new InputError(cycle));
     const error = (() => {
       try {
         callOutcome("shop", 500, { error: "docker went away" }, "");
