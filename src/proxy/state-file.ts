@@ -22,6 +22,8 @@ export interface SavedState {
   version: 1;
   /** By route name. */
   units: Record<string, SavedUnit>;
+  /** Each container's last start durations (start to ready), newest last, by container name: a wake plan's estimates. */
+  containers?: Record<string, number[]>;
 }
 
 export function emptySavedState(): SavedState {
@@ -63,7 +65,14 @@ function savedStateOf(value: unknown): SavedState | string {
     if (typeof saved === "string") return `unit ${JSON.stringify(name)}: ${saved}`;
     units[name] = saved;
   }
-  return { version: 1, units };
+  if (value.containers === undefined) return { version: 1, units };
+  if (!isRecord(value.containers)) return "containers is not an object";
+  const containers: Record<string, number[]> = {};
+  for (const [name, startsMs] of Object.entries(value.containers)) {
+    if (!Array.isArray(startsMs) || !startsMs.every(isTime)) return `container ${JSON.stringify(name)}: not a list of durations`;
+    containers[name] = startsMs;
+  }
+  return { version: 1, units, containers };
 }
 
 function savedUnitOf(unit: unknown): SavedUnit | string {

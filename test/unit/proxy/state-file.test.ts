@@ -53,6 +53,8 @@ describe("readSavedState", () => {
       ['{"version": 1, "units": []}', /units is not an object/],
       [JSON.stringify(stateWith({ shop: unit() })).replace('"ready"', '"asleep"'), /unit "shop": state "asleep" is not one of sleeping, starting/],
       [JSON.stringify({ version: 1, units: { shop: { ...unit(), startsMs: [1, "2"] } } }), /unit "shop": startsMs is not a list of durations/],
+      [JSON.stringify({ version: 1, units: {}, containers: { "shared-db-1": [1, -2] } }), /container "shared-db-1": not a list of durations/],
+      [JSON.stringify({ version: 1, units: {}, containers: [] }), /containers is not an object/],
       [JSON.stringify(stateWith({ shop: unit({ since: -1 }) })), /unit "shop": since is not a time/],
       [JSON.stringify({ version: 1, units: { shop: { ...unit(), lastActivityAt: undefined } } }), /unit "shop": lastActivityAt is not a time/],
     ];
@@ -64,6 +66,12 @@ describe("readSavedState", () => {
       expect(read.warning).toContain(`${path}: `);
       expect(read.warning).toMatch(/; starting with no saved state$/);
     }
+  });
+
+  it("reads back each container's start durations, the wake plans' estimates", async () => {
+    const state = { ...stateWith({ shop: unit() }), containers: { "shared-db-1": [4000, 5200] } };
+    await writeFile(path, JSON.stringify(state));
+    expect(await readSavedState(path)).toEqual({ state });
   });
 
   it("keeps only the fields it knows", async () => {
