@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { ContainerEvent, Engine } from "../docker/engine.js";
 import { serverLayout } from "../release/layout.js";
 import { type ProxyConfig, parseProxyConfig } from "./config-file.js";
+import { ContainerJobs } from "./container-jobs.js";
 import type { DaemonLog } from "./daemon-log.js";
 import { formatDuration } from "./durations.js";
 import { estimateSeconds, rememberStart } from "./estimate.js";
@@ -66,6 +67,8 @@ const ROUTE_ACTIONS = new Set(["create", "destroy", "rename"]);
  */
 export class Runtime {
   private readonly containers = new Map<string, ContainerFacts>();
+  /** Starts and stops in flight, shared by every wake and stop. */
+  private readonly jobs = new ContainerJobs();
   private table: RouteTable = buildRouteTable([], undefined);
   readonly units = new Map<string, Unit>();
   private config: ProxyConfig | undefined;
@@ -328,6 +331,7 @@ export class Runtime {
       this.engine,
       { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id), onPhase },
       (id) => this.containers.get(id),
+      this.jobs,
     ).then(
       (result) => {
         if (controller.signal.aborted) return;
@@ -350,7 +354,7 @@ export class Runtime {
     unit.starting?.abort();
     unit.starting = undefined;
     this.log.info("stopping", { service: name });
-    stopUnit(this.engine, this.projectContainers(unit.route.project)).then(
+    stopUnit(this.engine, this.projectContainers(unit.route.project), this.jobs).then(
       () => this.dispatch(name, { type: "stopped" }),
       (error: unknown) => this.dispatch(name, { type: "stopFailed", reason: error instanceof Error ? error.message : String(error) }),
     );
