@@ -57,6 +57,8 @@ const LOG_LINES = 20;
 /** The fast readiness pace: Docker's own first health probe waits a whole interval. */
 const PROBE_PACE_MS = 50;
 const PROBE_TIMEOUT_MS = 2_000;
+/** The longest one try of a check may take, unless its interval is longer. */
+const TRY_TIMEOUT_MS = 5_000;
 
 type StepEnd = { ok: true } | { ok: false; failure: Failure; cause: WakeFailureCause };
 
@@ -224,7 +226,10 @@ class StepWatch {
     if (now < this.nextTryAt) return "pending";
     const beganAt = (this.checkBeganAt ??= now);
     const timeLeft = Math.min(beganAt + check.timeoutMs, this.context.deadline) - now;
-    if (await tryProbe(check.probe, facts, runInContainer, Math.max(timeLeft, 1))) return true;
+    // A try has a time of its own: a connect to an address gone with its container hangs, and the
+    // watch must come back to see that it exited.
+    const tryMs = Math.max(1, Math.min(timeLeft, Math.max(check.intervalMs, TRY_TIMEOUT_MS)));
+    if (await tryProbe(check.probe, facts, runInContainer, tryMs)) return true;
     this.checkFailures += 1;
     const next = afterFailedTry(check, this.checkFailures, beganAt, now, Date.now());
     if ("failed" in next) return this.failure(facts, next.failed, "health_check_failed");
@@ -251,7 +256,7 @@ function aborted(container: string): { failure: Failure; cause: WakeFailureCause
 async function stopStarted(engine: Engine, work: ChainWork, startedHere: string[][]): Promise<void> {
   for (const level of [...startedHere].reverse()) {
     const stoppable = level.filter((id) => !work.neededElsewhere(id));
-    await Promise.allSettled(stoppable.map((id) => work.jobs.stop(id, () => engine.stopContainer(id))));
+    await Promise.allSettled(stoppable.map((id) => stopContainer(engine, work.jobs, work.refresh, id)));
   }
 }
 
@@ -325,11 +330,19 @@ function projectChain(plan: StartPlan, routed: ReadonlySet<string>): ChainPlan {
  * Stops a unit, dependents first; compose's stop_grace_period is each container's StopTimeout.
  * A container whose start is still in flight is stopped once started, so none is left running.
  */
-export async function stopUnit(engine: Engine, containers: ContainerFacts[], jobs: ContainerJobs): Promise<void> {
+export async function stopUnit(engine: Engine, containers: ContainerFacts[], jobs: ContainerJobs, refresh: (id: string) => Promise<void>): Promise<void> {
   const plan = startPlan(containers);
   const levels = "cycle" in plan ? [containers] : stopLevels(plan);
   const up = (c: ContainerFacts) => c.state === "running" || c.state === "restarting" || jobs.busy(c.id) === "start";
   for (const level of levels) {
-    await Promise.all(level.filter(up).map((c) => jobs.stop(c.id, () => engine.stopContainer(c.id))));
+    await Promise.all(level.filter(up).map((c) => stopContainer(engine, jobs, refresh, c.id)));
   }
+}
+
+/** Stopped through the jobs, its facts read anew before the job ends: a wake coming next must not take it for running. */
+function stopContainer(engine: Engine, jobs: ContainerJobs, refresh: (id: string) => Promise<void>, id: string): Promise<void> {
+  return jobs.stop(id, async () => {
+    await engine.stopContainer(id);
+    await refresh(id);
+  });
 }
