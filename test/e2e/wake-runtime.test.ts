@@ -27,6 +27,10 @@ const SERVICES = {
   web: { project, options: [], command: "exec sleep 3600" },
   broken: { project, options: [], command: "echo 'cannot open the database' >&2; sleep 0.3; exit 1" },
   extra: { project: deps, options: [], command: "exec sleep 3600" },
+  // Docker says unhealthy after its first failed check, one second after its start.
+  sick: { project: deps, options: ["--health-cmd", "false", "--health-interval", "1s", "--health-retries", "1"], command: "exec sleep 3600" },
+  // A one-shot job (a migration): done once it exits 0.
+  migrate: { project, options: [], command: "sleep 1; echo migrated" },
 } as const;
 type Service = keyof typeof SERVICES;
 
@@ -65,7 +69,14 @@ interface Run {
   phases: [string, Phase][];
 }
 
-async function wake(levels: ChainStep[][], options: { jobs?: ContainerJobs; timeoutMs?: number; neededElsewhere?: (id: string) => boolean } = {}): Promise<Run> {
+interface WakeOptions {
+  jobs?: ContainerJobs;
+  timeoutMs?: number;
+  neededElsewhere?: (id: string) => boolean;
+  signal?: AbortSignal;
+}
+
+async function wake(levels: ChainStep[][], options: WakeOptions = {}): Promise<Run> {
   const logs: Run["logs"] = [];
   const phases: Run["phases"] = [];
   const work: ChainWork = {
@@ -73,7 +84,7 @@ async function wake(levels: ChainStep[][], options: { jobs?: ContainerJobs; time
     plan: { levels },
     upstream: () => undefined,
     timeoutMs: options.timeoutMs ?? 60_000,
-    signal: new AbortController().signal,
+    signal: options.signal ?? new AbortController().signal,
     refresh,
     onPhase: (id, phase) => phases.push([id, phase]),
     factsOf,
@@ -210,6 +221,39 @@ describe("runChain against the Engine", () => {
     expect(run.logs.find((l) => l.message === "optional dependency failed")?.fields).toMatchObject({ service: "site", container: current("extra").name, reason: "check 'cmd test -f /nowhere' failed 3 times" });
     expect(run.phases.filter(([id]) => id === ids.extra).map(([, phase]) => phase)).toEqual(["starting", "failed"]);
     expect(isRunning("web")).toBe(true);
+  });
+
+  it("a dependency Docker says unhealthy fails the wake without waiting for the deadline", async () => {
+    const run = await wake([[step("sick", { until: "ready" })], [step("web", { own: true })]]);
+    expect(run.result.ok).toBe(false);
+    if (run.result.ok) return;
+    expect(run.result.cause).toBe("health_check_failed");
+    expect(run.result.failure).toMatchObject({ container: current("sick").name, reason: "Docker's healthcheck says unhealthy", status: 502 });
+    expect(run.result.ms).toBeLessThan(20_000);
+    expect(isRunning("sick")).toBe(false);
+  });
+
+  it("a one-shot step awaited as completed: the next level starts once it exited 0", async () => {
+    const run = await wake([[step("migrate", { until: "completed" })], [step("web", { own: true })]]);
+    expect(run.result.ok, JSON.stringify(run.result)).toBe(true);
+    const died = events.filter((e) => e.id === ids.migrate && e.action === "die").at(-1);
+    expect(died?.exitCode).toBe(0);
+    expect(startedAt("web")).toBeGreaterThanOrEqual(died?.time ?? Number.POSITIVE_INFINITY);
+  });
+
+  it("a wake put to sleep stops what it started, and reports no failure of its own", async () => {
+    const sleep = new AbortController();
+    const never: ReadinessCheck = { probe: { kind: "tcp", port: 6543 }, intervalMs: 100, timeoutMs: 60_000, retries: 1_000 };
+    const pending = wake([[step("extra", { until: "ready", check: never }), step("db")], [step("web", { own: true })]], { signal: sleep.signal });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    sleep.abort();
+    const { result } = await pending;
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.cause).toBe("aborted");
+    expect(isRunning("extra")).toBe(false);
+    expect(isRunning("db")).toBe(false);
+    expect(isRunning("web")).toBe(false);
   });
 
   it("the global deadline ends a step still waiting for its check (504)", async () => {
