@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { ContainerEvent, Engine } from "../docker/engine.js";
 import { serverLayout } from "../release/layout.js";
 import { type ProxyConfig, parseProxyConfig } from "./config-file.js";
+import { ContainerJobs } from "./container-jobs.js";
 import type { DaemonLog } from "./daemon-log.js";
 import { formatDuration } from "./durations.js";
 import { estimateSeconds, rememberStart } from "./estimate.js";
@@ -66,6 +67,11 @@ const ROUTE_ACTIONS = new Set(["create", "destroy", "rename"]);
  */
 export class Runtime {
   private readonly containers = new Map<string, ContainerFacts>();
+  /** Reads of the Engine are numbered: each container's facts come from the read numbered here. */
+  private readonly readOf = new Map<string, number>();
+  private reads = 0;
+  /** Starts and stops in flight, shared by every wake and stop. */
+  private readonly jobs = new ContainerJobs();
   private table: RouteTable = buildRouteTable([], undefined);
   readonly units = new Map<string, Unit>();
   private config: ProxyConfig | undefined;
@@ -149,11 +155,21 @@ export class Runtime {
     else this.observeAll();
   }
 
-  /** A container's facts read anew; one gone since is forgotten. */
+  /**
+   * A container's facts read anew; one gone since is forgotten. A read never replaces one asked
+   * after it: a wake's read right after a start may answer after the one its `die` event asked
+   * for, and its "running" would then stand for good.
+   */
   private async refresh(id: string): Promise<void> {
+    const asked = ++this.reads;
     const facts = await this.engine.inspectContainer(id);
+    if (asked < (this.readOf.get(id) ?? 0)) return;
+    this.readOf.set(id, asked);
     if (facts) this.containers.set(id, facts);
-    else this.containers.delete(id);
+    else {
+      this.containers.delete(id);
+      this.readOf.delete(id);
+    }
   }
 
   private rebuildSoon(): void {
@@ -328,6 +344,7 @@ export class Runtime {
       this.engine,
       { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id), onPhase },
       (id) => this.containers.get(id),
+      this.jobs,
     ).then(
       (result) => {
         if (controller.signal.aborted) return;
@@ -350,7 +367,7 @@ export class Runtime {
     unit.starting?.abort();
     unit.starting = undefined;
     this.log.info("stopping", { service: name });
-    stopUnit(this.engine, this.projectContainers(unit.route.project)).then(
+    stopUnit(this.engine, this.projectContainers(unit.route.project), this.jobs, (id) => this.refresh(id)).then(
       () => this.dispatch(name, { type: "stopped" }),
       (error: unknown) => this.dispatch(name, { type: "stopFailed", reason: error instanceof Error ? error.message : String(error) }),
     );

@@ -1,5 +1,9 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { UnitState } from "./model.js";
+import type { ChainResult, WakeFailureCause } from "./wake.js";
+
+/** Why a wake failed, with the seed's words; a wake that cannot be planned fails for `missing` or `cycle`. */
+export type WakeFailureReason = Exclude<WakeFailureCause, "aborted"> | "missing" | "cycle";
 
 /** What a proxied request came to, for `deploy_vps_proxy_requests_total`. */
 export type RequestOutcome = "forwarded" | "held" | "accepted" | "asleep" | "failed" | "not_found" | "status" | "waiting_page" | "events";
@@ -17,6 +21,10 @@ export class ProxyMetrics {
   private readonly requests: Counter<"service" | "outcome">;
   private readonly starts: Counter<"service" | "result">;
   private readonly startSeconds: Histogram<"service">;
+  private readonly dependencySeconds: Histogram<"service" | "dependency">;
+  private readonly wakeSuccesses: Counter<"service">;
+  private readonly wakeFailures: Counter<"service" | "reason">;
+  private readonly parallelEfficiency: Gauge<"service">;
 
   constructor(units: () => Map<string, UnitGauges>) {
     collectDefaultMetrics({ register: this.registry, prefix: "deploy_vps_proxy_" });
@@ -37,6 +45,32 @@ export class ProxyMetrics {
       help: "Time from a unit's start to its readiness",
       labelNames: ["service"],
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [this.registry],
+    });
+    // The seed's names for the dependency chains, without the daemon's prefix: its dashboards read them so.
+    this.dependencySeconds = new Histogram({
+      name: "dependency_wake_duration_seconds",
+      help: "Time a dependency started by a wake took to be ready, by service and dependency container",
+      labelNames: ["service", "dependency"],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [this.registry],
+    });
+    this.wakeSuccesses = new Counter({
+      name: "dependency_wake_success_total",
+      help: "Wakes that brought a service and its dependencies to ready",
+      labelNames: ["service"],
+      registers: [this.registry],
+    });
+    this.wakeFailures = new Counter({
+      name: "dependency_wake_failure_total",
+      help: "Wakes that failed, by reason (health_check_failed, exited, timeout, start_failed, missing, cycle)",
+      labelNames: ["service", "reason"],
+      registers: [this.registry],
+    });
+    this.parallelEfficiency = new Gauge({
+      name: "dependency_wake_parallel_efficiency",
+      help: "Last successful wake: the sum of its containers' times over its real time (above 1: time won by starting side by side)",
+      labelNames: ["service"],
       registers: [this.registry],
     });
     const gauge = (name: string, help: string, labelNames: string[], read: (gauge: Gauge) => void) =>
@@ -77,5 +111,24 @@ export class ProxyMetrics {
 
   startFailed(service: string): void {
     this.starts.inc({ service, result: "failed" });
+  }
+
+  /** A wake's end. One put to sleep while it started is not counted: it neither succeeded nor failed. */
+  wakeEnded(service: string, result: ChainResult): void {
+    if (!result.ok) {
+      if (result.cause !== "aborted") this.wakeFailed(service, result.cause);
+      return;
+    }
+    this.wakeSuccesses.inc({ service });
+    for (const step of result.steps) {
+      if (step.started && !step.own) this.dependencySeconds.observe({ service, dependency: step.container }, step.ms / 1000);
+    }
+    const summed = result.steps.reduce((sum, step) => sum + step.ms, 0);
+    if (result.ms > 0) this.parallelEfficiency.set({ service }, summed / result.ms);
+  }
+
+  /** A wake that failed, or could not be planned (a cycle, a missing dependency). */
+  wakeFailed(service: string, reason: WakeFailureReason): void {
+    this.wakeFailures.inc({ service, reason });
   }
 }

@@ -1,12 +1,270 @@
-import { connect } from "node:net";
 import type { Engine } from "../docker/engine.js";
-import type { Awaited, ContainerFacts } from "./model.js";
+import type { ContainerJobs } from "./container-jobs.js";
+import type { Awaited, ChainPlan, ChainStep, ContainerFacts } from "./model.js";
 import type { Phase } from "./progress.js";
+import { afterFailedTry, tcpAccepts, tryProbe } from "./readiness.js";
 import { type StartPlan, startPlan, stopLevels } from "./start-plan.js";
 import type { Failure } from "./unit-state.js";
 
 /** Where the routed container is reached once it runs; undefined while it has no address. */
 export type UpstreamOf = () => { host: string; port: number } | undefined;
+
+/** The live facts of a container, kept up by Docker's events: nothing here polls the Engine for state. */
+export type FactsOf = (id: string) => ContainerFacts | undefined;
+
+/** What a wake carries out: a plan, and the daemon's view of the containers while it runs. */
+export interface ChainWork {
+  /** The route's name, for the log and the metrics. */
+  service: string;
+  plan: ChainPlan;
+  /** Where the routed containers' readiness is probed (their port accepting connections). */
+  upstream: UpstreamOf;
+  /** The whole wake's deadline (the route's start timeout). */
+  timeoutMs: number;
+  /** Aborted when the unit is put to sleep while it starts. */
+  signal: AbortSignal;
+  /** Reads a container's facts anew: right after its start, rather than when its event arrives. */
+  refresh(id: string): Promise<void>;
+  /** Each container's progress as it goes, for the waiting page. */
+  onPhase(id: string, phase: Phase): void;
+  factsOf: FactsOf;
+  /** The daemon's starts and stops in flight, shared by every wake. */
+  jobs: ContainerJobs;
+  /** Whether another unit that is ready or starting needs it: a failed wake then leaves it running. */
+  neededElsewhere(id: string): boolean;
+  log(message: string, fields: Record<string, unknown>): void;
+}
+
+/** Why a wake failed, as the failure metric counts it (`aborted`: put to sleep while it started). */
+export type WakeFailureCause = "health_check_failed" | "exited" | "timeout" | "start_failed" | "aborted";
+
+/** One container of a finished wake: how long it took from its level's beginning, and whether this wake started it. */
+export interface ChainStepResult {
+  container: string;
+  project: string;
+  service: string;
+  own: boolean;
+  ms: number;
+  started: boolean;
+  phase: "ready" | "failed";
+}
+
+export type ChainResult =
+  | { ok: true; ms: number; steps: ChainStepResult[]; levelsMs: number[] }
+  | { ok: false; ms: number; failure: Failure; cause: WakeFailureCause; steps: ChainStepResult[] };
+
+const LOG_LINES = 20;
+/** The fast readiness pace: Docker's own first health probe waits a whole interval. */
+const PROBE_PACE_MS = 50;
+const PROBE_TIMEOUT_MS = 2_000;
+/** The longest one try of a check may take, unless its interval is longer. */
+const TRY_TIMEOUT_MS = 5_000;
+
+type StepEnd = { ok: true } | { ok: false; failure: Failure; cause: WakeFailureCause };
+
+/**
+ * Carries out a wake plan level by level, the steps of a level side by side, each level once the
+ * one before has reached what its dependents wait for. A required step that fails ends the wake
+ * and stops what this wake started that no other unit needs (dependents first); an optional one
+ * is logged and the wake goes on.
+ */
+export async function runChain(engine: Engine, work: ChainWork): Promise<ChainResult> {
+  const began = Date.now();
+  const deadline = began + work.timeoutMs;
+  // A required failure ends the other steps of its level at once, as a sleep does.
+  const halt = new AbortController();
+  const signal = AbortSignal.any([work.signal, halt.signal]);
+  const startedHere: string[][] = [];
+  const steps: ChainStepResult[] = [];
+  const levelsMs: number[] = [];
+  let failed: { failure: Failure; cause: WakeFailureCause } | undefined;
+
+  for (const level of work.plan.levels) {
+    if (work.signal.aborted) failed ??= aborted(work.service);
+    if (failed) break;
+    const levelBegan = Date.now();
+    const startedInLevel: string[] = [];
+    startedHere.push(startedInLevel);
+    await Promise.all(
+      level.map(async (step) => {
+        const { end, started } = await runStep(engine, work, step, { began, deadline, signal, onStarted: () => startedInLevel.push(step.container.id) });
+        steps.push(stepResult(step, Date.now() - levelBegan, started, end.ok));
+        if (end.ok) return;
+        if (step.need === "optional") {
+          if (end.cause !== "aborted") work.log("optional dependency failed", { service: work.service, container: step.container.name, reason: end.failure.reason });
+          return;
+        }
+        if (end.cause !== "aborted" || work.signal.aborted) failed ??= { failure: end.failure, cause: end.cause };
+        halt.abort();
+      }),
+    );
+    levelsMs.push(Date.now() - levelBegan);
+    if (work.signal.aborted) failed ??= aborted(work.service);
+  }
+
+  if (failed) {
+    await stopStarted(engine, work, startedHere);
+    return { ok: false, ms: Date.now() - began, ...failed, steps };
+  }
+  return { ok: true, ms: Date.now() - began, steps, levelsMs };
+}
+
+interface StepContext {
+  began: number;
+  deadline: number;
+  signal: AbortSignal;
+  onStarted(): void;
+}
+
+/** One step: left alone when it already runs and has reached what is awaited of it; else started (or its start joined) and waited for. */
+async function runStep(engine: Engine, work: ChainWork, step: ChainStep, context: StepContext): Promise<{ end: StepEnd; started: boolean }> {
+  const { id, name } = step.container;
+  const phase = (to: Phase) => {
+    work.onPhase(id, to);
+    work.log("wake step", { service: work.service, container: name, phase: to, atMs: Date.now() - context.began });
+  };
+  const known = work.factsOf(id) ?? step.container;
+  const up = known.state === "running" && work.jobs.busy(id) !== "stop";
+  /** Its StartedAt before this start: until its refresh or an event brings a newer one, "exited" is the old run's. */
+  const previousRun = up ? undefined : known.startedAt;
+  const current = () => {
+    const facts = work.factsOf(id) ?? step.container;
+    return previousRun !== undefined && facts.startedAt === previousRun && facts.state !== "running" ? { ...facts, state: "created" } : facts;
+  };
+  const watch = new StepWatch(engine, work, step, current, context);
+
+  if (up) {
+    const first = await watch.look();
+    if (first !== "pending") {
+      phase(first.ok ? "ready" : "failed");
+      return { end: first, started: false };
+    }
+  }
+  if (context.signal.aborted) return { end: { ok: false, ...aborted(name) }, started: false };
+  phase("starting");
+  let started = false;
+  if (!up) {
+    try {
+      started = await work.jobs.start(id, async () => {
+        await engine.startContainer(id);
+        await work.refresh(id);
+      });
+      if (started) context.onStarted();
+    } catch (error) {
+      phase("failed");
+      const reason = `could not be started: ${error instanceof Error ? error.message : String(error)}`;
+      return { end: { ok: false, failure: { container: name, reason, logs: await lastLines(engine, id), status: 502 }, cause: "start_failed" }, started: false };
+    }
+  }
+  const end = await watch.until();
+  phase(end.ok ? "ready" : "failed");
+  return { end, started };
+}
+
+/** Looks at one step's container until it has reached what is awaited of it, or failed. */
+class StepWatch {
+  private checkBeganAt: number | undefined;
+  private checkFailures = 0;
+  private nextTryAt = 0;
+  /** Its check (or Docker's health) passed: what is left is the routed port. */
+  private ready = false;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly work: ChainWork,
+    private readonly step: ChainStep,
+    private readonly current: () => ContainerFacts,
+    private readonly context: StepContext,
+  ) {}
+
+  async until(): Promise<StepEnd> {
+    for (;;) {
+      const seen = await this.look();
+      if (seen !== "pending") return seen;
+      if (Date.now() >= this.context.deadline) {
+        const facts = this.current();
+        const reason = `not ready after ${Math.round(this.work.timeoutMs / 1000)} s (deploy-vps.proxy.start-timeout)`;
+        return { ok: false, failure: { container: facts.name, reason, logs: await lastLines(this.engine, facts.id), status: 504 }, cause: "timeout" };
+      }
+      await new Promise((resolve) => setTimeout(resolve, PROBE_PACE_MS));
+    }
+  }
+
+  /** One look: reached, failed, or not yet. */
+  async look(): Promise<StepEnd | "pending"> {
+    const { step } = this;
+    if (this.context.signal.aborted) return { ok: false, ...aborted(step.container.name) };
+    const facts = this.current();
+    const until: Awaited = step.until;
+    if (until === "completed" && facts.state === "exited" && facts.exitCode === 0) return { ok: true };
+    if (facts.state === "exited" || facts.state === "dead" || facts.state === "restarting") {
+      const how = facts.state === "restarting" ? "keeps restarting" : "exited";
+      return this.failure(facts, `${how} (exit code ${facts.exitCode}) while starting`, "exited");
+    }
+    if (facts.state !== "running" || until === "completed") return "pending";
+    if (until === "started") return { ok: true };
+    if (!this.ready) {
+      const passed = await this.passes(facts);
+      if (passed !== true) return passed;
+      this.ready = true;
+    }
+    if (!step.routed) return { ok: true };
+    const upstream = this.work.upstream();
+    return upstream !== undefined && (await tcpAccepts(upstream.host, upstream.port, PROBE_TIMEOUT_MS)) ? { ok: true } : "pending";
+  }
+
+  /** Its own check when it has one; else Docker's healthcheck, run now rather than after Docker's first interval; else running is enough. */
+  private async passes(facts: ContainerFacts): Promise<true | "pending" | StepEnd> {
+    const check = this.step.check;
+    const runInContainer = (id: string, test: string[], timeoutMs: number) => this.engine.runProbe(id, test, timeoutMs);
+    if (check === undefined) {
+      if (facts.health === "unhealthy") return this.failure(facts, "Docker's healthcheck says unhealthy", "health_check_failed");
+      if (facts.healthTest === undefined || facts.health === "healthy") return true;
+      return (await runInContainer(facts.id, facts.healthTest, PROBE_TIMEOUT_MS).catch(() => false)) ? true : "pending";
+    }
+    const now = Date.now();
+    if (now < this.nextTryAt) return "pending";
+    const beganAt = (this.checkBeganAt ??= now);
+    const timeLeft = Math.min(beganAt + check.timeoutMs, this.context.deadline) - now;
+    // A try has a time of its own: a connect to an address gone with its container hangs, and the
+    // watch must come back to see that it exited.
+    const tryMs = Math.max(1, Math.min(timeLeft, Math.max(check.intervalMs, TRY_TIMEOUT_MS)));
+    if (await tryProbe(check.probe, facts, runInContainer, tryMs)) return true;
+    this.checkFailures += 1;
+    const next = afterFailedTry(check, this.checkFailures, beganAt, now, Date.now());
+    if ("failed" in next) return this.failure(facts, next.failed, "health_check_failed");
+    this.nextTryAt = next.retryAt;
+    return "pending";
+  }
+
+  private async failure(facts: ContainerFacts, reason: string, cause: WakeFailureCause): Promise<StepEnd> {
+    return { ok: false, failure: { container: facts.name, reason, logs: await lastLines(this.engine, facts.id), status: 502 }, cause };
+  }
+}
+
+function stepResult(step: ChainStep, ms: number, started: boolean, ready: boolean): ChainStepResult {
+  const { container } = step;
+  return { container: container.name, project: container.project ?? "", service: container.service ?? container.name, own: step.own, ms, started, phase: ready ? "ready" : "failed" };
+}
+
+/** Put to sleep while it started, or ended by another step's failure: not the failure to report for it. */
+function aborted(container: string): { failure: Failure; cause: WakeFailureCause } {
+  return { failure: { container, reason: "put to sleep while it started", logs: [], status: 502 }, cause: "aborted" };
+}
+
+/** What this wake started and no other unit needs, stopped again, the last level first. */
+async function stopStarted(engine: Engine, work: ChainWork, startedHere: string[][]): Promise<void> {
+  for (const level of [...startedHere].reverse()) {
+    const stoppable = level.filter((id) => !work.neededElsewhere(id));
+    await Promise.allSettled(stoppable.map((id) => stopContainer(engine, work.jobs, work.refresh, id)));
+  }
+}
+
+async function lastLines(engine: Engine, id: string): Promise<string[]> {
+  return engine.tailLogs(id, LOG_LINES).catch(() => []);
+}
+
+// ---- One compose project's start, until the daemon plans its wakes with the chain planner ----
 
 export interface StartWork {
   /** The unit's compose project, for messages. */
@@ -19,167 +277,72 @@ export interface StartWork {
   timeoutMs: number;
   /** Aborted when the unit is put to sleep while it starts. */
   signal: AbortSignal;
-  /** Reads a container's facts anew: right after its start, rather than when its event arrives. */
   refresh(id: string): Promise<void>;
-  /** Each container's progress as it goes, for the waiting page. */
   onPhase(id: string, phase: Phase): void;
 }
 
 export type StartResult = { ok: true; ms: number } | { ok: false; failure: Failure };
 
-/** The live facts of a container, kept up by Docker's events: nothing here polls the Engine for state. */
-export type FactsOf = (id: string) => ContainerFacts | undefined;
-
-const LOG_LINES = 20;
-/** The fast readiness pace: Docker's own first health probe waits a whole interval. */
-const PROBE_PACE_MS = 50;
-const PROBE_TIMEOUT_MS = 2_000;
-
-/**
- * Starts a unit level by level of its depends_on graph, each level once the one before is
- * ready, and returns when the routed container answers. A failure stops what this start began,
- * so nothing is left half-started.
- */
-export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsOf): Promise<StartResult> {
-  const began = Date.now();
-  const deadline = began + work.timeoutMs;
+/** Starts one compose project along its depends_on, as a wake whose every step is its own and required. */
+export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsOf, jobs: ContainerJobs): Promise<StartResult> {
   const plan = startPlan(work.containers);
   if ("cycle" in plan) {
-    return failed(work.project, `depends_on has a cycle: ${plan.cycle.join(" → ")}`, [], 502);
+    return { ok: false, failure: { container: work.project, reason: `depends_on has a cycle: ${plan.cycle.join(" → ")}`, logs: [], status: 502 } };
   }
-  const until = awaitedOf(plan, work.routed);
-  const startedHere: ContainerFacts[] = [];
-  /** Their StartedAt before this start: until an event brings a newer one, "exited" is the old run's. */
-  const previousRun = new Map<string, string>();
-  try {
-    for (const level of plan.levels) {
-      await Promise.all(
-        level.map(async ({ container }) => {
-          const now = factsOf(container.id) ?? container;
-          if (now.state === "running" || now.state === "restarting") return;
-          startedHere.push(container);
-          previousRun.set(container.id, now.startedAt);
-          work.onPhase(container.id, "starting");
-          await engine.startContainer(container.id);
-          await work.refresh(container.id);
-        }),
-      );
-      const results = await Promise.all(
-        level.map(async ({ container }) => {
-          const failure = await waitFor(engine, work, container, until.get(container.id) ?? "started", (id) => {
-            const facts = factsOf(id);
-            return facts && previousRun.get(id) === facts.startedAt && facts.state !== "running" ? { ...facts, state: "created" } : facts;
-          }, deadline);
-          work.onPhase(container.id, failure ? "failed" : "ready");
-          return failure;
-        }),
-      );
-      const failure = results.find((result): result is Failure => result !== undefined);
-      if (failure) {
-        if (!work.signal.aborted) await stopContainers(engine, startedHere);
-        return { ok: false, failure };
-      }
-    }
-  } catch (error) {
-    if (!work.signal.aborted) await stopContainers(engine, startedHere);
-    return failed(work.project, error instanceof Error ? error.message : String(error), [], 502);
-  }
-  return { ok: true, ms: Date.now() - began };
+  const result = await runChain(engine, {
+    ...work,
+    service: work.project,
+    plan: projectChain(plan, work.routed),
+    factsOf,
+    jobs,
+    neededElsewhere: () => false,
+    log: () => undefined,
+  });
+  return result.ok ? { ok: true, ms: result.ms } : { ok: false, failure: result.failure };
 }
 
 /**
  * What each container must reach before the start goes on: what its dependents' depends_on
  * conditions ask, and ready for the routed ones; merely running for the rest.
  */
-function awaitedOf(plan: StartPlan, routed: ReadonlySet<string>): Map<string, Awaited> {
+function projectChain(plan: StartPlan, routed: ReadonlySet<string>): ChainPlan {
   const byService = new Map<string, Awaited>();
-  for (const level of plan.levels) {
-    for (const { after } of level) {
-      for (const { service, until } of after) {
-        const known = byService.get(service);
-        if (known === undefined || known === "started") byService.set(service, until);
-      }
+  for (const { after } of plan.levels.flat()) {
+    for (const { service, until } of after) {
+      const known = byService.get(service);
+      if (known === undefined || known === "started") byService.set(service, until);
     }
   }
-  const until = new Map<string, Awaited>();
-  for (const level of plan.levels) {
-    for (const { container } of level) {
-      until.set(container.id, routed.has(container.id) ? "ready" : (byService.get(container.service ?? container.name) ?? "started"));
-    }
-  }
-  return until;
+  return {
+    levels: plan.levels.map((level) =>
+      level.map(({ container }) => ({
+        container,
+        own: true,
+        need: "required",
+        until: routed.has(container.id) ? "ready" : (byService.get(container.service ?? container.name) ?? "started"),
+        routed: routed.has(container.id),
+      })),
+    ),
+  };
 }
 
-/** Stops a unit, dependents first; compose's stop_grace_period is each container's StopTimeout. */
-export async function stopUnit(engine: Engine, containers: ContainerFacts[]): Promise<void> {
+/**
+ * Stops a unit, dependents first; compose's stop_grace_period is each container's StopTimeout.
+ * A container whose start is still in flight is stopped once started, so none is left running.
+ */
+export async function stopUnit(engine: Engine, containers: ContainerFacts[], jobs: ContainerJobs, refresh: (id: string) => Promise<void>): Promise<void> {
   const plan = startPlan(containers);
   const levels = "cycle" in plan ? [containers] : stopLevels(plan);
+  const up = (c: ContainerFacts) => c.state === "running" || c.state === "restarting" || jobs.busy(c.id) === "start";
   for (const level of levels) {
-    await Promise.all(level.filter((c) => c.state === "running" || c.state === "restarting").map((c) => engine.stopContainer(c.id)));
+    await Promise.all(level.filter(up).map((c) => stopContainer(engine, jobs, refresh, c.id)));
   }
 }
 
-async function stopContainers(engine: Engine, containers: ContainerFacts[]): Promise<void> {
-  await Promise.allSettled([...containers].reverse().map((c) => engine.stopContainer(c.id)));
-}
-
-function failed(container: string, reason: string, logs: string[], status: 502 | 504): StartResult {
-  return { ok: false, failure: { container, reason, logs, status } };
-}
-
-async function lastLines(engine: Engine, id: string): Promise<string[]> {
-  return engine.tailLogs(id, LOG_LINES).catch(() => []);
-}
-
-/** Undefined once the container reached what is awaited of it; the failure otherwise (it exited, or the deadline passed). */
-async function waitFor(
-  engine: Engine,
-  work: StartWork,
-  container: ContainerFacts,
-  until: Awaited,
-  factsOf: FactsOf,
-  deadline: number,
-): Promise<Failure | undefined> {
-  for (;;) {
-    if (work.signal.aborted) return { container: container.name, reason: "put to sleep while it started", logs: [], status: 502 };
-    const now = factsOf(container.id) ?? container;
-    if (until === "completed" && now.state === "exited" && now.exitCode === 0) return undefined;
-    if (now.state === "exited" || now.state === "dead" || now.state === "restarting") {
-      const how = now.state === "restarting" ? "keeps restarting" : "exited";
-      return { container: now.name, reason: `${how} (exit code ${now.exitCode}) while starting`, logs: await lastLines(engine, now.id), status: 502 };
-    }
-    if (now.state === "running" && until !== "completed" && (until === "started" || (await isReady(engine, work, now)))) return undefined;
-    if (Date.now() >= deadline) {
-      return {
-        container: now.name,
-        reason: `not ready after ${Math.round(work.timeoutMs / 1000)} s (deploy-vps.proxy.start-timeout)`,
-        logs: await lastLines(engine, now.id),
-        status: 504,
-      };
-    }
-    await new Promise((resolve) => setTimeout(resolve, PROBE_PACE_MS));
-  }
-}
-
-async function isReady(engine: Engine, work: StartWork, container: ContainerFacts): Promise<boolean> {
-  if (container.health === "unhealthy") return false;
-  if (container.healthTest && container.health !== "healthy") {
-    if (!(await engine.runProbe(container.id, container.healthTest, PROBE_TIMEOUT_MS).catch(() => false))) return false;
-  }
-  if (!work.routed.has(container.id)) return true;
-  const upstream = work.upstream();
-  return upstream !== undefined && (await accepts(upstream.host, upstream.port));
-}
-
-function accepts(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
+/** Stopped through the jobs, its facts read anew before the job ends: a wake coming next must not take it for running. */
+function stopContainer(engine: Engine, jobs: ContainerJobs, refresh: (id: string) => Promise<void>, id: string): Promise<void> {
+  return jobs.stop(id, async () => {
+    await engine.stopContainer(id);
+    await refresh(id);
   });
 }
