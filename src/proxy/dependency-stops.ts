@@ -11,6 +11,9 @@ import { type DependencyGraph, neededBy, type UnitView } from "./wake-chain.js";
 /** The units whose containers must stay up: serving requests, or being brought up. */
 const ACTIVE: readonly UnitState[] = ["ready", "starting"];
 
+/** The units whose containers are the proxy's to stop (not one stopping already, not a disabled one). */
+const ASLEEP: readonly UnitState[] = ["sleeping", "failed"];
+
 const isUp = (state: string): boolean => state === "running" || state === "restarting" || state === "paused";
 
 /** The ids that units other than `except`, ready or starting, need (required or optional alike), with who. */
@@ -76,8 +79,6 @@ export interface DependencyStopInput {
   units: readonly UnitView[];
   /** When each container was last needed by a ready or starting unit (as returned last time). */
   lastNeeded: ReadonlyMap<string, number>;
-  /** Own containers kept up at their unit's sleep: they stop as soon as nobody needs them. */
-  keptAtSleep: ReadonlySet<string>;
   now: number;
 }
 
@@ -91,9 +92,11 @@ export interface DependencyStops {
 }
 
 /**
- * Which dependencies stop now: running, with an idle policy (declared `idleMs`, or kept at their
- * unit's sleep), needed by no ready or starting unit for at least that long, and needed by no
- * running container that stays up. Call again at `nextCheckAt` and whenever a unit changes state.
+ * Which dependencies stop now: running, with an idle policy, needed by no ready or starting unit
+ * for at least that long, and needed by no running container that stays up. The idle policy is
+ * the container's own `idleMs`, else its unit's once that unit sleeps (or failed): what one unit's
+ * sleep kept up for another, or another unit's wake started, stops like the rest of its unit.
+ * Call again at `nextCheckAt` and whenever a unit changes state.
  */
 export function dependencyStops(input: DependencyStopInput): DependencyStops {
   const { graph, now } = input;
@@ -104,7 +107,7 @@ export function dependencyStops(input: DependencyStopInput): DependencyStops {
   const due = new Set<string>();
   let nextCheckAt: number | null = null;
   for (const container of graph.containers.values()) {
-    const idleMs = graph.declared.get(container.id)?.idleMs ?? (input.keptAtSleep.has(container.id) ? 0 : undefined);
+    const idleMs = graph.declared.get(container.id)?.idleMs ?? asleepUnitIdle(input.units, container.id, container.project);
     if (idleMs === undefined || !isUp(container.state) || needed.has(container.id)) continue;
     const since = lastNeeded.get(container.id) ?? startedMs(container.startedAt, now);
     if (now >= since + idleMs) due.add(container.id);
@@ -112,6 +115,12 @@ export function dependencyStops(input: DependencyStopInput): DependencyStops {
   }
   withoutHeld(graph, due);
   return { stop: stopOrder(graph, due), lastNeeded, nextCheckAt };
+}
+
+/** The idle time of the sleeping (or failed) unit a container belongs to; undefined when none, or never idle. */
+function asleepUnitIdle(units: readonly UnitView[], id: string, project: string | undefined): number | undefined {
+  const unit = units.find((u) => u.project === project || u.members.includes(id));
+  return unit !== undefined && ASLEEP.includes(unit.state) ? (unit.idleMs ?? undefined) : undefined;
 }
 
 /** Never needed since the proxy knows it: idle since it started. */

@@ -208,6 +208,8 @@ export function wakePlanDocument(
 export interface UnitView extends WakeUnit {
   name: string;
   state: UnitState;
+  /** The route's idle time; null: never stopped for idleness. */
+  idleMs: number | null;
 }
 
 /** For each container, the units whose wake includes it and how they need it. */

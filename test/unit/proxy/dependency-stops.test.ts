@@ -8,12 +8,13 @@ const MINUTE = 60_000;
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const up = { state: "running", startedAt: "2026-11-30T11:00:00Z" };
 
-const view = (name: string, state: UnitState, routed = [`${name}/web`], members: string[] = []): UnitView => ({
+const view = (name: string, state: UnitState, routed = [`${name}/web`], members: string[] = [], idleMs: number | null = null): UnitView => ({
   name,
   project: name,
   state,
   members,
   routed: new Set(routed),
+  idleMs,
 });
 
 /**
@@ -42,7 +43,7 @@ function sharedDatabases(units: UnitView[], idle: Partial<DependencyFacts> = { i
 describe("dependencyStops", () => {
   it("stops a shared dependency only once no ready or starting unit has needed it for its idle time", () => {
     const decide = (units: UnitView[], lastNeeded: ReadonlyMap<string, number>, now: number) =>
-      dependencyStops({ graph: sharedDatabases(units), units, lastNeeded, keptAtSleep: new Set(), now });
+      dependencyStops({ graph: sharedDatabases(units), units, lastNeeded, now });
 
     const bothUp = decide([view("nc", "ready"), view("wiki", "starting")], new Map(), NOW);
     expect(bothUp.stop).toEqual([]);
@@ -69,12 +70,12 @@ describe("dependencyStops", () => {
 
   it("never stops a dependency that declares no idle policy (the seed's always-on shared databases)", () => {
     const units = [view("nc", "sleeping"), view("wiki", "failed")];
-    const result = dependencyStops({ graph: sharedDatabases(units, {}), units, lastNeeded: new Map(), keptAtSleep: new Set(), now: NOW + 999 * MINUTE });
+    const result = dependencyStops({ graph: sharedDatabases(units, {}), units, lastNeeded: new Map(), now: NOW + 999 * MINUTE });
     expect(result).toMatchObject({ stop: [], nextCheckAt: null });
   });
 
   it("counts idleness from the container's start when no unit was ever seen needing it", () => {
-    const result = dependencyStops({ graph: sharedDatabases([]), units: [], lastNeeded: new Map(), keptAtSleep: new Set(), now: Date.parse("2026-11-30T11:05:00Z") });
+    const result = dependencyStops({ graph: sharedDatabases([]), units: [], lastNeeded: new Map(), now: Date.parse("2026-11-30T11:05:00Z") });
     expect(result).toMatchObject({ stop: [], nextCheckAt: Date.parse("2026-11-30T11:10:00Z") });
   });
 
@@ -95,21 +96,29 @@ describe("dependencyStops", () => {
         "cron-runner": { requirements: [requirement("cache/redis")] },
       }),
     );
-    const result = dependencyStops({ graph, units: [], lastNeeded: new Map(), keptAtSleep: new Set(), now: NOW });
+    const result = dependencyStops({ graph, units: [], lastNeeded: new Map(), now: NOW });
     expect(result.stop).toEqual([["db/pgbouncer"], ["db/postgresql"]]);
   });
 
-  it("stops an own container kept at its unit's sleep as soon as no unit needs it", () => {
+  it("stops what a unit's sleep kept up for another unit once nobody has needed it for the unit's own idle time", () => {
     const graph = (reports: Partial<ContainerFacts>) =>
       dependencyGraph(
         [compose("shop", "web"), compose("shop", "db", up), compose("reports", "web", reports)],
         declared({ "reports/web": { requirements: [requirement("shop/db")] } }),
       );
-    const input = { lastNeeded: new Map<string, number>(), keptAtSleep: new Set(["shop/db"]), now: NOW };
-    expect(dependencyStops({ ...input, graph: graph(up), units: [view("shop", "sleeping"), view("reports", "ready")] }).stop).toEqual([]);
-    expect(dependencyStops({ ...input, graph: graph({}), units: [view("shop", "sleeping"), view("reports", "sleeping")] }).stop).toEqual([["shop/db"]]);
-    // Without the keep, an own container of a sleeping unit is not the dependency stops' business.
-    expect(dependencyStops({ ...input, graph: graph({}), keptAtSleep: new Set(), units: [view("shop", "sleeping"), view("reports", "sleeping")] }).stop).toEqual([]);
+    const shop = (idleMs: number | null) => view("shop", "sleeping", ["shop/web"], [], idleMs);
+    const needed = dependencyStops({ graph: graph(up), units: [shop(5 * MINUTE), view("reports", "ready")], lastNeeded: new Map(), now: NOW });
+    expect(needed.stop).toEqual([]);
+
+    const unneeded = [shop(5 * MINUTE), view("reports", "sleeping")];
+    const early = dependencyStops({ graph: graph({}), units: unneeded, lastNeeded: needed.lastNeeded, now: NOW + MINUTE });
+    expect(early).toMatchObject({ stop: [], nextCheckAt: NOW + 5 * MINUTE });
+    expect(dependencyStops({ graph: graph({}), units: unneeded, lastNeeded: early.lastNeeded, now: NOW + 5 * MINUTE }).stop).toEqual([["shop/db"]]);
+    // A unit that never idles leaves its containers up; a ready one needs its own.
+    const never = dependencyStops({ graph: graph({}), units: [shop(null), view("reports", "sleeping")], lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE });
+    expect(never.stop).toEqual([]);
+    const ready = [view("shop", "ready", ["shop/web"], [], 0), view("reports", "sleeping")];
+    expect(dependencyStops({ graph: graph({}), units: ready, lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE }).stop).toEqual([]);
   });
 });
 

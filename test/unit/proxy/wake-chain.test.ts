@@ -220,7 +220,7 @@ describe("neededBy", () => {
       "wiki/web": { requirements: [requirement("shared/postgresql")] },
     });
     const graph = dependencyGraph(containers, facts);
-    const view = (name: string) => ({ ...unit(name, [`${name}/web`]), name, state: "ready" as const });
+    const view = (name: string) => ({ ...unit(name, [`${name}/web`]), name, state: "ready" as const, idleMs: null });
     expect(Object.fromEntries(neededBy(graph, [view("nc"), view("wiki")]))).toEqual({
       "nc/web": [{ unit: "nc", need: "required" }],
       "wiki/web": [{ unit: "wiki", need: "required" }],
