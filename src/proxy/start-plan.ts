@@ -45,7 +45,8 @@ function cycleAmong(left: string[], needs: Map<string, Set<string>>): string[] {
   return at === undefined ? walked : walked.slice(walked.indexOf(at));
 }
 
-const AWAITED: Record<Dependency["condition"], Awaited> = {
+/** Compose's depends_on conditions in the chain's words. */
+export const AWAITED: Record<Dependency["condition"], Awaited> = {
   service_started: "started",
   service_healthy: "ready",
   service_completed_successfully: "completed",
