@@ -13,8 +13,14 @@ export const PROXY_LABELS = {
   estimate: "deploy-vps.proxy.estimate",
   theme: "deploy-vps.proxy.theme",
   displayName: "deploy-vps.proxy.display-name",
-  // Read by the next issues (wake chains, blue-green); accepted now so that stacks labelled for them are routed.
+  // Wake chains (requirements.ts): what a container needs first, and how to tell it is ready.
   requires: "deploy-vps.proxy.requires",
+  wants: "deploy-vps.proxy.wants",
+  check: "deploy-vps.proxy.check",
+  checkInterval: "deploy-vps.proxy.check-interval",
+  checkTimeout: "deploy-vps.proxy.check-timeout",
+  checkRetries: "deploy-vps.proxy.check-retries",
+  // Read by the next issues (blue-green); accepted now so that stacks labelled for them are routed.
   deploy: "deploy-vps.proxy.deploy",
   healthPath: "deploy-vps.proxy.health-path",
   drain: "deploy-vps.proxy.drain",
@@ -22,10 +28,15 @@ export const PROXY_LABELS = {
 
 /**
  * Labels that do not ask for a route on their own: a service carrying only these is no route
- * (a dependency may carry `requires`, or a display name for its progress line).
+ * (a dependency may carry `requires` or a `check`, or a display name for its progress line).
  */
 const RESERVED_LABELS: ReadonlySet<string> = new Set([
   PROXY_LABELS.requires,
+  PROXY_LABELS.wants,
+  PROXY_LABELS.check,
+  PROXY_LABELS.checkInterval,
+  PROXY_LABELS.checkTimeout,
+  PROXY_LABELS.checkRetries,
   PROXY_LABELS.deploy,
   PROXY_LABELS.healthPath,
   PROXY_LABELS.drain,
@@ -93,13 +104,15 @@ export function isMode(text: string): text is Mode {
 
 /**
  * The route a container's labels declare, a DisabledRoute naming every bad label, or undefined
- * when it has no `deploy-vps.proxy.*` label but those reserved for the next issues (a dependency
- * may carry `requires` without being routed). Named after its compose project; the route table
- * renames it `project/service` when the project routes several services.
+ * when it has no `deploy-vps.proxy.*` label but those that do not ask for a route (a dependency
+ * may carry `requires`, `check`, or `idle` without `host` and `port`: its idle policy). Named
+ * after its compose project; the route table renames it `project/service` when the project
+ * routes several services.
  */
 export function routeFromLabels(container: ContainerFacts): Route | DisabledRoute | undefined {
   const keys = Object.keys(container.labels).filter((key) => key.startsWith(PREFIX));
-  if (keys.every((key) => RESERVED_LABELS.has(key))) return undefined;
+  const dependencyIdle = container.labels[PROXY_LABELS.host] === undefined && container.labels[PROXY_LABELS.port] === undefined;
+  if (keys.every((key) => RESERVED_LABELS.has(key) || (dependencyIdle && key === PROXY_LABELS.idle))) return undefined;
   const problems: string[] = [];
   const value = (label: string): string | undefined => container.labels[label];
   const bad = (label: string, text: string, what: string) =>
@@ -191,7 +204,7 @@ export function quoteValue(text: string): string {
 }
 const MAX_SHOWN = 80;
 
-function parsePort(text: string): number | undefined {
+export function parsePort(text: string): number | undefined {
   const trimmed = text.trim();
   const port = Number(trimmed);
   return /^\d{1,5}$/.test(trimmed) && port >= 1 && port <= 65535 ? port : undefined;

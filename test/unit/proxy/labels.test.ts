@@ -37,6 +37,30 @@ describe("routeFromLabels", () => {
     });
   });
 
+  it("is undefined for a dependency: only wake-chain labels, or idle without host and port", () => {
+    const dependency = {
+      [PROXY_LABELS.wants]: "monitoring/exporter",
+      [PROXY_LABELS.check]: "tcp 5432",
+      [PROXY_LABELS.checkInterval]: "2s",
+      [PROXY_LABELS.checkTimeout]: "30s",
+      [PROXY_LABELS.checkRetries]: "5",
+    };
+    expect(routeFromLabels(labelled(dependency))).toBeUndefined();
+    expect(routeFromLabels(labelled({ ...dependency, [PROXY_LABELS.idle]: "10m" }))).toBeUndefined();
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.idle]: "10m" }))).toBeUndefined();
+    // With a port, idle is the route's own again, and the missing host is named.
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.idle]: "10m", [PROXY_LABELS.port]: "80" }))).toMatchObject({
+      reason: expect.stringContaining("deploy-vps.proxy.host on shop-web-1 is missing"),
+    });
+    expect(routeFromLabels(labelled({ [PROXY_LABELS.idle]: "10m", [PROXY_LABELS.mode]: "async" }))).toMatchObject({
+      reason: expect.stringContaining("deploy-vps.proxy.host on shop-web-1 is missing"),
+    });
+  });
+
+  it("routes a container that carries wake-chain labels beside host and port", () => {
+    expect(route({ ...BASE, [PROXY_LABELS.requires]: "db/postgres", [PROXY_LABELS.check]: "http 8080 /health" })).toMatchObject({ name: "shop" });
+  });
+
   it("reads host and port, with the defaults for the rest", () => {
     expect(route(BASE)).toEqual({
       name: "shop",
