@@ -94,6 +94,7 @@ export function callOutcome(name: string, status: number, body: unknown, done: s
   // 422: a wake that cannot be planned (a dependency cycle, a dependency that does not exist).
   if (status === 404 || status === 422) throw new InputError(typeof body === "object" && body !== null && "error" in body ? String(body.error) : `no service named ${name}`);
   if (isFailedAnswer(body)) return { code: ExitCode.unhealthy, err: renderFailure(name, body) };
+  if (status === 409 && typeof body === "object" && body !== null && "error" in body) throw new EnvironmentError(String(body.error));
   throw new EnvironmentError(`the proxy answered HTTP ${status}: ${JSON.stringify(body).slice(0, 200)}`);
 }
 

@@ -8,18 +8,20 @@ import { type ProxyConfig, parseProxyConfig } from "./config-file.js";
 import { ContainerJobs } from "./container-jobs.js";
 import type { DaemonLog } from "./daemon-log.js";
 import { formatDuration } from "./durations.js";
-import { estimateSeconds, rememberStart } from "./estimate.js";
+import { estimateMs, estimateSeconds, rememberStart } from "./estimate.js";
 import { idleLeftSeconds, idleVerdict } from "./idle.js";
 import type { ProxyMetrics, UnitGauges } from "./metrics.js";
-import type { ContainerFacts, DisabledRoute, Route } from "./model.js";
+import type { ContainerFacts, DependencyFacts, DisabledRoute, Route } from "./model.js";
 import { advance, failureSentence, initialProgress, type Phase, type ProgressLine, type ProgressSnapshot, progressMessage } from "./progress.js";
 import { buildRouteTable, type RouteTable } from "./routes.js";
-import { startPlan } from "./start-plan.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
-import type { ServiceStatus, StatusDocument, WakePlan } from "./status.js";
+import type { PlanRefusal, ServiceStatus, StatusDocument, WakePlan } from "./status.js";
 import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
-import { startUnit, stopUnit } from "./wake.js";
+import { dependencyStops, sleepDecision } from "./dependency-stops.js";
+import { dependencyLabels } from "./requirements.js";
+import { type ChainAnswer, type DependencyGraph, dependencyGraph, neededBy, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
+import { runChain, stopInLevels } from "./wake.js";
 
 /** What a request waiting on a start is told when the start ends. */
 export type StartOutcome = { ok: true } | { ok: false; failure: Failure };
@@ -72,6 +74,15 @@ export class Runtime {
   private reads = 0;
   /** Starts and stops in flight, shared by every wake and stop. */
   private readonly jobs = new ContainerJobs();
+  /** Every container joined by what it needs (depends_on, labels, the dependencies file). */
+  private graph: DependencyGraph = dependencyGraph([], new Map());
+  /** Why a container's dependency labels were refused, by id: the units that need it are disabled. */
+  private labelProblems = new Map<string, string>();
+  /** When each container was last needed by a ready or starting unit. */
+  private lastNeeded = new Map<string, number>();
+  private dependencyTimer?: NodeJS.Timeout;
+  /** Each container's last start durations, by name: the wake plans' estimates. */
+  private containerStarts: Record<string, number[]> = {};
   private table: RouteTable = buildRouteTable([], undefined);
   readonly units = new Map<string, Unit>();
   private config: ProxyConfig | undefined;
@@ -109,6 +120,7 @@ export class Runtime {
   async start(): Promise<void> {
     const { state, warning } = await readSavedState(join(this.options.stateDir, "state.json"));
     this.saved = state;
+    this.containerStarts = state.containers ?? {};
     if (warning) this.log.warn(warning);
     await this.loadConfig();
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
@@ -131,6 +143,7 @@ export class Runtime {
     clearInterval(this.memoryTimer);
     clearTimeout(this.rebuildTimer);
     clearTimeout(this.saveTimer);
+    clearTimeout(this.dependencyTimer);
     for (const unit of this.units.values()) clearTimeout(unit.idleTimer);
     await this.writer.save(this.snapshot());
   }
@@ -180,6 +193,7 @@ export class Runtime {
   /** Routes from labels and config; units follow them: new ones made, gone ones dropped. */
   private rebuild(): void {
     const table = buildRouteTable([...this.containers.values()], this.config);
+    this.rebuildGraph();
     const now = Date.now();
     for (const route of table.routes) {
       const known = this.units.get(route.name);
@@ -223,8 +237,88 @@ export class Runtime {
     }
     for (const conflict of table.conflicts) if (!this.table.conflicts.includes(conflict)) this.log.warn("conflict", { conflict });
     this.table = table;
+    this.checkChains();
     this.observeAll();
     for (const unit of this.units.values()) this.scheduleIdle(unit);
+    this.checkDependencies();
+  }
+
+  // ---- Wake chains ----
+
+  /** Every container joined anew by what it needs: compose's depends_on and the dependency labels. */
+  private rebuildGraph(): void {
+    const declared = new Map<string, DependencyFacts>();
+    const problems = new Map<string, string>();
+    for (const container of this.containers.values()) {
+      const { facts, problems: found } = dependencyLabels(container);
+      declared.set(container.id, facts);
+      if (found.length > 0) problems.set(container.id, found.join("; "));
+    }
+    this.graph = dependencyGraph([...this.containers.values()], declared);
+    this.labelProblems = problems;
+  }
+
+  /** Units whose wake cannot be planned are disabled, saying why; the others keep working (and come back once it can). */
+  private checkChains(): void {
+    for (const unit of this.units.values()) {
+      const planned = this.planned(unit.route);
+      if ("refusal" in planned) this.dispatch(unit.route.name, { type: "disable", reason: planned.refusal.error });
+      else if (unit.status.state === "disabled") this.dispatch(unit.route.name, { type: "enable", running: this.isRunning(unit.route) });
+    }
+  }
+
+  /** A unit as the chain planner sees it. */
+  private chainUnit(route: Route): UnitView {
+    return {
+      name: route.name,
+      project: route.project,
+      members: [],
+      routed: new Set(this.routedContainers(route).map((c) => c.id)),
+      state: this.units.get(route.name)?.status.state ?? "sleeping",
+      idleMs: route.idleMs,
+    };
+  }
+
+  private unitViews(): UnitView[] {
+    return [...this.units.values()].map((unit) => this.chainUnit(unit.route));
+  }
+
+  /** The unit's wake in levels, or why it cannot be planned: a cycle, a missing dependency, a bad dependency label. */
+  private planned(route: Route): ChainAnswer & { ok: true } | { refusal: PlanRefusal } {
+    const answer = wakeChain(this.graph, this.chainUnit(route));
+    if ("cycle" in answer) return { refusal: { error: `dependency cycle: ${answer.cycle.join(" → ")}`, cycle: answer.cycle } };
+    if ("missing" in answer) return { refusal: { error: `missing dependency: ${answer.missing.join("; ")}`, missing: answer.missing } };
+    const bad = answer.plan.levels.flat().map((s) => this.labelProblems.get(s.container.id)).find((problem) => problem !== undefined);
+    return bad === undefined ? answer : { refusal: { error: bad } };
+  }
+
+  /** Whether a unit other than `except`, ready or starting, needs this container. */
+  private neededElsewhere(id: string, except: string): boolean {
+    const others = this.unitViews().filter((u) => u.name !== except && (u.state === "ready" || u.state === "starting"));
+    return neededBy(this.graph, others).has(id);
+  }
+
+  /** Dependencies with an idle policy that no running unit has needed for that long are stopped, dependents first. */
+  private checkDependencies(): void {
+    clearTimeout(this.dependencyTimer);
+    const now = Date.now();
+    const { stop, lastNeeded, nextCheckAt } = dependencyStops({ graph: this.graph, units: this.unitViews(), lastNeeded: this.lastNeeded, now });
+    this.lastNeeded = lastNeeded;
+    const ids = stop.flat().filter((id) => this.jobs.busy(id) !== "stop");
+    if (ids.length > 0) {
+      this.log.info("stopping dependencies nobody needs", { containers: ids.map((id) => this.containers.get(id)?.name ?? id) });
+      stopInLevels(this.engine, stop, this.jobs, (id) => this.refresh(id)).catch((error: unknown) =>
+        this.log.error("dependency stop failed", { error: error instanceof Error ? error.message : String(error) }),
+      );
+    }
+    if (nextCheckAt === null) return;
+    this.dependencyTimer = setTimeout(() => this.checkDependencies(), Math.max(0, nextCheckAt - now));
+    this.dependencyTimer.unref();
+  }
+
+  /** A container's start estimate: the median of its own last starts. */
+  private containerEstimateMs(container: ContainerFacts): number {
+    return estimateMs(this.containerStarts[container.name] ?? [], DEFAULT_STEP_ESTIMATE_MS);
   }
 
   private projectContainers(project: string): ContainerFacts[] {
@@ -258,7 +352,14 @@ export class Runtime {
   /** Up as far as Docker says: running, and not still in its health's `starting`. */
   private isRunning(route: Route): boolean {
     const routed = this.routedContainers(route);
-    return routed.length > 0 && routed.some((c) => c.state === "running" && c.health !== "starting" && c.health !== "unhealthy");
+    if (!routed.some(isUp)) return false;
+    // A request is never forwarded to a unit whose required dependency in another project is down.
+    const awaitedDone = (id: string) => this.graph.edges.some((e) => e.to === id && e.until === "completed");
+    for (const [id, need] of unitNeeds(this.graph, this.chainUnit(route))) {
+      const container = this.containers.get(id);
+      if (need === "required" && container && container.project !== route.project && !isUp(container) && !awaitedDone(id)) return false;
+    }
+    return true;
   }
 
   private observeAll(): void {
@@ -282,7 +383,10 @@ export class Runtime {
     unit.status = status;
     if (status.state === "ready" && before !== "ready") unit.readyAt = Date.now();
     for (const effect of effects) this.apply(unit, effect);
-    if (status.state !== before) this.log.info("state", { service: name, from: before, to: status.state, event: event.type });
+    if (status.state !== before) {
+      this.log.info("state", { service: name, from: before, to: status.state, event: event.type });
+      this.checkDependencies();
+    }
     this.scheduleIdle(unit);
     this.saveSoon();
     this.changes.emit("change", name);
@@ -329,26 +433,43 @@ export class Runtime {
       );
       return;
     }
+    const planned = this.planned(unit.route);
+    if ("refusal" in planned) {
+      this.options.metrics?.wakeFailed(name, planned.refusal.cycle ? "cycle" : "missing");
+      queueMicrotask(() => this.dispatch(name, { type: "startFailed", failure: { container: name, reason: planned.refusal.error, logs: [], status: 502 } }));
+      return;
+    }
+    const { plan } = planned;
     const controller = new AbortController();
     unit.starting = controller;
-    this.log.info("starting", { service: name, containers: containers.map((c) => c.name) });
-    const routed = new Set(this.routedContainers(unit.route).map((c) => c.id));
-    unit.progress = initialProgress(startLevels(containers), unit.route.project);
+    this.log.info("starting", { service: name, containers: plan.levels.map((level) => level.map((step) => step.container.name)) });
+    unit.progress = initialProgress(plan.levels.map((level) => level.map((step) => step.container)), unit.route.project);
     unit.startBegunAt = Date.now();
     const onPhase = (id: string, phase: Phase) => {
       if (controller.signal.aborted) return;
       unit.progress = advance(unit.progress, id, phase);
       this.changes.emit("change", name);
     };
-    startUnit(
-      this.engine,
-      { project: unit.route.project, containers, routed, upstream: () => this.readinessAddress(unit.route), timeoutMs: unit.route.startTimeoutMs, signal: controller.signal, refresh: (id) => this.refresh(id), onPhase },
-      (id) => this.containers.get(id),
-      this.jobs,
-    ).then(
+    runChain(this.engine, {
+      service: name,
+      plan,
+      upstream: () => this.readinessAddress(unit.route),
+      timeoutMs: unit.route.startTimeoutMs,
+      signal: controller.signal,
+      refresh: (id) => this.refresh(id),
+      onPhase,
+      factsOf: (id) => this.containers.get(id),
+      jobs: this.jobs,
+      neededElsewhere: (id) => this.neededElsewhere(id, name),
+      log: (message, fields) => this.log.info(message, fields),
+    }).then(
       (result) => {
         if (controller.signal.aborted) return;
         unit.starting = undefined;
+        this.options.metrics?.wakeEnded(name, result);
+        for (const step of result.steps) {
+          if (step.started && step.phase === "ready") this.containerStarts[step.container] = rememberStart(this.containerStarts[step.container] ?? [], step.ms);
+        }
         if (result.ok) {
           this.log.info("ready", { service: name, ms: result.ms });
           this.dispatch(name, { type: "started", ms: result.ms });
@@ -366,8 +487,12 @@ export class Runtime {
     const name = unit.route.name;
     unit.starting?.abort();
     unit.starting = undefined;
-    this.log.info("stopping", { service: name });
-    stopUnit(this.engine, this.projectContainers(unit.route.project), this.jobs, (id) => this.refresh(id)).then(
+    // What another ready or starting unit needs stays up (it stops later, once nobody needs it).
+    const decision = sleepDecision(this.graph, this.unitViews(), name);
+    const levels = "hold" in decision ? [] : decision.stop;
+    const kept = "keep" in decision ? decision.keep.map((k) => this.containers.get(k.id)?.name ?? k.id) : [];
+    this.log.info("stopping", { service: name, ...(kept.length > 0 ? { keptForOthers: kept } : {}) });
+    stopInLevels(this.engine, levels, this.jobs, (id) => this.refresh(id)).then(
       () => this.dispatch(name, { type: "stopped" }),
       (error: unknown) => this.dispatch(name, { type: "stopFailed", reason: error instanceof Error ? error.message : String(error) }),
     );
@@ -393,8 +518,15 @@ export class Runtime {
     const input = this.idleInput(unit, Date.now());
     const verdict = idleVerdict(input);
     if (verdict.stop) {
-      this.log.info("idle", { service: unit.route.name, idle: formatDuration(unit.route.idleMs) });
-      this.dispatch(unit.route.name, { type: "sleep" });
+      const holders = this.holders(unit);
+      if (holders.length === 0) {
+        this.log.info("idle", { service: unit.route.name, idle: formatDuration(unit.route.idleMs) });
+        this.dispatch(unit.route.name, { type: "sleep" });
+        return;
+      }
+      // Idle, but a running unit needs it: looked at again, as that unit may sleep meanwhile.
+      unit.idleTimer = setTimeout(() => this.scheduleIdle(unit), HELD_RECHECK_MS);
+      unit.idleTimer.unref();
       return;
     }
     if (verdict.checkAt === null) return;
@@ -480,11 +612,17 @@ export class Runtime {
     return () => this.changes.off("change", onChange);
   }
 
-  wakePlan(route: Route): WakePlan {
-    const levels = startLevels(this.projectContainers(route.project)).map((level) =>
-      level.map((c) => ({ project: route.project, service: c.service ?? "", container: c.name, type: "required" as const, estimatedMs: 0, running: c.state === "running" })),
-    );
-    return { service: route.name, levels, estimatedMs: 0, parallel: levels.some((level) => level.length > 1) };
+  /** The seed's dry-run: the wake's levels with each container's estimate, or why it cannot be planned. */
+  wakePlan(route: Route): WakePlan | PlanRefusal {
+    const planned = this.planned(route);
+    if ("refusal" in planned) return { ...planned.refusal, error: `${route.name} cannot be woken: ${planned.refusal.error}` };
+    return wakePlanDocument(route.name, planned.plan, (c) => this.containerEstimateMs(c), isUp);
+  }
+
+  /** The units (or running containers) that need this unit's routed containers up: it is then kept awake. */
+  holders(unit: Unit): string[] {
+    const decision = sleepDecision(this.graph, this.unitViews(), unit.route.name);
+    return "hold" in decision ? decision.hold : [];
   }
 
   async sleep(unit: Unit): Promise<void> {
@@ -598,7 +736,7 @@ export class Runtime {
     for (const [name, unit] of this.units) {
       units[name] = { lastActivityAt: unit.lastActivityAt, startsMs: unit.startsMs, memoryBytes: unit.memoryBytes, state: unit.status.state, since: unit.status.since };
     }
-    this.saved = { version: 1, units };
+    this.saved = { version: 1, units, containers: this.containerStarts };
     return this.saved;
   }
 
@@ -616,10 +754,13 @@ export class Runtime {
   }
 }
 
-/** Containers in start order, level by level (one level when depends_on has a cycle: the start reports it). */
-function startLevels(containers: ContainerFacts[]): ContainerFacts[][] {
-  const plan = startPlan(containers);
-  return "cycle" in plan ? [containers] : plan.levels.map((level) => level.map((step) => step.container));
+/** Before a container's start was ever measured: the seed's typical dependency. */
+const DEFAULT_STEP_ESTIMATE_MS = 5_000;
+const HELD_RECHECK_MS = 5_000;
+
+/** Up as far as Docker says: running, and not still in its health's `starting` (nor unhealthy). */
+function isUp(container: ContainerFacts): boolean {
+  return container.state === "running" && container.health !== "starting" && container.health !== "unhealthy";
 }
 
 function sourceText(route: Route | DisabledRoute): string {

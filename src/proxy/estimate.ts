@@ -18,6 +18,11 @@ export function estimateSeconds(startsMs: readonly number[], labelMs?: number): 
   return ms === undefined ? DEFAULT_ESTIMATE_SECONDS : Math.max(1, Math.ceil(ms / 1000));
 }
 
+/** In ms: the median of the starts given, else the fallback. */
+export function estimateMs(startsMs: readonly number[], fallbackMs: number): number {
+  return startsMs.length > 0 ? Math.round(median(startsMs)) : fallbackMs;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const low = sorted[Math.ceil(sorted.length / 2) - 1] ?? 0;

@@ -41,6 +41,8 @@ function controlOf(runtime: Runtime, log: DaemonLog): ProxyControl {
       const route = runtime.byName(name);
       const unit = route && runtime.unitOf(route);
       if (!route || !unit) return unknown(name);
+      const holders = runtime.holders(unit);
+      if (holders.length > 0) return { status: 409, body: { error: `${name} stays awake: ${holders.join(", ")} need it` } };
       log.info("sleep asked", { service: name });
       await runtime.sleep(unit);
       return { status: 200, body: { state: unit.status.state } };

@@ -3,7 +3,6 @@ import type { ContainerJobs } from "./container-jobs.js";
 import type { Awaited, ChainPlan, ChainStep, ContainerFacts } from "./model.js";
 import type { Phase } from "./progress.js";
 import { afterFailedTry, tcpAccepts, tryProbe } from "./readiness.js";
-import { type StartPlan, startPlan, stopLevels } from "./start-plan.js";
 import type { Failure } from "./unit-state.js";
 
 /** Where the routed container is reached once it runs; undefined while it has no address. */
@@ -264,79 +263,13 @@ async function lastLines(engine: Engine, id: string): Promise<string[]> {
   return engine.tailLogs(id, LOG_LINES).catch(() => []);
 }
 
-// ---- One compose project's start, until the daemon plans its wakes with the chain planner ----
-
-export interface StartWork {
-  /** The unit's compose project, for messages. */
-  project: string;
-  /** Its containers (one-off ones excluded), as the daemon knows them when the start begins. */
-  containers: ContainerFacts[];
-  /** The containers a request goes to: ready only once their port accepts connections. */
-  routed: ReadonlySet<string>;
-  upstream: UpstreamOf;
-  timeoutMs: number;
-  /** Aborted when the unit is put to sleep while it starts. */
-  signal: AbortSignal;
-  refresh(id: string): Promise<void>;
-  onPhase(id: string, phase: Phase): void;
-}
-
-export type StartResult = { ok: true; ms: number } | { ok: false; failure: Failure };
-
-/** Starts one compose project along its depends_on, as a wake whose every step is its own and required. */
-export async function startUnit(engine: Engine, work: StartWork, factsOf: FactsOf, jobs: ContainerJobs): Promise<StartResult> {
-  const plan = startPlan(work.containers);
-  if ("cycle" in plan) {
-    return { ok: false, failure: { container: work.project, reason: `depends_on has a cycle: ${plan.cycle.join(" → ")}`, logs: [], status: 502 } };
-  }
-  const result = await runChain(engine, {
-    ...work,
-    service: work.project,
-    plan: projectChain(plan, work.routed),
-    factsOf,
-    jobs,
-    neededElsewhere: () => false,
-    log: () => undefined,
-  });
-  return result.ok ? { ok: true, ms: result.ms } : { ok: false, failure: result.failure };
-}
-
 /**
- * What each container must reach before the start goes on: what its dependents' depends_on
- * conditions ask, and ready for the routed ones; merely running for the rest.
+ * Stops levels of containers in turn, dependents first (compose's stop_grace_period is each
+ * container's StopTimeout). A container whose start is still in flight is stopped once started,
+ * so none is left running.
  */
-function projectChain(plan: StartPlan, routed: ReadonlySet<string>): ChainPlan {
-  const byService = new Map<string, Awaited>();
-  for (const { after } of plan.levels.flat()) {
-    for (const { service, until } of after) {
-      const known = byService.get(service);
-      if (known === undefined || known === "started") byService.set(service, until);
-    }
-  }
-  return {
-    levels: plan.levels.map((level) =>
-      level.map(({ container }) => ({
-        container,
-        own: true,
-        need: "required",
-        until: routed.has(container.id) ? "ready" : (byService.get(container.service ?? container.name) ?? "started"),
-        routed: routed.has(container.id),
-      })),
-    ),
-  };
-}
-
-/**
- * Stops a unit, dependents first; compose's stop_grace_period is each container's StopTimeout.
- * A container whose start is still in flight is stopped once started, so none is left running.
- */
-export async function stopUnit(engine: Engine, containers: ContainerFacts[], jobs: ContainerJobs, refresh: (id: string) => Promise<void>): Promise<void> {
-  const plan = startPlan(containers);
-  const levels = "cycle" in plan ? [containers] : stopLevels(plan);
-  const up = (c: ContainerFacts) => c.state === "running" || c.state === "restarting" || jobs.busy(c.id) === "start";
-  for (const level of levels) {
-    await Promise.all(level.filter(up).map((c) => stopContainer(engine, jobs, refresh, c.id)));
-  }
+export async function stopInLevels(engine: Engine, levels: readonly (readonly string[])[], jobs: ContainerJobs, refresh: (id: string) => Promise<void>): Promise<void> {
+  for (const level of levels) await Promise.all(level.map((id) => stopContainer(engine, jobs, refresh, id)));
 }
 
 /** Stopped through the jobs, its facts read anew before the job ends: a wake coming next must not take it for running. */

@@ -9,7 +9,7 @@ import { type ContainerEvent, localEngine } from "../../src/docker/engine.js";
 import { ContainerJobs } from "../../src/proxy/container-jobs.js";
 import type { ChainStep, ContainerFacts, ReadinessCheck } from "../../src/proxy/model.js";
 import type { Phase } from "../../src/proxy/progress.js";
-import { type ChainResult, type ChainWork, runChain, stopUnit } from "../../src/proxy/wake.js";
+import { type ChainResult, type ChainWork, runChain, stopInLevels } from "../../src/proxy/wake.js";
 import { uniqueName } from "./harness.js";
 
 const docker = (...args: string[]) => execFileSync("docker", args, { encoding: "utf8" }).trim();
@@ -278,7 +278,7 @@ describe("runChain against the Engine", () => {
     expect(starts("db")).toBe(before + 1);
 
     await refresh(ids.db);
-    const stopping = stopUnit(engine, [current("db")], jobs, refresh);
+    const stopping = stopInLevels(engine, [[ids.db]], jobs, refresh);
     expect(jobs.busy(ids.db)).toBe("stop");
     const third = await wake([[step("db", { until: "ready", check: tcpCheck })]], { jobs });
     await stopping;
