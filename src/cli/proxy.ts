@@ -7,7 +7,7 @@ import { type Flags, loadSettings, type Settings } from "../config/settings.js";
 import type { Dial } from "../docker/transport.js";
 import { EnvironmentError, ExitCode, InputError } from "../errors.js";
 import { controlCall, controlStream } from "../proxy/control-client.js";
-import { type HostFacts, DEFAULT_IMAGE, installProxy, probeHost, proxyPaths, readConfigUpload } from "../proxy/install.js";
+import { type HostFacts, DEFAULT_IMAGE, installProxy, probeHost, proxyPaths, readConfigUpload, readDependenciesUpload } from "../proxy/install.js";
 import { checkHostName, checkListen, nginxBlock } from "../proxy/nginx-block.js";
 import { DEFAULT_ADMIN, DEFAULT_LISTEN, parseAddress, type ServeFlags, serveOptions } from "../proxy/serve-options.js";
 import { isFailedAnswer, isStatusDocument, type StatusDocument, type WakePlan } from "../proxy/status.js";
@@ -107,6 +107,7 @@ function finish(outcome: CallOutcome): number {
 interface InstallFlags extends Flags {
   image?: string;
   config?: string;
+  dependencies?: string;
   systemd?: boolean;
   listen?: string;
   admin?: string;
@@ -127,10 +128,11 @@ export function registerProxy(
     .description("put the proxy's daemon on the server and start it (idempotent; upgrades in place), then show its status")
     .option("--image <image>", `the daemon container's Node image, default ${DEFAULT_IMAGE} (DEPLOY_PROXY_IMAGE)`)
     .option("--config <file>", "upload this config file (the seed's config.json, or the same in YAML), checked first")
+    .option("--dependencies <file>", "upload this dependencies file (the seed's dependencies.json, or the same in YAML), checked first")
     .option("--systemd", "run the daemon as a systemd user unit on the server's own node (20.19+), not in a container")
     .option("--listen <address>", `proxied traffic, default ${DEFAULT_LISTEN} (DEPLOY_PROXY_LISTEN)`)
     .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN} (DEPLOY_PROXY_ADMIN)`)
-    .addHelpText("after", `\nExamples:\n  deploy-vps proxy install -H vps\n  deploy-vps proxy install -H vps --config config.json\n  deploy-vps proxy install -H vps --systemd --listen 127.0.0.1:9000\n\n${exitCodes}`)
+    .addHelpText("after", `\nExamples:\n  deploy-vps proxy install -H vps\n  deploy-vps proxy install -H vps --config config.json\n  deploy-vps proxy install -H vps --dependencies dependencies.json\n  deploy-vps proxy install -H vps --systemd --listen 127.0.0.1:9000\n\n${exitCodes}`)
     .action((flags: InstallFlags) =>
       run(
         (async () => {
@@ -140,6 +142,7 @@ export function registerProxy(
             listen: parseAddress("--listen", flags.listen ?? process.env.DEPLOY_PROXY_LISTEN ?? DEFAULT_LISTEN),
             admin: parseAddress("--admin", flags.admin ?? process.env.DEPLOY_PROXY_ADMIN ?? DEFAULT_ADMIN),
             config: flags.config === undefined ? undefined : await readConfigUpload(flags.config),
+            dependencies: flags.dependencies === undefined ? undefined : await readDependenciesUpload(flags.dependencies),
             systemd: flags.systemd ?? false,
           };
           return withProxyHost(flags, async ({ settings, remote, facts }) => {
@@ -243,6 +246,7 @@ export function registerProxy(
     .option("--admin <address>", `/metrics and /api/services, default ${DEFAULT_ADMIN} (DEPLOY_PROXY_ADMIN)`)
     .option("--state <dir>", "state folder (holds the control socket), default ~/.local/state/deploy-vps-proxy")
     .option("--config <file>", "config file (config.json or YAML)")
+    .option("--dependencies <file>", "the seed's dependencies file (dependencies.json or YAML): wake chains for unlabelled stacks")
     .option("--docker-socket <path>", "the Docker Engine's socket, default /var/run/docker.sock")
     .addHelpText("after", `\nExamples:\n  deploy-vps proxy serve\n  deploy-vps proxy serve --listen 127.0.0.1:9000 --state /tmp/proxy-state\n\n${exitCodes}`)
     // Loaded only here: every other command would pay for the daemon's modules at start-up.

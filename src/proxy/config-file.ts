@@ -60,21 +60,8 @@ const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** Pure: the config file's text as entries, or a ProxyConfigError at the first thing wrong. */
 export function parseProxyConfig(text: string, file: string): ProxyConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const fail = (offset: number, problem: string): never => {
-    const { line, col } = lineCounter.linePos(offset);
-    throw new ProxyConfigError(file, line, col, problem);
-  };
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const json = jsonSyntaxError(text);
-    if (json) fail(json.offset, json.message);
-    fail(syntax.pos[0], syntax.message.split("\n")[0] ?? "syntax error");
-  }
-  const reader = new NodeReader(fail, lineCounter);
-
-  const root = present(doc.contents);
+  const { root, fail, lineCounter } = readDocument(text, file, ProxyConfigError);
+  const reader = new ConfigEntryReader(fail, lineCounter);
   if (root === undefined) return { file, entries: [], monitorUserAgents: [] };
   if (!isMap(root)) return fail(start(root), 'expected a mapping with a "services" list');
 
@@ -95,6 +82,33 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
   };
 }
 
+/** An error at `FILE:LINE:COL`, the class each file's parser throws. */
+export type PositionedError = new (file: string, line: number, col: number, problem: string) => InputError;
+
+/**
+ * A JSON or YAML text's root value (undefined when empty), and how to fail at an offset of it
+ * with `errorClass`; a syntax error is thrown at once, where it is.
+ */
+export function readDocument(
+  text: string,
+  file: string,
+  errorClass: PositionedError,
+): { root: Node | undefined; fail: (offset: number, problem: string) => never; lineCounter: LineCounter } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const fail = (offset: number, problem: string): never => {
+    const { line, col } = lineCounter.linePos(offset);
+    throw new errorClass(file, line, col, problem);
+  };
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const json = jsonSyntaxError(text);
+    if (json) fail(json.offset, json.message);
+    fail(syntax.pos[0], syntax.message.split("\n")[0] ?? "syntax error");
+  }
+  return { root: present(doc.contents), fail, lineCounter };
+}
+
 /**
  * JSON's own words for a broken config.json (a missing comma reads better so than in YAML's terms),
  * when the text is meant as JSON and the parser says where.
@@ -111,29 +125,79 @@ function jsonSyntaxError(text: string): { offset: number; message: string } | un
 }
 
 /** A value node, or undefined when absent or null (`key:` with nothing after it). */
-function present(node: unknown): Node | undefined {
+export function present(node: unknown): Node | undefined {
   return !isNode(node) || (isScalar(node) && node.value === null) ? undefined : node;
 }
 
-function start(node: unknown): number {
+/** Where a node starts in the text, for `fail`. */
+export function start(node: unknown): number {
   return isNode(node) ? (node.range?.[0] ?? 0) : 0;
 }
 
 /** A value as an error shows it: a string quoted, a number as it is, a list or mapping by its kind. */
-function shown(node: Node): string {
+export function shown(node: Node): string {
   if (isSeq(node)) return "(a list)";
   if (isMap(node)) return "(a mapping)";
   const value = isScalar(node) ? node.value : undefined;
   return typeof value === "string" ? quoteValue(value) : String(value);
 }
 
-/** Reads one entry's values, failing at the value at fault. */
-class NodeReader {
+/** Reads a file's values, failing at the value at fault. */
+export class NodeReader {
   constructor(
-    private readonly fail: (offset: number, problem: string) => never,
-    private readonly lineCounter: LineCounter,
+    readonly fail: (offset: number, problem: string) => never,
+    readonly lineCounter: LineCounter,
   ) {}
 
+  strings(node: Node, key: string): string[] {
+    const items = isSeq(node) ? node.items : this.fail(start(node), `${key} must be a list of strings`);
+    return items.map((item) => this.text(item, key));
+  }
+
+  /** `owner` names what lacks the key: "this service has no port". */
+  required<T>(map: YAMLMap, key: string, read: (node: Node) => T, owner = "this service"): T {
+    const node = present(map.get(key, true));
+    return node === undefined ? this.fail(start(map), `${owner} has no ${key}`) : read(node);
+  }
+
+  optional<T>(map: YAMLMap, key: string, read: (node: Node) => T): T | undefined {
+    const node = present(map.get(key, true));
+    return node === undefined ? undefined : read(node);
+  }
+
+  scalar(node: Node): unknown {
+    return isScalar(node) ? node.value : undefined;
+  }
+
+  text(node: unknown, key: string): string {
+    const value = isScalar(node) ? node.value : undefined;
+    if (typeof value !== "string" || value.trim() === "") return this.fail(start(node), `${key} must be a non-empty string`);
+    return value.trim();
+  }
+
+  /** A whole number from `min` up, as a number or a string of digits. */
+  whole(node: Node, min: number, max: number): number | undefined {
+    const value = this.scalar(node);
+    const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    return typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  }
+
+  port(node: Node, key = "port"): number {
+    return this.whole(node, 1, 65535) ?? this.fail(start(node), `${key} ${shown(node)} is not a port (1-65535)`);
+  }
+
+  flag(map: YAMLMap, key: string): boolean {
+    return (
+      this.optional(map, key, (node) => {
+        const value = this.scalar(node);
+        return typeof value === "boolean" ? value : this.fail(start(node), `${key} must be true or false`);
+      }) ?? false
+    );
+  }
+}
+
+/** Reads one entry of config.json's `services`. */
+class ConfigEntryReader extends NodeReader {
   /** One entry of `services`; `earlier` are the entries before it, whose names it may not take. */
   entry(item: unknown, earlier: readonly ConfigEntry[]): ConfigEntry {
     if (!isMap(item)) return this.fail(start(item), "each service must be a mapping (name, port, ...)");
@@ -172,47 +236,11 @@ class NodeReader {
     };
   }
 
-  strings(node: Node, key: string): string[] {
-    const items = isSeq(node) ? node.items : this.fail(start(node), `${key} must be a list of strings`);
-    return items.map((item) => this.text(item, key));
-  }
-
-  private required<T>(map: YAMLMap, key: string, read: (node: Node) => T): T {
-    const node = present(map.get(key, true));
-    return node === undefined ? this.fail(start(map), `this service has no ${key}`) : read(node);
-  }
-
-  private optional<T>(map: YAMLMap, key: string, read: (node: Node) => T): T | undefined {
-    const node = present(map.get(key, true));
-    return node === undefined ? undefined : read(node);
-  }
-
-  private scalar(node: Node): unknown {
-    return isScalar(node) ? node.value : undefined;
-  }
-
-  text(node: unknown, key: string): string {
-    const value = isScalar(node) ? node.value : undefined;
-    if (typeof value !== "string" || value.trim() === "") return this.fail(start(node), `${key} must be a non-empty string`);
-    return value.trim();
-  }
-
   private serviceName(node: Node): string {
     const name = this.text(node, "name");
     if (!SERVICE_NAME.test(name))
       this.fail(start(node), `name ${quoteValue(name)} must be letters, digits, '.', '_' or '-', starting with a letter or digit`);
     return name;
-  }
-
-  /** A whole number from `min` up, as a number or a string of digits. */
-  private whole(node: Node, min: number, max: number): number | undefined {
-    const value = this.scalar(node);
-    const n = typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-    return typeof n === "number" && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
-  }
-
-  private port(node: Node): number {
-    return this.whole(node, 1, 65535) ?? this.fail(start(node), `port ${shown(node)} is not a port (1-65535)`);
   }
 
   private mode(map: YAMLMap): Mode {
@@ -223,15 +251,6 @@ class NodeReader {
       return isMode(text) ? text : this.fail(start(node), `mode ${shown(node)} is not a mode (${MODES.join(", ")})`);
     });
     return mode ?? (this.flag(map, "blocking") ? "blocking" : "dynamic");
-  }
-
-  private flag(map: YAMLMap, key: string): boolean {
-    return (
-      this.optional(map, key, (node) => {
-        const value = this.scalar(node);
-        return typeof value === "boolean" ? value : this.fail(start(node), `${key} must be true or false`);
-      }) ?? false
-    );
   }
 
   /** The seed's `timeout` (milliseconds) or our `idle` (a duration or `never`), not both. */

@@ -19,6 +19,7 @@ import { VERSION } from "../version.js";
 import type { Remote } from "../ssh/connection.js";
 import { remotePath } from "../ssh/quote.js";
 import { parseProxyConfig } from "./config-file.js";
+import { parseDependenciesFile } from "./dependencies-file.js";
 import { type Address, DEFAULT_DOCKER_SOCKET, formatAddress } from "./serve-options.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET, STATE_FOLDER } from "./status.js";
 import { PAGES_FOLDER } from "./themes.js";
@@ -79,6 +80,8 @@ export interface HostFacts {
   nodePath?: string;
   /** The config file already on the server (config.json, config.yml or config.yaml). */
   config?: string;
+  /** The dependencies file already on the server (dependencies.json, .yml or .yaml). */
+  dependencies?: string;
   /** The control socket exists (a daemon runs, or one was killed and left it). */
   socket: boolean;
 }
@@ -104,6 +107,7 @@ export function parseHostFacts(stdout: string): HostFacts {
     node: values.get("node") || undefined,
     nodePath: decoded("nodePath"),
     config: values.get("config") || undefined,
+    dependencies: values.get("dependencies") || undefined,
     socket: values.get("socket") === "yes",
   };
 }
@@ -147,6 +151,8 @@ export interface DaemonOptions {
   admin: Address;
   /** The config file's name in the config folder, if there is one. */
   config?: string;
+  /** The dependencies file's name in the config folder, if there is one. */
+  dependencies?: string;
 }
 
 function daemonArgs(home: string, options: DaemonOptions): string[] {
@@ -159,6 +165,7 @@ function daemonArgs(home: string, options: DaemonOptions): string[] {
     "--state",
     paths.state,
     ...(options.config ? ["--config", posix.join(paths.config, options.config)] : []),
+    ...(options.dependencies ? ["--dependencies", posix.join(paths.config, options.dependencies)] : []),
     "--docker-socket",
     DEFAULT_DOCKER_SOCKET,
   ];
@@ -267,27 +274,31 @@ export function systemdRefusal(host: string, facts: HostFacts): string | undefin
   return undefined;
 }
 
-/** A config file to upload: its text, checked, and its extension on the server. */
+/** A config or dependencies file to upload: its text, checked, and its extension on the server. */
 export interface ConfigUpload {
   text: string;
   extension: "json" | "yml" | "yaml";
 }
 
-export async function readConfigUpload(file: string): Promise<ConfigUpload> {
+/** `option`'s file, refused by `check` (the daemon's own parser) before anything on the server changes. */
+async function readUpload(file: string, option: string, check: (text: string, file: string) => unknown): Promise<ConfigUpload> {
   const extension = extname(file).slice(1).toLowerCase();
   if (extension !== "json" && extension !== "yml" && extension !== "yaml")
-    throw new InputError(`--config takes a .json, .yml or .yaml file, got '${file}'.`);
+    throw new InputError(`${option} takes a .json, .yml or .yaml file, got '${file}'.`);
   const text = await readFile(file, "utf8").catch(() => {
-    throw new InputError(`--config: cannot read ${file}.`);
+    throw new InputError(`${option}: cannot read ${file}.`);
   });
-  // The daemon's own parser: a file it would refuse is refused here, before anything changes.
-  parseProxyConfig(text, file);
+  check(text, file);
   return { text, extension };
 }
 
-export interface InstallOptions extends Omit<DaemonOptions, "config"> {
+export const readConfigUpload = (file: string) => readUpload(file, "--config", parseProxyConfig);
+export const readDependenciesUpload = (file: string) => readUpload(file, "--dependencies", parseDependenciesFile);
+
+export interface InstallOptions extends Omit<DaemonOptions, "config" | "dependencies"> {
   image: string;
   config?: ConfigUpload;
+  dependencies?: ConfigUpload;
   systemd: boolean;
 }
 
@@ -311,7 +322,13 @@ export async function installProxy(remote: Remote, settings: Settings, facts: Ho
   if (facts.dockerGid === undefined) throw new EnvironmentError(`${host} has no Docker socket at ${DEFAULT_DOCKER_SOCKET}: the proxy drives Docker through it.`);
   const files = await readDaemonFiles();
   await runHostScript(remote, "preparing the proxy's folders", "prepare", options.config ? [options.config.extension] : [], options.config?.text);
-  const daemon: DaemonOptions = { ...options, config: options.config ? `config.${options.config.extension}` : facts.config };
+  if (options.dependencies)
+    await runHostScript(remote, "uploading the dependencies file", "dependencies", [options.dependencies.extension], options.dependencies.text);
+  const daemon: DaemonOptions = {
+    ...options,
+    config: options.config ? `config.${options.config.extension}` : facts.config,
+    dependencies: options.dependencies ? `dependencies.${options.dependencies.extension}` : facts.dependencies,
+  };
 
   if (options.systemd) {
     for (const file of files)

@@ -4,8 +4,18 @@
  * route, how long it may stay up unneeded (`idle`). Pure: the graph is built from these later.
  */
 import { parseDuration, parseIdle } from "./durations.js";
-import { parsePort, PROXY_LABELS, quoteValue } from "./labels.js";
-import type { Awaited, CheckProbe, ContainerFacts, DependencyFacts, Need, ReadinessCheck, Requirement } from "./model.js";
+import { parsePort, PROXY_LABELS, quoteValue, routeFromLabels } from "./labels.js";
+import type {
+  Awaited,
+  CheckProbe,
+  ContainerFacts,
+  DependencyFacts,
+  DisabledRoute,
+  Need,
+  ReadinessCheck,
+  Requirement,
+  Route,
+} from "./model.js";
 
 export const DEFAULT_CHECK_INTERVAL_MS = 1000;
 export const DEFAULT_CHECK_TIMEOUT_MS = 60_000;
@@ -108,6 +118,15 @@ export function dependencyLabels(container: ContainerFacts): { facts: Dependency
     },
     problems,
   };
+}
+
+/** The route a container's labels declare, disabled too by a bad wake-chain label on it. */
+export function routeWithRequirements(container: ContainerFacts): Route | DisabledRoute | undefined {
+  const declared = routeFromLabels(container);
+  const { problems } = dependencyLabels(container);
+  if (declared === undefined || problems.length === 0) return declared;
+  const reasons = "reason" in declared ? [declared.reason, ...problems] : problems;
+  return { name: declared.name, project: declared.project, hosts: declared.hosts, reason: reasons.join("; "), source: declared.source };
 }
 
 /** `project/service[:condition]` or `container[:condition]`; a string says what is wrong. */

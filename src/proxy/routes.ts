@@ -1,7 +1,8 @@
 import { atPosition } from "../errors.js";
 import { type ConfigEntry, type ProxyConfig, trimSlashes } from "./config-file.js";
-import { isHostName, routeFromLabels } from "./labels.js";
+import { isHostName } from "./labels.js";
 import type { ContainerFacts, DisabledRoute, Route, RouteSource } from "./model.js";
+import { routeWithRequirements } from "./requirements.js";
 
 /** What the proxy routes, what it refuses to route and why, and the clashes between its sources. */
 export interface RouteTable {
@@ -100,7 +101,7 @@ function labelsClash(entry: Declared, labelled: readonly Declared[]): string | u
 function labelledRoutes(containers: readonly ContainerFacts[]): Declared[] {
   const chosen = new Map<string, { container: ContainerFacts; declared: Declared }>();
   for (const container of containers) {
-    const declared = container.oneoff ? undefined : routeFromLabels(container);
+    const declared = container.oneoff ? undefined : routeWithRequirements(container);
     if (declared === undefined) continue;
     const key = container.project === undefined ? `container ${container.name}` : `${container.project}/${container.service ?? ""}`;
     const current = chosen.get(key);

@@ -22,6 +22,8 @@ export interface ServeOptions {
   state: string;
   /** The config file (config.json or .yml), if any. */
   config?: string;
+  /** The seed's dependencies file (dependencies.json or .yml), if any: wake chains for unlabelled stacks. */
+  dependencies?: string;
   dockerSocket: string;
 }
 
@@ -47,6 +49,7 @@ export interface ServeFlags {
   admin?: string;
   state?: string;
   config?: string;
+  dependencies?: string;
   dockerSocket?: string;
 }
 
@@ -56,6 +59,7 @@ export function serveOptions(flags: ServeFlags, home = homedir()): ServeOptions 
     admin: parseAddress("--admin", flags.admin ?? DEFAULT_ADMIN),
     state: flags.state ?? join(home, STATE_FOLDER),
     config: flags.config,
+    ...(flags.dependencies === undefined ? {} : { dependencies: flags.dependencies }),
     dockerSocket: flags.dockerSocket ?? DEFAULT_DOCKER_SOCKET,
   };
 }
@@ -71,6 +75,7 @@ export function parseServeArgs(argv: string[]): ServeOptions {
         admin: { type: "string" },
         state: { type: "string" },
         config: { type: "string" },
+        dependencies: { type: "string" },
         "docker-socket": { type: "string" },
       },
       strict: true,

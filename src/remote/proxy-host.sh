@@ -2,10 +2,11 @@
 # The runtime proxy's side of the server, for `deploy-vps proxy`. $1 is the action:
 #   probe            prints `key=value` lines: uid, gid, home (base64), dockerGid, systemd (yes
 #                    when `systemctl --user` answers), node (its version), nodePath (base64),
-#                    config (the config file's name), socket (yes when the control socket
-#                    exists); changes nothing.
+#                    config and dependencies (the config and dependencies files' names),
+#                    socket (yes when the control socket exists); changes nothing.
 #   prepare [EXT]    makes the state and config folders (0700); with EXT (json, yml or yaml),
 #                    writes stdin to the config file config.EXT atomically and removes the others.
+#   dependencies EXT writes stdin to the config folder's dependencies.EXT the same way.
 #   put PATH         writes stdin to PATH (under $HOME when relative) atomically.
 #   enable-systemd   reloads the user units, enables the proxy's and (re)starts it.
 # Inputs: STATE, CONFIG (the folders), DOCKER_SOCKET, SOCKET (the control socket), UNIT (the unit's name).
@@ -21,6 +22,14 @@ write_atomically() {
   mv -f "$tmp" "$1"
 }
 
+# stdin to $CONFIG/$1.$2 (a base name and an extension), and no other extension of $1 left there.
+write_config() {
+  write_atomically "$CONFIG/$1.$2"
+  for ext in json yml yaml; do
+    [ "$ext" = "$2" ] || rm -f "${CONFIG:?}/$1.$ext"
+  done
+}
+
 case "$1" in
   probe)
     echo "uid=$(id -u)"
@@ -33,20 +42,22 @@ case "$1" in
       echo "nodePath=$(enc "$node")"
       echo "node=$("$node" --version 2>/dev/null || true)"
     fi
-    for name in config.json config.yml config.yaml; do
-      if [ -f "$CONFIG/$name" ]; then echo "config=$name"; break; fi
+    for base in config dependencies; do
+      for ext in json yml yaml; do
+        if [ -f "$CONFIG/$base.$ext" ]; then echo "$base=$base.$ext"; break; fi
+      done
     done
     if [ -S "$SOCKET" ]; then echo "socket=yes"; fi
     ;;
   prepare)
     umask 077
     mkdir -p "$STATE" "$CONFIG"
-    if [ -n "${2:-}" ]; then
-      write_atomically "$CONFIG/config.$2"
-      for name in config.json config.yml config.yaml; do
-        [ "$name" = "config.$2" ] || rm -f "${CONFIG:?}/$name"
-      done
-    fi
+    if [ -n "${2:-}" ]; then write_config config "$2"; fi
+    ;;
+  dependencies)
+    umask 077
+    mkdir -p "$CONFIG"
+    write_config dependencies "$2"
     ;;
   put)
     umask 077

@@ -90,13 +90,21 @@ describe("proxy nginx", () => {
 });
 
 describe("proxy install", () => {
-  it("refuses a bad --config before anything on the server changes (exit 2, file:line:col)", async () => {
-    const bad = join(local, "config.json");
-    writeFileSync(bad, '{"services": [\n  {"name": "docs",, "port": 3001}\n]}\n');
+  it.each([
+    { option: "--config", name: "config.json", text: '{"services": [\n  {"name": "docs",, "port": 3001}\n]}\n', problem: "2:19: Expected double-quoted property name (JSON)" },
+    {
+      option: "--dependencies",
+      name: "dependencies.yml",
+      text: "services:\n  site:\n    dependencies:\n      - container: db\n        startOrder: 1\n        healthCheck: { command: docker exec web true }\n",
+      problem: "6:33: command: docker exec runs in 'web', not in this entry's container db",
+    },
+  ])("refuses a bad $option before anything on the server changes (exit 2, file:line:col)", async ({ option, name, text, problem }) => {
+    const bad = join(local, name);
+    writeFileSync(bad, text);
     const before = serverSnapshot();
-    const run = await runCli(["proxy", "install", "--image", "local/node:20", "--config", bad, "--listen", listen, "--admin", admin]);
+    const run = await runCli(["proxy", "install", "--image", "local/node:20", option, bad, "--listen", listen, "--admin", admin]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe(`deploy-vps: ${bad}:2:19: Expected double-quoted property name (JSON)\n`);
+    expect(run.stderr).toBe(`deploy-vps: ${bad}:${problem}\n`);
     expect(serverSnapshot()).toBe(before);
   });
 

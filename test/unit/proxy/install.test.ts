@@ -16,6 +16,7 @@ import {
   proxyHostScript,
   readConfigUpload,
   readDaemonFiles,
+  readDependenciesUpload,
   systemdFilePath,
   systemdRefusal,
   systemdUnit,
@@ -111,6 +112,22 @@ describe("proxyCompose", () => {
     expect(service.command.slice(-4)).toEqual(["--config", "/home/deploy/.config/deploy-vps-proxy/config.yml", "--docker-socket", "/var/run/docker.sock"]);
   });
 
+  it("passes the dependencies file when there is one, after the config", () => {
+    const service = serviceOf(proxyCompose({ ...inputs, config: "config.json", dependencies: "dependencies.yml" }));
+    expect(service.command.slice(-6)).toEqual([
+      "--config",
+      "/home/deploy/.config/deploy-vps-proxy/config.json",
+      "--dependencies",
+      "/home/deploy/.config/deploy-vps-proxy/dependencies.yml",
+      "--docker-socket",
+      "/var/run/docker.sock",
+    ]);
+    expect(serviceOf(proxyCompose({ ...inputs, dependencies: "dependencies.json" })).command).toContain(
+      "/home/deploy/.config/deploy-vps-proxy/dependencies.json",
+    );
+    expect(serviceOf(proxyCompose(inputs)).command).not.toContain("--dependencies");
+  });
+
   it("keeps a `$` or a `:` in a home path a path (compose interpolates `$`; the short mount syntax splits on `:`)", () => {
     const service = serviceOf(proxyCompose({ ...inputs, facts: { ...inputs.facts, home: "/home/a$b:c" } }));
     expect(service.volumes[3]).toEqual({ type: "bind", source: "/home/a$$b:c", target: "/home/a$$b:c", read_only: true });
@@ -179,6 +196,15 @@ describe("systemdUnit", () => {
     expect(systemdFilePath({ path: "pages/ghost.html" })).toBe(".local/share/deploy-vps-proxy/pages/ghost.html");
   });
 
+  it("runs the daemon with the dependencies file", () => {
+    const unit = systemdUnit("/opt/node", "/home/deploy", {
+      listen: { host: "127.0.0.1", port: 1 },
+      admin: { host: "127.0.0.1", port: 2 },
+      dependencies: "dependencies.json",
+    });
+    expect(unit).toContain('"--dependencies" "/home/deploy/.config/deploy-vps-proxy/dependencies.json"');
+  });
+
   it("escapes what systemd would expand or split", () => {
     const unit = systemdUnit("/opt/node", '/home/a "b" 100%$x', { listen: { host: "127.0.0.1", port: 1 }, admin: { host: "127.0.0.1", port: 2 } });
     expect(unit).toContain('"/home/a \\"b\\" 100%%$$x/.local/share/deploy-vps-proxy/daemon.mjs"');
@@ -201,6 +227,8 @@ describe("what the probe found", () => {
       config: "config.yml",
       socket: true,
     });
+    expect(parseHostFacts("uid=1\ngid=1\nhome=L2g=\ndependencies=dependencies.yaml\n").dependencies).toBe("dependencies.yaml");
+    expect(parseHostFacts("uid=1\ngid=1\nhome=L2g=\n").dependencies).toBeUndefined();
   });
 
   it("refuses an answer without who the user is", () => {
@@ -255,6 +283,40 @@ describe("readConfigUpload", () => {
   });
 });
 
+describe("readDependenciesUpload", () => {
+  const file = (name: string, text: string) => {
+    const path = join(folder(), name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const refusal = async (path: string) => {
+    const error = await readDependenciesUpload(path).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputError);
+    return (error as InputError).message;
+  };
+
+  it("takes the seed's dependencies.json as it is, and YAML", async () => {
+    const seed = readFileSync(new URL("./seed-dependencies.json", import.meta.url), "utf8");
+    expect(await readDependenciesUpload(file("dependencies.json", seed))).toEqual({ extension: "json", text: seed });
+    const yaml = "services:\n  site:\n    dependencies:\n      - { container: db, startOrder: 1 }\n";
+    expect(await readDependenciesUpload(file("deps.YAML", yaml))).toEqual({ extension: "yaml", text: yaml });
+  });
+
+  it("refuses what the daemon would refuse, at file:line:col", async () => {
+    const other = file("dependencies.yml", "services:\n  site:\n    dependencies:\n      - container: db\n        startOrder: 1\n        healthCheck: { command: docker exec web true }\n");
+    expect(await refusal(other)).toBe(`${other}:6:33: command: docker exec runs in 'web', not in this entry's container db`);
+    const missing = file("dependencies.json", '{ "services": { "a": { "dependencies": [ { "container": "db" } ] } } }\n');
+    expect(await refusal(missing)).toBe(`${missing}:1:42: this dependency has no startOrder`);
+    const broken = file("broken.json", '{ "services": { "a": {,} } }\n');
+    expect(await refusal(broken)).toBe(`${broken}:1:23: Expected property name or '}' (JSON)`);
+  });
+
+  it("refuses another extension and a missing file, naming --dependencies", async () => {
+    expect(await refusal(file("dependencies.txt", "services: {}"))).toBe(`--dependencies takes a .json, .yml or .yaml file, got '${join(scratch, String(count), "dependencies.txt")}'.`);
+    expect(await refusal(join(scratch, "missing.yml"))).toBe(`--dependencies: cannot read ${join(scratch, "missing.yml")}.`);
+  });
+});
+
 describe("proxy-host.sh", () => {
   const run = (home: string, action: string, args: string[] = [], stdin?: string) =>
     runRemoteCommand(proxyHostScript(action, args), { cwd: home, stdin });
@@ -274,6 +336,9 @@ describe("proxy-host.sh", () => {
     mkdirSync(join(home, ".config/deploy-vps-proxy"), { recursive: true });
     writeFileSync(join(home, ".config/deploy-vps-proxy/config.yml"), "services: []\n");
     expect(parseHostFacts(run(home, "probe").stdout)).toMatchObject({ config: "config.yml", socket: true });
+    expect(parseHostFacts(run(home, "probe").stdout).dependencies).toBeUndefined();
+    writeFileSync(join(home, ".config/deploy-vps-proxy/dependencies.json"), "{}\n");
+    expect(parseHostFacts(run(home, "probe").stdout)).toMatchObject({ config: "config.yml", dependencies: "dependencies.json" });
     server.close();
   });
 
@@ -291,6 +356,20 @@ describe("proxy-host.sh", () => {
     // Without a config, the one there stays.
     expect(run(home, "prepare").code).toBe(0);
     expect(readdirSync(config)).toEqual(["config.json"]);
+  });
+
+  it("dependencies: writes the dependencies file beside the config, owner-only, and removes the one of another extension", () => {
+    const home = folder();
+    expect(run(home, "prepare", ["json"], '{"services": []}').code).toBe(0);
+    expect(run(home, "dependencies", ["yml"], "services: {}\n").code).toBe(0);
+    const config = join(home, ".config/deploy-vps-proxy");
+    expect(readFileSync(join(config, "dependencies.yml"), "utf8")).toBe("services: {}\n");
+    expect(statSync(join(config, "dependencies.yml")).mode & 0o777).toBe(0o600);
+    expect(run(home, "dependencies", ["json"], '{"services": {}}').code).toBe(0);
+    expect(readdirSync(config).sort()).toEqual(["config.json", "dependencies.json"]);
+    // A new config leaves the dependencies file alone.
+    expect(run(home, "prepare", ["yaml"], "services: []\n").code).toBe(0);
+    expect(readdirSync(config).sort()).toEqual(["config.yaml", "dependencies.json"]);
   });
 
   it("put: writes stdin under $HOME, leaving no temporary file", () => {

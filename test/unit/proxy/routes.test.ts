@@ -15,6 +15,25 @@ function config(services: object[]) {
 }
 
 describe("buildRouteTable: labels", () => {
+  it("disables a routed service whose wake-chain labels are bad, naming them; a dependency is no route", () => {
+    const table = buildRouteTable(
+      [
+        labelled({ ...hostLabels("docs.example.com"), [PROXY_LABELS.requires]: "db/postgres:soon" }),
+        labelled({ ...hostLabels("a.example.com", "abc"), [PROXY_LABELS.check]: "ping" }, { project: "a" }),
+        labelled({ [PROXY_LABELS.check]: "ping", [PROXY_LABELS.idle]: "10m" }, { project: "db", service: "postgres" }),
+      ],
+      undefined,
+    );
+    expect(table.routes).toEqual([]);
+    expect(table.disabled.map((route) => [route.name, route.reason])).toEqual([
+      [
+        "a",
+        "label deploy-vps.proxy.port on a-web-1: 'abc' is not a port (1-65535); label deploy-vps.proxy.check on a-web-1: 'ping' is not a check (tcp PORT, http PORT /path, cmd COMMAND)",
+      ],
+      ["shop", "label deploy-vps.proxy.requires on shop-web-1: 'db/postgres:soon' has no condition 'soon' (started, healthy or completed)"],
+    ]);
+  });
+
   it("routes a labelled compose service under its project's name", () => {
     const table = buildRouteTable([labelled(hostLabels("docs.example.com")), containerFacts({ service: "db" })], undefined);
     expect(table.routes.map((route) => [route.name, route.project, route.target])).toEqual([

@@ -9,15 +9,17 @@ describe("parseServeArgs (the daemon file's argv and `proxy serve`)", () => {
     expect(options.admin).toEqual({ host: "127.0.0.1", port: 8891 });
     expect(options.state).toMatch(/\/\.local\/state\/deploy-vps-proxy$/);
     expect(options.config).toBeUndefined();
+    expect(options.dependencies).toBeUndefined();
     expect(options.dockerSocket).toBe("/var/run/docker.sock");
   });
 
   it("reads every option", () => {
-    expect(parseServeArgs(["--listen", "0.0.0.0:80", "--admin", "[::1]:9001", "--state", "/s", "--config", "/c/config.yml", "--docker-socket", "/d.sock"])).toEqual({
+    expect(parseServeArgs(["--listen", "0.0.0.0:80", "--admin", "[::1]:9001", "--state", "/s", "--config", "/c/config.yml", "--dependencies", "/c/dependencies.json", "--docker-socket", "/d.sock"])).toEqual({
       listen: { host: "0.0.0.0", port: 80 },
       admin: { host: "::1", port: 9001 },
       state: "/s",
       config: "/c/config.yml",
+      dependencies: "/c/dependencies.json",
       dockerSocket: "/d.sock",
     });
   });
