@@ -18,6 +18,7 @@ import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./
 import type { PlanRefusal, ServiceStatus, StatusDocument, WakePlan } from "./status.js";
 import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
+import { fileDependencies, parseDependenciesFile } from "./dependencies-file.js";
 import { dependencyStops, sleepDecision } from "./dependency-stops.js";
 import { dependencyLabels } from "./requirements.js";
 import { type ChainAnswer, type DependencyGraph, dependencyGraph, neededBy, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
@@ -52,6 +53,8 @@ export interface RuntimeOptions {
   log: DaemonLog;
   stateDir: string;
   configFile?: string;
+  /** The seed's dependencies file, if any. */
+  dependenciesFile?: string;
   metrics?: ProxyMetrics;
   version: string;
 }
@@ -83,6 +86,9 @@ export class Runtime {
   private dependencyTimer?: NodeJS.Timeout;
   /** Each container's last start durations, by name: the wake plans' estimates. */
   private containerStarts: Record<string, number[]> = {};
+  /** The dependencies file as the graph takes it (the last good one). */
+  private fromFile: FileDependencies = fileDependencies({ file: "", units: [] });
+  private dependenciesError: string | null = null;
   private table: RouteTable = buildRouteTable([], undefined);
   readonly units = new Map<string, Unit>();
   private config: ProxyConfig | undefined;
@@ -123,6 +129,7 @@ export class Runtime {
     this.containerStarts = state.containers ?? {};
     if (warning) this.log.warn(warning);
     await this.loadConfig();
+    await this.loadDependencies();
     this.synced = new Promise((resolve) => (this.markSynced = resolve));
     await this.engine.negotiate();
     this.engine.followEvents(
@@ -251,7 +258,8 @@ export class Runtime {
     const problems = new Map<string, string>();
     for (const container of this.containers.values()) {
       const { facts, problems: found } = dependencyLabels(container);
-      declared.set(container.id, facts);
+      const filed = this.fromFile.byContainer.get(container.name);
+      declared.set(container.id, filed ? { ...facts, requirements: [...facts.requirements, ...filed.requirements], check: facts.check ?? filed.check } : facts);
       if (found.length > 0) problems.set(container.id, found.join("; "));
     }
     this.graph = dependencyGraph([...this.containers.values()], declared);
@@ -269,11 +277,16 @@ export class Runtime {
 
   /** A unit as the chain planner sees it. */
   private chainUnit(route: Route): UnitView {
+    const routed = this.routedContainers(route);
+    // The file's KEY is the route's name, or its `name` the routed container's.
+    const members = this.fromFile.members.get(route.name) ?? [...this.fromFile.members.values()].find((m) => routed.some((c) => c.name === m.main));
+    const idsOf = (names: readonly string[]) => [...this.containers.values()].filter((c) => names.includes(c.name)).map((c) => c.id);
     return {
       name: route.name,
       project: route.project,
-      members: [],
-      routed: new Set(this.routedContainers(route).map((c) => c.id)),
+      members: idsOf(members?.containers ?? []),
+      optionalMembers: new Set(idsOf(members?.optional ?? [])),
+      routed: new Set(routed.map((c) => c.id)),
       state: this.units.get(route.name)?.status.state ?? "sleeping",
       idleMs: route.idleMs,
     };
@@ -639,6 +652,7 @@ export class Runtime {
       services,
       memoryFreedBytes: services.reduce((sum, s) => sum + (s.memoryFreedBytes ?? 0), 0),
       configError: this.configError,
+      dependenciesError: this.dependenciesError,
       conflicts: this.table.conflicts,
       version: this.options.version,
     };
@@ -710,6 +724,34 @@ export class Runtime {
     this.rebuild();
   }
 
+  /** As the config file: a bad file keeps the last good one in force, its error in `status` and the log. */
+  async loadDependencies(): Promise<void> {
+    const file = this.options.dependenciesFile;
+    if (!file) return;
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.dependenciesError = `${file}: ${(error as Error).message}`;
+      else this.fromFile = fileDependencies({ file, units: [] });
+      return;
+    }
+    try {
+      const doc = parseDependenciesFile(text, file);
+      this.fromFile = fileDependencies(doc);
+      this.dependenciesError = null;
+      this.log.info("dependencies file loaded", { file, units: doc.units.length });
+    } catch (error) {
+      this.dependenciesError = error instanceof Error ? error.message : String(error);
+      this.log.error("dependencies file refused; the last good one stays in force", { error: this.dependenciesError });
+    }
+  }
+
+  async reloadDependencies(): Promise<void> {
+    await this.loadDependencies();
+    this.rebuild();
+  }
+
   monitorAgents(): readonly string[] {
     return this.config?.monitorUserAgents ?? [];
   }
@@ -756,6 +798,7 @@ export class Runtime {
 
 /** Before a container's start was ever measured: the seed's typical dependency. */
 const DEFAULT_STEP_ESTIMATE_MS = 5_000;
+type FileDependencies = ReturnType<typeof fileDependencies>;
 const HELD_RECHECK_MS = 5_000;
 
 /** Up as far as Docker says: running, and not still in its health's `starting` (nor unhealthy). */

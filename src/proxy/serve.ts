@@ -140,7 +140,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // The version of the CLI that installed it (the compose file sets it), for `status`.
   const version = process.env.DEPLOY_VPS_VERSION ?? "dev";
   const metrics: ProxyMetrics = new ProxyMetrics(() => runtime.gauges());
-  const runtime = new Runtime({ engine, log, stateDir: options.state, configFile: options.config, metrics, version });
+  const runtime = new Runtime({ engine, log, stateDir: options.state, configFile: options.config, dependenciesFile: options.dependencies, metrics, version });
   await untilEngineAnswers(runtime, log);
   const forwarder = new Forwarder();
   const traffic = new Traffic(runtime, forwarder, metrics);
@@ -151,12 +151,15 @@ export async function serve(options: ServeOptions): Promise<void> {
     admin.listen(options.admin.port, options.admin.host, () => resolve());
   });
   const control = await startControlServer(join(options.state, CONTROL_SOCKET), controlOf(runtime, log));
-  const watcher = options.config ? watchConfig(options.config, () => void runtime.reloadConfig()) : undefined;
+  const watchers = [
+    ...(options.config ? [watchConfig(options.config, () => void runtime.reloadConfig())] : []),
+    ...(options.dependencies ? [watchConfig(options.dependencies, () => void runtime.reloadDependencies())] : []),
+  ];
   log.info("listening", { proxy: `${options.listen.host}:${proxied.port}`, admin: `${options.admin.host}:${options.admin.port}`, version });
 
   const shutdown = async (signal: string) => {
     log.info("shutting down", { signal });
-    watcher?.close();
+    for (const watcher of watchers) watcher.close();
     const drained = proxied.close();
     const hard = setTimeout(() => proxied.server.closeAllConnections(), DRAIN_MS);
     hard.unref();

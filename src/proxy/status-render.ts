@@ -53,6 +53,7 @@ export function renderStatus(host: string, doc: StatusDocument): string {
   }
   for (const conflict of doc.conflicts) lines.push(`conflict: ${conflict}`);
   if (doc.configError) lines.push(`config file not applied (the last good one runs): ${doc.configError}`);
+  if (doc.dependenciesError) lines.push(`dependencies file not applied (the last good one runs): ${doc.dependenciesError}`);
   lines.push(`Memory freed by the services asleep: ${formatBytes(doc.memoryFreedBytes)}`);
   return lines.join("\n");
 }

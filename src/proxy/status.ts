@@ -29,6 +29,8 @@ export interface StatusDocument {
   /** The seed's headline figure: memory freed by the units asleep. */
   memoryFreedBytes: number;
   configError: string | null;
+  /** The dependencies file's error, when the last good one is in force (absent from daemons before wake chains). */
+  dependenciesError?: string | null;
   conflicts: string[];
   version: string;
 }

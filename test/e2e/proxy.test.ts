@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { WakePlan } from "../../src/proxy/status.js";
 import { freePort, onServer, removeStacks, tempDir, testHost, uniqueName } from "./harness.js";
 import {
   composeUp,
@@ -412,10 +413,21 @@ describe("through the proxy", () => {
   it("wake --dry-run --json prints the plan, dependencies first, and starts nothing", async () => {
     const run = await proxyCli("wake", stacks.database, "--dry-run", "--json");
     expect(run.code, run.stderr).toBe(0);
-    const printed = JSON.parse(run.stdout) as { plan?: unknown };
-    const plan = (printed.plan ?? printed) as { name: string; start: { service: string }[][] };
-    expect(plan.name).toBe(stacks.database);
-    expect(plan.start.map((level) => level.map((step) => step.service).sort())).toEqual([["db"], ["web"]]);
+    const plan = JSON.parse(run.stdout) as WakePlan;
+    expect(plan.service).toBe(stacks.database);
+    expect(plan.levels.map((level) => level.map((step) => step.service))).toEqual([["db"], ["web"]]);
+    expect(plan.levels.flat().map((step) => [step.project, step.type, step.running])).toEqual([
+      [stacks.database, "required", false],
+      [stacks.database, "required", false],
+    ]);
+    expect(plan.parallel).toBe(false);
+    expect(plan.estimatedMs).toBe(plan.levels.flat().reduce((sum, step) => sum + step.estimatedMs, 0));
+    // The seed's URL on the admin listener gives the same plan; a real wake there is refused.
+    const admin = await httpCall(`http://127.0.0.1:${adminPort}/api/wake/${stacks.database}?dryRun=true`, { method: "POST" });
+    expect(admin.status).toBe(200);
+    expect(JSON.parse(admin.body)).toEqual(plan);
+    const refused = await httpCall(`http://127.0.0.1:${adminPort}/api/wake/${stacks.database}`, { method: "POST" });
+    expect(refused.status).toBe(403);
     expect(runningContainers(stacks.database)).toEqual([]);
   });
 
