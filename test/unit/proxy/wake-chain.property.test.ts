@@ -105,6 +105,10 @@ class World {
     return dependencyGraph([...this.containers.values()], this.declared);
   }
 
+  startsInFlight(): Set<string> {
+    return new Set([...this.jobs].filter(([, job]) => job.kind === "start").map(([id]) => id));
+  }
+
   views(): UnitView[] {
     return this.units.map((u) => u.view);
   }
@@ -230,7 +234,7 @@ class World {
   sleep(index: number): void {
     const unit = this.units[index % this.units.length];
     if (unit === undefined || unit.view.state !== "ready" || unit.view.idleMs === null) return;
-    const decision = sleepDecision(this.graph(), this.views(), unit.view.name);
+    const decision = sleepDecision(this.graph(), this.views(), unit.view.name, this.startsInFlight());
     if ("hold" in decision) return;
     const ids = decision.stop.flat();
     ids.forEach((id) => this.beginStop(id));
@@ -240,7 +244,7 @@ class World {
 
   tick(ms: number): void {
     this.now += ms;
-    const decision = dependencyStops({ graph: this.graph(), units: this.views(), lastNeeded: this.lastNeeded, now: this.now });
+    const decision = dependencyStops({ graph: this.graph(), units: this.views(), startsInFlight: this.startsInFlight(), lastNeeded: this.lastNeeded, now: this.now });
     this.lastNeeded = decision.lastNeeded;
     decision.stop.flat().forEach((id) => this.beginStop(id));
   }
