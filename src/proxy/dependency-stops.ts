@@ -65,16 +65,41 @@ export type SleepDecision =
 export function sleepDecision(graph: DependencyGraph, units: readonly UnitView[], name: string, startsInFlight: ReadonlySet<string>): SleepDecision {
   const unit = units.find((u) => u.name === name);
   if (unit === undefined) return { stop: [], keep: [] };
-  const others = activeNeeds(graph, units, name);
-  const own = [...graph.containers.values()].filter((c) => c.project === unit.project || unit.members.includes(c.id));
-  const keep = new Map<string, string[]>(own.filter((c) => others.has(c.id)).map((c) => [c.id, others.get(c.id) ?? []]));
-  const stopping = new Set(own.filter((c) => !keep.has(c.id)).map((c) => c.id));
-  for (const [id, by] of withoutHeld(graph, stopping, startsInFlight)) keep.set(id, by);
-
+  const own = [...graph.containers.values()].filter((c) => c.project === unit.project || unit.members.includes(c.id)).map((c) => c.id);
+  const { stop, keep } = stopsOf(graph, units, name, own, startsInFlight);
   const holding = [...unit.routed].flatMap((id) => keep.get(id) ?? []);
   if (holding.length > 0) return { hold: [...new Set(holding)].sort() };
+  return { stop, keep: [...keep].map(([id, by]) => ({ id, by: [...new Set(by)].sort() })) };
+}
+
+/**
+ * What a failed wake stops of the containers it started, once its own starts have settled: those
+ * no other ready or starting unit needs and no container staying up needs, dependents first.
+ */
+export function failedWakeStops(
+  graph: DependencyGraph,
+  units: readonly UnitView[],
+  name: string,
+  started: ReadonlySet<string>,
+  startsInFlight: ReadonlySet<string>,
+): string[][] {
+  return stopsOf(graph, units, name, [...started], startsInFlight).stop;
+}
+
+/** Of `candidates` (ids of unit `name`'s doing), the ones up that may stop in order, and who keeps each of the rest. */
+function stopsOf(
+  graph: DependencyGraph,
+  units: readonly UnitView[],
+  name: string,
+  candidates: readonly string[],
+  startsInFlight: ReadonlySet<string>,
+): { stop: string[][]; keep: Map<string, string[]> } {
+  const others = activeNeeds(graph, units, name);
+  const keep = new Map<string, string[]>(candidates.filter((id) => others.has(id)).map((id) => [id, others.get(id) ?? []]));
+  const stopping = new Set(candidates.filter((id) => !keep.has(id)));
+  for (const [id, by] of withoutHeld(graph, stopping, startsInFlight)) keep.set(id, by);
   const up = new Set([...stopping].filter((id) => isUp(graph.containers.get(id)?.state ?? "")));
-  return { stop: stopOrder(graph, up), keep: [...keep].map(([id, by]) => ({ id, by: [...new Set(by)].sort() })) };
+  return { stop: stopOrder(graph, up), keep };
 }
 
 export interface DependencyStopInput {

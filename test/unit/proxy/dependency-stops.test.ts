@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { dependencyStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
+import { dependencyStops, failedWakeStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
 import type { ContainerFacts, DependencyFacts, UnitState } from "../../../src/proxy/model.js";
 import { dependencyGraph, type UnitView } from "../../../src/proxy/wake-chain.js";
 import { compose, declared, dependsOn, plain, requirement } from "./chain-facts.js";
@@ -194,5 +194,30 @@ describe("sleepDecision", () => {
       declared({ batch: { requirements: [requirement("api/web")] } }),
     );
     expect(sleepDecision(graph, [view("api", "ready")], "api", none)).toEqual({ hold: ["batch"] });
+  });
+});
+
+describe("failedWakeStops", () => {
+  it("stops what the failed wake started, dependents first, but what another unit needs or a container still up needs", () => {
+    const graph = dependencyGraph(
+      [
+        compose("nc", "web"),
+        compose("shared", "pgbouncer", up),
+        compose("shared", "postgresql", up),
+        compose("shared", "redis", up),
+        compose("shared", "minio", up),
+        compose("wiki", "web", up),
+        plain("backup", up),
+      ],
+      declared({
+        "nc/web": { requirements: [requirement("shared/pgbouncer"), requirement("shared/redis"), requirement("shared/minio")] },
+        "shared/pgbouncer": { requirements: [requirement("shared/postgresql")] },
+        "wiki/web": { requirements: [requirement("shared/redis")] },
+        backup: { requirements: [requirement("shared/minio")] },
+      }),
+    );
+    const started = new Set(["shared/pgbouncer", "shared/postgresql", "shared/redis", "shared/minio", "nc/web"]);
+    const units = [view("nc", "starting"), view("wiki", "ready")];
+    expect(failedWakeStops(graph, units, "nc", started, none)).toEqual([["shared/pgbouncer"], ["shared/postgresql"]]);
   });
 });

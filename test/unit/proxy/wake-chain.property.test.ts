@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { dependencyStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
+import { dependencyStops, failedWakeStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
 import type { ChainPlan, ContainerFacts, DependencyFacts, Need } from "../../../src/proxy/model.js";
 import { dependencyGraph, type DependencyGraph, neededBy, stepMove, unitNeeds, type UnitView, wakeChain } from "../../../src/proxy/wake-chain.js";
 import { compose, dependsOn, requirement } from "./chain-facts.js";
@@ -53,8 +53,6 @@ interface Job {
   kind: "start" | "stop";
   /** A wake needed it while it stopped: start it again once stopped. */
   restart: boolean;
-  /** Started by a wake that failed meanwhile: stop it once started, unless needed by then. */
-  thenStop: boolean;
 }
 
 interface Wake {
@@ -62,6 +60,11 @@ interface Wake {
   level: number;
   started: Set<string>;
   failedOptional: Set<string>;
+  /**
+   * A required step failed: the wake waits for its own starts to settle, then stops in turn what
+   * failedWakeStops gives, and only then is the unit failed (as runChain returns after its cleanup).
+   */
+  failing: boolean;
 }
 
 interface Unit {
@@ -126,14 +129,14 @@ class World {
     const job = this.jobs.get(id);
     if (job?.kind === "start") this.violations.push(`${id} started twice at once`);
     else if (job?.kind === "stop") this.violations.push(`${id} started while it stops`);
-    this.jobs.set(id, { kind: "start", restart: false, thenStop: false });
+    this.jobs.set(id, { kind: "start", restart: false });
     wake.started.add(id);
   }
 
   private beginStop(id: string): void {
     const job = this.jobs.get(id);
     if (job?.kind === "start") this.violations.push(`${id} stopped while a wake starts it`);
-    if (job === undefined && this.running(id)) this.jobs.set(id, { kind: "stop", restart: false, thenStop: false });
+    if (job === undefined && this.running(id)) this.jobs.set(id, { kind: "stop", restart: false });
   }
 
   wake(index: number): void {
@@ -142,7 +145,7 @@ class World {
     const answer = wakeChain(this.graph(), unit.view);
     if (!answer.ok) throw new Error(`the topology has no loops and no missing dependencies: ${JSON.stringify(answer)}`);
     unit.view = { ...unit.view, state: "starting" };
-    unit.wake = { plan: answer.plan, level: 0, started: new Set(), failedOptional: new Set() };
+    unit.wake = { plan: answer.plan, level: 0, started: new Set(), failedOptional: new Set(), failing: false };
     this.beginLevel(unit.wake);
     this.advance();
   }
@@ -179,6 +182,10 @@ class World {
         }
         const wake = unit.wake;
         if (unit.view.state !== "starting" || wake === undefined) continue;
+        if (wake.failing) {
+          moved = this.cleanUp(unit, wake) || moved;
+          continue;
+        }
         const level = wake.plan.levels[wake.level] ?? [];
         const there = level.every(({ container: { id }, need }) => (this.running(id) && !this.jobs.has(id)) || (need === "optional" && wake.failedOptional.has(id)));
         if (!there) continue;
@@ -190,18 +197,20 @@ class World {
     }
   }
 
-  private neededElsewhere(id: string): boolean {
-    const active = this.views().filter((v) => v.state === "ready" || v.state === "starting");
-    return neededBy(this.graph(), active).has(id);
-  }
-
-  private fail(unit: Unit): void {
-    unit.view = { ...unit.view, state: "failed" };
-    for (const id of unit.wake?.started ?? []) {
-      const job = this.jobs.get(id);
-      if (job?.kind === "start") job.thenStop = true;
-      else if (!this.neededElsewhere(id)) this.beginStop(id);
+  /**
+   * One move of a failing wake's cleanup, when there is one to make (true if it moved): once its
+   * starts and its last stops settled, stop the next level failedWakeStops gives, asked anew each
+   * time (another wake may need one of them by now); none left: the unit is failed.
+   */
+  private cleanUp(unit: Unit, wake: Wake): boolean {
+    if (![...wake.started].every((id) => !this.jobs.has(id))) return false;
+    const [level] = failedWakeStops(this.graph(), this.views(), unit.view.name, wake.started, this.startsInFlight());
+    if (level === undefined) {
+      unit.view = { ...unit.view, state: "failed" };
+      return true;
     }
+    level.forEach((id) => this.beginStop(id));
+    return true;
   }
 
   finish(index: number, ok: boolean): void {
@@ -212,20 +221,20 @@ class World {
     this.jobs.delete(id);
     if (job.kind === "stop") {
       this.setState(id, "exited");
-      if (job.restart) this.jobs.set(id, { kind: "start", restart: false, thenStop: false });
+      // A unit's stop is over once its stops are, whatever a wake starts again afterwards.
       for (const unit of this.units) {
         if (unit.view.state === "stopping" && [...(unit.stopping ?? [])].every((s) => !this.jobs.has(s))) unit.view = { ...unit.view, state: "sleeping" };
       }
+      if (job.restart) this.jobs.set(id, { kind: "start", restart: false });
     } else if (ok) {
       this.setState(id, "running");
-      if (job.thenStop && !this.neededElsewhere(id)) this.beginStop(id);
     } else {
       this.setState(id, "exited");
       for (const unit of this.units) {
         const step = unit.wake?.plan.levels[unit.wake.level]?.find((s) => s.container.id === id);
         if (unit.view.state !== "starting" || step === undefined) continue;
         if (step.need === "optional") unit.wake?.failedOptional.add(id);
-        else this.fail(unit);
+        else if (unit.wake) unit.wake.failing = true;
       }
     }
     this.advance();
@@ -264,7 +273,7 @@ class World {
       const required =
         view.state === "ready"
           ? [...unitNeeds(graph, view)].filter(([, n]) => n === "required").map(([id]) => id)
-          : view.state === "starting" && wake
+          : view.state === "starting" && wake && !wake.failing
             ? wake.plan.levels.slice(0, wake.level).flat().filter((s) => s.need === "required").map((s) => s.container.id)
             : [];
       return required.filter(down).map((id) => `${view.name} is ${view.state} but its required ${id} is down`);
