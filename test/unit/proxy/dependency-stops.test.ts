@@ -101,6 +101,16 @@ describe("dependencyStops", () => {
     expect(result.stop).toEqual([["db/pgbouncer"], ["db/postgresql"]]);
   });
 
+  it("keeps what a starting unit needs though nothing that needs it runs yet", () => {
+    const graph = dependencyGraph([compose("api", "web"), compose("shared", "redis", up)], declared({
+      "api/web": { requirements: [requirement("shared/redis")] },
+      "shared/redis": { idleMs: 0 },
+    }));
+    const decide = (state: UnitState) => dependencyStops({ graph, units: [view("api", state)], startsInFlight: none, lastNeeded: new Map(), now: NOW });
+    expect(decide("starting").stop).toEqual([]);
+    expect(decide("stopping").stop).toEqual([["shared/redis"]]);
+  });
+
   it("keeps what a container being started needs, as if it ran", () => {
     const graph = dependencyGraph([compose("api", "web"), compose("shared", "redis", up)], declared({
       "api/web": { requirements: [requirement("shared/redis")] },
