@@ -46,7 +46,7 @@ function withoutHeld(graph: DependencyGraph, stopping: Set<string>, startsInFlig
 }
 
 /** Stop order: a container before what it needs (one level side by side when the needs loop). */
-export function stopOrder(graph: DependencyGraph, ids: ReadonlySet<string>): string[][] {
+function stopOrder(graph: DependencyGraph, ids: ReadonlySet<string>): string[][] {
   const order = dependencyLevels([...ids], graph.edges);
   return "cycle" in order ? [[...ids].sort()] : [...order.levels].reverse();
 }
