@@ -5,7 +5,8 @@ import { type DependencyGraph, neededBy, type UnitView } from "./wake-chain.js";
 /**
  * What the proxy may stop, decided: a unit's own containers when it goes to sleep, and the
  * dependencies that declare an idle policy once no unit needs them. A container that a serving
- * or starting unit needs is never stopped, nor one that a running container still needs.
+ * or starting unit needs is never stopped, nor one that a running container (or one being
+ * started) still needs.
  */
 
 /** The units whose containers must stay up: serving requests, or being brought up. */
@@ -23,16 +24,18 @@ function activeNeeds(graph: DependencyGraph, units: readonly UnitView[], except?
 }
 
 /**
- * Narrows `stopping` until no running container left out of it needs one inside: a dependency
- * stops only with (or after) everything running that needs it. Returns who holds each one kept.
+ * Narrows `stopping` until no running container left out of it (nor one whose start is in flight)
+ * needs one inside: a dependency stops only with (or after) everything up that needs it. Returns
+ * who holds each one kept.
  */
-function withoutHeld(graph: DependencyGraph, stopping: Set<string>): Map<string, string[]> {
+function withoutHeld(graph: DependencyGraph, stopping: Set<string>, startsInFlight: ReadonlySet<string>): Map<string, string[]> {
   const held = new Map<string, string[]>();
   for (let changed = true; changed; ) {
     changed = false;
     for (const edge of graph.edges) {
       const from = graph.containers.get(edge.from);
-      if (stopping.has(edge.to) && !stopping.has(edge.from) && from !== undefined && isUp(from.state)) {
+      const up = from !== undefined && (isUp(from.state) || startsInFlight.has(from.id));
+      if (up && stopping.has(edge.to) && !stopping.has(edge.from)) {
         stopping.delete(edge.to);
         held.set(edge.to, [...(held.get(edge.to) ?? []), from.name]);
         changed = true;
@@ -43,7 +46,7 @@ function withoutHeld(graph: DependencyGraph, stopping: Set<string>): Map<string,
 }
 
 /** Stop order: a container before what it needs (one level side by side when the needs loop). */
-export function stopOrder(graph: DependencyGraph, ids: ReadonlySet<string>): string[][] {
+function stopOrder(graph: DependencyGraph, ids: ReadonlySet<string>): string[][] {
   const order = dependencyLevels([...ids], graph.edges);
   return "cycle" in order ? [[...ids].sort()] : [...order.levels].reverse();
 }
@@ -59,24 +62,51 @@ export type SleepDecision =
  * starting unit needs (and what they need) stay up. When a routed container would have to stay,
  * the unit is held awake instead: a unit whose routed container runs is a serving unit.
  */
-export function sleepDecision(graph: DependencyGraph, units: readonly UnitView[], name: string): SleepDecision {
+export function sleepDecision(graph: DependencyGraph, units: readonly UnitView[], name: string, startsInFlight: ReadonlySet<string>): SleepDecision {
   const unit = units.find((u) => u.name === name);
   if (unit === undefined) return { stop: [], keep: [] };
-  const others = activeNeeds(graph, units, name);
-  const own = [...graph.containers.values()].filter((c) => c.project === unit.project || unit.members.includes(c.id));
-  const keep = new Map<string, string[]>(own.filter((c) => others.has(c.id)).map((c) => [c.id, others.get(c.id) ?? []]));
-  const stopping = new Set(own.filter((c) => !keep.has(c.id)).map((c) => c.id));
-  for (const [id, by] of withoutHeld(graph, stopping)) keep.set(id, by);
-
+  const own = [...graph.containers.values()].filter((c) => c.project === unit.project || unit.members.includes(c.id)).map((c) => c.id);
+  const { stop, keep } = stopsOf(graph, units, name, own, startsInFlight);
   const holding = [...unit.routed].flatMap((id) => keep.get(id) ?? []);
   if (holding.length > 0) return { hold: [...new Set(holding)].sort() };
+  return { stop, keep: [...keep].map(([id, by]) => ({ id, by: [...new Set(by)].sort() })) };
+}
+
+/**
+ * What a failed wake stops of the containers it started, once its own starts have settled: those
+ * no other ready or starting unit needs and no container staying up needs, dependents first.
+ */
+export function failedWakeStops(
+  graph: DependencyGraph,
+  units: readonly UnitView[],
+  name: string,
+  started: ReadonlySet<string>,
+  startsInFlight: ReadonlySet<string>,
+): string[][] {
+  return stopsOf(graph, units, name, [...started], startsInFlight).stop;
+}
+
+/** Of `candidates` (ids of unit `name`'s doing), the ones up that may stop in order, and who keeps each of the rest. */
+function stopsOf(
+  graph: DependencyGraph,
+  units: readonly UnitView[],
+  name: string,
+  candidates: readonly string[],
+  startsInFlight: ReadonlySet<string>,
+): { stop: string[][]; keep: Map<string, string[]> } {
+  const others = activeNeeds(graph, units, name);
+  const keep = new Map<string, string[]>(candidates.filter((id) => others.has(id)).map((id) => [id, others.get(id) ?? []]));
+  const stopping = new Set(candidates.filter((id) => !keep.has(id)));
+  for (const [id, by] of withoutHeld(graph, stopping, startsInFlight)) keep.set(id, by);
   const up = new Set([...stopping].filter((id) => isUp(graph.containers.get(id)?.state ?? "")));
-  return { stop: stopOrder(graph, up), keep: [...keep].map(([id, by]) => ({ id, by: [...new Set(by)].sort() })) };
+  return { stop: stopOrder(graph, up), keep };
 }
 
 export interface DependencyStopInput {
   graph: DependencyGraph;
   units: readonly UnitView[];
+  /** The containers whose start is in flight (ContainerJobs): they hold what they need, as running ones do. */
+  startsInFlight: ReadonlySet<string>;
   /** When each container was last needed by a ready or starting unit (as returned last time). */
   lastNeeded: ReadonlyMap<string, number>;
   now: number;
@@ -113,7 +143,7 @@ export function dependencyStops(input: DependencyStopInput): DependencyStops {
     if (now >= since + idleMs) due.add(container.id);
     else nextCheckAt = Math.min(nextCheckAt ?? Infinity, since + idleMs);
   }
-  withoutHeld(graph, due);
+  withoutHeld(graph, due, input.startsInFlight);
   return { stop: stopOrder(graph, due), lastNeeded, nextCheckAt };
 }
 

@@ -158,6 +158,11 @@ export interface ChainStep {
   check?: ReadinessCheck;
   /** A container requests go to: ready only once its port accepts connections. */
   routed: boolean;
+  /**
+   * The ids of the plan's steps it requires (optional ones left out): when one of them failed,
+   * this step is not started and fails with it.
+   */
+  requires?: string[];
 }
 
 /** Level 0 needs nothing; each later level only needs containers of the levels before it. */

@@ -155,6 +155,7 @@ export function wakeChain(graph: DependencyGraph, unit: WakeUnit): ChainAnswer {
     const asked: Awaited[] = [routed ? "ready" : "started", ...edges.filter((e) => e.to === id).map((e) => e.until)];
     const until = asked.reduce<Awaited>((a, b) => (STRENGTH[b] > STRENGTH[a] ? b : a), "started");
     const check = graph.declared.get(id)?.check;
+    const requires = [...new Set(edges.filter((e) => e.from === id && e.need === "required").map((e) => e.to))].sort();
     return {
       container,
       own: container.project === unit.project,
@@ -162,6 +163,7 @@ export function wakeChain(graph: DependencyGraph, unit: WakeUnit): ChainAnswer {
       until,
       ...(check === undefined ? {} : { check }),
       routed,
+      requires,
     };
   };
   return { ok: true, plan: { levels: order.levels.map((level) => level.map(step).sort((a, b) => a.container.name.localeCompare(b.container.name))) } };
@@ -231,9 +233,14 @@ export type StepMove =
   | "join"
   /** Being stopped: wait for the stop to end, then start it again. */
   | "restart-after-stop"
-  | "start";
+  | "start"
+  /** Something it requires failed (an optional dependency's): not started, it fails with it. */
+  | "fail";
 
-export function stepMove(container: { running: boolean; reached: boolean; job?: "start" | "stop" }): StepMove {
+/** What to do with a step when its level comes, given the steps of this wake that failed so far. */
+export function stepMove(step: ChainStep, failed: ReadonlySet<string>, container: { running: boolean; reached: boolean; job?: "start" | "stop" }): StepMove {
+  if (container.running && container.reached && container.job === undefined) return "skip";
+  if ((step.requires ?? []).some((id) => failed.has(id))) return "fail";
   if (container.job === "start") return "join";
   if (container.job === "stop") return "restart-after-stop";
   if (container.running) return container.reached ? "skip" : "wait";

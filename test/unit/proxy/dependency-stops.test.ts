@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { dependencyStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
+import { dependencyStops, failedWakeStops, sleepDecision } from "../../../src/proxy/dependency-stops.js";
 import type { ContainerFacts, DependencyFacts, UnitState } from "../../../src/proxy/model.js";
 import { dependencyGraph, type UnitView } from "../../../src/proxy/wake-chain.js";
 import { compose, declared, dependsOn, plain, requirement } from "./chain-facts.js";
 
 const MINUTE = 60_000;
+const none = new Set<string>();
 const NOW = Date.parse("2026-11-30T12:00:00Z");
 const up = { state: "running", startedAt: "2026-11-30T11:00:00Z" };
 
@@ -43,7 +44,7 @@ function sharedDatabases(units: UnitView[], idle: Partial<DependencyFacts> = { i
 describe("dependencyStops", () => {
   it("stops a shared dependency only once no ready or starting unit has needed it for its idle time", () => {
     const decide = (units: UnitView[], lastNeeded: ReadonlyMap<string, number>, now: number) =>
-      dependencyStops({ graph: sharedDatabases(units), units, lastNeeded, now });
+      dependencyStops({ graph: sharedDatabases(units), startsInFlight: none, units, lastNeeded, now });
 
     const bothUp = decide([view("nc", "ready"), view("wiki", "starting")], new Map(), NOW);
     expect(bothUp.stop).toEqual([]);
@@ -70,12 +71,12 @@ describe("dependencyStops", () => {
 
   it("never stops a dependency that declares no idle policy (the seed's always-on shared databases)", () => {
     const units = [view("nc", "sleeping"), view("wiki", "failed")];
-    const result = dependencyStops({ graph: sharedDatabases(units, {}), units, lastNeeded: new Map(), now: NOW + 999 * MINUTE });
+    const result = dependencyStops({ graph: sharedDatabases(units, {}), startsInFlight: none, units, lastNeeded: new Map(), now: NOW + 999 * MINUTE });
     expect(result).toMatchObject({ stop: [], nextCheckAt: null });
   });
 
   it("counts idleness from the container's start when no unit was ever seen needing it", () => {
-    const result = dependencyStops({ graph: sharedDatabases([]), units: [], lastNeeded: new Map(), now: Date.parse("2026-11-30T11:05:00Z") });
+    const result = dependencyStops({ graph: sharedDatabases([]), startsInFlight: none, units: [], lastNeeded: new Map(), now: Date.parse("2026-11-30T11:05:00Z") });
     expect(result).toMatchObject({ stop: [], nextCheckAt: Date.parse("2026-11-30T11:10:00Z") });
   });
 
@@ -96,8 +97,28 @@ describe("dependencyStops", () => {
         "cron-runner": { requirements: [requirement("cache/redis")] },
       }),
     );
-    const result = dependencyStops({ graph, units: [], lastNeeded: new Map(), now: NOW });
+    const result = dependencyStops({ graph, startsInFlight: none, units: [], lastNeeded: new Map(), now: NOW });
     expect(result.stop).toEqual([["db/pgbouncer"], ["db/postgresql"]]);
+  });
+
+  it("keeps what a starting unit needs though nothing that needs it runs yet", () => {
+    const graph = dependencyGraph([compose("api", "web"), compose("shared", "redis", up)], declared({
+      "api/web": { requirements: [requirement("shared/redis")] },
+      "shared/redis": { idleMs: 0 },
+    }));
+    const decide = (state: UnitState) => dependencyStops({ graph, units: [view("api", state)], startsInFlight: none, lastNeeded: new Map(), now: NOW });
+    expect(decide("starting").stop).toEqual([]);
+    expect(decide("stopping").stop).toEqual([["shared/redis"]]);
+  });
+
+  it("keeps what a container being started needs, as if it ran", () => {
+    const graph = dependencyGraph([compose("api", "web"), compose("shared", "redis", up)], declared({
+      "api/web": { requirements: [requirement("shared/redis")] },
+      "shared/redis": { idleMs: 0 },
+    }));
+    const input = { graph, units: [view("api", "failed")], lastNeeded: new Map<string, number>(), now: NOW };
+    expect(dependencyStops({ ...input, startsInFlight: new Set(["api/web"]) }).stop).toEqual([]);
+    expect(dependencyStops({ ...input, startsInFlight: none }).stop).toEqual([["shared/redis"]]);
   });
 
   it("stops what a unit's sleep kept up for another unit once nobody has needed it for the unit's own idle time", () => {
@@ -107,18 +128,18 @@ describe("dependencyStops", () => {
         declared({ "reports/web": { requirements: [requirement("shop/db")] } }),
       );
     const shop = (idleMs: number | null) => view("shop", "sleeping", ["shop/web"], [], idleMs);
-    const needed = dependencyStops({ graph: graph(up), units: [shop(5 * MINUTE), view("reports", "ready")], lastNeeded: new Map(), now: NOW });
+    const needed = dependencyStops({ graph: graph(up), startsInFlight: none, units: [shop(5 * MINUTE), view("reports", "ready")], lastNeeded: new Map(), now: NOW });
     expect(needed.stop).toEqual([]);
 
     const unneeded = [shop(5 * MINUTE), view("reports", "sleeping")];
-    const early = dependencyStops({ graph: graph({}), units: unneeded, lastNeeded: needed.lastNeeded, now: NOW + MINUTE });
+    const early = dependencyStops({ graph: graph({}), startsInFlight: none, units: unneeded, lastNeeded: needed.lastNeeded, now: NOW + MINUTE });
     expect(early).toMatchObject({ stop: [], nextCheckAt: NOW + 5 * MINUTE });
-    expect(dependencyStops({ graph: graph({}), units: unneeded, lastNeeded: early.lastNeeded, now: NOW + 5 * MINUTE }).stop).toEqual([["shop/db"]]);
+    expect(dependencyStops({ graph: graph({}), startsInFlight: none, units: unneeded, lastNeeded: early.lastNeeded, now: NOW + 5 * MINUTE }).stop).toEqual([["shop/db"]]);
     // A unit that never idles leaves its containers up; a ready one needs its own.
-    const never = dependencyStops({ graph: graph({}), units: [shop(null), view("reports", "sleeping")], lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE });
+    const never = dependencyStops({ graph: graph({}), startsInFlight: none, units: [shop(null), view("reports", "sleeping")], lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE });
     expect(never.stop).toEqual([]);
     const ready = [view("shop", "ready", ["shop/web"], [], 0), view("reports", "sleeping")];
-    expect(dependencyStops({ graph: graph({}), units: ready, lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE }).stop).toEqual([]);
+    expect(dependencyStops({ graph: graph({}), startsInFlight: none, units: ready, lastNeeded: needed.lastNeeded, now: NOW + 99 * MINUTE }).stop).toEqual([]);
   });
 });
 
@@ -134,7 +155,7 @@ describe("sleepDecision", () => {
       declared({ "nginx-clemence": { requirements: [requirement("clemence-wordpress-1", "started")] } }),
     );
     const units = [view("clemence", "ready", ["clemence/wordpress"], ["nginx-clemence"])];
-    expect(sleepDecision(graph, units, "clemence")).toEqual({ stop: [["nginx-clemence"], ["clemence/wordpress"], ["clemence/mysql"]], keep: [] });
+    expect(sleepDecision(graph, units, "clemence", none)).toEqual({ stop: [["nginx-clemence"], ["clemence/wordpress"], ["clemence/mysql"]], keep: [] });
   });
 
   it("keeps the own containers another ready or starting unit needs, with what they need, and stops the rest", () => {
@@ -148,7 +169,7 @@ describe("sleepDecision", () => {
         ],
         declared({ "reports/web": { requirements: [requirement("shop/db")] } }),
       );
-    const decision = sleepDecision(graph(up), [view("shop", "ready"), view("reports", "starting")], "shop");
+    const decision = sleepDecision(graph(up), [view("shop", "ready"), view("reports", "starting")], "shop", none);
     expect(decision).toEqual({
       stop: [["shop/web"]],
       keep: [
@@ -157,7 +178,7 @@ describe("sleepDecision", () => {
       ],
     });
     // Once reports sleeps, nothing holds them.
-    expect(sleepDecision(graph({}), [view("shop", "ready"), view("reports", "sleeping")], "shop")).toEqual({
+    expect(sleepDecision(graph({}), [view("shop", "ready"), view("reports", "sleeping")], "shop", none)).toEqual({
       stop: [["shop/web"], ["shop/db"], ["shop/volume-init"]],
       keep: [],
     });
@@ -169,9 +190,9 @@ describe("sleepDecision", () => {
         [compose("memvid-ui", "web", ui), compose("memvid-api", "web", up), compose("memvid-api", "worker", up)],
         declared({ "memvid-ui/web": { requirements: [requirement("memvid-api/web")] } }),
       );
-    expect(sleepDecision(graph(up), [view("memvid-ui", "ready"), view("memvid-api", "ready")], "memvid-api")).toEqual({ hold: ["memvid-ui"] });
-    expect(sleepDecision(graph({}), [view("memvid-ui", "starting"), view("memvid-api", "ready")], "memvid-api")).toEqual({ hold: ["memvid-ui"] });
-    expect(sleepDecision(graph({}), [view("memvid-ui", "failed"), view("memvid-api", "ready")], "memvid-api")).toEqual({
+    expect(sleepDecision(graph(up), [view("memvid-ui", "ready"), view("memvid-api", "ready")], "memvid-api", none)).toEqual({ hold: ["memvid-ui"] });
+    expect(sleepDecision(graph({}), [view("memvid-ui", "starting"), view("memvid-api", "ready")], "memvid-api", none)).toEqual({ hold: ["memvid-ui"] });
+    expect(sleepDecision(graph({}), [view("memvid-ui", "failed"), view("memvid-api", "ready")], "memvid-api", none)).toEqual({
       stop: [["memvid-api/web", "memvid-api/worker"]],
       keep: [],
     });
@@ -182,6 +203,31 @@ describe("sleepDecision", () => {
       [compose("api", "web", up), plain("batch", up)],
       declared({ batch: { requirements: [requirement("api/web")] } }),
     );
-    expect(sleepDecision(graph, [view("api", "ready")], "api")).toEqual({ hold: ["batch"] });
+    expect(sleepDecision(graph, [view("api", "ready")], "api", none)).toEqual({ hold: ["batch"] });
+  });
+});
+
+describe("failedWakeStops", () => {
+  it("stops what the failed wake started, dependents first, but what another unit needs or a container still up needs", () => {
+    const graph = dependencyGraph(
+      [
+        compose("nc", "web"),
+        compose("shared", "pgbouncer", up),
+        compose("shared", "postgresql", up),
+        compose("shared", "redis", up),
+        compose("shared", "minio", up),
+        compose("wiki", "web", up),
+        plain("backup", up),
+      ],
+      declared({
+        "nc/web": { requirements: [requirement("shared/pgbouncer"), requirement("shared/redis"), requirement("shared/minio")] },
+        "shared/pgbouncer": { requirements: [requirement("shared/postgresql")] },
+        "wiki/web": { requirements: [requirement("shared/redis")] },
+        backup: { requirements: [requirement("shared/minio")] },
+      }),
+    );
+    const started = new Set(["shared/pgbouncer", "shared/postgresql", "shared/redis", "shared/minio", "nc/web"]);
+    const units = [view("nc", "starting"), view("wiki", "ready")];
+    expect(failedWakeStops(graph, units, "nc", started, none)).toEqual([["shared/pgbouncer"], ["shared/postgresql"]]);
   });
 });

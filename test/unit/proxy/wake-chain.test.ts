@@ -234,11 +234,25 @@ describe("neededBy", () => {
 });
 
 describe("stepMove", () => {
+  const step = plan(
+    chain([compose("p", "web", { dependsOn: [dependsOn("db")] }), compose("p", "db")], declared({}), unit("p", ["p/web"])),
+  ).levels[1]?.[0];
+  if (step === undefined) throw new Error("web has a step");
+
   it("joins a start in flight, restarts after a stop in flight, leaves alone what is there", () => {
-    expect(stepMove({ running: false, reached: false, job: "start" })).toBe("join");
-    expect(stepMove({ running: true, reached: true, job: "stop" })).toBe("restart-after-stop");
-    expect(stepMove({ running: true, reached: true })).toBe("skip");
-    expect(stepMove({ running: true, reached: false })).toBe("wait");
-    expect(stepMove({ running: false, reached: false })).toBe("start");
+    expect(step.requires).toEqual(["p/db"]);
+    const none = new Set<string>();
+    expect(stepMove(step, none, { running: false, reached: false, job: "start" })).toBe("join");
+    expect(stepMove(step, none, { running: true, reached: true, job: "stop" })).toBe("restart-after-stop");
+    expect(stepMove(step, none, { running: true, reached: true })).toBe("skip");
+    expect(stepMove(step, none, { running: true, reached: false })).toBe("wait");
+    expect(stepMove(step, none, { running: false, reached: false })).toBe("start");
+  });
+
+  it("does not start a step whose requirement failed, and leaves one already there alone", () => {
+    const failed = new Set(["p/db"]);
+    expect(stepMove(step, failed, { running: false, reached: false })).toBe("fail");
+    expect(stepMove(step, failed, { running: false, reached: false, job: "start" })).toBe("fail");
+    expect(stepMove(step, failed, { running: true, reached: true })).toBe("skip");
   });
 });
