@@ -14,6 +14,11 @@ interface Job {
 export class ContainerJobs {
   private readonly inFlight = new Map<string, Job>();
 
+  /** The containers being started now: what they need must not be stopped meanwhile. */
+  startsInFlight(): Set<string> {
+    return new Set([...this.inFlight].filter(([, job]) => job.kind === "start").map(([id]) => id));
+  }
+
   /** What is being done to the container now, if anything. */
   busy(id: string): JobKind | undefined {
     return this.inFlight.get(id)?.kind;

@@ -19,9 +19,9 @@ import type { PlanRefusal, ServiceStatus, StatusDocument, WakePlan } from "./sta
 import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
 import { fileDependencies, parseDependenciesFile } from "./dependencies-file.js";
-import { dependencyStops, sleepDecision } from "./dependency-stops.js";
+import { dependencyStops, failedWakeStops, sleepDecision } from "./dependency-stops.js";
 import { dependencyLabels } from "./requirements.js";
-import { type ChainAnswer, type DependencyGraph, dependencyGraph, neededBy, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
+import { type ChainAnswer, type DependencyGraph, dependencyGraph, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
 import { runChain, stopInLevels } from "./wake.js";
 
 /** What a request waiting on a start is told when the start ends. */
@@ -305,17 +305,11 @@ export class Runtime {
     return bad === undefined ? answer : { refusal: { error: bad } };
   }
 
-  /** Whether a unit other than `except`, ready or starting, needs this container. */
-  private neededElsewhere(id: string, except: string): boolean {
-    const others = this.unitViews().filter((u) => u.name !== except && (u.state === "ready" || u.state === "starting"));
-    return neededBy(this.graph, others).has(id);
-  }
-
   /** Dependencies with an idle policy that no running unit has needed for that long are stopped, dependents first. */
   private checkDependencies(): void {
     clearTimeout(this.dependencyTimer);
     const now = Date.now();
-    const { stop, lastNeeded, nextCheckAt } = dependencyStops({ graph: this.graph, units: this.unitViews(), lastNeeded: this.lastNeeded, now });
+    const { stop, lastNeeded, nextCheckAt } = dependencyStops({ graph: this.graph, units: this.unitViews(), startsInFlight: this.jobs.startsInFlight(), lastNeeded: this.lastNeeded, now });
     this.lastNeeded = lastNeeded;
     const ids = stop.flat().filter((id) => this.jobs.busy(id) !== "stop");
     if (ids.length > 0) {
@@ -473,7 +467,7 @@ export class Runtime {
       onPhase,
       factsOf: (id) => this.containers.get(id),
       jobs: this.jobs,
-      neededElsewhere: (id) => this.neededElsewhere(id, name),
+      stopsAfterFailure: (started) => failedWakeStops(this.graph, this.unitViews(), name, started, this.jobs.startsInFlight()),
       log: (message, fields) => this.log.info(message, fields),
     }).then(
       (result) => {
@@ -501,7 +495,7 @@ export class Runtime {
     unit.starting?.abort();
     unit.starting = undefined;
     // What another ready or starting unit needs stays up (it stops later, once nobody needs it).
-    const decision = sleepDecision(this.graph, this.unitViews(), name);
+    const decision = sleepDecision(this.graph, this.unitViews(), name, this.jobs.startsInFlight());
     const levels = "hold" in decision ? [] : decision.stop;
     const kept = "keep" in decision ? decision.keep.map((k) => this.containers.get(k.id)?.name ?? k.id) : [];
     this.log.info("stopping", { service: name, ...(kept.length > 0 ? { keptForOthers: kept } : {}) });
@@ -634,7 +628,7 @@ export class Runtime {
 
   /** The units (or running containers) that need this unit's routed containers up: it is then kept awake. */
   holders(unit: Unit): string[] {
-    const decision = sleepDecision(this.graph, this.unitViews(), unit.route.name);
+    const decision = sleepDecision(this.graph, this.unitViews(), unit.route.name, this.jobs.startsInFlight());
     return "hold" in decision ? decision.hold : [];
   }
 

@@ -1,5 +1,5 @@
 import type { UnitState } from "./model.js";
-import { dependencyLevels } from "./start-plan.js";
+import { dependencyLevels } from "./dependency-levels.js";
 import { type DependencyGraph, neededBy, type UnitView } from "./wake-chain.js";
 
 /**

@@ -1,5 +1,5 @@
 import type { Awaited, ChainPlan, ChainStep, ContainerFacts, DependencyFacts, Need, Requirement, UnitState } from "./model.js";
-import { AWAITED, dependencyLevels } from "./start-plan.js";
+import { AWAITED, dependencyLevels } from "./dependency-levels.js";
 import type { WakePlan, WakePlanStep } from "./status.js";
 
 /**

@@ -29,8 +29,11 @@ export interface ChainWork {
   factsOf: FactsOf;
   /** The daemon's starts and stops in flight, shared by every wake. */
   jobs: ContainerJobs;
-  /** Whether another unit that is ready or starting needs it: a failed wake then leaves it running. */
-  neededElsewhere(id: string): boolean;
+  /**
+   * After a failure, what to stop of the containers this wake started, in levels, dependents
+   * first: those no other ready or starting unit needs, and no container staying up needs.
+   */
+  stopsAfterFailure(started: ReadonlySet<string>): string[][];
   log(message: string, fields: Record<string, unknown>): void;
 }
 
@@ -77,6 +80,8 @@ export async function runChain(engine: Engine, work: ChainWork): Promise<ChainRe
   const steps: ChainStepResult[] = [];
   const levelsMs: number[] = [];
   let failed: { failure: Failure; cause: WakeFailureCause } | undefined;
+  /** Optional steps that failed: what requires one of them is not started, and fails with it. */
+  const failedIds = new Set<string>();
 
   for (const level of work.plan.levels) {
     if (work.signal.aborted) failed ??= aborted(work.service);
@@ -86,10 +91,14 @@ export async function runChain(engine: Engine, work: ChainWork): Promise<ChainRe
     startedHere.push(startedInLevel);
     await Promise.all(
       level.map(async (step) => {
-        const { end, started } = await runStep(engine, work, step, { began, deadline, signal, onStarted: () => startedInLevel.push(step.container.id) });
+        const lost = (step.requires ?? []).find((id) => failedIds.has(id));
+        const { end, started } = lost
+          ? { end: dependencyLost(work, step, lost), started: false }
+          : await runStep(engine, work, step, { began, deadline, signal, onStarted: () => startedInLevel.push(step.container.id) });
         steps.push(stepResult(step, Date.now() - levelBegan, started, end.ok));
         if (end.ok) return;
         if (step.need === "optional") {
+          failedIds.add(step.container.id);
           if (end.cause !== "aborted") work.log("optional dependency failed", { service: work.service, container: step.container.name, reason: end.failure.reason });
           return;
         }
@@ -106,6 +115,14 @@ export async function runChain(engine: Engine, work: ChainWork): Promise<ChainRe
     return { ok: false, ms: Date.now() - began, ...failed, steps };
   }
   return { ok: true, ms: Date.now() - began, steps, levelsMs };
+}
+
+/** A step whose required dependency (an optional one of the wake's) failed: never started, it fails too. */
+function dependencyLost(work: ChainWork, step: ChainStep, lost: string): StepEnd {
+  const { id, name } = step.container;
+  work.onPhase(id, "failed");
+  const lostName = work.factsOf(lost)?.name ?? lost;
+  return { ok: false, failure: { container: name, reason: `not started: it requires ${lostName}, which failed`, logs: [], status: 502 }, cause: "start_failed" };
 }
 
 interface StepContext {
@@ -251,12 +268,10 @@ function aborted(container: string): { failure: Failure; cause: WakeFailureCause
   return { failure: { container, reason: "put to sleep while it started", logs: [], status: 502 }, cause: "aborted" };
 }
 
-/** What this wake started and no other unit needs, stopped again, the last level first. */
+/** What this wake started and nothing else needs, stopped again, dependents first. */
 async function stopStarted(engine: Engine, work: ChainWork, startedHere: string[][]): Promise<void> {
-  for (const level of [...startedHere].reverse()) {
-    const stoppable = level.filter((id) => !work.neededElsewhere(id));
-    await Promise.allSettled(stoppable.map((id) => stopContainer(engine, work.jobs, work.refresh, id)));
-  }
+  const levels = work.stopsAfterFailure(new Set(startedHere.flat()));
+  for (const level of levels) await Promise.allSettled(level.map((id) => stopContainer(engine, work.jobs, work.refresh, id)));
 }
 
 async function lastLines(engine: Engine, id: string): Promise<string[]> {

@@ -72,6 +72,7 @@ interface Run {
 interface WakeOptions {
   jobs?: ContainerJobs;
   timeoutMs?: number;
+  /** Kept up by another unit: left out of the stops after a failure. */
   neededElsewhere?: (id: string) => boolean;
   signal?: AbortSignal;
 }
@@ -89,7 +90,8 @@ async function wake(levels: ChainStep[][], options: WakeOptions = {}): Promise<R
     onPhase: (id, phase) => phases.push([id, phase]),
     factsOf,
     jobs: options.jobs ?? new ContainerJobs(),
-    neededElsewhere: options.neededElsewhere ?? (() => false),
+    // The stops after a failure, as the daemon's scheduler would give them (dependents first).
+    stopsAfterFailure: (started) => [...started].filter((id) => !(options.neededElsewhere ?? (() => false))(id)).map((id) => [id]).reverse(),
     log: (message, fields) => logs.push({ message, fields }),
   };
   return { result: await runChain(engine, work), logs, phases };
