@@ -5,6 +5,7 @@
  * WordPress crashes without its database). Stacks of different projects meet on one external
  * network. No image to build or pull: local/busybox:latest is made by test/host/setup.sh.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import { onServer, shq } from "./harness.js";
 
@@ -166,23 +167,31 @@ export interface TimedEvent {
 }
 
 /**
- * Container events of every one of PROJECTS between two serverClock() readings, merged in time
- * order (`start`, `health_status: healthy`, `die`…).
+ * Container events (`start`, `die`, `health_status: healthy`…) of every one of PROJECTS while
+ * ACTION runs, in time order. Recorded live by a `docker events` on the server: the Engine
+ * replays only its last 256 events to `--since`, and busy healthchecks push them out in seconds.
  */
-export function timedEvents(projects: readonly string[], since: string, until: string): TimedEvent[] {
-  const events = projects.flatMap((project) =>
-    onServer(
-      `docker events --since ${shq(since)} --until ${shq(until)} --filter type=container ` +
-        `--filter ${shq(`label=com.docker.compose.project=${project}`)} --format '{{.TimeNano}} {{.Actor.Attributes.name}} {{.Action}}'`,
-    )
-      .split("\n")
-      .filter(Boolean)
-      .map((line) => {
-        const [nanos = "0", name = "", ...action] = line.split(" ");
-        return { atMs: Number(BigInt(nanos) / 1_000_000n), name, action: action.join(" ") };
-      }),
-  );
-  return events.sort((a, b) => a.atMs - b.atMs);
+export async function eventsDuring(projects: readonly string[], action: () => unknown): Promise<TimedEvent[]> {
+  const [pid = "", file = ""] = onServer(
+    `f=$(mktemp) && nohup docker events --since "$(date +%s.%N)" --filter type=container --filter event=start --filter event=die --filter event=health_status ` +
+      `--format '{{.TimeNano}} {{index .Actor.Attributes "com.docker.compose.project"}} {{.Actor.Attributes.name}} {{.Action}}' </dev/null >"$f" 2>&1 & echo "$! $f"`,
+  )
+    .trim()
+    .split(" ");
+  let recorded = "";
+  try {
+    await action();
+    // What the Engine did last reaches the stream a moment later.
+    await sleep(500);
+  } finally {
+    recorded = onServer(`kill ${shq(pid)}; cat ${shq(file)}; rm -f ${shq(file)}`);
+  }
+  return recorded
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter(([, project]) => project !== undefined && projects.includes(project))
+    .map(([nanos = "0", , name = "", ...action]) => ({ atMs: Number(BigInt(nanos) / 1_000_000n), name, action: action.join(" ") }))
+    .sort((a, b) => a.atMs - b.atMs);
 }
 
 /** When NAME first did ACTION among EVENTS; throws with the events if it never did. */

@@ -13,8 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProgressSnapshot } from "../../src/proxy/progress.js";
 import type { FailedAnswer, PlanRefusal, WakePlan } from "../../src/proxy/status.js";
-import { freePort, onServer, shq, tempDir, uniqueName } from "./harness.js";
-import { everyStep, httpCall, proxyCli, proxyStatus, removeDaemon, runningContainers, serverClock, serviceStatus, waitForService, waitForServices } from "./proxy-harness.js";
+import { freePort, onServer, shq, tempDir, uniqueName, type CliRun } from "./harness.js";
+import { everyStep, httpCall, proxyCli, proxyStatus, removeDaemon, runningContainers, serviceStatus, waitForService, waitForServices, type HttpAnswer } from "./proxy-harness.js";
 import {
   compose,
   containerOf,
@@ -25,7 +25,7 @@ import {
   removeShapes,
   seedDependenciesFile,
   startToReadyMs,
-  timedEvents,
+  eventsDuring,
   upReady,
   wakeChainShapes,
   type Stack,
@@ -59,12 +59,12 @@ function projectsOf(roles: readonly Role[]): string[] {
 }
 
 describe("the shapes, by compose alone", () => {
-  it("come up in order, each ready after its own delay, each site reaching what it needs across projects", () => {
-    const since = serverClock();
-    for (const role of upOrder) upReady(stacks[role], network);
-    // The seed's stack has no depends_on: its order is the dependencies file's, here by hand.
-    for (const service of ["mysql", "wordpress", "nginx"]) upReady(stacks.seed, network, [service]);
-    const events = timedEvents(projectsOf([...upOrder, "seed"]), since, serverClock());
+  it("come up in order, each ready after its own delay, each site reaching what it needs across projects", async () => {
+    const events = await eventsDuring(projectsOf(upOrder), () => {
+      for (const role of upOrder) upReady(stacks[role], network);
+      // The seed's stack has no depends_on: its order is the dependencies file's, here by hand.
+      for (const service of ["mysql", "wordpress", "nginx"]) upReady(stacks.seed, network, [service]);
+    });
     // Every service answers: a site that could not reach what it needs would have exited 1.
     for (const role of [...upOrder, "seed"] as const) {
       expect(runningContainers(unit(role))).toHaveLength(Object.keys(stacks[role].services).length);
@@ -87,11 +87,9 @@ describe("the shapes, by compose alone", () => {
     expect(loggedLines(container("ncSite", "web")).at(-1)?.text).toBe(`${container("ncData", "postgresql")}:5432 does not answer`);
   });
 
-  it("the RAGFlow-like stack under compose: its backends start side by side, the server after the slowest one", () => {
+  it("the RAGFlow-like stack under compose: its backends start side by side, the server after the slowest one", async () => {
     stopAll(["rf"]);
-    const since = serverClock();
-    compose(stacks.rf, network, "up -d --wait");
-    const events = timedEvents(projectsOf(["rf"]), since, serverClock());
+    const events = await eventsDuring(projectsOf(["rf"]), () => compose(stacks.rf, network, "up -d --wait"));
     const backends = ["mysql", "elasticsearch", "minio", "redis"].map((service) => container("rf", service));
     const firstStart = Math.min(...backends.map((name) => firstAt(events, name, "start")));
     const serverStart = firstAt(events, container("rf", "server"), "start");
@@ -135,11 +133,12 @@ function phaseAt(steps: readonly WakeStep[], containerName: string, phase: strin
   return found.atMs;
 }
 
-/** `proxy wake NAME --json` run while Docker's events of ROLES are recorded: its run and the events. */
+/** `proxy wake NAME FLAGS` run while Docker's events of ROLES are recorded: its run and the events. */
 async function wakeRecorded(name: string, roles: readonly Role[], ...flags: string[]) {
-  const since = serverClock();
-  const run = await proxyCli("wake", name, ...flags);
-  return { run, events: timedEvents(projectsOf(roles), since, serverClock()) };
+  let run: CliRun | undefined;
+  const events = await eventsDuring(projectsOf(roles), async () => (run = await proxyCli("wake", name, ...flags)));
+  if (!run) throw new Error(`proxy wake ${name} did not run`);
+  return { run, events };
 }
 
 function starts(events: readonly TimedEvent[], name: string): number {
@@ -237,11 +236,9 @@ describe("through the proxy", () => {
   it("WordPress-like: the database is healthy before web starts, web runs before the front starts", async () => {
     await proxyCli("sleep", unit("wp"));
     await waitForService(unit("wp"), "sleeping", 10_000);
-    const since = serverClock();
-    const answer = await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("wp"), headers: { accept: "application/json" } });
-    const events = timedEvents(projectsOf(["wp"]), since, serverClock());
-    expect(answer.status).toBe(200);
-    expect(answer.body).toBe("web\n");
+    let answer: HttpAnswer | undefined;
+    const events = await eventsDuring(projectsOf(["wp"]), async () => (answer = await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("wp") })));
+    expect(answer).toMatchObject({ status: 200, body: "web\n" });
     expect(firstAt(events, container("wp", "db"), "health_status: healthy")).toBeLessThanOrEqual(firstAt(events, container("wp", "web"), "start"));
     expect(firstAt(events, container("wp", "web"), "start")).toBeLessThanOrEqual(firstAt(events, container("wp", "front"), "start"));
     expect(runningContainers(unit("wp"))).toHaveLength(3);
@@ -283,12 +280,13 @@ describe("through the proxy", () => {
   });
 
   it("MemVid-like: redis, then api, then ui, across three projects; the waiting page shows one line per container as it goes", async () => {
-    const progress = progressUntil(host("mvUi"), "ready");
-    const since = serverClock();
-    const page = await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("mvUi"), headers: { accept: "text/html" } });
-    expect(page.status).toBe(503);
-    const snapshots = await progress;
-    const events = timedEvents(projectsOf(["mvUi", "mvApi", "mvRedis"]), since, serverClock());
+    let snapshots: ProgressSnapshot[] = [];
+    const events = await eventsDuring(projectsOf(["mvUi", "mvApi", "mvRedis"]), async () => {
+      const progress = progressUntil(host("mvUi"), "ready");
+      const page = await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("mvUi"), headers: { accept: "text/html" } });
+      expect(page.status).toBe(503);
+      snapshots = await progress;
+    });
     expect(firstAt(events, container("mvRedis", "redis"), "start")).toBeLessThan(firstAt(events, container("mvApi", "api"), "start"));
     expect(firstAt(events, container("mvApi", "api"), "start")).toBeLessThan(firstAt(events, container("mvUi", "ui"), "start"));
     const lines = [`${unit("mvRedis")}/redis`, `${unit("mvApi")}/api`, "ui"];
@@ -305,10 +303,9 @@ describe("through the proxy", () => {
     await Promise.all([proxyCli("sleep", unit("mvUi")), proxyCli("sleep", unit("mvAdmin"))]);
     await waitForServices([unit("mvUi"), unit("mvAdmin")], "sleeping", 10_000);
     stopAll(["mvApi", "mvRedis"]);
-    const since = serverClock();
-    const runs = await Promise.all([proxyCli("wake", unit("mvUi")), proxyCli("wake", unit("mvAdmin"))]);
+    let runs: CliRun[] = [];
+    const events = await eventsDuring(projectsOf(["mvUi", "mvAdmin", "mvApi", "mvRedis"]), async () => (runs = await Promise.all([proxyCli("wake", unit("mvUi")), proxyCli("wake", unit("mvAdmin"))])));
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
-    const events = timedEvents(projectsOf(["mvUi", "mvAdmin", "mvApi", "mvRedis"]), since, serverClock());
     expect(starts(events, container("mvRedis", "redis"))).toBe(1);
     expect(starts(events, container("mvApi", "api"))).toBe(1);
   });
