@@ -104,9 +104,12 @@ export function upReady(stack: Stack, network: string | undefined, services: rea
   );
 }
 
-/** Creates the external network the stacks share (a uniqueName: the sweep of leftovers removes it with its owner gone). */
+/**
+ * Creates the external network the stacks share, labelled as a compose project of its own name
+ * (a uniqueName): the sweep of leftovers removes it once its run is gone.
+ */
 export function createNetwork(network: string): void {
-  onServer(`docker network create ${shq(network)} >/dev/null`);
+  onServer(`docker network create --label ${shq(`com.docker.compose.project=${network}`)} ${shq(network)} >/dev/null`);
 }
 
 /**
@@ -173,7 +176,7 @@ export interface TimedEvent {
  */
 export async function eventsDuring(projects: readonly string[], action: () => unknown): Promise<TimedEvent[]> {
   const [pid = "", file = ""] = onServer(
-    `f=$(mktemp) && nohup docker events --since "$(date +%s.%N)" --filter type=container --filter event=start --filter event=die --filter event=health_status ` +
+    `f=$(mktemp); nohup docker events --since "$(date +%s.%N)" --filter type=container --filter event=start --filter event=die --filter event=health_status ` +
       `--format '{{.TimeNano}} {{index .Actor.Attributes "com.docker.compose.project"}} {{.Actor.Attributes.name}} {{.Action}}' </dev/null >"$f" 2>&1 & echo "$! $f"`,
   )
     .trim()
