@@ -78,29 +78,41 @@ export function containerOf(stack: Stack, service: string): string {
   return stack.services[service]?.containerName ?? `${stack.project}-${service}-1`;
 }
 
-/**
- * Writes STACK's compose.yaml to apps/PROJECT on the server (so removeStack takes it away) and
- * runs `docker compose ARGS` there; throws with compose's output if it fails.
- */
-export function compose(stack: Stack, network: string | undefined, args: string): void {
+/** The shell command that writes STACK's compose.yaml to apps/PROJECT (so removeStack takes it away) and runs `docker compose ARGS` there. */
+function composeCommand(stack: Stack, network: string | undefined, args: string): string {
   const folder = `apps/${shq(stack.project)}`;
-  onServer(
+  return (
     `mkdir -p ${folder} && printf %s ${shq(boxCompose(stack.services, network))} > ${folder}/compose.yaml && ` +
-      `docker compose -p ${shq(stack.project)} -f ${folder}/compose.yaml ${args} 2>&1`,
+    `docker compose -p ${shq(stack.project)} -f ${folder}/compose.yaml ${args} 2>&1`
   );
 }
 
+/** `docker compose ARGS` of STACK on the server; throws with compose's output if it fails. */
+export function compose(stack: Stack, network: string | undefined, args: string): void {
+  onServer(composeCommand(stack, network, args));
+}
+
+/** One `up` of a chain: a stack, and which of its services (default: all). */
+export type Up = readonly [Stack, (readonly string[])?];
+
 /**
- * `docker compose up -d [SERVICES]` of STACK, then waits until each of those services (default:
- * every one meant to answer) has printed its ready line, for up to 30 s: a stack that another
- * checks at its start must answer before that one comes up.
+ * `docker compose up -d [SERVICES]` of each step of a chain in turn, each waited for until every
+ * one of those services (default: every one meant to answer) has printed its ready line (30 s at
+ * most): a stack that another checks at its start answers before that one comes up. The CHAINS
+ * run side by side; throws with the output if one fails.
  */
-export function upReady(stack: Stack, network: string | undefined, services: readonly string[] = []): void {
-  compose(stack, network, `up -d ${services.map(shq).join(" ")}`);
-  const waited = (services.length > 0 ? services : Object.keys(stack.services).filter((service) => !stack.services[service]?.fails)).map((service) => containerOf(stack, service));
+export function upChains(chains: readonly (readonly Up[])[], network: string | undefined): void {
+  const step = ([stack, services = []]: Up) => {
+    const waited = (services.length > 0 ? services : Object.keys(stack.services).filter((service) => !stack.services[service]?.fails)).map((service) => containerOf(stack, service));
+    return (
+      `${composeCommand(stack, network, `up -d ${services.map(shq).join(" ")}`)} && ` +
+      `for c in ${waited.map(shq).join(" ")}; do n=0; until docker logs "$c" 2>&1 | grep -q '^ready '; do ` +
+      `n=$((n+1)); if [ $n -gt 150 ]; then echo "$c is not ready after 30 s"; docker logs "$c" 2>&1; exit 1; fi; sleep 0.2; done; done`
+    );
+  };
   onServer(
-    `for c in ${waited.map(shq).join(" ")}; do n=0; until docker logs "$c" 2>&1 | grep -q '^ready '; do ` +
-      `n=$((n+1)); if [ $n -gt 150 ]; then echo "$c is not ready after 30 s"; docker logs "$c" 2>&1; exit 1; fi; sleep 0.2; done; done`,
+    `pids=; ${chains.map((chain) => `( ${chain.map(step).join(" && ")} ) & pids="$pids $!";`).join(" ")} ` +
+      `failed=0; for pid in $pids; do wait "$pid" || failed=1; done; exit "$failed"`,
   );
 }
 
