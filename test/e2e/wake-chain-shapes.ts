@@ -31,10 +31,10 @@ export interface Box {
 export const WEB_PORT = 8080;
 
 // busybox's wget crashes with -T (1.35, Debian): a timeout is `timeout`'s.
-// Each line is echoed so that `docker logs -t` times the delay; `$$` keeps compose from interpolating.
+// The lines around the delay are echoed so that `docker logs -t` times it (what it needs checked first); `$$` keeps compose from interpolating.
 const SCRIPT = [
-  'echo "starting $$BOX_NAME"',
   'for need in $$BOX_NEEDS; do timeout 2 wget -q -O /dev/null "http://$$need/" || { echo "$$need does not answer"; exit 1; }; done',
+  'echo "starting $$BOX_NAME"',
   "sleep $$BOX_DELAY",
   'case "$$BOX_FAILS" in exit) echo "failing"; exit 1;; never-ready) echo "never ready"; exec sleep 2147483647;; esac',
   'mkdir -p /www && echo "$$BOX_NAME" > /www/index.html',
