@@ -77,10 +77,12 @@ export class Runtime {
   private reads = 0;
   /** Starts and stops in flight, shared by every wake and stop. */
   private readonly jobs = new ContainerJobs();
-  /** Every container joined by what it needs (depends_on, labels, the dependencies file). */
-  private graph: DependencyGraph = dependencyGraph([], new Map());
-  /** Why a container's dependency labels were refused, by id: the units that need it are disabled. */
-  private labelProblems = new Map<string, string>();
+  /**
+   * Every container joined by what it needs (depends_on, labels, the dependencies file), with why
+   * a container's dependency labels were refused (the units that need it are disabled). Made
+   * anew from the containers' current facts whenever one changed: the stop decisions read states.
+   */
+  private chainFacts: { graph: DependencyGraph; labelProblems: Map<string, string> } | undefined;
   /** When each container was last needed by a ready or starting unit. */
   private lastNeeded = new Map<string, number>();
   private dependencyTimer?: NodeJS.Timeout;
@@ -162,6 +164,7 @@ export class Runtime {
     const all = await this.engine.composeContainers();
     this.containers.clear();
     for (const container of all) this.containers.set(container.id, container);
+    this.chainFacts = undefined;
     this.rebuild();
     this.log.info("synced with Docker", { containers: all.length, routes: this.table.routes.length });
     this.markSynced();
@@ -169,7 +172,10 @@ export class Runtime {
 
   private async onEvent(event: ContainerEvent): Promise<void> {
     if (!event.labels["com.docker.compose.project"] && !this.containers.has(event.id)) return;
-    if (event.action === "destroy") this.containers.delete(event.id);
+    if (event.action === "destroy") {
+      this.containers.delete(event.id);
+      this.chainFacts = undefined;
+    }
     else await this.refresh(event.id);
     if (ROUTE_ACTIONS.has(event.action)) this.rebuildSoon();
     else this.observeAll();
@@ -185,6 +191,7 @@ export class Runtime {
     const facts = await this.engine.inspectContainer(id);
     if (asked < (this.readOf.get(id) ?? 0)) return;
     this.readOf.set(id, asked);
+    this.chainFacts = undefined;
     if (facts) this.containers.set(id, facts);
     else {
       this.containers.delete(id);
@@ -200,7 +207,7 @@ export class Runtime {
   /** Routes from labels and config; units follow them: new ones made, gone ones dropped. */
   private rebuild(): void {
     const table = buildRouteTable([...this.containers.values()], this.config);
-    this.rebuildGraph();
+    this.chainFacts = undefined;
     const now = Date.now();
     for (const route of table.routes) {
       const known = this.units.get(route.name);
@@ -252,8 +259,18 @@ export class Runtime {
 
   // ---- Wake chains ----
 
-  /** Every container joined anew by what it needs: compose's depends_on and the dependency labels. */
-  private rebuildGraph(): void {
+  private get graph(): DependencyGraph {
+    this.chainFacts ??= this.joinContainers();
+    return this.chainFacts.graph;
+  }
+
+  private get labelProblems(): Map<string, string> {
+    this.chainFacts ??= this.joinContainers();
+    return this.chainFacts.labelProblems;
+  }
+
+  /** Every container joined by what it needs: compose's depends_on, the dependency labels, the dependencies file. */
+  private joinContainers(): { graph: DependencyGraph; labelProblems: Map<string, string> } {
     const declared = new Map<string, DependencyFacts>();
     const problems = new Map<string, string>();
     for (const container of this.containers.values()) {
@@ -262,8 +279,7 @@ export class Runtime {
       declared.set(container.id, filed ? { ...facts, requirements: [...facts.requirements, ...filed.requirements], check: facts.check ?? filed.check } : facts);
       if (found.length > 0) problems.set(container.id, found.join("; "));
     }
-    this.graph = dependencyGraph([...this.containers.values()], declared);
-    this.labelProblems = problems;
+    return { graph: dependencyGraph([...this.containers.values()], declared), labelProblems: problems };
   }
 
   /** Units whose wake cannot be planned are disabled, saying why; the others keep working (and come back once it can). */
@@ -727,12 +743,16 @@ export class Runtime {
       text = await readFile(file, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.dependenciesError = `${file}: ${(error as Error).message}`;
-      else this.fromFile = fileDependencies({ file, units: [] });
+      else {
+        this.fromFile = fileDependencies({ file, units: [] });
+        this.chainFacts = undefined;
+      }
       return;
     }
     try {
       const doc = parseDependenciesFile(text, file);
       this.fromFile = fileDependencies(doc);
+      this.chainFacts = undefined;
       this.dependenciesError = null;
       this.log.info("dependencies file loaded", { file, units: doc.units.length });
     } catch (error) {

@@ -145,12 +145,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   const forwarder = new Forwarder();
   const traffic = new Traffic(runtime, forwarder, metrics);
   const proxied = await startListener({ host: options.listen.host, port: options.listen.port, onRequest: traffic.request, onUpgrade: traffic.upgrade });
+  // The control socket first: once the admin port answers, the daemon can be driven.
+  const control = await startControlServer(join(options.state, CONTROL_SOCKET), controlOf(runtime, log));
   const admin = adminServer(runtime, metrics);
   await new Promise<void>((resolve, reject) => {
     admin.once("error", reject);
     admin.listen(options.admin.port, options.admin.host, () => resolve());
   });
-  const control = await startControlServer(join(options.state, CONTROL_SOCKET), controlOf(runtime, log));
   const watchers = [
     ...(options.config ? [watchConfig(options.config, () => void runtime.reloadConfig())] : []),
     ...(options.dependencies ? [watchConfig(options.dependencies, () => void runtime.reloadDependencies())] : []),

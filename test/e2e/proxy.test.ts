@@ -411,6 +411,7 @@ describe("through the proxy", () => {
   });
 
   it("wake --dry-run --json prints the plan, dependencies first, and starts nothing", async () => {
+    expect((await proxyCli("sleep", stacks.database)).code).toBe(0);
     const run = await proxyCli("wake", stacks.database, "--dry-run", "--json");
     expect(run.code, run.stderr).toBe(0);
     const plan = JSON.parse(run.stdout) as WakePlan;
