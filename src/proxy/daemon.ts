@@ -11,7 +11,7 @@ import { formatDuration } from "./durations.js";
 import { estimateMs, estimateSeconds, rememberStart } from "./estimate.js";
 import { idleLeftSeconds, idleVerdict } from "./idle.js";
 import type { ProxyMetrics, UnitGauges } from "./metrics.js";
-import type { ContainerFacts, DependencyFacts, DisabledRoute, Route } from "./model.js";
+import type { ContainerFacts, DependencyFacts, DisabledRoute, Route, UnitState } from "./model.js";
 import { advance, failureSentence, initialProgress, type Phase, type ProgressLine, type ProgressSnapshot, progressMessage } from "./progress.js";
 import { buildRouteTable, type RouteTable } from "./routes.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
@@ -372,7 +372,7 @@ export class Runtime {
     return this.upstream(route);
   }
 
-  /** Up as far as Docker says: running, and not still in its health's `starting`. */
+  /** Up as far as Docker says (running, and not still in its health's `starting`), and its required dependencies too. */
   private isRunning(route: Route): boolean {
     const routed = this.routedContainers(route);
     if (!routed.some(isUp)) return false;
@@ -403,6 +403,8 @@ export class Runtime {
     if (!unit) return;
     const before = unit.status.state;
     const { unit: status, effects } = step(unit.status, event, Date.now());
+    // What it needed was needed until this moment: a dependency's idle time counts from now.
+    if (isActive(before) && !isActive(status.state)) this.checkDependencies();
     unit.status = status;
     if (status.state === "ready" && before !== "ready") unit.readyAt = Date.now();
     for (const effect of effects) this.apply(unit, effect);
@@ -614,7 +616,7 @@ export class Runtime {
   /** What the waiting page shows of a unit now. */
   progress(unit: Unit): ProgressSnapshot {
     const { state, lastFailure } = unit.status;
-    const lines = unit.progress;
+    const lines = state === "sleeping" || state === "stopping" ? this.plannedLines(unit) : unit.progress;
     return {
       state,
       elapsedMs: state === "starting" && unit.startBegunAt !== null ? Date.now() - unit.startBegunAt : 0,
@@ -623,6 +625,12 @@ export class Runtime {
       containers: lines.map(({ name, phase }) => ({ name, phase })),
       ...(state === "failed" && lastFailure ? { failure: failureSentence(lastFailure, lines) } : {}),
     };
+  }
+
+  /** The lines a wake would show now: its containers in start order, what runs already ready. */
+  private plannedLines(unit: Unit): ProgressLine[] {
+    const planned = this.planned(unit.route);
+    return "refusal" in planned ? [] : initialProgress(planned.plan.levels.map((level) => level.map((s) => this.containers.get(s.container.id) ?? s.container)), unit.route.project);
   }
 
   /** Calls `listener` on every change of this unit (its state, a container's progress) until the returned function is called. */
@@ -814,6 +822,11 @@ export class Runtime {
 const DEFAULT_STEP_ESTIMATE_MS = 5_000;
 type FileDependencies = ReturnType<typeof fileDependencies>;
 const HELD_RECHECK_MS = 5_000;
+
+/** A unit that needs its dependencies up: serving, or being brought up. */
+function isActive(state: UnitState): boolean {
+  return state === "ready" || state === "starting";
+}
 
 /** Up as far as Docker says: running, and not still in its health's `starting` (nor unhealthy). */
 function isUp(container: ContainerFacts): boolean {

@@ -30,7 +30,9 @@ function controlOf(runtime: Runtime, log: DaemonLog): ProxyControl {
       const route = runtime.byName(name);
       const unit = route && runtime.unitOf(route);
       if (!route || !unit) return unknown(name);
-      if (dryRun) return planAnswer(runtime.wakePlan(route));
+      const plan = runtime.wakePlan(route);
+      // A wake that cannot be planned (a cycle, a missing dependency) is refused as the dry run is.
+      if (dryRun || "error" in plan) return planAnswer(plan);
       log.info("wake asked", { service: name });
       const outcome = await runtime.whenReady(unit);
       if (outcome.ok) return { status: 200, body: { state: "ready", ms: unit.lastStartMs } };

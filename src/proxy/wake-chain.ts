@@ -145,7 +145,9 @@ export function wakeChain(graph: DependencyGraph, unit: WakeUnit): ChainAnswer {
   const edges = graph.edges.filter((e) => needs.has(e.from));
   const order = dependencyLevels([...needs.keys()], edges);
   if ("cycle" in order) {
-    const names = order.cycle.map((id) => nameOf(graph, id));
+    // Told from the unit's own side: the loop starts at one of its own containers when it has one.
+    const own = Math.max(0, order.cycle.findIndex((id) => graph.containers.get(id)?.project === unit.project));
+    const names = [...order.cycle.slice(own), ...order.cycle.slice(0, own)].map((id) => nameOf(graph, id));
     return { ok: false, cycle: [...names, ...names.slice(0, 1)] };
   }
   const step = (id: string): ChainStep => {

@@ -59,6 +59,7 @@ const LOG_LINES = 20;
 /** The fast readiness pace: Docker's own first health probe waits a whole interval. */
 const PROBE_PACE_MS = 50;
 const PROBE_TIMEOUT_MS = 2_000;
+const MAX_HEALTH_PACE_MS = 250;
 /** The longest one try of a check may take, unless its interval is longer. */
 const TRY_TIMEOUT_MS = 5_000;
 
@@ -181,6 +182,7 @@ async function runStep(engine: Engine, work: ChainWork, step: ChainStep, context
 class StepWatch {
   private checkBeganAt: number | undefined;
   private checkFailures = 0;
+  private healthTries = 0;
   private nextTryAt = 0;
   /** Its check (or Docker's health) passed: what is left is the routed port. */
   private ready = false;
@@ -236,7 +238,14 @@ class StepWatch {
     if (check === undefined) {
       if (facts.health === "unhealthy") return this.failure(facts, "Docker's healthcheck says unhealthy", "health_check_failed");
       if (facts.healthTest === undefined || facts.health === "healthy") return true;
-      return (await runInContainer(facts.id, facts.healthTest, PROBE_TIMEOUT_MS).catch(() => false)) ? true : "pending";
+      // Each try is an exec in the container: paced up to a few a second, so that a level of
+      // several containers does not spend the host's CPU on probes instead of on starting them.
+      const now = Date.now();
+      if (now < this.nextTryAt) return "pending";
+      if (await runInContainer(facts.id, facts.healthTest, PROBE_TIMEOUT_MS).catch(() => false)) return true;
+      this.healthTries += 1;
+      this.nextTryAt = Date.now() + Math.min(PROBE_PACE_MS * 2 ** this.healthTries, MAX_HEALTH_PACE_MS);
+      return "pending";
     }
     const now = Date.now();
     if (now < this.nextTryAt) return "pending";

@@ -216,16 +216,16 @@ describe("through the proxy", () => {
   it("dry run: the plan in levels, the backends side by side, nothing started", async () => {
     const { run, events } = await wakeRecorded(unit("rf"), ["rf"], "--dry-run", "--json");
     expect(run.code, run.stderr).toBe(0);
-    const { plan } = JSON.parse(run.stdout) as { plan: WakePlan };
+    const plan = JSON.parse(run.stdout) as WakePlan;
     expect(plan.service).toBe(unit("rf"));
     expect(plan.parallel).toBe(true);
     expect(plan.levels.map((level) => level.map((step) => step.service).sort())).toEqual([["elasticsearch", "minio", "mysql", "redis"], ["server"]]);
     for (const step of plan.levels.flat()) expect(step).toMatchObject({ project: unit("rf"), type: "required", running: false, estimatedMs: expect.any(Number) });
     expect(events.filter((event) => event.action === "start")).toEqual([]);
 
-    const chain = JSON.parse((await proxyCli("wake", unit("mvUi"), "--dry-run", "--json")).stdout) as { plan: WakePlan };
-    expect(chain.plan.levels.map((level) => level.map((step) => `${step.project}/${step.service}`))).toEqual([[`${unit("mvRedis")}/redis`], [`${unit("mvApi")}/api`], [`${unit("mvUi")}/ui`]]);
-    expect(chain.plan.parallel).toBe(false);
+    const chain = JSON.parse((await proxyCli("wake", unit("mvUi"), "--dry-run", "--json")).stdout) as WakePlan;
+    expect(chain.levels.map((level) => level.map((step) => `${step.project}/${step.service}`))).toEqual([[`${unit("mvRedis")}/redis`], [`${unit("mvApi")}/api`], [`${unit("mvUi")}/ui`]]);
+    expect(chain.parallel).toBe(false);
   });
 
   it("dry run of a cycle: exit 2 naming it, in order; the rest keeps working", async () => {
@@ -261,8 +261,9 @@ describe("through the proxy", () => {
       expect(firstAt(events, container("ncData", service), "start")).toBeLessThan(siteStart);
       expect(phaseAt(steps, container("ncData", service), "ready")).toBeLessThanOrEqual(phaseAt(steps, container("ncSite", "web"), "starting"));
     }
-    // Side by side: the site waited for the slower one (2 s), not for both in a row (3 s).
-    expect(phaseAt(steps, container("ncSite", "web"), "starting")).toBeLessThan(2900);
+    // Side by side: the site waited for the slower one, not for both in a row.
+    const took = ["postgresql", "redis"].map((service) => phaseAt(steps, container("ncData", service), "ready") - phaseAt(steps, container("ncData", service), "starting"));
+    expect(phaseAt(steps, container("ncSite", "web"), "starting")).toBeLessThan(Math.max(...took) + 0.6 * Math.min(...took));
     expect((await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("ncSite") })).body).toBe("web\n");
   });
 
@@ -275,16 +276,15 @@ describe("through the proxy", () => {
     const totalMs = phaseAt(steps, container("rf", "server"), "ready");
     const slowest = Math.max(...backends.map(took));
     const sum = backends.reduce((total, service) => total + took(service), 0) + took("server");
+    const timeline = drawTimeline(steps);
+    console.log(`RAGFlow-like wake (${totalMs} ms; sum ${sum} ms):\n${timeline}`);
     expect(totalMs).toBeLessThanOrEqual((slowest + took("server")) * 1.1);
     expect(totalMs).toBeLessThan(sum * 0.7);
-    // By the fixture's own delays too (5 s, 1 s), with room for four containers' own start on two cores.
+    // Never before the slowest backend's own delay (5 s) and the server's (1 s).
     expect(totalMs).toBeGreaterThanOrEqual(6000);
-    expect(totalMs).toBeLessThanOrEqual(8000);
     const serverStart = firstAt(events, container("rf", "server"), "start");
     for (const service of backends) expect(firstAt(events, container("rf", service), "health_status: healthy")).toBeLessThanOrEqual(serverStart);
-    const timeline = drawTimeline(steps);
     expect(timeline.split("\n")).toHaveLength(6);
-    console.log(`RAGFlow-like wake (${totalMs} ms; sum ${sum} ms):\n${timeline}`);
   });
 
   it("MemVid-like: redis, then api, then ui, across three projects; the waiting page shows one line per container as it goes", async () => {

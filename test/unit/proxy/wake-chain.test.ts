@@ -168,6 +168,8 @@ describe("wakeChain, refusals", () => {
       "c/db": { requirements: [requirement("c/db")] },
     });
     expect(chain(containers, facts, unit("a", ["a/web"]))).toEqual({ ok: false, cycle: ["a/web", "b/api", "cache", "a/web"] });
+    // The same loop told from b's side starts at b's own container.
+    expect(chain(containers, facts, unit("b", ["b/api"]))).toEqual({ ok: false, cycle: ["b/api", "cache", "a/web", "b/api"] });
     expect(chain(containers, facts, unit("c", []))).toEqual({ ok: false, cycle: ["c/db", "c/db"] });
   });
 
