@@ -711,30 +711,11 @@ export class Runtime {
 
   // ---- The config file ----
 
-  /** A bad file keeps the last good one in force; its error shows in `status` and the log. */
   async loadConfig(): Promise<void> {
-    const file = this.options.configFile;
-    if (!file) return;
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.configError = `${file}: ${(error as Error).message}`;
-      else {
-        this.config = undefined;
-        this.themes.setCustomFolder(undefined);
-      }
-      return;
-    }
-    try {
-      this.config = parseProxyConfig(text, file);
-      this.configError = null;
-      this.themes.setCustomFolder(this.config.themesFolder);
-      this.log.info("config loaded", { file, entries: this.config.entries.length });
-    } catch (error) {
-      this.configError = error instanceof Error ? error.message : String(error);
-      this.log.error("config refused; the last good one stays in force", { error: this.configError });
-    }
+    this.configError = await this.follow(this.options.configFile, "config", parseProxyConfig, (config) => {
+      this.config = config;
+      this.themes.setCustomFolder(config?.themesFolder);
+    });
   }
 
   async reloadConfig(): Promise<void> {
@@ -742,30 +723,35 @@ export class Runtime {
     this.rebuild();
   }
 
-  /** As the config file: a bad file keeps the last good one in force, its error in `status` and the log. */
   async loadDependencies(): Promise<void> {
-    const file = this.options.dependenciesFile;
-    if (!file) return;
+    this.dependenciesError = await this.follow(this.options.dependenciesFile, "dependencies file", parseDependenciesFile, (doc) => {
+      this.fromFile = fileDependencies(doc ?? { file: "", units: [] });
+      this.chainFacts = undefined;
+    });
+  }
+
+  /**
+   * A file the daemon follows, read and parsed: `apply` gets its value (undefined when the file is
+   * gone). A bad one keeps the last good one in force; the error returned shows in `status`.
+   */
+  private async follow<T>(file: string | undefined, what: string, parse: (text: string, file: string) => T, apply: (value: T | undefined) => void): Promise<string | null> {
+    if (!file) return null;
     let text: string;
     try {
       text = await readFile(file, "utf8");
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") this.dependenciesError = `${file}: ${(error as Error).message}`;
-      else {
-        this.fromFile = fileDependencies({ file, units: [] });
-        this.chainFacts = undefined;
-      }
-      return;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") return `${file}: ${(error as Error).message}`;
+      apply(undefined);
+      return null;
     }
     try {
-      const doc = parseDependenciesFile(text, file);
-      this.fromFile = fileDependencies(doc);
-      this.chainFacts = undefined;
-      this.dependenciesError = null;
-      this.log.info("dependencies file loaded", { file, units: doc.units.length });
+      apply(parse(text, file));
+      this.log.info(`${what} loaded`, { file });
+      return null;
     } catch (error) {
-      this.dependenciesError = error instanceof Error ? error.message : String(error);
-      this.log.error("dependencies file refused; the last good one stays in force", { error: this.dependenciesError });
+      const message = error instanceof Error ? error.message : String(error);
+      this.log.error(`${what} refused; the last good one stays in force`, { error: message });
+      return message;
     }
   }
 
