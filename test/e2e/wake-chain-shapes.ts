@@ -92,30 +92,6 @@ export function compose(stack: Stack, network: string | undefined, args: string)
   onServer(composeCommand(stack, network, args));
 }
 
-/** One `up` of a chain: a stack, and which of its services (default: all). */
-export type Up = readonly [Stack, (readonly string[])?];
-
-/**
- * `docker compose up -d [SERVICES]` of each step of a chain in turn, each waited for until every
- * one of those services (default: every one meant to answer) has printed its ready line (30 s at
- * most): a stack that another checks at its start answers before that one comes up. The CHAINS
- * run side by side; throws with the output if one fails.
- */
-export function upChains(chains: readonly (readonly Up[])[], network: string | undefined): void {
-  const step = ([stack, services = []]: Up) => {
-    const waited = (services.length > 0 ? services : Object.keys(stack.services).filter((service) => !stack.services[service]?.fails)).map((service) => containerOf(stack, service));
-    return (
-      `${composeCommand(stack, network, `up -d ${services.map(shq).join(" ")}`)} && ` +
-      `for c in ${waited.map(shq).join(" ")}; do n=0; until docker logs "$c" 2>&1 | grep -q '^ready '; do ` +
-      `n=$((n+1)); if [ $n -gt 150 ]; then echo "$c is not ready after 30 s"; docker logs "$c" 2>&1; exit 1; fi; sleep 0.2; done; done`
-    );
-  };
-  onServer(
-    `pids=; ${chains.map((chain) => `( ${chain.map(step).join(" && ")} ) & pids="$pids $!";`).join(" ")} ` +
-      `failed=0; for pid in $pids; do wait "$pid" || failed=1; done; exit "$failed"`,
-  );
-}
-
 /**
  * Creates the external network the stacks share, labelled as a compose project of its own name
  * (a uniqueName): the sweep of leftovers removes it once its run is gone.
@@ -163,15 +139,6 @@ export function loggedLines(container: string): LoggedLine[] {
       const space = line.indexOf(" ");
       return { atMs: Date.parse(line.slice(0, space)), text: line.slice(space + 1) };
     });
-}
-
-/** ms from CONTAINER's last "starting" line to the "ready" line after it: how long it really took to answer. */
-export function startToReadyMs(container: string): number {
-  const lines = loggedLines(container);
-  const starting = lines.map((line) => line.text.startsWith("starting ")).lastIndexOf(true);
-  const ready = lines.slice(starting).find((line) => line.text.startsWith("ready "));
-  if (starting < 0 || !ready) throw new Error(`${container} has no starting/ready lines: ${JSON.stringify(lines)}`);
-  return ready.atMs - (lines[starting]?.atMs ?? 0);
 }
 
 /** A container event with Docker's own time. */

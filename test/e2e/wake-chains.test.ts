@@ -24,9 +24,7 @@ import {
   loggedLines,
   removeShapes,
   seedDependenciesFile,
-  startToReadyMs,
   eventsDuring,
-  upChains,
   wakeChainShapes,
   type Stack,
   type TimedEvent,
@@ -37,7 +35,6 @@ const { network, stacks, seedNames } = wakeChainShapes((role) => uniqueName(`e2e
 type Role = keyof typeof stacks;
 const all: Stack[] = Object.values(stacks);
 // The stacks compose brings up and keeps running (the seed's and the failing ones aside).
-const upOrder: Role[] = ["wp", "ncData", "ncSite", "rf", "mvRedis", "mvApi", "mvUi", "mvAdmin"];
 const listenPort = await freePort();
 const adminPort = await freePort();
 const host = (role: Role) => `${stacks[role].project}.test`;
@@ -59,71 +56,19 @@ function projectsOf(roles: readonly Role[]): string[] {
 }
 
 describe("the shapes, by compose alone", () => {
-  it("come up in order, each ready after its own delay, each site reaching what it needs across projects", async () => {
-    const events = await eventsDuring(projectsOf(upOrder), () =>
-      upChains(
-        [
-          [[stacks.wp]],
-          [[stacks.ncData], [stacks.ncSite]],
-          [[stacks.rf]],
-          [[stacks.mvRedis], [stacks.mvApi], [stacks.mvUi], [stacks.mvAdmin]],
-          // The seed's stack has no depends_on: its order is the dependencies file's, here by hand.
-          [[stacks.seed, ["mysql"]], [stacks.seed, ["wordpress"]], [stacks.seed, ["nginx"]]],
-        ],
-        network,
-      ),
-    );
-    // Every service answers: a site that could not reach what it needs would have exited 1.
-    for (const role of [...upOrder, "seed"] as const) {
-      expect(runningContainers(unit(role))).toHaveLength(Object.keys(stacks[role].services).length);
-      for (const [service, box] of Object.entries(stacks[role].services)) {
-        const took = startToReadyMs(container(role, service));
-        const what = `${container(role, service)} took ${took} ms for a ${box.delayS} s delay`;
-        expect(took, what).toBeGreaterThanOrEqual(box.delayS * 1000 - 50);
-        expect(took, what).toBeLessThan(box.delayS * 1000 + 1000);
-      }
-    }
-    // compose's own depends_on: the database is healthy before web starts, web started before front.
-    expect(firstAt(events, container("wp", "db"), "health_status: healthy")).toBeLessThanOrEqual(firstAt(events, container("wp", "web"), "start"));
-    expect(firstAt(events, container("wp", "web"), "start")).toBeLessThanOrEqual(firstAt(events, container("wp", "front"), "start"));
-  });
-
-  it("a site whose dependency is down exits 1, as WordPress does without its database", () => {
-    stopAll(["ncData"]);
-    onServer(`docker restart -t 1 ${shq(container("ncSite", "web"))} >/dev/null; sleep 1`);
-    expect(onServer(`docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' ${shq(container("ncSite", "web"))}`).trim()).toBe("exited 1");
-    expect(loggedLines(container("ncSite", "web")).at(-1)?.text).toBe(`${container("ncData", "postgresql")}:5432 does not answer`);
-  });
-
-  it("the RAGFlow-like stack under compose: its backends start side by side, the server after the slowest one", async () => {
-    stopAll(["rf"]);
-    const events = await eventsDuring(projectsOf(["rf"]), () => compose(stacks.rf, network, "up -d --wait"));
-    const backends = ["mysql", "elasticsearch", "minio", "redis"].map((service) => container("rf", service));
-    const firstStart = Math.min(...backends.map((name) => firstAt(events, name, "start")));
-    const serverStart = firstAt(events, container("rf", "server"), "start");
-    // After the slowest backend (5 s), before the sum (11 s): compose also waits out Docker's health interval.
-    expect(serverStart - firstStart).toBeGreaterThanOrEqual(5000);
-    expect(serverStart - firstStart).toBeLessThan(11_000);
-    expect(startToReadyMs(container("rf", "server"))).toBeGreaterThanOrEqual(1000);
-  });
-
-  it("a failing dependency fails as it says: `broken` exits 1, `flaky` runs without ever answering", async () => {
-    compose(stacks.failDeps, network, "up -d");
-    await sleep(2500);
-    const state = (name: string) => onServer(`docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' ${shq(name)}`).trim();
-    expect(state(container("failDeps", "broken"))).toBe("exited 1");
-    expect(state(container("failDeps", "flaky"))).toBe("running 0");
-    expect(onServer(`docker exec ${shq(container("failDeps", "flaky"))} sh -c 'timeout 2 wget -q -O /dev/null http://127.0.0.1:6379/ && echo answers || echo silent'`).trim()).toBe("silent");
-  });
-
-  it("is left created and stopped for the proxy: every container of every shape exists, none runs", () => {
-    for (const role of ["failReq", "failOpt", "cycA", "cycB"] as const) compose(stacks[role], network, "up --no-start");
-    stopAll(Object.keys(stacks) as Role[]);
+  it("are created and left stopped for the proxy: every container of every shape exists, none runs", () => {
+    for (const stack of all) compose(stack, network, "up --no-start");
     for (const stack of all) {
       expect(runningContainers(stack.project), stack.project).toEqual([]);
       const created = onServer(`docker ps -aq --filter ${shq(`label=com.docker.compose.project=${stack.project}`)}`).split("\n").filter(Boolean);
       expect(created, stack.project).toHaveLength(Object.keys(stack.services).length);
     }
+  });
+
+  it("a site whose dependency is down exits 1, as WordPress does without its database", () => {
+    onServer(`docker start ${shq(container("ncSite", "web"))} >/dev/null; sleep 3`);
+    expect(onServer(`docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' ${shq(container("ncSite", "web"))}`).trim()).toBe("exited 1");
+    expect(loggedLines(container("ncSite", "web")).at(-1)?.text).toBe(`${container("ncData", "postgresql")}:5432 does not answer`);
   });
 });
 
