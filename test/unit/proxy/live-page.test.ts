@@ -105,22 +105,29 @@ const lines = () =>
   );
 const textOf = (name: string) => page.textContent(`[data-dv="${name}"]`);
 
+/** A fresh page per test: a reload a test left scheduled must not land in the next one. */
+async function openPage(): Promise<Page> {
+  const opened = await (await browser.newContext()).newPage();
+  opened.setDefaultTimeout(10_000);
+  // Every script error and CSP refusal; the waiting page's own 503 is logged too, but it is the answer.
+  opened.on("pageerror", (error) => problems.push(error.message));
+  opened.on("console", (message) => {
+    if (message.type() === "error" && !message.text().includes("status of 503")) problems.push(message.text());
+  });
+  return opened;
+}
+
 beforeAll(async () => {
   server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   browser = await launchChromium();
-  page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(10_000);
-  // Every script error and CSP refusal; the waiting page's own 503 is logged too, but it is the answer.
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error" && !message.text().includes("status of 503")) problems.push(message.text());
-  });
+  page = await openPage();
 }, 60_000);
 
 afterEach(async () => {
-  await page.goto("about:blank");
+  await page.context().close();
+  page = await openPage();
   problems.length = 0;
   for (const stream of daemon.streams.splice(0)) stream.end();
   Object.assign(daemon, { template: THEME, retryAfterSeconds: 5, siteUp: false, refuseStreams: false, unclaimed: [], waiting: [] });
