@@ -22,6 +22,19 @@ export interface ServiceStatus {
   source: string;
   conflict?: string;
   lastFailure?: { container: string; reason: string; logs: string[] };
+  /**
+   * The container requests go to now (absent while none runs): the one a blue-green switch
+   * made live, else the oldest running one of the routed service. A deploy reads it to find
+   * what a switch it did not see end left behind.
+   */
+  live?: LiveTarget;
+}
+
+/** A container a route forwards to, and on which of its ports. */
+export interface LiveTarget {
+  id: string;
+  name: string;
+  port: number;
 }
 
 export interface StatusDocument {
@@ -73,6 +86,61 @@ export interface FailedAnswer {
   reason: string;
   container: string;
   logs: string[];
+}
+
+// ---- Blue-green switches (issue 17): the deploy asks, the daemon switches and drains ----
+
+/** What happens to the containers the route leaves, once drained. */
+export type AfterDrain =
+  /** Stopped (their stop_grace_period) and removed: the proxy path, compose's view ends as one container. */
+  | "remove"
+  /** Stopped, kept for compose to recreate: the primary/standby layout's primary. */
+  | "stop"
+  /** Left running: the standby that takes the traffic back is stopped by the deploy itself. */
+  | "keep";
+
+/**
+ * `POST /services/NAME/switch?to=ID[&port=N]&drain=S&ready=S&after=remove|stop|keep` on the
+ * control socket. The daemon waits until container `to` is ready (its Docker healthcheck, fast
+ * probed; else its `deploy-vps.proxy.health-path` label's GET; else a TCP connect), points the
+ * route at it in one step (new requests and websockets go there; the choice is saved in its
+ * state and outlives a restart), lets every exchange still on the old containers finish for up
+ * to `drain` seconds, cuts what is left (websockets, SSE), then does `after` to them. It goes on
+ * to the end if the caller hangs up. One switch per unit at a time.
+ */
+export interface SwitchRequest {
+  service: string;
+  /** A container of the unit's project (the new container of the service, or the standby). */
+  to: string;
+  /** The port of `to` to forward to; the route's own port when absent. */
+  port?: number;
+  drainSeconds: number;
+  readySeconds: number;
+  after: AfterDrain;
+}
+
+/** 200: switched and drained. */
+export interface SwitchResult {
+  service: string;
+  to: LiveTarget;
+  /** The containers the route left (usually one). */
+  from: { id: string; name: string }[];
+  readyMs: number;
+  /** When the route pointed at `to` (ISO). */
+  switchedAt: string;
+  drainedMs: number;
+  /** Exchanges still open at the drain's deadline, cut then (websockets and event streams). */
+  cut: number;
+  after: AfterDrain;
+}
+
+/**
+ * 422: `to` never became ready within `readySeconds`; the route never moved. 404: no such unit;
+ * 409: `to` is not a container of the unit's project, or another switch of it runs.
+ */
+export interface SwitchRefusal {
+  error: string;
+  container?: string;
 }
 
 /** Where the daemon keeps its state and its control socket, under the deploy user's home. */
