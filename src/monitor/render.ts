@@ -22,6 +22,7 @@ export function monitorJson(snapshot: Snapshot, host: string, path: string) {
     healthy: snapshotHealthy(snapshot),
     release: { files: snapshot.release.files ?? null, containers: snapshot.release.containers ?? null },
     lock: describeLock(snapshot.lock) ?? null,
+    live: snapshot.live,
     resources: snapshot.resources,
     services: snapshot.services.map((s) => ({
       service: s.service,
@@ -53,6 +54,7 @@ export function monitorScreen(snapshot: Snapshot, where: string, options: { allL
     ...r.warnings.map((w) => yellow(`warning: ${w}`)),
     ...(snapshot.drift ? [red(`${snapshot.drift}: ${DRIFT_ADVICE}`)] : []),
     ...(lock ? [yellow(lock)] : []),
+    ...snapshot.live.map((l) => `live: the proxy's ${l.unit} sends to ${l.container}${l.service ? ` (${l.service})` : ""}`),
     "",
   ];
   if (snapshot.services.length === 0) lines.push(red(`no containers of project ${snapshot.project} on this host: is it deployed, and is --path right?`));

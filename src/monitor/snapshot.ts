@@ -4,8 +4,9 @@ import { containerLogsScript, parseLogs } from "../health/watch.js";
 import { releaseDrift } from "../release/history.js";
 import { describeHolder, type LockSeen } from "../release/lock.js";
 import { parseProbe, probeScript, scriptFields } from "../release/probe.js";
+import { CONTROL_SOCKET_PATH, isStatusDocument } from "../proxy/status.js";
 import { remoteScript } from "../remote/script.js";
-import { type Shell, sh } from "../ssh/quote.js";
+import { remotePath, type Shell, sh } from "../ssh/quote.js";
 
 export const MEMORY_WARN_PERCENT = 85;
 export const DISK_WARN_PERCENT = 90;
@@ -23,8 +24,17 @@ export interface ServiceStatus extends ServiceVerdict {
   memory: string | null;
 }
 
+/** Where one of the project's proxy routes sends its requests now (a blue-green switch moves it). */
+export interface LiveRoute {
+  unit: string;
+  container: string;
+  service: string | null;
+}
+
 export interface Snapshot {
   project: string;
+  /** Only when the runtime proxy is installed and routes this project. */
+  live: LiveRoute[];
   resources: HostResources;
   services: ServiceStatus[];
   logs: Map<string, string[]>;
@@ -56,7 +66,7 @@ export function describeLock(lock: LockSeen | undefined): string | undefined {
  */
 export function monitorScript(path: string, localProject: string, logLines: number): Shell {
   const monitor = remoteScript("monitor", {
-    env: { LOCAL_PROJECT: localProject, CONTAINER_LOGS: containerLogsScript(logLines).code },
+    env: { LOCAL_PROJECT: localProject, CONTAINER_LOGS: containerLogsScript(logLines).code, SOCKET: remotePath(CONTROL_SOCKET_PATH) },
   });
   return sh`{ ${probeScript(path, { env: true })}
 } | ${monitor}`;
@@ -75,6 +85,22 @@ function resources(load: string, mem: string, disk: string): HostResources {
   if (result.memory.usedPercent > MEMORY_WARN_PERCENT) result.warnings.push(`memory ${result.memory.usedPercent} % used (above ${MEMORY_WARN_PERCENT} %)`);
   if (result.disk.usedPercent > DISK_WARN_PERCENT) result.warnings.push(`disk ${result.disk.usedPercent} % used (above ${DISK_WARN_PERCENT} %)`);
   return result;
+}
+
+/** The project's routes and the container each sends to, from the proxy's status (anything unreadable: none). */
+function liveRoutes(statusText: string | undefined, project: string, containers: ContainerState[]): LiveRoute[] {
+  let status: unknown;
+  try {
+    status = JSON.parse(statusText ?? "");
+  } catch {
+    return [];
+  }
+  if (!isStatusDocument(status)) return [];
+  return status.services.flatMap((unit) =>
+    unit.project === project && unit.live
+      ? [{ unit: unit.name, container: unit.live.name, service: containers.find((c) => c.name === unit.live?.name)?.service ?? null }]
+      : [],
+  );
 }
 
 /** Parses the monitor script's answer into typed values, judged with the deploy's rules. */
@@ -104,8 +130,10 @@ export function parseSnapshot(stdout: string, now: number): Snapshot {
     })
     .sort((a, b) => a.service.localeCompare(b.service));
   const server = parseProbe(stdout);
+  const project = decoded("monitored")?.trim() ?? "";
   return {
-    project: decoded("monitored")?.trim() ?? "",
+    project,
+    live: liveRoutes(decoded("proxy"), project, containers),
     resources: resources(decoded("load") ?? "", decoded("mem") ?? "", decoded("disk") ?? ""),
     services,
     logs,

@@ -147,6 +147,8 @@ export interface SwitchRefusal {
 export const STATE_FOLDER = ".local/state/deploy-vps-proxy";
 export const CONFIG_FOLDER = ".config/deploy-vps-proxy";
 export const CONTROL_SOCKET = "control.sock";
+/** The control socket as a remote path, for scripts run over SSH (curl --unix-socket). */
+export const CONTROL_SOCKET_PATH = `~/${STATE_FOLDER}/${CONTROL_SOCKET}`;
 
 /** The shape of a status document, checked where it comes in (the CLI reads what a daemon of any version sent). */
 export function isStatusDocument(value: unknown): value is StatusDocument {

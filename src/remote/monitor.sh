@@ -4,7 +4,8 @@
 # and the last log lines of each. One `key=base64` a line, `done=` last; the logs as text.
 # Inputs: on stdin, the probe's answer, passed on as it came (the app folder and the project
 # are read from it); LOCAL_PROJECT, the project's name here, when the server knows none;
-# CONTAINER_LOGS, the command printing the logs of the containers named on its stdin.
+# CONTAINER_LOGS, the command printing the logs of the containers named on its stdin; SOCKET,
+# the runtime proxy's control socket, whose status says which container each route sends to.
 set -u
 answer=$(cat)
 printf '%s\n' "$answer"
@@ -27,5 +28,9 @@ if [ -n "$ids" ]; then
     echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
     docker inspect -f '{{.Name}}' $ids | tr -d / | sh -c "$CONTAINER_LOGS"
   }
+fi
+# Only with the proxy installed and curl to ask it; a daemon that does not answer soon is left out.
+if [ -S "$SOCKET" ] && command -v curl >/dev/null 2>&1; then
+  echo "proxy=$(curl -sS --max-time 3 --unix-socket "$SOCKET" http://proxy/services 2>/dev/null | base64 | tr -d '\n')"
 fi
 echo done=

@@ -1,8 +1,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { monitorScreen } from "../../../src/monitor/render.js";
 import { monitorScript, parseSnapshot } from "../../../src/monitor/snapshot.js";
+import { CONTROL_SOCKET_PATH, type StatusDocument } from "../../../src/proxy/status.js";
 import { serverLayout } from "../../../src/release/layout.js";
 import { envInAnswer, parseProbe } from "../../../src/release/probe.js";
 import { type FakeDocker, fakeDocker } from "./fake-docker.js";
@@ -79,5 +83,33 @@ describe("monitor.sh, after the probe, in one command", () => {
     expect(snapshot.project).toBe("it's $(local)");
     expect(snapshot.services).toEqual([]);
     expect(docker.calls()).toContain("ps -aq --filter label=com.docker.compose.project=it's $(local)");
+  });
+
+  it("says which container each of the project's proxy routes sends to, from the proxy's status on its socket", async () => {
+    const state = serverLayout(join(home, APP));
+    mkdirSync(state.state, { recursive: true });
+    writeFileSync(state.project, "shop\n");
+    const socket = join(home, CONTROL_SOCKET_PATH.slice(2));
+    mkdirSync(join(socket, ".."), { recursive: true });
+    const unit = (name: string, project: string, live?: string) => ({ name, project, ...(live ? { live: { id: "f".repeat(64), name: live, port: 8080 } } : {}) });
+    const status = { services: [unit("shop", "shop", "shop-web-1"), unit("blog", "blog", "blog-web-2"), unit("asleep", "shop")], memoryFreedBytes: 0 };
+    // In a process of its own: the script runs synchronously, and this one's event loop waits for it.
+    const body = JSON.stringify(status as Partial<StatusDocument>);
+    const server = spawn(process.execPath, ["-e", `require("http").createServer((req, res) => res.end(req.url === "/services" ? ${JSON.stringify(body)} : "{}")).listen(${JSON.stringify(socket)})`]);
+    try {
+      await expect.poll(() => existsSync(socket), { timeout: 10_000 }).toBe(true);
+      const run = look();
+      const snapshot = parseSnapshot(run.stdout, Date.now());
+      expect(snapshot.live).toEqual([{ unit: "shop", container: "shop-web-1", service: "web" }]);
+      expect(monitorScreen(snapshot, "vps", { allLogs: false, color: false })).toContain("live: the proxy's shop sends to shop-web-1 (web)");
+    } finally {
+      server.kill();
+    }
+  });
+
+  it("without the proxy: no live line, and nothing else changes", () => {
+    const snapshot = parseSnapshot(look().stdout, Date.now());
+    expect(snapshot.live).toEqual([]);
+    expect(monitorScreen(snapshot, "vps", { allLogs: false, color: false })).not.toContain("live:");
   });
 });
