@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The whole suite, in two lanes run at once: a host holds one runtime proxy, so every file that
- * installs it runs in one lane, one after another, with the unit tests; every other end-to-end
- * file runs in the other lane, two files at a time. Arguments, when given, go to one
+ * installs it runs in one lane, one after another; the unit tests and every other end-to-end
+ * file run in the other lane, two files at a time. Arguments, when given, go to one
  * plain `vitest run` instead (`npm test -- test/e2e/deploy.test.ts`).
  */
 import { spawn } from "node:child_process";
@@ -33,11 +33,11 @@ const e2e = readdirSync("test/e2e")
   .map((name) => `test/e2e/${name}`);
 // A file installs the daemon if it names its compose project, itself or through proxy-harness.js.
 const usesProxy = (file) => /from "\.\/proxy-harness\.js"|deploy-vps-proxy/.test(readFileSync(file, "utf8"));
-// The deploy files keep to their own names and ports, so two of them run side by side: most of
-// their time is spent waiting on sshd and Docker, not on a core.
+// The proxy lane is the longer one. The deploy files keep to their own names and ports, so two of
+// them run side by side: most of their time is spent waiting on sshd and Docker, not on a core.
 const lanes = [
-  { label: "proxy", files: ["test/unit", ...e2e.filter(usesProxy)] },
-  { label: "deploy", files: e2e.filter((file) => !usesProxy(file)), options: ["--fileParallelism", "--maxWorkers=2"] },
+  { label: "proxy", files: e2e.filter(usesProxy) },
+  { label: "deploy", files: ["test/unit", ...e2e.filter((file) => !usesProxy(file))], options: ["--fileParallelism", "--maxWorkers=2"] },
 ];
 const results = await Promise.all(lanes.map((lane) => run(lane.label, lane.files, lane.options)));
 for (const { label, code, signal, seconds } of results) {
