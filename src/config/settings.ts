@@ -3,7 +3,7 @@ import { userInfo } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { parse as parseDotenv } from "dotenv";
-import { isMap, isScalar, isSeq, LineCounter, parseDocument } from "yaml";
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type YAMLMap } from "yaml";
 import { parseIgnoreFile } from "../archive/exclude.js";
 import type { ComposeKind } from "../compose/commands.js";
 import { atPosition, InputError } from "../errors.js";
@@ -70,6 +70,25 @@ export interface Settings {
   proxyJump?: string;
   password?: string;
   passphrase?: string;
+  /** deploy-vps.yml's `blueGreen:`: the seed's primary/standby layout. */
+  blueGreen?: BlueGreenSettings;
+}
+
+/** deploy-vps.yml's `blueGreen:`, defaults applied; `at` says where each key was written, for errors. */
+export interface BlueGreenSettings {
+  primary: string;
+  standby: string;
+  /** The health URL as written: `{port}` stands for each service's published port. */
+  health: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  drainSeconds: number;
+  /** The environment variable that turns the application's crons on. */
+  cronVariable: string;
+  /** The proxy unit routing the primary, when it is not the compose project's name. */
+  unit?: string;
+  /** `file:line:col` of `blueGreen` and of each of its keys as written. */
+  at: Record<string, string>;
 }
 
 /** A raw setting and where it came from, so that an error can point at it. */
@@ -96,6 +115,7 @@ const KEYS = {
   timeout: ["--timeout", "DEPLOY_TIMEOUT", "timeout"],
   compose: ["--compose", "DEPLOY_COMPOSE", "compose"],
   lockWait: ["--lock-wait", "DEPLOY_LOCK_WAIT", "lockWait"],
+  blueGreen: [undefined, undefined, "blueGreen"],
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -131,6 +151,10 @@ export function parseConfigFile(file: string, text: string): Map<string, Sourced
       );
     }
     const node = pair.value;
+    if (isMap(node)) {
+      values.set(key, { value: mappingValues(node, where, file), source: `${file}:${line}:${col}`, rank: 3 });
+      continue;
+    }
     const value = isSeq(node)
       ? node.items.map((item) => (isScalar(item) ? String(item.value) : ""))
       : isScalar(node)
@@ -140,6 +164,64 @@ export function parseConfigFile(file: string, text: string): Map<string, Sourced
     values.set(key, { value, source: `${file}:${at.line}:${at.col}`, rank: 3 });
   }
   return values;
+}
+
+/** A mapping setting (`blueGreen:`): each key's scalar value and where it was written. */
+function mappingValues(
+  node: YAMLMap,
+  where: (offset: number | undefined) => { line: number; col: number },
+  file: string,
+): Map<string, Sourced> {
+  const values = new Map<string, Sourced>();
+  for (const pair of node.items) {
+    const keyAt = where(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
+    if (!isScalar(pair.key)) throw new InputError(atPosition(file, keyAt.line, keyAt.col, "expected a plain key"));
+    const key = String(pair.key.value);
+    if (!isScalar(pair.value) && pair.value !== null)
+      throw new InputError(atPosition(file, keyAt.line, keyAt.col, `'${key}' must be a single value`));
+    const at = isScalar(pair.value) ? where(pair.value.range?.[0]) : keyAt;
+    values.set(key, { value: isScalar(pair.value) ? pair.value.value : undefined, source: `${file}:${at.line}:${at.col}`, rank: 3 });
+  }
+  return values;
+}
+
+const BLUE_GREEN_KEYS = ["primary", "standby", "health", "interval", "timeout", "drain", "cron", "unit"];
+
+/** `blueGreen:` read and checked: required keys, numbers in range, a health URL curl can fetch. */
+function blueGreenSettings(raw: Sourced | undefined): BlueGreenSettings | undefined {
+  if (raw === undefined || raw.value === null || raw.value === undefined) return undefined;
+  if (!(raw.value instanceof Map))
+    throw new InputError(`${raw.source}: blueGreen must be a mapping (primary: ..., standby: ..., health: ...).`);
+  const keys = raw.value as Map<string, Sourced>;
+  for (const [key, value] of keys) {
+    if (!BLUE_GREEN_KEYS.includes(key))
+      throw new InputError(`${value.source}: unknown blueGreen setting '${key}'; known: ${BLUE_GREEN_KEYS.join(", ")}.`);
+  }
+  const text = (key: string, what: string): string => {
+    const value = keys.get(key)?.value;
+    if (value === undefined || value === null || String(value).trim() === "")
+      throw new InputError(`${raw.source}: blueGreen needs \`${key}\` (${what}).`);
+    return String(value).trim();
+  };
+  const health = text("health", "the health URL, `{port}` for each service's published port");
+  if (!/^https?:\/\/[^\s/]+/.test(health))
+    throw new InputError(`${keys.get("health")?.source}: blueGreen health must be an http:// or https:// URL, got '${health}'.`);
+  const cron = keys.get("cron");
+  const cronVariable = cron?.value === undefined || cron.value === null ? "CRON_ENABLED" : String(cron.value);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cronVariable))
+    throw new InputError(`${cron?.source}: blueGreen cron must be an environment variable name, got '${cronVariable}'.`);
+  const unit = keys.get("unit")?.value;
+  return {
+    primary: text("primary", "the compose service that serves and runs the crons"),
+    standby: text("standby", "the compose service that serves while the primary is recreated"),
+    health,
+    intervalSeconds: wholeNumber(keys.get("interval"), 15, 1, 3600, "blueGreen interval (seconds)"),
+    timeoutSeconds: wholeNumber(keys.get("timeout"), 180, 1, 86_400, "blueGreen timeout (seconds)"),
+    drainSeconds: wholeNumber(keys.get("drain"), 30, 0, 3600, "blueGreen drain (seconds)"),
+    cronVariable,
+    unit: unit === undefined || unit === null || String(unit) === "" ? undefined : String(unit),
+    at: Object.fromEntries([["blueGreen", raw.source], ...[...keys].map(([key, value]) => [key, value.source])]),
+  };
 }
 
 function wholeNumber(
@@ -254,5 +336,6 @@ export async function loadSettings(dir: string, flags: Flags, env: NodeJS.Proces
     quiet: flags.quiet ?? false,
     password: secret("DEPLOY_PASSWORD"),
     passphrase: secret("DEPLOY_SSH_PASSPHRASE"),
+    blueGreen: blueGreenSettings(config.get("blueGreen")),
   };
 }

@@ -6,7 +6,7 @@ import { type Flags, loadSettings, parseConfigFile, type Settings } from "../../
 import { InputError } from "../../../src/errors.js";
 
 const KNOWN =
-  "host, port, user, identity, knownHosts, path, name, files, exclude, envTemplate, settle, timeout, compose, lockWait";
+  "host, port, user, identity, knownHosts, path, name, files, exclude, envTemplate, settle, timeout, compose, lockWait, blueGreen";
 
 function errorOf(fn: () => unknown): InputError {
   try {
@@ -399,5 +399,73 @@ describe("user@host against a configured user", () => {
     expect([settings.user, settings.host]).toEqual(["bob", "vps"]);
     const explicit = await loadSettings(dir, { host: "bob@vps", user: "carol" }, {});
     expect(explicit.user).toBe("carol");
+  });
+});
+
+describe("blueGreen (the primary/standby layout)", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "deploy-vps-blue-green-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const load = async (text: string) => {
+    await writeFile(join(dir, "deploy-vps.yml"), text);
+    return (await loadSettings(dir, {}, {})).blueGreen;
+  };
+  const refusal = (text: string) => load(text).then(() => "accepted", (error: InputError) => error.message);
+
+  it("reads the four lines of the seed, with the seed's interval and timeout, CRON_ENABLED and a 30 s drain as defaults", async () => {
+    const text = "host: vps\nblueGreen:\n  primary: strapi-master\n  standby: strapi-slave\n  health: http://127.0.0.1:{port}/_health\n";
+    expect(await load(text)).toEqual({
+      primary: "strapi-master",
+      standby: "strapi-slave",
+      health: "http://127.0.0.1:{port}/_health",
+      intervalSeconds: 15,
+      timeoutSeconds: 180,
+      drainSeconds: 30,
+      cronVariable: "CRON_ENABLED",
+      unit: undefined,
+      at: {
+        blueGreen: "deploy-vps.yml:2:1",
+        primary: "deploy-vps.yml:3:12",
+        standby: "deploy-vps.yml:4:12",
+        health: "deploy-vps.yml:5:11",
+      },
+    });
+  });
+
+  it("reads every optional key, flow style too", async () => {
+    const settings = await load(
+      "blueGreen: { primary: a, standby: b, health: 'https://x/h', interval: 2, timeout: 20, drain: 0, cron: RUN_JOBS, unit: site }\n",
+    );
+    expect(settings).toMatchObject({ intervalSeconds: 2, timeoutSeconds: 20, drainSeconds: 0, cronVariable: "RUN_JOBS", unit: "site" });
+  });
+
+  it("is absent when not written", async () => {
+    expect(await load("host: vps\n")).toBeUndefined();
+  });
+
+  it("refuses, at the key's position, what it cannot use", async () => {
+    expect(await refusal("blueGreen: yes\n")).toBe(
+      "deploy-vps.yml:1:12: blueGreen must be a mapping (primary: ..., standby: ..., health: ...).",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  health: http://h/\n")).toBe(
+      "deploy-vps.yml:1:1: blueGreen needs `standby` (the compose service that serves while the primary is recreated).",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  intervall: 3\n")).toBe(
+      "deploy-vps.yml:5:14: unknown blueGreen setting 'intervall'; known: primary, standby, health, interval, timeout, drain, cron, unit.",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: 127.0.0.1:{port}/_health\n")).toBe(
+      "deploy-vps.yml:4:11: blueGreen health must be an http:// or https:// URL, got '127.0.0.1:{port}/_health'.",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  timeout: 3m\n")).toBe(
+      "deploy-vps.yml:5:12: blueGreen timeout (seconds) must be a whole number from 1 to 86400, got '3m'.",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  cron: CRON-ENABLED\n")).toBe(
+      "deploy-vps.yml:5:9: blueGreen cron must be an environment variable name, got 'CRON-ENABLED'.",
+    );
+    expect(await refusal("blueGreen:\n  primary: [a]\n")).toBe("deploy-vps.yml:2:3: 'primary' must be a single value");
   });
 });
