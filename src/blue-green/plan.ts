@@ -23,6 +23,11 @@ export interface StandbyLayout {
   /** Each one's published host port: `{port}` in the health URL. */
   primaryPort: number;
   standbyPort: number;
+  /** The container port each one serves on, for the proxy's switch (0: unknown, the route's own port). */
+  primaryContainerPort: number;
+  standbyContainerPort: number;
+  /** The stack's other services that a plain `up -d` starts (no profile): updated after the switch. */
+  others: string[];
   /** The health URL as written, `{port}` not yet replaced. */
   health: string;
   intervalSeconds: number;
