@@ -78,16 +78,21 @@ switch_to() {
   fi
 }
 
+# Waits for the primary's health; failing: its last log lines, then the reason $1, exit 3.
+primary_healthy() {
+  step "waiting for $PRIMARY to be healthy at $(health_url "$PRIMARY_PORT")"
+  if ! wait_healthy "$PRIMARY" "$PRIMARY_PORT"; then
+    last_logs "$(container "$PRIMARY" -a)"
+    echo "deploy-vps:unready $1"
+    exit 3
+  fi
+}
+
 # Recreates the primary with the new image, waits for it, and gives it the traffic back.
 primary_back() {
   step "recreating $PRIMARY with the new version while $STANDBY serves"
   stack up -d --no-deps --force-recreate "$PRIMARY"
-  step "waiting for $PRIMARY to be healthy at $(health_url "$PRIMARY_PORT")"
-  if ! wait_healthy "$PRIMARY" "$PRIMARY_PORT"; then
-    last_logs "$(container "$PRIMARY" -a)"
-    echo "deploy-vps:unready $PRIMARY never became healthy within ${TIMEOUT}s; $STANDBY keeps serving the new version. Read $PRIMARY's logs, fix it and deploy again: the next deploy finishes the switch."
-    exit 3
-  fi
+  primary_healthy "$PRIMARY never became healthy within ${TIMEOUT}s; $STANDBY keeps serving the new version. Read $PRIMARY's logs, fix it and deploy again: the next deploy finishes the switch."
   traffic_to_primary
 }
 
@@ -98,6 +103,13 @@ traffic_to_primary() {
     step "switching traffic back to $PRIMARY through the proxy, $STANDBY drained then stopped"
     switch_to "$(container "$PRIMARY")" "$PRIMARY_CONTAINER_PORT"
   else
+    # nginx marks a server down for its fail_timeout after max_fails failures, the primary's
+    # stop included: it comes back to it only then, and stopping the standby before would leave
+    # it no server. DRAIN covers that timeout (the seed's: 30 s).
+    if [ "$DRAIN" -gt 0 ]; then
+      step "$STANDBY keeps serving ${DRAIN}s more, for nginx to come back to $PRIMARY"
+      sleep "$DRAIN"
+    fi
     step "stopping $STANDBY: $PRIMARY serves again"
     stack stop "$STANDBY"
   fi
@@ -130,6 +142,7 @@ if [ -z "$(container "$PRIMARY")" ]; then
   step "$PRIMARY is not running (a first deploy): starting the stack"
   # shellcheck disable=SC2086 # OTHERS is a list of service names, one word each
   stack up -d --remove-orphans "$PRIMARY" $OTHERS
+  primary_healthy "$PRIMARY never became healthy within ${TIMEOUT}s."
   exit 0
 fi
 
@@ -137,7 +150,7 @@ step "starting $STANDBY with the new version"
 stack up --no-start --no-deps --force-recreate "$STANDBY"
 standby_id=$(container "$STANDBY" -a)
 if cron_on "$standby_id"; then
-  echo "deploy-vps:refused $STANDBY's container has $CRON on (env_file included): only $PRIMARY may run the crons; set it to false for $STANDBY. $PRIMARY was not touched."
+  echo "deploy-vps:refused $STANDBY's container has $CRON on (its environment as the server's .env and env_file make it): only $PRIMARY may run the crons; turn it off for $STANDBY. $PRIMARY was not touched."
   docker rm -f "$standby_id" > /dev/null
   exit 2
 fi
