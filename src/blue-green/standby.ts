@@ -53,10 +53,10 @@ export function standbyLayout(settings: BlueGreenSettings, model: ComposeModel, 
 
   const ports = (name: string, own: ServiceFacts) => {
     const port = firstTcpPort(own.ports, env);
-    if (settings.health.includes("{port}") && port.published === 0)
+    if (port.published === 0)
       throw new InputError(
         `${at.health}: the health URL uses {port}, but service '${name}' publishes no port` +
-          ` (${own.at ?? "its definition"}): add one under \`ports:\`, or write the port in the URL.`,
+          ` (${own.at ?? "its definition"}): add one under \`ports:\`, as the seed's layout does.`,
       );
     return port;
   };

@@ -206,6 +206,9 @@ function blueGreenSettings(raw: Sourced | undefined): BlueGreenSettings | undefi
   const health = text("health", "the health URL, `{port}` for each service's published port");
   if (!/^https?:\/\/[^\s/]+/.test(health))
     throw new InputError(`${keys.get("health")?.source}: blueGreen health must be an http:// or https:// URL, got '${health}'.`);
+  // A written port would check the primary twice, the standby never: the seed's own deploy.sh did.
+  if (!health.includes("{port}"))
+    throw new InputError(`${keys.get("health")?.source}: blueGreen health must use {port}, each service's published port, so that each is checked on its own; got '${health}'.`);
   const cron = keys.get("cron");
   const cronVariable = cron?.value === undefined || cron.value === null ? "CRON_ENABLED" : String(cron.value);
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cronVariable))

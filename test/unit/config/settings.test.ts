@@ -438,7 +438,7 @@ describe("blueGreen (the primary/standby layout)", () => {
 
   it("reads every optional key, flow style too", async () => {
     const settings = await load(
-      "blueGreen: { primary: a, standby: b, health: 'https://x/h', interval: 2, timeout: 20, drain: 0, cron: RUN_JOBS, unit: site }\n",
+      "blueGreen: { primary: a, standby: b, health: 'https://x:{port}/h', interval: 2, timeout: 20, drain: 0, cron: RUN_JOBS, unit: site }\n",
     );
     expect(settings).toMatchObject({ intervalSeconds: 2, timeoutSeconds: 20, drainSeconds: 0, cronVariable: "RUN_JOBS", unit: "site" });
   });
@@ -451,19 +451,22 @@ describe("blueGreen (the primary/standby layout)", () => {
     expect(await refusal("blueGreen: yes\n")).toBe(
       "deploy-vps.yml:1:12: blueGreen must be a mapping (primary: ..., standby: ..., health: ...).",
     );
-    expect(await refusal("blueGreen:\n  primary: a\n  health: http://h/\n")).toBe(
+    expect(await refusal("blueGreen:\n  primary: a\n  health: http://h:{port}/\n")).toBe(
       "deploy-vps.yml:1:1: blueGreen needs `standby` (the compose service that serves while the primary is recreated).",
     );
-    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  intervall: 3\n")).toBe(
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h:{port}/\n  intervall: 3\n")).toBe(
       "deploy-vps.yml:5:14: unknown blueGreen setting 'intervall'; known: primary, standby, health, interval, timeout, drain, cron, unit.",
     );
     expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: 127.0.0.1:{port}/_health\n")).toBe(
       "deploy-vps.yml:4:11: blueGreen health must be an http:// or https:// URL, got '127.0.0.1:{port}/_health'.",
     );
-    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  timeout: 3m\n")).toBe(
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://127.0.0.1:1337/_health\n")).toBe(
+      "deploy-vps.yml:4:11: blueGreen health must use {port}, each service's published port, so that each is checked on its own; got 'http://127.0.0.1:1337/_health'.",
+    );
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h:{port}/\n  timeout: 3m\n")).toBe(
       "deploy-vps.yml:5:12: blueGreen timeout (seconds) must be a whole number from 1 to 86400, got '3m'.",
     );
-    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h/\n  cron: CRON-ENABLED\n")).toBe(
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h:{port}/\n  cron: CRON-ENABLED\n")).toBe(
       "deploy-vps.yml:5:9: blueGreen cron must be an environment variable name, got 'CRON-ENABLED'.",
     );
     expect(await refusal("blueGreen:\n  primary: [a]\n")).toBe("deploy-vps.yml:2:3: 'primary' must be a single value");
