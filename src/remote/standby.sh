@@ -74,7 +74,7 @@ switch_to() {
     "http://proxy/services/$UNIT/switch?to=$1$port&drain=$DRAIN&ready=$TIMEOUT&after=stop")
   if [ "$(printf '%s\n' "$answer" | tail -n 1)" != 200 ]; then
     echo "the proxy did not switch $UNIT to $1: $(printf '%s\n' "$answer" | head -n 1)" >&2
-    exit 1
+    return 1
   fi
 }
 
@@ -101,7 +101,7 @@ traffic_to_primary() {
   if [ -z "$standby_id" ]; then return 0; fi
   if through_proxy && [ "$(live_container)" = "$standby_id" ]; then
     step "switching traffic back to $PRIMARY through the proxy, $STANDBY drained then stopped"
-    switch_to "$(container "$PRIMARY")" "$PRIMARY_CONTAINER_PORT"
+    switch_to "$(container "$PRIMARY")" "$PRIMARY_CONTAINER_PORT" || exit 1
   else
     # nginx marks a server down for its fail_timeout after max_fails failures, the primary's
     # stop included: it comes back to it only then, and stopping the standby before would leave
@@ -165,7 +165,10 @@ fi
 
 if through_proxy; then
   step "switching traffic to $STANDBY through the proxy, $PRIMARY drained then stopped"
-  switch_to "$standby_id" "$STANDBY_CONTAINER_PORT"
+  if ! switch_to "$standby_id" "$STANDBY_CONTAINER_PORT"; then
+    stack stop "$STANDBY"
+    exit 1
+  fi
 else
   step "stopping $PRIMARY: nginx's backup ($STANDBY) takes over"
   stack stop "$PRIMARY"

@@ -155,13 +155,14 @@ describe("standby.sh through the runtime proxy", () => {
     expect(switches()).toHaveLength(3);
   });
 
-  it("fails, the primary still routed, when the proxy refuses the switch", async () => {
+  it("fails, the primary still routed and the standby stopped, when the proxy refuses the switch", async () => {
     refuse = true;
     const run = await runScript();
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`the proxy did not switch shop to ${id(2)}: {"error":"web-standby-1 never answered; shop still forwards where it did"}`);
     expect(read("running-web")).toBe(id(1));
     expect(composeCalls().some((call) => call.endsWith("--force-recreate web"))).toBe(false);
+    expect(read("running-web-standby")).toBe("");
   });
 
   it("refuses, before anything changes, while another container runs with the cron variable on", async () => {
