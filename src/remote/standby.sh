@@ -8,14 +8,16 @@
 # Traffic moves through the runtime proxy when it routes the primary (UNIT): a switch with a
 # drain, nothing lost. Otherwise as the seed does: the primary is stopped gracefully (compose
 # honours its stop_grace_period) and the host nginx's `backup` server takes over.
-# Only the primary may run the crons: this refuses (exit 2) to start a standby whose container,
-# env_file included, turns the CRON variable on, or while another container runs with it on.
+# Only the primary may run the crons: this refuses (exit 2) to start a standby whose container
+# (the server's .env and env_file included) turns the CRON variable on, or while another
+# container of the stack runs with it on.
 # Inputs: APP; COMPOSE (v1: docker-compose, v2: docker compose); PROJECT; BUILD; PRIMARY and
 # STANDBY, the compose services; PRIMARY_PORT and STANDBY_PORT, their published ports ({port} in
 # HEALTH); PRIMARY_CONTAINER_PORT and STANDBY_CONTAINER_PORT (0: the route's own); OTHERS, the
-# other services a plain `up -d` starts; HEALTH, INTERVAL, TIMEOUT (seconds); DRAIN (seconds);
+# other services a plain `up -d` starts; HEALTH, INTERVAL, TIMEOUT (seconds); DRAIN (seconds:
+# the proxy's drain, or with nginx how long the standby keeps serving once the primary is back);
 # CRON; UNIT; the compose files as the arguments.
-# Exit: 0 done; 2 refused before anything changed (a `deploy-vps:refused` line); 3 a new container
+# Exit: 0 done; 2 refused, the primary untouched (a `deploy-vps:refused` line); 3 a new container
 # never became healthy and the old one serves (`deploy-vps:log` lines, then `deploy-vps:unready`).
 set -eu
 compose() { if [ "$COMPOSE" = v2 ]; then docker compose "$@"; else docker-compose "$@"; fi; }
