@@ -214,6 +214,9 @@ function blueGreenSettings(raw: Sourced | undefined): BlueGreenSettings | undefi
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(cronVariable))
     throw new InputError(`${cron?.source}: blueGreen cron must be an environment variable name, got '${cronVariable}'.`);
   const unit = keys.get("unit")?.value;
+  // It goes into the control socket's URLs as it is.
+  if (unit !== undefined && unit !== null && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(String(unit)))
+    throw new InputError(`${keys.get("unit")?.source}: blueGreen unit must be a route name (letters, digits, '.', '_', '-'), got '${String(unit)}'.`);
   return {
     primary: text("primary", "the compose service that serves and runs the crons"),
     standby: text("standby", "the compose service that serves while the primary is recreated"),
@@ -222,7 +225,7 @@ function blueGreenSettings(raw: Sourced | undefined): BlueGreenSettings | undefi
     timeoutSeconds: wholeNumber(keys.get("timeout"), 180, 1, 86_400, "blueGreen timeout (seconds)"),
     drainSeconds: wholeNumber(keys.get("drain"), 30, 0, 3600, "blueGreen drain (seconds)"),
     cronVariable,
-    unit: unit === undefined || unit === null || String(unit) === "" ? undefined : String(unit),
+    unit: unit === undefined || unit === null ? undefined : String(unit),
     at: Object.fromEntries([["blueGreen", raw.source], ...[...keys].map(([key, value]) => [key, value.source])]),
   };
 }

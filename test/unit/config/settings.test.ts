@@ -470,5 +470,8 @@ describe("blueGreen (the primary/standby layout)", () => {
       "deploy-vps.yml:5:9: blueGreen cron must be an environment variable name, got 'CRON-ENABLED'.",
     );
     expect(await refusal("blueGreen:\n  primary: [a]\n")).toBe("deploy-vps.yml:2:3: 'primary' must be a single value");
+    expect(await refusal("blueGreen:\n  primary: a\n  standby: b\n  health: http://h:{port}/\n  unit: my site\n")).toBe(
+      "deploy-vps.yml:5:9: blueGreen unit must be a route name (letters, digits, '.', '_', '-'), got 'my site'.",
+    );
   });
 });
