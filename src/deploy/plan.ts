@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { excludeRule } from "../archive/exclude.js";
+import { type BlueGreenWish, blueGreenWishes } from "../blue-green/labels.js";
 import { type ProjectTree, walkProject } from "../archive/walk.js";
 import type { ComposeService } from "../compose/files.js";
 import { LOCAL_IMAGES_FILE } from "../compose/local-images.js";
@@ -16,6 +17,8 @@ export interface ProjectPlan {
   /** The project as compose merges it: its files, those they include or extend, the services. */
   model: ComposeModel;
   services: ComposeService[];
+  /** The services deployed blue-green through the proxy (their labels say so). */
+  blueGreen: BlueGreenWish[];
   template: EnvFile;
   /** Variables the compose files (included and extended ones too) use without a default: they must be set on the server. */
   required: string[];
@@ -82,6 +85,7 @@ export async function planProject(settings: Settings, env: NodeJS.ProcessEnv): P
   return {
     model,
     services: model.services,
+    blueGreen: blueGreenWishes(model),
     template,
     required: requiredVariables(model.sources.map((file) => file.text)),
     tree,

@@ -12,7 +12,7 @@ export function buildSkip(c: DeployContext): string | false {
 }
 
 /** A deploy with nothing to ship starts a worker of its own: build and `up`, no file step. */
-export function startWorker(c: Ready<DeployContext, "plan" | "compose" | "remote" | "target" | "release">): WorkerProgress {
+export function startWorker(c: Ready<DeployContext, "plan" | "compose" | "zeroDowntime" | "remote" | "target" | "release">): WorkerProgress {
   return runWorker(c.remote, workerScript(c.target.layout, undefined, startStep(c, c.release)), new WorkerProgress(c.remote.target.host));
 }
 

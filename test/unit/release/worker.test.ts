@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { PLAIN_START } from "../../../src/blue-green/start.js";
 import { EnvironmentError } from "../../../src/errors.js";
 import { serverLayout } from "../../../src/release/layout.js";
 import { SWITCHED, WorkerProgress, workerScript } from "../../../src/release/worker.js";
@@ -78,6 +79,7 @@ describe("workerScript run under /bin/sh, with a stand-in docker", () => {
   const start = (release: string) => ({
     compose: { kind: "v2" as const, project: "shop", files: ["compose.yaml", "more files.yaml"] },
     build: true,
+    plan: PLAIN_START,
     release,
     failed: { time: "t", by: "ana@laptop", action: "deploy" as const, release, outcome: "failed" as const },
   });
