@@ -28,8 +28,8 @@ answer=$(mktemp)
 trap 'rm -f "$answer"' EXIT
 # An HTTP exchange with the daemon: prints the status (000 when it did not answer), the body in $answer.
 control() { curl -sS --unix-socket "$SOCKET" -o "$answer" -w '%{http_code}' "$@" || true; }
-# A field of the daemon's one-line JSON answer (ids and messages hold no quote).
-field() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" "$answer"; }
+# The first string field named $1 in the daemon's JSON answer (ids, names and its messages hold no quote).
+field() { grep -o "\"$1\":\"[^\"]*\"" "$answer" | head -n 1 | cut -d '"' -f 4; }
 # The containers of a service, stopped ones too (one-off `compose run` ones aside), full ids.
 containers() {
   docker ps -aq --no-trunc --filter "label=com.docker.compose.project=$PROJECT" \
