@@ -1,3 +1,4 @@
+import type { ZeroDowntimePlan } from "../blue-green/plan.js";
 import type { ComposeInvocation } from "../compose/commands.js";
 import type { LocalImages } from "../compose/local-images.js";
 import type { Settings } from "../config/settings.js";
@@ -32,6 +33,8 @@ export interface DeployContext {
   server?: ServerState;
   target?: Target;
   compose?: ComposeInvocation;
+  /** The zero-downtime work in place of a plain `up -d`. */
+  zeroDowntime?: ZeroDowntimePlan;
   /** Check the server, else Use local images (no host: the local name). */
   project?: string;
   /** Prepare secrets. */

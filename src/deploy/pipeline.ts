@@ -80,7 +80,7 @@ export async function runDeploy(settings: Settings, env: NodeJS.ProcessEnv): Pro
         title: "Build and start",
         skip: (c) => buildSkip(c),
         // After an upload, the worker it started goes on to this; a deploy with nothing to ship starts one of its own.
-        task: (c, task) => buildAndStart(c, c.worker ?? startWorker(ready(c, "plan", "compose", "remote", "target", "release")), task),
+        task: (c, task) => buildAndStart(c, c.worker ?? startWorker(ready(c, "plan", "compose", "zeroDowntime", "remote", "target", "release")), task),
       },
       {
         title: `Watch for crash loops (up to ${settings.settle} s)`,

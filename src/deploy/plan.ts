@@ -2,10 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { excludeRule } from "../archive/exclude.js";
+import { type BlueGreenWish, blueGreenWishes } from "../blue-green/labels.js";
 import { type ProjectTree, walkProject } from "../archive/walk.js";
 import type { ComposeService } from "../compose/files.js";
 import { LOCAL_IMAGES_FILE } from "../compose/local-images.js";
-import { type ComposeModel, loadComposeModel } from "../compose/model.js";
+import { type ComposeEnv, type ComposeModel, composeEnvironment, loadComposeModel } from "../compose/model.js";
 import { requiredVariables } from "../compose/variables.js";
 import type { Settings } from "../config/settings.js";
 import { InputError } from "../errors.js";
@@ -16,6 +17,10 @@ export interface ProjectPlan {
   /** The project as compose merges it: its files, those they include or extend, the services. */
   model: ComposeModel;
   services: ComposeService[];
+  /** The services deployed blue-green through the proxy (their labels say so). */
+  blueGreen: BlueGreenWish[];
+  /** What compose interpolates the files with here (the local .env and the shell): the standby layout reads environments through it. */
+  composeEnv: ComposeEnv;
   template: EnvFile;
   /** Variables the compose files (included and extended ones too) use without a default: they must be set on the server. */
   required: string[];
@@ -82,6 +87,8 @@ export async function planProject(settings: Settings, env: NodeJS.ProcessEnv): P
   return {
     model,
     services: model.services,
+    blueGreen: blueGreenWishes(model),
+    composeEnv: await composeEnvironment(settings.projectDir, env),
     template,
     required: requiredVariables(model.sources.map((file) => file.text)),
     tree,

@@ -2,6 +2,7 @@ import { Listr, type ListrRendererValue } from "listr2";
 import type { Settings } from "../config/settings.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import type { ServiceVerdict } from "../health/classify.js";
+import { proxySwitchRefusal, recordedPlan } from "../blue-green/start.js";
 import { makeLiveScript, syncReleaseScript } from "../release/apply.js";
 import { describeSkipped, listReleases, logEntry, type ReleaseInfo, releaseDrift, rollbackTarget } from "../release/history.js";
 import { layoutEnv, type ServerLayout } from "../release/layout.js";
@@ -48,6 +49,8 @@ function restoreAndStart(c: Ready<RollbackContext, "session" | "target">): Worke
   const worker = workerScript(layout, restoreScript(layout, target.id), {
     compose: { kind: session.compose, project: session.project, files: target.meta?.composeFiles ?? [] },
     build: true,
+    // The way its own deploy brought it up: a blue-green release goes back through the proxy.
+    plan: recordedPlan(target.meta),
     release: target.id,
     failed: logEntry("rollback", target.id, "failed"),
   });
@@ -75,6 +78,8 @@ async function findRelease(c: RollbackContext, settings: Settings, to: string | 
   const choice = rollbackTarget(releases, c.from, log, to);
   if (typeof choice === "string") throw new InputError(`${settings.host}:${server.app}: ${choice}`);
   const { target } = choice;
+  const refusal = proxySwitchRefusal(server, session.remote.target.host, recordedPlan(target.meta));
+  if (refusal) throw refusal;
   c.target = target;
   c.skipped = choice.skipped;
   const notes = [releaseDrift(server.current, server.containers), describeSkipped(c.skipped)].filter(Boolean);

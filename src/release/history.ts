@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { hostname, userInfo } from "node:os";
 import { promisify } from "node:util";
+import type { ZeroDowntimePlan } from "../blue-green/plan.js";
 import { EnvironmentError } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import type { Shell } from "../ssh/quote.js";
@@ -17,6 +18,8 @@ export interface ReleaseMeta {
   bytes: number;
   project: string;
   composeFiles: string[];
+  /** How its containers were brought up, so that a rollback to it takes the same path (absent: a plain `up -d`, as before issue 17). */
+  zeroDowntime?: ZeroDowntimePlan;
 }
 
 export interface LogEntry {

@@ -1,3 +1,4 @@
+import { CONTROL_SOCKET_ON_SERVER } from "../blue-green/start.js";
 import type { ComposeKind } from "../compose/commands.js";
 import { type LogEntry, parseLogLines } from "./history.js";
 import { type DockerReading, factsOf, readDocker } from "../docker/facts.js";
@@ -44,6 +45,10 @@ export interface ServerState {
   manifestHash?: string;
   /** The server's .env, kept in memory only: it holds the secrets. */
   env?: string;
+  /** The runtime proxy's control socket is there (a blue-green deploy switches through it). */
+  proxySocket?: boolean;
+  /** curl is on the PATH (a blue-green deploy talks to the proxy with it). */
+  hasCurl?: boolean;
 }
 
 /** Every value goes out base64-encoded, one `key=value` a line, so no content can break the parse. */
@@ -70,7 +75,7 @@ export interface ProbeOptions {
 export function probeScript(path: string, options: ProbeOptions = { env: true }, docker: DockerSource = "cli"): Shell {
   const layout = layoutEnv(typedLayout(path));
   const probe = remoteScript("probe", {
-    env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0, DOCKER_SOCKET },
+    env: { ...layout, READ_ENV: options.env ? 1 : 0, MUST_EXIST: options.appMustExist ? 1 : 0, DOCKER_SOCKET, PROXY_SOCKET: CONTROL_SOCKET_ON_SERVER },
   });
   const facts = dockerFactsScript(layout, options.candidate, docker);
   const lock = options.lock;
@@ -129,6 +134,8 @@ export function parseProbe(stdout: string): ServerState {
     lastEntries: fields.has("outcomes") ? parseLogLines(decoded("outcomes") ?? "") : undefined,
     manifestHash: fields.get("manifestHash") || undefined,
     env: decoded("env"),
+    proxySocket: fields.get("proxySocket") === "ok",
+    hasCurl: fields.get("curl") === "ok",
   };
 }
 

@@ -1,5 +1,7 @@
-import { buildAndUpScript, type ComposeInvocation } from "../compose/commands.js";
-import { EnvironmentError } from "../errors.js";
+import type { ZeroDowntimePlan } from "../blue-green/plan.js";
+import { startScript } from "../blue-green/start.js";
+import type { ComposeInvocation } from "../compose/commands.js";
+import { DeployError, EnvironmentError, ExitCode } from "../errors.js";
 import type { Remote } from "../ssh/connection.js";
 import { remoteScriptArguments } from "../remote/script.js";
 import type { Shell } from "../ssh/quote.js";
@@ -10,10 +12,19 @@ import { layoutEnv, type ServerLayout } from "./layout.js";
 /** Printed by the worker once the files are in place, before compose starts. */
 export const SWITCHED = "deploy-vps:switched";
 
+/** Lines of the zero-downtime scripts (blue-green.sh, standby.sh): a progress line, the new container's logs, why it is not ready. */
+export const STEP_MARK = "deploy-vps:step ";
+export const LOG_MARK = "deploy-vps:log ";
+export const UNREADY_MARK = "deploy-vps:unready ";
+/** The scripts' exit status when the new version never became ready and the old one still serves. */
+export const UNREADY_EXIT = 3;
+
 /** How the containers are brought up, and what the deploy log says if that fails. */
 export interface StartStep {
   compose: ComposeInvocation;
   build: boolean;
+  /** The zero-downtime work in place of a plain `up -d`, if any. */
+  plan: ZeroDowntimePlan;
   /** The release the files are at once the file step is done: recorded after a successful `up`. */
   release: string;
   failed: LogEntry;
@@ -30,7 +41,7 @@ export function workerScript(layout: ServerLayout, files: Shell | undefined, sta
     env: {
       ...layoutEnv(layout),
       FILES_STEP: files?.code ?? "",
-      START_STEP: buildAndUpScript(layout.app, start.compose, start.build).code,
+      START_STEP: startScript(layout.app, start.compose, start.build, start.plan).code,
       LOG_FAILURE: logScript(layout, start.failed).code,
       RELEASE: start.release,
       SWITCHED_MARK: SWITCHED,
@@ -52,6 +63,9 @@ export class WorkerProgress {
   private filesDone = false;
   private readonly fileLines: string[] = [];
   private readonly composeLines: string[] = [];
+  /** What a zero-downtime script said of a new version that never became ready. */
+  private readonly unreadyLogs: string[] = [];
+  private unready?: string;
   private sink?: (line: string) => void;
 
   /** `filesError`: the error of a failed file step; none when the worker has no file step. */
@@ -82,6 +96,12 @@ export class WorkerProgress {
       else if (line.trim()) this.fileLines.push(line);
       return;
     }
+    if (line.startsWith(LOG_MARK)) this.unreadyLogs.push(line.slice(LOG_MARK.length));
+    else if (line.startsWith(UNREADY_MARK)) this.unready = line.slice(UNREADY_MARK.length);
+    else this.show(line.startsWith(STEP_MARK) ? line.slice(STEP_MARK.length) : line);
+  }
+
+  private show(line: string): void {
     this.composeLines.push(line);
     this.sink?.(line);
   }
@@ -98,6 +118,9 @@ export class WorkerProgress {
       this.settleStart.resolve();
     } else if (!this.filesDone && this.filesError) {
       this.fail(this.filesError(this.fileLines.slice(-3).join(" / ") || `exit ${code}`));
+    } else if (code === UNREADY_EXIT && this.unready !== undefined) {
+      const logs = this.unreadyLogs.length ? `\nIts last log lines:\n${this.unreadyLogs.map((line) => `  ${line}`).join("\n")}` : "";
+      this.settleStart.reject(new DeployError(`${this.unready} (on ${this.host}).${logs}`, ExitCode.unhealthy));
     } else {
       const tail = this.composeLines.filter((line) => line.trim()).slice(-5);
       this.settleStart.reject(new EnvironmentError(`docker compose failed on ${this.host} (exit ${code}): ${tail.join(" / ")}`));

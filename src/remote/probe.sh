@@ -2,7 +2,7 @@
 # What the server holds for the app folder, before anything is changed: the folder, tar, the
 # state deploy-vps keeps beside it, and (READ_ENV=1) the server's .env. Prints `key=value`
 # lines, values base64-encoded so no content can break the parse, then `end=`.
-# Inputs: the layout's variables; READ_ENV; DOCKER_SOCKET; MUST_EXIST=1 when the command works on an existing
+# Inputs: the layout's variables; READ_ENV; DOCKER_SOCKET; PROXY_SOCKET, the runtime proxy's control socket; MUST_EXIST=1 when the command works on an existing
 # app folder only. Exits 0 when the app path, tar and the Docker socket's permissions allow the
 # run (whether docker answers is docker-facts.sh's, or the Engine API's).
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
@@ -35,6 +35,9 @@ if [ -n "$kept" ]; then
 fi
 # The hash of the live release's manifest: the client keeps the manifests it sent, by hash.
 [ -n "$cur" ] && [ -d "$RELEASES/$cur" ] && [ -f "$META/$cur.manifest" ] && echo "manifestHash=$(sha256sum < "$META/$cur.manifest" | cut -c1-64)"
+# What a blue-green deploy switches through: the proxy's control socket, and curl to talk to it.
+[ -S "$PROXY_SOCKET" ] && echo proxySocket=ok
+command -v curl >/dev/null 2>&1 && echo curl=ok
 [ "${READ_ENV:-}" = 1 ] && [ -f "$APP/.env" ] && echo "env=$(base64 < "$APP/.env" | tr -d '\n')"
 echo end=
 # A user the Docker socket is closed to will be refused (the client learns why from Docker

@@ -8,11 +8,13 @@ export function buildSkip(c: DeployContext): string | false {
   if (!c.settings.dryRun) return false;
   const built = (c.plan?.services ?? []).filter((s) => s.hasBuild).map((s) => s.name);
   const compose = c.compose?.kind === "v1" ? "docker-compose" : "docker compose";
-  return `Build and start: would ${built.length ? `build ${built.join(", ")} and ` : ""}run ${compose} up -d`;
+  const switched = (c.zeroDowntime?.blueGreen ?? []).map((s) => `${s.service} (drain ${s.drainSeconds} s)`);
+  const blueGreen = switched.length ? `switch ${switched.join(", ")} to a new container through the runtime proxy, then ` : "";
+  return `Build and start: would ${built.length ? `build ${built.join(", ")} and ` : ""}${blueGreen}run ${compose} up -d${blueGreen ? " for the rest" : ""}`;
 }
 
 /** A deploy with nothing to ship starts a worker of its own: build and `up`, no file step. */
-export function startWorker(c: Ready<DeployContext, "plan" | "compose" | "remote" | "target" | "release">): WorkerProgress {
+export function startWorker(c: Ready<DeployContext, "plan" | "compose" | "zeroDowntime" | "remote" | "target" | "release">): WorkerProgress {
   return runWorker(c.remote, workerScript(c.target.layout, undefined, startStep(c, c.release)), new WorkerProgress(c.remote.target.host));
 }
 

@@ -24,16 +24,17 @@ import { timed } from "../tasks.js";
 
 /** What the Upload step needs: the project, its secrets and images, and (with a host) the server it goes to. */
 type UploadInput = Ready<DeployContext, "plan" | "env" | "images" | "project">;
-type LiveInput = Ready<DeployContext, "plan" | "env" | "images" | "project" | "remote" | "target" | "server" | "compose">;
+type LiveInput = Ready<DeployContext, "plan" | "env" | "images" | "project" | "remote" | "target" | "server" | "compose" | "zeroDowntime">;
 
 /** Shows the upload's progress at most this often: a line per chunk cost the CLI more than the chunk. */
 const PROGRESS_EVERY_MS = 200;
 
 /** How the worker brings the containers up once `release`'s files are in place. */
-export function startStep(c: Ready<DeployContext, "plan" | "compose">, release: string): StartStep {
+export function startStep(c: Ready<DeployContext, "plan" | "compose" | "zeroDowntime">, release: string): StartStep {
   return {
     compose: c.compose,
     build: c.plan.services.some((s) => s.hasBuild),
+    plan: c.zeroDowntime,
     release,
     failed: logEntry("deploy", release, "failed"),
   };
@@ -142,7 +143,7 @@ export async function uploadRelease(c: UploadInput, step: StepView): Promise<voi
     step.skip(wouldUpload(withWrittenFiles(c.plan.tree.files, c.images.written), undefined, true));
     return;
   }
-  const live = ready(c, "remote", "target", "server", "compose");
+  const live = ready(c, "remote", "target", "server", "compose", "zeroDowntime");
   const started = Date.now();
   const planned = await planFiles(live);
   const { files, plan } = planned;
@@ -178,6 +179,7 @@ async function sendRelease(c: LiveInput, planned: Omit<PlannedUpload, "plan">, s
     bytes: c.plan.tree.bytes,
     project: c.project,
     composeFiles: c.compose.files,
+    zeroDowntime: c.zeroDowntime,
   };
   const worker = workerScript(layout, switchScript(layout, release, c.project, JSON.stringify(meta)), startStep(c, release));
   // The worker follows the upload in the same remote script: this step ends when the archive

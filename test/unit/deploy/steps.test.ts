@@ -63,6 +63,13 @@ describe("the skips of a dry run", () => {
     expect(watchSkip(c)).toBe("Watch: would watch web, db for crash loops for up to 30 s");
   });
 
+  it("say which services a blue-green deploy would switch through the proxy", () => {
+    const zeroDowntime = { blueGreen: [{ service: "web", unit: "shop", drainSeconds: 45, readySeconds: 300 }] };
+    expect(buildSkip(context({ plan, compose: { kind: "v2", project: "shop", files: [] }, zeroDowntime }))).toBe(
+      "Build and start: would build web and switch web (drain 45 s) to a new container through the runtime proxy, then run docker compose up -d for the rest",
+    );
+  });
+
   it("skip nothing in a real run but the switch of a release that stays live", () => {
     const c = context({ plan, settings: { dryRun: false, settle: 30 } as Settings });
     expect([switchSkip(c), buildSkip(c), watchSkip(c)]).toEqual([false, false, false]);

@@ -2,6 +2,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { once } from "node:events";
+import { createServer } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { EnvironmentError } from "../../../src/errors.js";
 import {
@@ -43,6 +45,8 @@ describe("parseProbe", () => {
       `current=${b64("20240501T100000123Z\n")}`,
       `labelled=${b64("shop")}`,
       `others=${b64("/srv/old shop\n/srv/x")}`,
+      "proxySocket=ok",
+      "curl=ok",
       `env=${b64(env)}`,
       "end=",
       "",
@@ -58,6 +62,8 @@ describe("parseProbe", () => {
       otherFolders: ["/srv/old shop", "/srv/x"],
       current: "20240501T100000123Z",
       env,
+      proxySocket: true,
+      hasCurl: true,
     });
   });
 
@@ -74,6 +80,8 @@ describe("parseProbe", () => {
       otherFolders: [],
       current: undefined,
       env: undefined,
+      proxySocket: false,
+      hasCurl: false,
     });
   });
 
@@ -246,6 +254,26 @@ describe("probeScript in a local sh", () => {
     expect(parsed.app).toBe(`${home}/apps/it's $(touch /tmp/pwned-probe) x`);
     expect(parsed.appKind).toBe("missing");
     expect(existsSync(canary)).toBe(false);
+  });
+
+  it("finds the runtime proxy's control socket under $HOME, and curl on the PATH", async () => {
+    const withCurl = pathWith(undefined);
+    expect(run("apps/shop", home, withCurl)).toMatchObject({ proxySocket: false, hasCurl: false });
+    writeFileSync(join(withCurl, "curl"), "#!/bin/sh\n", { mode: 0o755 });
+    const state = join(home, ".local", "state", "deploy-vps-proxy");
+    mkdirSync(state, { recursive: true });
+    // A plain file is no socket: a proxy that never ran leaves none.
+    writeFileSync(join(state, "control.sock"), "");
+    expect(run("apps/shop", home, withCurl)).toMatchObject({ proxySocket: false, hasCurl: true });
+    rmSync(join(state, "control.sock"));
+    const server = createServer().listen(join(state, "control.sock"));
+    try {
+      await once(server, "listening");
+      expect(run("apps/shop", home, withCurl)).toMatchObject({ proxySocket: true, hasCurl: true });
+    } finally {
+      server.close();
+      rmSync(join(home, ".local"), { recursive: true, force: true });
+    }
   });
 
   it("resolves a relative path against $HOME and tidies slashes", () => {

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EnvironmentError } from "../../../src/errors.js";
+import { PLAIN_START } from "../../../src/blue-green/start.js";
+import { DeployError, EnvironmentError, ExitCode } from "../../../src/errors.js";
 import { serverLayout } from "../../../src/release/layout.js";
 import { SWITCHED, WorkerProgress, workerScript } from "../../../src/release/worker.js";
 import { Shell } from "../../../src/ssh/quote.js";
@@ -58,6 +59,31 @@ describe("WorkerProgress", () => {
     expect(await settled(progress.started)).toBe("docker compose failed on vps (exit 1): Building web");
   });
 
+  it("a zero-downtime script's exit 3 is the unhealthy exit naming the service, with the new container's log lines; its step lines are the output", async () => {
+    const progress = new WorkerProgress("vps");
+    const seen: string[] = [];
+    progress.follow((line) => seen.push(line));
+    progress.line("deploy-vps:step web: starting a new container beside the one serving");
+    progress.line("deploy-vps:log Error: cannot reach db");
+    progress.line("deploy-vps:unready web: its new container was not ready within 120 s (not ready); it was removed, the old one still serves");
+    progress.finish(3);
+    const error = await progress.started.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(DeployError);
+    expect((error as DeployError).exitCode).toBe(ExitCode.unhealthy);
+    expect((error as DeployError).message).toBe(
+      "web: its new container was not ready within 120 s (not ready); it was removed, the old one still serves (on vps).\nIts last log lines:\n  Error: cannot reach db",
+    );
+    expect(seen).toEqual(["web: starting a new container beside the one serving"]);
+  });
+
+  it("an exit 3 without the unready line is a compose failure as before", async () => {
+    const progress = new WorkerProgress("vps");
+    progress.line("no such service");
+    progress.finish(3);
+    const error = await progress.started.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EnvironmentError);
+  });
+
   it("a lost connection fails what has not settled", async () => {
     const progress = new WorkerProgress("vps", switchFailed);
     progress.line(SWITCHED);
@@ -78,6 +104,7 @@ describe("workerScript run under /bin/sh, with a stand-in docker", () => {
   const start = (release: string) => ({
     compose: { kind: "v2" as const, project: "shop", files: ["compose.yaml", "more files.yaml"] },
     build: true,
+    plan: PLAIN_START,
     release,
     failed: { time: "t", by: "ana@laptop", action: "deploy" as const, release, outcome: "failed" as const },
   });
