@@ -44,9 +44,10 @@ function startOrder(a: ContainerFacts, b: ContainerFacts): number {
 }
 
 /**
- * The pins that still name a container: one whose container is gone (destroyed, or absent from
- * a full read of Docker) is forgotten, and the route falls back to the oldest running container.
+ * A pin holds while its container exists; once that container is destroyed (removed by a
+ * switch, or while the daemon was away) it is forgotten, and the route falls back to the oldest
+ * running container. A stopped one only stops being chosen.
  */
-export function keptPins(pins: ReadonlyMap<string, Pin>, exists: (id: string) => boolean): Map<string, Pin> {
-  return new Map([...pins].filter(([, pin]) => exists(pin.id)));
+export function pinKept(pin: Pin | undefined, exists: (id: string) => boolean): Pin | undefined {
+  return pin && exists(pin.id) ? pin : undefined;
 }

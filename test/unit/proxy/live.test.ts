@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseLive, keptPins, oldestRunning, type Pin } from "../../../src/proxy/live.js";
+import { chooseLive, oldestRunning, type Pin, pinKept } from "../../../src/proxy/live.js";
 import type { ContainerFacts } from "../../../src/proxy/model.js";
 import { containerFacts } from "./facts.js";
 
@@ -45,13 +45,11 @@ describe("oldestRunning", () => {
   });
 });
 
-describe("keptPins", () => {
-  it("forgets a pin once its container is destroyed, keeps the others", () => {
-    const pins = new Map<string, Pin>([
-      ["shop", { id: "web2", port: 8080 }],
-      ["blog", { id: "standby", port: 1338 }],
-    ]);
-    const exists = (id: string) => id !== "web2";
-    expect([...keptPins(pins, exists)]).toEqual([["blog", { id: "standby", port: 1338 }]]);
+describe("pinKept", () => {
+  it("keeps a pin while its container exists, stopped or not, and forgets it once the container is destroyed", () => {
+    const pin: Pin = { id: "web2", port: 8080 };
+    expect(pinKept(pin, (id) => id === "web2")).toBe(pin);
+    expect(pinKept(pin, () => false)).toBeUndefined();
+    expect(pinKept(undefined, () => true)).toBeUndefined();
   });
 });
