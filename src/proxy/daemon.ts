@@ -659,11 +659,12 @@ export class Runtime {
       const port = request.port ?? this.containerPort(route, target);
       if (port === undefined) return { status: 400, body: { error: `${target.name} does not publish port ${route.target.port}: say which of its ports to forward to (port=N)`, container: target.name } };
       this.log.info("switch", { service: route.name, phase: "asked", to: target.name, port, drainSeconds: request.drainSeconds, after: request.after });
-      const { answer, drained } = await runSwitch(this.engine, {
+      const { answer, drained } = await runSwitch({
         request: { ...request, service: route.name },
         target,
         port,
         factsOf: (id) => this.containers.get(id),
+        runInContainer: (id, test, timeoutMs) => this.engine.runProbe(id, test, timeoutMs),
         inFlight: this.inFlight,
         pin: () => this.pin(unit, target, port),
         retire: async (container, remove) => {

@@ -1,8 +1,7 @@
-import type { Engine } from "../docker/engine.js";
 import type { InFlight } from "./drain.js";
 import { PROXY_LABELS } from "./labels.js";
 import type { ContainerFacts } from "./model.js";
-import { addressOf, formatSeconds, httpAnswers, tcpAccepts } from "./readiness.js";
+import { addressOf, formatSeconds, httpAnswers, type RunInContainer, tcpAccepts } from "./readiness.js";
 import type { SwitchRefusal, SwitchRequest, SwitchResult } from "./status.js";
 import type { FactsOf } from "./wake.js";
 
@@ -25,6 +24,8 @@ export interface SwitchWork {
   /** Its port the route forwards to. */
   port: number;
   factsOf: FactsOf;
+  /** Runs its Docker healthcheck's test in it now (the Engine's exec). */
+  runInContainer: RunInContainer;
   inFlight: InFlight;
   /** Points the route at the target (at once: every later request goes there), and saves that choice. */
   pin(): Promise<Left>;
@@ -46,11 +47,11 @@ const PROBE_PACE_MS = 100;
 const MAX_HEALTH_PACE_MS = 1_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
-export async function runSwitch(engine: Engine, work: SwitchWork): Promise<{ answer: SwitchAnswer; drained?: Drained }> {
+export async function runSwitch(work: SwitchWork): Promise<{ answer: SwitchAnswer; drained?: Drained }> {
   const { request, target, port } = work;
   const service = request.service;
   const began = Date.now();
-  const ready = await untilReady(engine, target.id, port, work.factsOf, request.readySeconds * 1000);
+  const ready = await untilReady(target.id, port, work, request.readySeconds * 1000);
   if (!ready.ok) {
     work.log("switch", { service, phase: "unready", container: target.name, reason: ready.reason });
     return { answer: { status: 422, body: { error: `${target.name} ${ready.reason}; ${service} still forwards where it did`, container: target.name } } };
@@ -97,7 +98,7 @@ export type ReadyWait = { ok: true } | { ok: false; reason: string };
  * GET with 2xx or 3xx on PORT, or without that label PORT accepts a connection. A container that
  * exits or goes away fails at once, one still not ready fails at the timeout.
  */
-export async function untilReady(engine: Engine, id: string, port: number, factsOf: FactsOf, timeoutMs: number): Promise<ReadyWait> {
+export async function untilReady(id: string, port: number, { factsOf, runInContainer }: Pick<SwitchWork, "factsOf" | "runInContainer">, timeoutMs: number): Promise<ReadyWait> {
   const deadline = Date.now() + timeoutMs;
   let healthTries = 0;
   let nextHealthTry = 0;
@@ -111,7 +112,7 @@ export async function untilReady(engine: Engine, id: string, port: number, facts
       const tryMs = Math.max(1, Math.min(PROBE_TIMEOUT_MS, timeLeft));
       if (!healthy && (facts.healthTest === undefined || facts.health === "healthy")) healthy = true;
       if (!healthy && Date.now() >= nextHealthTry) {
-        healthy = await engine.runProbe(id, facts.healthTest ?? [], tryMs).catch(() => false);
+        healthy = await runInContainer(id, facts.healthTest ?? [], tryMs).catch(() => false);
         healthTries += 1;
         nextHealthTry = Date.now() + Math.min(PROBE_PACE_MS * 2 ** healthTries, MAX_HEALTH_PACE_MS);
       }
