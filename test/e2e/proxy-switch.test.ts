@@ -51,8 +51,10 @@ const bootThroughProxy = async () => (JSON.parse((await httpCall(`${proxy}/boot`
 afterAll(() => everyStep("proxy-switch.test.ts: cleanup failed", [removeDaemon, () => removeStack(stack, `apps/${stack}`)]));
 
 beforeAll(async () => {
+  // The install runs over its own SSH connection while compose brings the stack up.
+  const installing = proxyCli("install", "--image", "local/node:20", "--listen", `127.0.0.1:${listenPort}`, "--admin", `127.0.0.1:${adminPort}`);
   composeUp(stack, { variant: "unready-sibling", startDelayMs: 1000, labels: { host, port: 8080, mode: "blocking", idle: "1h" } });
-  const install = await proxyCli("install", "--image", "local/node:20", "--listen", `127.0.0.1:${listenPort}`, "--admin", `127.0.0.1:${adminPort}`);
+  const install = await installing;
   expect(install.code, install.stderr).toBe(0);
   await waitForService(stack, "ready");
   await untilAnswered(`${proxy}/hello`, { host });

@@ -169,6 +169,32 @@ describe("the control socket, both ends", () => {
     }
   });
 
+  it("lets a switch run to its end when the caller hangs up, and keeps serving", async () => {
+    const path = socketPath();
+    const { control } = fakeControl();
+    let ended = false;
+    const server = await startControlServer(path, {
+      ...control,
+      switch: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        ended = true;
+        return { status: 200, body: { after: "remove" } };
+      },
+    });
+    try {
+      const dial = dialSocket(path);
+      const stream = await dial();
+      const call = controlCall(() => Promise.resolve(stream), "POST", "/services/shop/switch?to=web2&after=remove").catch((error: Error) => error);
+      setTimeout(() => stream.destroy(), 50);
+      expect(await call).toBeInstanceOf(Error);
+      expect(ended).toBe(false);
+      await expect.poll(() => ended).toBe(true);
+      expect((await controlCall(dial, "GET", "/services", 5000)).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("answers 500 with the message when the control throws, and keeps serving", async () => {
     const path = socketPath();
     const { control } = fakeControl();
