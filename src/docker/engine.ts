@@ -261,6 +261,14 @@ export class Engine {
   }
 
   /**
+   * Removes a stopped container as `docker rm` does (its anonymous volumes are kept, as compose
+   * keeps them). One already gone (404) is as good as removed.
+   */
+  async removeContainer(id: string): Promise<void> {
+    this.expect(await this.ask({ method: "DELETE", path: await this.container(id, "") }), 204, 404);
+  }
+
+  /**
    * Runs the container's healthcheck test now, in the container (as Docker's own check does),
    * instead of waiting Docker's first interval. True when it exits 0 within `timeoutMs`; a
    * container that is not running fails it. A test that outlives `timeoutMs` is left to end

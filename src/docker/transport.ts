@@ -24,7 +24,7 @@ export class EngineAnswerError extends EnvironmentError {}
 
 /** One call: a method, a path (with its query) and, for some POSTs, a JSON body. */
 export interface EngineRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   path: string;
   body?: unknown;
 }

@@ -15,12 +15,16 @@ import type { ContainerFacts, DependencyFacts, DisabledRoute, Route, UnitState }
 import { advance, failureSentence, initialProgress, type Phase, type ProgressLine, type ProgressSnapshot, progressMessage } from "./progress.js";
 import { buildRouteTable, type RouteTable } from "./routes.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
-import type { PlanRefusal, ServiceStatus, StatusDocument, WakePlan } from "./status.js";
+import type { LiveTarget, PlanRefusal, ServiceStatus, StatusDocument, SwitchRefusal, SwitchRequest, SwitchResult, WakePlan } from "./status.js";
 import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
 import { fileDependencies, parseDependenciesFile } from "./dependencies-file.js";
 import { dependencyStops, failedWakeStops, sleepDecision } from "./dependency-stops.js";
 import { dependencyLabels } from "./requirements.js";
+import { addressKey, InFlight } from "./drain.js";
+import { chooseLive, type Live, type Pin, pinKept } from "./live.js";
+import { addressOf } from "./readiness.js";
+import { runSwitch } from "./switch.js";
 import { type ChainAnswer, type DependencyGraph, dependencyGraph, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
 import { runChain, stopInLevels } from "./wake.js";
 
@@ -46,6 +50,10 @@ export interface Unit {
   /** When the last start began, and when the unit was last seen ready (the waiting page's switch). */
   startBegunAt: number | null;
   readyAt: number | null;
+  /** The container the last blue-green switch made live (saved; forgotten once it is destroyed). */
+  pin?: Pin;
+  /** A switch runs: it counts as activity, so the idle clock never stops the unit under it. */
+  switching: boolean;
 }
 
 export interface RuntimeOptions {
@@ -93,6 +101,8 @@ export class Runtime {
   private dependenciesError: string | null = null;
   private table: RouteTable = buildRouteTable([], undefined);
   readonly units = new Map<string, Unit>();
+  /** The exchanges in flight per upstream address: what a switch drains. */
+  readonly inFlight = new InFlight();
   private config: ProxyConfig | undefined;
   private configError: string | null = null;
   private saved: SavedState = { version: 1, units: {} };
@@ -166,6 +176,8 @@ export class Runtime {
     for (const container of all) this.containers.set(container.id, container);
     this.chainFacts = undefined;
     this.rebuild();
+    // Only a full read tells that a pinned container is gone for good (destroyed while the daemon was away).
+    this.forgetGonePins();
     this.log.info("synced with Docker", { containers: all.length, routes: this.table.routes.length });
     this.markSynced();
   }
@@ -175,6 +187,7 @@ export class Runtime {
     if (event.action === "destroy") {
       this.containers.delete(event.id);
       this.chainFacts = undefined;
+      this.forgetGonePins();
     }
     else await this.refresh(event.id);
     if (ROUTE_ACTIONS.has(event.action)) this.rebuildSoon();
@@ -232,6 +245,8 @@ export class Runtime {
         progress: [],
         startBegunAt: null,
         readyAt: resumed.unit.state === "ready" ? now : null,
+        pin: saved?.pin,
+        switching: false,
       };
       this.units.set(route.name, unit);
       this.log.info("routing", { service: route.name, hosts: route.hosts, mode: route.mode, state: unit.status.state });
@@ -363,7 +378,7 @@ export class Runtime {
    */
   private readinessAddress(route: Route): { host: string; port: number } | undefined {
     const target = route.target;
-    if (target.kind === "container") return this.upstream(route);
+    if (target.kind === "container" || this.unitOf(route)?.pin) return this.upstream(route);
     for (const container of this.routedContainers(route)) {
       const binding = container.published.find((p) => p.hostPort === target.port);
       const address = Object.values(container.addresses)[0];
@@ -374,8 +389,8 @@ export class Runtime {
 
   /** Up as far as Docker says (running, and not still in its health's `starting`), and its required dependencies too. */
   private isRunning(route: Route): boolean {
-    const routed = this.routedContainers(route);
-    if (!routed.some(isUp)) return false;
+    const live = this.live(route);
+    if (!live || !isUp(live.container)) return false;
     // A request is never forwarded to a unit whose required dependency in another project is down.
     const awaitedDone = (id: string) => this.graph.edges.some((e) => e.to === id && e.until === "completed");
     for (const [id, need] of unitNeeds(this.graph, this.chainUnit(route))) {
@@ -533,7 +548,7 @@ export class Runtime {
     const { idleMs } = unit.route;
     // The lock is a file: looked at only once the idle time is up, not on every request.
     const due = idleMs !== null && now >= unit.lastActivityAt + idleMs;
-    return { idleMs, lastActivityAt: unit.lastActivityAt, openConnections: unit.open, deployLocked: due && this.deployLocked(unit.route), state: unit.status.state, now };
+    return { idleMs, lastActivityAt: unit.lastActivityAt, openConnections: unit.open + (unit.switching ? 1 : 0), deployLocked: due && this.deployLocked(unit.route), state: unit.status.state, now };
   }
 
   private scheduleIdle(unit: Unit): void {
@@ -587,12 +602,114 @@ export class Runtime {
     return this.units.get(route.name);
   }
 
-  /** Where a request of this route goes now: only ever an address Docker gave the routed container, or the entry's host port. */
+  /**
+   * Where a request of this route goes now: only ever an address Docker gave its live container
+   * (with the port a switch chose, else the route's), or a config entry's host port until a switch pins it.
+   */
   upstream(route: Route): { host: string; port: number } | undefined {
-    if (route.target.kind === "host-port") return { host: "127.0.0.1", port: route.target.port };
-    const running = this.routedContainers(route).find((c) => c.state === "running");
-    const address = running && Object.values(running.addresses).find((a) => a !== "");
-    return address ? { host: address, port: route.target.port } : undefined;
+    const live = this.live(route);
+    if (route.target.kind === "host-port" && !live?.pin) return { host: "127.0.0.1", port: route.target.port };
+    const address = live && addressOf(live.container);
+    return address ? { host: address, port: live.pin?.port ?? route.target.port } : undefined;
+  }
+
+  /** The container the route forwards to: the one a switch pinned while it runs, else the oldest running one of the routed service. */
+  private live(route: Route): Live | undefined {
+    return chooseLive(this.routedContainers(route), this.unitOf(route)?.pin, (id) => this.containers.get(id));
+  }
+
+  /** The live container as `status` and `GET /services/NAME/live` show it: its port is the one of the container itself. */
+  liveTarget(route: Route): LiveTarget | undefined {
+    const live = this.live(route);
+    if (!live) return undefined;
+    const { id, name } = live.container;
+    return { id, name, port: live.pin?.port ?? this.containerPort(route, live.container) ?? route.target.port };
+  }
+
+  /** The port of CONTAINER the route reaches: its own port, or the one a config entry's host port is published from. */
+  private containerPort(route: Route, container: ContainerFacts): number | undefined {
+    const target = route.target;
+    return target.kind === "container" ? target.port : container.published.find((p) => p.hostPort === target.port)?.containerPort;
+  }
+
+  private forgetGonePins(): void {
+    for (const unit of this.units.values()) {
+      if (unit.pin === undefined || pinKept(unit.pin, (id) => this.containers.has(id)) !== undefined) continue;
+      this.log.info("live container gone; forwarding to the oldest running one", { service: unit.route.name, container: unit.pin.id });
+      unit.pin = undefined;
+      this.saveSoon();
+    }
+  }
+
+  /**
+   * A blue-green switch of the unit NAME to container `to` (see SwitchRequest): checked, then
+   * carried out to its end whoever waits for the answer. One at a time per unit.
+   */
+  async switchTo(request: SwitchRequest): Promise<{ status: number; body: SwitchResult | SwitchRefusal }> {
+    const route = this.byName(request.service);
+    const unit = route && this.unitOf(route);
+    if (!route || !unit) return { status: 404, body: { error: `no service named ${request.service}` } };
+    if (unit.switching) return { status: 409, body: { error: `a switch of ${route.name} is already running` } };
+    unit.switching = true;
+    try {
+      const target = await this.containerNamed(request.to);
+      if (!target || target.project !== route.project || target.oneoff) {
+        return { status: 409, body: { error: `${request.to} is not a container of compose project ${route.project}`, container: request.to } };
+      }
+      const port = request.port ?? this.containerPort(route, target);
+      if (port === undefined) return { status: 400, body: { error: `${target.name} does not publish port ${route.target.port}: say which of its ports to forward to (port=N)`, container: target.name } };
+      this.log.info("switch", { service: route.name, phase: "asked", to: target.name, port, drainSeconds: request.drainSeconds, after: request.after });
+      const { answer, drained } = await runSwitch({
+        request: { ...request, service: route.name },
+        target,
+        port,
+        factsOf: (id) => this.containers.get(id),
+        runInContainer: (id, test, timeoutMs) => this.engine.runProbe(id, test, timeoutMs),
+        inFlight: this.inFlight,
+        pin: () => this.pin(unit, target, port),
+        retire: async (container, remove) => {
+          await stopInLevels(this.engine, [[container.id]], this.jobs, (id) => this.refresh(id));
+          if (remove) await this.engine.removeContainer(container.id);
+        },
+        log: (message, fields) => this.log.info(message, fields),
+      });
+      this.options.metrics?.switched(route.name, answer.status === 200 ? "switched" : answer.status === 422 ? "unready" : "failed", drained);
+      return answer;
+    } finally {
+      unit.switching = false;
+      unit.lastActivityAt = Date.now();
+      this.scheduleIdle(unit);
+    }
+  }
+
+  /** A container by id, unique start of an id, or name, read anew from Docker (a container just made may not have had its event yet). */
+  private async containerNamed(reference: string): Promise<ContainerFacts | undefined> {
+    const known = this.containers.get(reference) ?? [...this.containers.values()].find((c) => c.name === reference);
+    const id = known?.id ?? (await this.engine.inspectContainer(reference))?.id;
+    if (id === undefined) return undefined;
+    await this.refresh(id);
+    return this.containers.get(id);
+  }
+
+  /** Points the route at TARGET in one step (every later request and websocket goes there) and saves it; answers what the route left. */
+  private async pin(unit: Unit, target: ContainerFacts, port: number): Promise<{ from: ContainerFacts[]; addresses: string[] }> {
+    const before = this.live(unit.route);
+    const oldUpstream = this.upstream(unit.route);
+    unit.pin = { id: target.id, port };
+    const newUpstream = this.upstream(unit.route);
+    const from = before && before.container.id !== target.id ? [before.container] : [];
+    const addresses = oldUpstream && (!newUpstream || addressKey(oldUpstream) !== addressKey(newUpstream)) ? [addressKey(oldUpstream)] : [];
+    this.changes.emit("change", unit.route.name);
+    await this.writer.save(this.snapshot());
+    return { from, addresses };
+  }
+
+  /** `GET /services/NAME/live`: its live container, or why there is none. */
+  liveAnswer(name: string): { status: number; body: LiveTarget | SwitchRefusal } {
+    const route = this.byName(name);
+    if (!route) return { status: 404, body: { error: `no service named ${name}` } };
+    const live = this.liveTarget(route);
+    return live ? { status: 200, body: live } : { status: 404, body: { error: `${name} has no running container` } };
   }
 
   /** Resolves when the unit is ready (at once if it is), or its start failed. Wakes it if it sleeps. */
@@ -694,6 +811,7 @@ export class Runtime {
       source: sourceText(route),
       conflict: this.conflictOf(route),
       lastFailure: status.lastFailure ?? undefined,
+      live: this.liveTarget(route),
     };
   }
 
@@ -784,7 +902,14 @@ export class Runtime {
   private snapshot(): SavedState {
     const units: Record<string, SavedUnit> = { ...this.saved.units };
     for (const [name, unit] of this.units) {
-      units[name] = { lastActivityAt: unit.lastActivityAt, startsMs: unit.startsMs, memoryBytes: unit.memoryBytes, state: unit.status.state, since: unit.status.since };
+      units[name] = {
+        lastActivityAt: unit.lastActivityAt,
+        startsMs: unit.startsMs,
+        memoryBytes: unit.memoryBytes,
+        state: unit.status.state,
+        since: unit.status.since,
+        ...(unit.pin ? { pin: unit.pin } : {}),
+      };
     }
     this.saved = { version: 1, units, containers: this.containerStarts };
     return this.saved;

@@ -5,6 +5,9 @@ import type { ChainResult, WakeFailureCause } from "./wake.js";
 /** Why a wake failed, with the seed's words; a wake that cannot be planned fails for `missing` or `cycle`. */
 export type WakeFailureReason = Exclude<WakeFailureCause, "aborted"> | "missing" | "cycle";
 
+/** How a blue-green switch ended: switched (and drained), or refused because its container never became ready. */
+export type SwitchOutcome = "switched" | "unready" | "failed";
+
 /** What a proxied request came to, for `deploy_vps_proxy_requests_total`. */
 export type RequestOutcome = "forwarded" | "held" | "accepted" | "asleep" | "failed" | "not_found" | "status" | "waiting_page" | "events";
 
@@ -25,6 +28,9 @@ export class ProxyMetrics {
   private readonly wakeSuccesses: Counter<"service">;
   private readonly wakeFailures: Counter<"service" | "reason">;
   private readonly parallelEfficiency: Gauge<"service">;
+  private readonly switches: Counter<"service" | "outcome">;
+  private readonly drainSeconds: Histogram<"service">;
+  private readonly drainCut: Counter<"service">;
 
   constructor(units: () => Map<string, UnitGauges>) {
     collectDefaultMetrics({ register: this.registry, prefix: "deploy_vps_proxy_" });
@@ -70,6 +76,25 @@ export class ProxyMetrics {
     this.parallelEfficiency = new Gauge({
       name: "dependency_wake_parallel_efficiency",
       help: "Last successful wake: the sum of its containers' times over its real time (above 1: time won by starting side by side)",
+      labelNames: ["service"],
+      registers: [this.registry],
+    });
+    this.switches = new Counter({
+      name: "deploy_vps_proxy_switches_total",
+      help: "Blue-green switches by outcome (switched, unready: the new container never became ready, failed)",
+      labelNames: ["service", "outcome"],
+      registers: [this.registry],
+    });
+    this.drainSeconds = new Histogram({
+      name: "deploy_vps_proxy_drain_duration_seconds",
+      help: "Time the containers a switch left took to finish their exchanges (or reach the drain deadline)",
+      labelNames: ["service"],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+      registers: [this.registry],
+    });
+    this.drainCut = new Counter({
+      name: "deploy_vps_proxy_drain_cut_total",
+      help: "Exchanges (websockets, streams, slow requests) still open at a drain's deadline, cut then",
       labelNames: ["service"],
       registers: [this.registry],
     });
@@ -130,5 +155,13 @@ export class ProxyMetrics {
   /** A wake that failed, or could not be planned (a cycle, a missing dependency). */
   wakeFailed(service: string, reason: WakeFailureReason): void {
     this.wakeFailures.inc({ service, reason });
+  }
+
+  /** A switch's end; a drained one also gives how long its drain took and what it cut. */
+  switched(service: string, outcome: SwitchOutcome, drained?: { ms: number; cut: number }): void {
+    this.switches.inc({ service, outcome });
+    if (drained === undefined) return;
+    this.drainSeconds.observe({ service }, drained.ms / 1000);
+    this.drainCut.inc({ service }, drained.cut);
   }
 }

@@ -88,6 +88,7 @@ export function afterFailedTry(check: ReadinessCheck, failedTries: number, began
   return { retryAt: Math.min(triedAt + check.intervalMs, endsAt) };
 }
 
-function formatSeconds(ms: number): string {
+/** `30 s`, `2.5 s`: a time limit in a message. */
+export function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

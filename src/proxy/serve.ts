@@ -49,6 +49,8 @@ function controlOf(runtime: Runtime, log: DaemonLog): ProxyControl {
       await runtime.sleep(unit);
       return { status: 200, body: { state: unit.status.state } };
     },
+    switch: (request) => runtime.switchTo(request),
+    live: (name) => runtime.liveAnswer(name),
     logs: (lines) => log.lines(lines),
     onLog: (listener) => log.follow(listener),
   };

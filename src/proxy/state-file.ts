@@ -1,5 +1,6 @@
 import { open, readFile, rename } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { Pin } from "./live.js";
 import type { UnitState } from "./model.js";
 
 /**
@@ -16,6 +17,8 @@ export interface SavedUnit {
   memoryBytes: number | null;
   state: UnitState;
   since: number;
+  /** The container the last blue-green switch made live, until it is destroyed (absent: the oldest running one). */
+  pin?: Pin;
 }
 
 export interface SavedState {
@@ -77,14 +80,21 @@ function savedStateOf(value: unknown): SavedState | string {
 
 function savedUnitOf(unit: unknown): SavedUnit | string {
   if (!isRecord(unit)) return "not an object";
-  const { lastActivityAt, startsMs, memoryBytes, state, since } = unit;
+  const { lastActivityAt, startsMs, memoryBytes, state, since, pin } = unit;
   if (lastActivityAt !== null && !isTime(lastActivityAt)) return "lastActivityAt is not a time";
   if (!Array.isArray(startsMs) || !startsMs.every(isTime)) return "startsMs is not a list of durations";
   if (memoryBytes !== null && !isTime(memoryBytes)) return "memoryBytes is not a size";
   const known = UNIT_STATES.find((s) => s === state);
   if (known === undefined) return `state ${JSON.stringify(state)} is not one of ${UNIT_STATES.join(", ")}`;
   if (!isTime(since)) return "since is not a time";
-  return { lastActivityAt, startsMs, memoryBytes, state: known, since };
+  const saved: SavedUnit = { lastActivityAt, startsMs, memoryBytes, state: known, since };
+  if (pin === undefined) return saved;
+  if (!isRecord(pin) || typeof pin.id !== "string" || pin.id === "" || !isPort(pin.port)) return "pin is not a container id and a port";
+  return { ...saved, pin: { id: pin.id, port: pin.port } };
+}
+
+function isPort(value: unknown): value is number {
+  return Number.isInteger(value) && typeof value === "number" && value >= 1 && value <= 65_535;
 }
 
 /** A non-negative finite number: times, durations and sizes alike. */

@@ -44,6 +44,8 @@ export function renderStatus(host: string, doc: StatusDocument): string {
     lines.push(rows[0] ?? "");
     doc.services.forEach((service, i) => {
       lines.push(rows[i + 1] ?? "");
+      // Which container takes the traffic: after a blue-green switch, not always the first one.
+      if (service.live) lines.push(`  live: ${service.live.name} port ${service.live.port} (id ${service.live.id.slice(0, 12)})`);
       if (service.reason) lines.push(`  ${service.state}: ${service.reason}`);
       if (service.lastFailure) lines.push(`  last failure: ${service.lastFailure.container}: ${service.lastFailure.reason}`);
       if (service.conflict) lines.push(`  conflict: ${service.conflict}`);

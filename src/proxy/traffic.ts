@@ -15,7 +15,8 @@ import {
 } from "./answers.js";
 import { classifyClient, type ClientKind } from "./clients.js";
 import type { Runtime, StartOutcome, Unit } from "./daemon.js";
-import type { Forwarder } from "./forward.js";
+import { addressKey } from "./drain.js";
+import type { Forwarder, Upstream } from "./forward.js";
 import type { ProxyMetrics } from "./metrics.js";
 import type { Route } from "./model.js";
 import { sseEvent } from "./progress.js";
@@ -187,7 +188,12 @@ export class Traffic {
       }
       if (!client.monitor) this.runtime.opened(unit);
       this.metrics?.request(route.name, "forwarded");
-      this.forwarder.upgrade(req, socket, head, upstream, { onEnd: () => !client.monitor && this.runtime.closed(unit) }, { trustForwarded: fromLoopback(req) });
+      const ended = this.inFlight(upstream, () => socket.destroy());
+      const onEnd = () => {
+        ended();
+        if (!client.monitor) this.runtime.closed(unit);
+      };
+      this.forwarder.upgrade(req, socket, head, upstream, { onEnd }, { trustForwarded: fromLoopback(req) });
     };
     if (unit.status.state === "ready") tunnel();
     else if (client.monitor) refuseUpgrade(socket, asleep(route, this.runtime.estimate(unit)));
@@ -219,11 +225,25 @@ export class Traffic {
       return;
     }
     this.metrics?.request(unit.route.name, "forwarded");
+    const ended = this.inFlight(upstream, () => res.destroy());
     if (client.monitor) {
-      this.forwarder.http(req, res, upstream, { onEnd: () => undefined }, { trustForwarded: fromLoopback(req) });
+      this.forwarder.http(req, res, upstream, { onEnd: ended }, { trustForwarded: fromLoopback(req) });
       return;
     }
     this.runtime.opened(unit);
-    this.forwarder.http(req, res, upstream, { onEnd: () => this.runtime.closed(unit) }, { trustForwarded: fromLoopback(req) });
+    const onEnd = () => {
+      ended();
+      this.runtime.closed(unit);
+    };
+    this.forwarder.http(req, res, upstream, { onEnd }, { trustForwarded: fromLoopback(req) });
+  }
+
+  /**
+   * Counts an exchange towards UPSTREAM until the function returned is called: a switch lets it
+   * finish, and cuts it (CUT destroys the client's socket, which ends the upstream side too)
+   * if it outlives the drain. Monitors' exchanges count here too: they hold the old container.
+   */
+  private inFlight(upstream: Upstream, cut: () => void): () => void {
+    return this.runtime.inFlight.begin(addressKey(upstream), cut);
   }
 }

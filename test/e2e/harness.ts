@@ -6,7 +6,7 @@
  * that a run killed half-way leaves nothing the next run trips on: each test file starts by
  * removing what processes that are gone left (sweepLeftovers), and never touches the rest.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
@@ -107,27 +107,35 @@ export function runCli(
   });
 }
 
+/** The system ssh client's arguments that run COMMAND on the test host as its deploy user. */
+function sshArgs(command: string): string[] {
+  const host = testHost();
+  return [
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `UserKnownHostsFile=${host.DEPLOY_KNOWN_HOSTS}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-i",
+    host.DEPLOY_SSH_KEY,
+    "-p",
+    host.DEPLOY_PORT,
+    `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`,
+    command,
+  ];
+}
+
 /** Runs a shell command on the test host over the system's own ssh client, as its deploy user. */
 export function onServer(command: string): string {
-  const host = testHost();
-  return execFileSync(
-    "ssh",
-    [
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      `UserKnownHostsFile=${host.DEPLOY_KNOWN_HOSTS}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-i",
-      host.DEPLOY_SSH_KEY,
-      "-p",
-      host.DEPLOY_PORT,
-      `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`,
-      command,
-    ],
-    { encoding: "utf8" },
-  );
+  return execFileSync("ssh", sshArgs(command), { encoding: "utf8" });
+}
+
+/** onServer without blocking this process: what runs meanwhile (a load, a websocket) goes on. Rejects with stderr on a non-zero exit. */
+export function onServerAsync(command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("ssh", sshArgs(command), { encoding: "utf8" }, (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout)));
+  });
 }
 
 /**

@@ -3,9 +3,10 @@ import type WebSocket from "ws";
 
 /**
  * labels-only: a busybox container carrying the labels, no app (for labels the proxy must refuse);
- * dependency: a second app `db`, healthy about 2 s after its start, that web waits for (service_healthy).
+ * dependency: a second app `db`, healthy about 2 s after its start, that web waits for (service_healthy);
+ * unready-sibling: a second app `sibling` listening at once, whose `deploy-vps.proxy.health-path` (/missing) answers 404.
  */
-export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database" | "dependency" | "labels-only";
+export type FixtureVariant = "plain" | "healthcheck" | "crash" | "database" | "dependency" | "labels-only" | "unready-sibling";
 
 export interface FixtureOptions {
   /** Proxy labels without their prefix: `{ host: "a.test", port: 8080, mode: "blocking" }`. */

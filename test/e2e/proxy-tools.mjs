@@ -16,6 +16,7 @@ import { stringify } from "yaml";
 const HELLO_PROBE = ["CMD", "node", "-e", "require('http').get('http://127.0.0.1:8080/hello', (r) => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"];
 const VARIANTS = {
   plain: {},
+  "unready-sibling": {},
   healthcheck: { healthcheck: { test: HELLO_PROBE, interval: "30s" } },
   crash: { environment: { CRASH_AFTER_FIRST_START: "/data/started" }, volumes: ["data:/data"] },
   database: { environment: { DATABASE_ADDR: "db:5432" }, depends_on: ["db"] },
@@ -49,6 +50,9 @@ export function fixtureCompose({ labels = {}, variant = "plain", hostPort, start
   const services = { web };
   if (variant === "database")
     services.db = { image: "local/node:20", init: true, command: ["node", "-e", "require('net').createServer((s) => s.end()).listen(5432)"] };
+  // A second app of the project (blue-green's switch target) that listens at once but whose health path never answers 2xx.
+  if (variant === "unready-sibling")
+    services.sibling = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "0", APP_NAME: "sibling" }, labels: { "deploy-vps.proxy.health-path": "/missing" } };
   if (variant === "dependency")
     services.db = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "2000", APP_NAME: "db" }, healthcheck: { test: HELLO_PROBE, interval: "1s" } };
   const project = { services };

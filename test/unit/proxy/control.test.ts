@@ -55,6 +55,14 @@ function fakeControl() {
       calls.push(`sleep ${name}`);
       return Promise.resolve({ status: 200, body: { state: "sleeping" } });
     },
+    switch: (request) => {
+      calls.push(`switch ${request.service} ${request.to} ${request.after}`);
+      return Promise.resolve({ status: 422, body: { error: `${request.to} was not ready within ${request.readySeconds} s`, container: "shop-web-2" } });
+    },
+    live: (name) => {
+      calls.push(`live ${name}`);
+      return { status: 200, body: { id: "a".repeat(64), name: "shop-web-1", port: 8080 } };
+    },
     logs: (lines) => ["one", "two", "three"].slice(-lines),
     onLog: (listener) => {
       listeners.add(listener);
@@ -74,6 +82,33 @@ describe("controlRoute", () => {
     expect(controlRoute("GET", "/logs")).toEqual({ kind: "logs", lines: 200, follow: false });
   });
 
+  it("reads a blue-green switch's parameters, with the defaults of drain and ready", () => {
+    const id = "0123456789abcdef".repeat(4);
+    expect(controlRoute("POST", `/services/shop/switch?to=${id}&port=1338&drain=45&ready=2m&after=stop`)).toEqual({
+      kind: "switch",
+      request: { service: "shop", to: id, port: 1338, drainSeconds: 45, readySeconds: 120, after: "stop" },
+    });
+    expect(controlRoute("POST", "/services/shop/switch?to=shop-web-2&after=remove&drain=0.5")).toEqual({
+      kind: "switch",
+      request: { service: "shop", to: "shop-web-2", drainSeconds: 0.5, readySeconds: 60, after: "remove" },
+    });
+    expect(controlRoute("GET", "/services/shop/live")).toEqual({ kind: "live", name: "shop" });
+  });
+
+  it("refuses a switch's bad parameters with a 400 naming the parameter", () => {
+    const refused = (query: string) => controlRoute("POST", `/services/shop/switch?${query}`);
+    expect(refused("after=remove")).toMatchObject({ kind: "error", status: 400, message: expect.stringMatching(/^to must name a container/) });
+    expect(refused("to=../etc&after=remove")).toMatchObject({ status: 400, message: expect.stringMatching(/^to must name a container/) });
+    expect(refused("to=web2")).toMatchObject({ status: 400, message: "after must be one of remove, stop, keep, got ''" });
+    expect(refused("to=web2&after=delete")).toMatchObject({ status: 400, message: expect.stringMatching(/^after must be one of/) });
+    for (const port of ["0", "65536", "80.5", "http", "-1"]) expect(refused(`to=web2&after=keep&port=${port}`)).toMatchObject({ status: 400, message: `port must be a port (1-65535), got '${port}'` });
+    expect(refused("to=web2&after=keep&drain=soon")).toMatchObject({ status: 400, message: "drain must be a duration (30, 30s, 1m30s), got 'soon'" });
+    expect(refused("to=web2&after=keep&ready=-5")).toMatchObject({ status: 400, message: expect.stringMatching(/^ready must be a duration/) });
+    expect(refused("to=web2&after=keep&drian=5")).toMatchObject({ status: 400, message: expect.stringMatching(/^unknown parameter 'drian'/) });
+    expect(controlRoute("GET", "/services/shop/switch?to=web2&after=keep")).toMatchObject({ kind: "error", status: 405 });
+    expect(controlRoute("POST", "/services/shop/live")).toMatchObject({ kind: "error", status: 405 });
+  });
+
   it("answers 404, 405 and 400 for what it does not know", () => {
     expect(controlRoute("GET", "/nope")).toMatchObject({ kind: "error", status: 404 });
     expect(controlRoute("GET", "/services/shop/wake")).toMatchObject({ kind: "error", status: 405 });
@@ -84,7 +119,7 @@ describe("controlRoute", () => {
 });
 
 describe("the control socket, both ends", () => {
-  it("answers status, wake, sleep and unknown names over a unix socket, mode 0600", async () => {
+  it("answers status, wake, sleep, switch, live and unknown names over a unix socket, mode 0600", async () => {
     const path = socketPath();
     const { control, calls } = fakeControl();
     const server = await startControlServer(path, control);
@@ -96,7 +131,13 @@ describe("the control socket, both ends", () => {
       expect(await controlCall(dial, "POST", "/services/shop/wake")).toMatchObject({ status: 502, body: { container: "shop-web-1", logs: ["boom"] } });
       expect(await controlCall(dial, "POST", "/services/other/wake")).toEqual({ status: 404, body: { error: "no service named other" } });
       expect(await controlCall(dial, "POST", "/services/shop/sleep")).toEqual({ status: 200, body: { state: "sleeping" } });
-      expect(calls).toEqual(["wake shop true", "wake shop false", "wake other false", "sleep shop"]);
+      expect(await controlCall(dial, "POST", "/services/shop/switch?to=shop-web-2&ready=2&after=remove")).toEqual({
+        status: 422,
+        body: { error: "shop-web-2 was not ready within 2 s", container: "shop-web-2" },
+      });
+      expect(await controlCall(dial, "POST", "/services/shop/switch?to=shop-web-2")).toMatchObject({ status: 400 });
+      expect(await controlCall(dial, "GET", "/services/shop/live", 5000)).toEqual({ status: 200, body: { id: "a".repeat(64), name: "shop-web-1", port: 8080 } });
+      expect(calls).toEqual(["wake shop true", "wake shop false", "wake other false", "sleep shop", "switch shop shop-web-2 remove", "live shop"]);
     } finally {
       await server.close();
     }
@@ -123,6 +164,32 @@ describe("the control socket, both ends", () => {
       await done.catch(() => undefined);
       expect(followed).toBe("three\nfour\n");
       await expect.poll(() => fake.listening()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("lets a switch run to its end when the caller hangs up, and keeps serving", async () => {
+    const path = socketPath();
+    const { control } = fakeControl();
+    let ended = false;
+    const server = await startControlServer(path, {
+      ...control,
+      switch: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        ended = true;
+        return { status: 200, body: { after: "remove" } };
+      },
+    });
+    try {
+      const dial = dialSocket(path);
+      const stream = await dial();
+      const call = controlCall(() => Promise.resolve(stream), "POST", "/services/shop/switch?to=web2&after=remove").catch((error: Error) => error);
+      setTimeout(() => stream.destroy(), 50);
+      expect(await call).toBeInstanceOf(Error);
+      expect(ended).toBe(false);
+      await expect.poll(() => ended).toBe(true);
+      expect((await controlCall(dial, "GET", "/services", 5000)).status).toBe(200);
     } finally {
       await server.close();
     }

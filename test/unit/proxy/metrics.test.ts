@@ -66,3 +66,19 @@ describe("the dependency chains' metrics, with the seed's names", () => {
     expect(await lines(metrics, "dependency_wake_parallel_efficiency")).toEqual(['dependency_wake_parallel_efficiency{service="memvid"} 1']);
   });
 });
+
+describe("the blue-green switches' metrics", () => {
+  it("counts switches by outcome; a drained one adds its drain time and what it cut", async () => {
+    const metrics = new ProxyMetrics(() => new Map());
+    metrics.switched("shop", "switched", { ms: 1_500, cut: 2 });
+    metrics.switched("shop", "switched", { ms: 500, cut: 0 });
+    metrics.switched("shop", "unready");
+    expect((await lines(metrics, "deploy_vps_proxy_switches_total")).sort()).toEqual([
+      'deploy_vps_proxy_switches_total{service="shop",outcome="switched"} 2',
+      'deploy_vps_proxy_switches_total{service="shop",outcome="unready"} 1',
+    ]);
+    expect(await lines(metrics, "deploy_vps_proxy_drain_duration_seconds_sum")).toEqual(['deploy_vps_proxy_drain_duration_seconds_sum{service="shop"} 2']);
+    expect(await lines(metrics, "deploy_vps_proxy_drain_duration_seconds_count")).toEqual(['deploy_vps_proxy_drain_duration_seconds_count{service="shop"} 2']);
+    expect(await lines(metrics, "deploy_vps_proxy_drain_cut_total")).toEqual(['deploy_vps_proxy_drain_cut_total{service="shop"} 2']);
+  });
+});

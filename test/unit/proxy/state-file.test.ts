@@ -74,6 +74,16 @@ describe("readSavedState", () => {
     expect(await readSavedState(path)).toEqual({ state });
   });
 
+  it("reads back the container a blue-green switch made live, and refuses a pin of another shape", async () => {
+    const state = stateWith({ shop: unit({ pin: { id: "a".repeat(64), port: 8080 } }), docs: unit() });
+    await new StateWriter(path).save(state);
+    expect(await readSavedState(path)).toEqual({ state });
+    for (const pin of [{ id: "", port: 8080 }, { id: "abc", port: 0 }, { id: "abc", port: 8080.5 }, { id: 1, port: 80 }, "abc"]) {
+      await writeFile(path, JSON.stringify({ version: 1, units: { shop: { ...unit(), pin } } }));
+      expect((await readSavedState(path)).warning).toMatch(/unit "shop": pin is not a container id and a port/);
+    }
+  });
+
   it("keeps only the fields it knows", async () => {
     await writeFile(path, JSON.stringify({ version: 1, extra: true, units: { shop: { ...unit(), extra: 1 } } }));
     expect(await readSavedState(path)).toEqual({ state: stateWith({ shop: unit() }) });

@@ -47,6 +47,15 @@ describe("renderStatus", () => {
     ]);
   });
 
+  it("names the container each running service forwards to, under its row", () => {
+    const text = renderStatus("vps", doc([service({ live: { id: "0123456789abcdef".repeat(4), name: "shop-web-2", port: 8080 } }), service({ name: "docs", state: "sleeping" })]));
+    expect(text.split("\n").slice(2, 5)).toEqual([
+      "shop  shop.example.com  blocking  ready     12m 30s    4.2 s       210 MB  -",
+      "  live: shop-web-2 port 8080 (id 0123456789ab)",
+      "docs  shop.example.com  blocking  sleeping  12m 30s    4.2 s       210 MB  -",
+    ]);
+  });
+
   it("says why a service is failed or disabled, its last failure, conflicts and a bad config file", () => {
     const text = renderStatus(
       "vps",
