@@ -48,6 +48,9 @@ const FOLLOWED_EVENTS = ["create", "start", "die", "stop", "destroy", "health_st
 /** Inspects run side by side up to this many: a resync of many stacks should not flood dockerd. */
 const PARALLEL_INSPECTS = 8;
 
+/** What a start did: see Engine.startContainer. */
+export type StartAnswer = "started" | "running" | "gone";
+
 /** Docker's own default when a container sets no StopTimeout. */
 const DEFAULT_STOP_SECONDS = 10;
 
@@ -243,9 +246,16 @@ export class Engine {
     return facts.filter((fact) => fact !== undefined);
   }
 
-  /** Already running (304) is as good as started. */
-  async startContainer(id: string): Promise<void> {
-    this.expect(await this.ask({ method: "POST", path: await this.container(id, "/start") }), 204, 304);
+  /**
+   * Starts it: `started` when this call did, `running` when it already ran (304), `gone` when
+   * compose is replacing it (`up -d` recreating it renames it and marks it for removal) or it is
+   * gone already: its successor is the one to start.
+   */
+  async startContainer(id: string): Promise<StartAnswer> {
+    const answer = await this.ask({ method: "POST", path: await this.container(id, "/start") });
+    if (answer.status === 404 || (answer.status === 409 && /marked for removal|removal .*in progress/i.test(answer.body.toString("utf8")))) return "gone";
+    this.expect(answer, 204, 304);
+    return answer.status === 204 ? "started" : "running";
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Engine } from "../docker/engine.js";
+import type { Engine, StartAnswer } from "../docker/engine.js";
 import type { ContainerJobs } from "./container-jobs.js";
 import type { Awaited, ChainPlan, ChainStep, ContainerFacts } from "./model.js";
 import type { Phase } from "./progress.js";
@@ -162,10 +162,19 @@ async function runStep(engine: Engine, work: ChainWork, step: ChainStep, context
   let started = false;
   if (!up) {
     try {
-      started = await work.jobs.start(id, async () => {
-        await engine.startContainer(id);
+      // Stays `running` when another wake's start of it was joined.
+      const answer: { outcome: StartAnswer } = { outcome: "running" };
+      const ran = await work.jobs.start(id, async () => {
+        answer.outcome = await engine.startContainer(id);
         await work.refresh(id);
       });
+      // A deploy's `up -d` is replacing it: the wake goes on with the rest, its successor among them.
+      if (answer.outcome === "gone") {
+        phase("ready");
+        return { end: { ok: true }, started: false };
+      }
+      // Only what this wake started is stopped again if it fails: not what compose started meanwhile.
+      started = ran && answer.outcome === "started";
       if (started) context.onStarted();
     } catch (error) {
       phase("failed");

@@ -240,13 +240,13 @@ describe("the runtime daemon's calls", () => {
     expect(listed.searchParams.get("all")).toBe("1");
   });
 
-  it("starts and stops: 204 and 304 alike", async () => {
+  it("starts and stops: 204 and 304 alike, a start saying which it was", async () => {
     const statuses = [204, 304, 204, 304];
     const { engine, seen } = await engineRouting(({ path }) =>
       path === "/version" ? json(200, { Version: "x", ApiVersion: "1.41" }) : empty(statuses.shift() ?? 500),
     );
-    await engine.startContainer("abc");
-    await engine.startContainer("abc");
+    expect(await engine.startContainer("abc")).toBe("started");
+    expect(await engine.startContainer("abc")).toBe("running");
     await engine.stopContainer("abc", 2);
     await engine.stopContainer("abc", 0);
     await expect(engine.startContainer("abc")).rejects.toThrow("answered POST /v1.41/containers/abc/start with 500");
@@ -256,6 +256,14 @@ describe("the runtime daemon's calls", () => {
       "POST /v1.41/containers/abc/stop?t=2",
       "POST /v1.41/containers/abc/stop?t=0",
     ]);
+  });
+
+  it("a start of a container compose is replacing (marked for removal) or that is gone says so, and is no error", async () => {
+    const answers = [json(409, { message: "container is marked for removal and cannot be started" }), json(404, { message: "No such container: abc" }), json(409, { message: "conflict" })];
+    const { engine } = await engineRouting(({ path }) => (path === "/version" ? json(200, { Version: "x", ApiVersion: "1.41" }) : (answers.shift() ?? empty(500))));
+    expect(await engine.startContainer("abc")).toBe("gone");
+    expect(await engine.startContainer("abc")).toBe("gone");
+    await expect(engine.startContainer("abc")).rejects.toThrow("with 409: conflict");
   });
 
   it("waits a stop out for the container's own grace period, past the usual timeout", async () => {
