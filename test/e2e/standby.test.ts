@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { standbyStartScript } from "../../src/blue-green/standby.js";
 import type { StandbyLayout } from "../../src/blue-green/plan.js";
-import { freePort, onServer, removeStack, shq, tempDir, testHost, uniqueName } from "./harness.js";
+import { ROOT, freePort, onServer, removeStack, shq, tempDir, testHost, uniqueName } from "./harness.js";
 import { startLoad, type LoadReport } from "./load-client.mjs";
 import { httpCall, startNginx, type Nginx } from "./proxy-tools.mjs";
 
@@ -109,13 +109,20 @@ function deploy(): Promise<Run> {
   });
 }
 
-/** A deploy under the load of the seed's measure (200 requests/s through nginx), from before it starts to after it ends. */
-async function deployUnderLoad(): Promise<{ run: Run; load: LoadReport }> {
+/** The load reports, kept in test/artifacts/standby.json for `npm run bench -- --only zero-downtime`. */
+const measured: Record<string, LoadReport & { code: number | null; seconds: number }> = {};
+
+/** A deploy under the load of the seed's measure (200 requests/s through nginx), from before it starts to after it ends; its report kept as NAME. */
+async function deployUnderLoad(name: string): Promise<{ run: Run; load: LoadReport }> {
   const load = startLoad(`${nginx?.url}/`, { rate: 200 });
   await new Promise((resolve) => setTimeout(resolve, 500));
+  const began = Date.now();
   const run = await deploy();
+  const seconds = Math.round((Date.now() - began) / 100) / 10;
   await new Promise((resolve) => setTimeout(resolve, 500));
-  return { run, load: await load.stop() };
+  const report = await load.stop();
+  measured[name] = { ...report, code: run.code, seconds };
+  return { run, load: report };
 }
 
 const container = (service: string, all = "") =>
@@ -165,6 +172,8 @@ server {
 }, 120_000);
 
 afterAll(async () => {
+  mkdirSync(join(ROOT, "test/artifacts"), { recursive: true });
+  writeFileSync(join(ROOT, "test/artifacts/standby.json"), `${JSON.stringify(measured, null, 2)}\n`);
   await nginx?.stop();
   removeStack(name, app);
 }, 60_000);
@@ -175,7 +184,7 @@ describe("the seed's primary/standby layout (nginx alone)", () => {
     const before = container("web");
     ship(version("v2"));
 
-    const { run, load } = await deployUnderLoad();
+    const { run, load } = await deployUnderLoad("primary/standby with nginx alone");
     expect(run.code, run.stdout).toBe(0);
     expect(steps(run)).toEqual([
       "building",
@@ -204,7 +213,7 @@ describe("the seed's primary/standby layout (nginx alone)", () => {
     const before = container("web");
     ship(version("v3", false));
 
-    const { run, load } = await deployUnderLoad();
+    const { run, load } = await deployUnderLoad("primary/standby with nginx alone: a version never healthy");
     expect(run.code, run.stdout).toBe(3);
     expect(run.stdout).toMatch(/^deploy-vps:log /m);
     expect(run.stdout).toContain(
@@ -221,7 +230,7 @@ describe("the seed's primary/standby layout (nginx alone)", () => {
     ship(version("v4"));
     onServer(`cd ${shq(app)} && docker start ${container("web-standby", "-a")} >/dev/null && docker compose -p ${name} stop web 2>/dev/null`);
 
-    const { run, load } = await deployUnderLoad();
+    const { run, load } = await deployUnderLoad("primary/standby with nginx alone: finishing an interrupted deploy");
     expect(run.code, run.stdout).toBe(0);
     expect(steps(run).slice(0, 3)).toEqual([
       "building",
