@@ -32,12 +32,13 @@ const ROWS = [
 
 export function zeroDowntimeReport(result) {
   if (!result) return [];
-  const lines = ROWS.filter(([key]) => result[key]).map(([key, label]) => {
+  const lines = ROWS.filter(([key]) => result[key]?.sent !== undefined).map(([key, label]) => {
     const r = result[key];
     const posts = r.failures.filter((f) => f.method === "POST").length;
     const examples = [...new Set(r.failures.map((f) => f.error))].slice(0, 2).join("; ");
     return `| ${label} | ${r.seconds} s | ${r.sent} | ${r.failed}${r.failed ? ` (${posts} POST of the first ${r.failures.length}: ${examples})` : ""} | ${r.maxMs} ms | ${r.p99} ms |`;
   });
+  const ws = result.websocket;
   return [
     "## Zero-downtime deploys",
     "",
@@ -47,5 +48,11 @@ export function zeroDowntimeReport(result) {
     "|---|---|---|---|---|---|",
     ...lines,
     "",
+    ...(ws
+      ? [
+          `A websocket opened through nginx before the blue-green deploy (drain ${ws.drainSeconds} s) answered until it was closed, ${(ws.closedAfterMs / 1000).toFixed(1)} s after the deploy began (its last answer ${ws.lastAnswerBeforeCloseMs} ms before the close): the drain's end, not the switch, closed it.`,
+          "",
+        ]
+      : []),
   ];
 }

@@ -26,6 +26,8 @@ const DRAIN_SECONDS = 3;
 const ARTIFACT = join(ROOT, "test/artifacts/zero-downtime.json");
 const measured: Record<string, LoadReport & { code: number | null; seconds: number }> = {};
 let nginx: Nginx | undefined;
+/** The websocket held across the blue-green switch: when it closed, counted from the deploy's start. */
+let websocket: { drainSeconds: number; closedAfterMs: number; lastAnswerBeforeCloseMs: number } | undefined;
 
 /** The blue-green stack's compose file: the proxy's test app, its version in APP_NAME. */
 function blueGreenCompose(version: string, labels: Record<string, string> = {}): string {
@@ -126,7 +128,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   mkdirSync(join(ROOT, "test/artifacts"), { recursive: true });
-  writeFileSync(ARTIFACT, `${JSON.stringify(measured, null, 2)}\n`);
+  writeFileSync(ARTIFACT, `${JSON.stringify({ ...measured, websocket }, null, 2)}\n`);
   await everyStep("zero-downtime.test.ts: cleanup failed", [() => nginx?.stop(), removeDaemon, () => removeStacks([blue, pair])]);
 }, 120_000);
 
@@ -149,6 +151,7 @@ describe("blue-green through the proxy", () => {
     expect(closedAt).toBeGreaterThan(0);
     expect(closedAt - began).toBeGreaterThanOrEqual(DRAIN_SECONDS * 1000);
     expect(closedAt - lastEcho).toBeLessThan(500);
+    websocket = { drainSeconds: DRAIN_SECONDS, closedAfterMs: closedAt - began, lastAnswerBeforeCloseMs: closedAt - lastEcho };
     const [web] = containersOf(blue, "web");
     expect(containersOf(blue, "web")).toHaveLength(1);
     // A plain `up -d` afterwards finds nothing to recreate.
