@@ -1,6 +1,7 @@
 // `npm run demo:proxy`, after `npm run demo`: installs the runtime proxy on the local test host,
 // puts the demo to sleep, and wakes it with one request through the proxy.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { request } from "node:http";
 import { hostEnv, root } from "./test-host.mjs";
 
@@ -10,6 +11,12 @@ const host = process.env.DEMO_HOST ?? "demo.localhost";
 const listen = process.env.DEPLOY_PROXY_LISTEN ?? "127.0.0.1:8890";
 // No registry here: the daemon runs on the Node image test/host/setup.sh made (a VPS uses node:20-alpine).
 const env = { ...process.env, ...hostEnv, DEPLOY_PROXY_IMAGE: process.env.DEPLOY_PROXY_IMAGE ?? "local/node:20" };
+
+// It uses what `npm run demo` built, rather than building it again.
+if (!existsSync(`${root}/dist/cli.js`)) {
+  console.error("npm run demo:proxy follows npm run demo, which builds deploy-vps and deploys the demo: run that first.");
+  process.exit(2);
+}
 
 function cli(...args) {
   console.log(`\n$ deploy-vps ${args.join(" ")}`);
