@@ -90,8 +90,9 @@ report)
   fi
   ;;
 register)
+  # A worker already over (a quick one, on a loaded host) has nothing left to hold the lock for.
   proc_stat "$2"
-  echo "$2 $start" >> "$LOCK/workers" 2>/dev/null || true
+  if [ -n "$start" ]; then echo "$2 $start" >> "$LOCK/workers" 2>/dev/null || true; fi
   ;;
 release)
   # Only this connection's: a run whose lock was broken or cleared meanwhile must not remove the

@@ -128,6 +128,13 @@ describe("lock.sh register", () => {
       worker.kill();
     }
   });
+  it("records nothing for a worker already over (a quick one on a loaded host): no line without its start time", async () => {
+    const { layout, env } = locked(dead, []);
+    const worker = spawn("true");
+    await new Promise((resolve) => worker.once("exit", resolve));
+    expect(runRemoteScript("lock", { env, args: ["register", worker.pid ?? 0] }, { cwd: scratch }).code).toBe(0);
+    expect(existsSync(join(layout.lock, "workers")) ? readFileSync(join(layout.lock, "workers"), "utf8") : "").toBe("");
+  });
 });
 
 describe("lock.sh release", () => {

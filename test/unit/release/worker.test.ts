@@ -99,7 +99,8 @@ describe("workerScript run under /bin/sh, with a stand-in docker", () => {
   const bin = join(dir, "bin");
   mkdirSync(bin);
   // Records each call, prints a line as compose would, and fails when asked to.
-  writeFileSync(join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/calls"\necho "compose says $*"\n[ ! -e "${dir}/fail" ]\n`, { mode: 0o755 });
+  // Its `up` lasts a moment, as a real one does: the worker is still running when it registers with the lock.
+  writeFileSync(join(bin, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/calls"\necho "compose says $*"\ncase "$*" in *" up "*) sleep 0.5 ;; esac\n[ ! -e "${dir}/fail" ]\n`, { mode: 0o755 });
   let apps = 0;
   const start = (release: string) => ({
     compose: { kind: "v2" as const, project: "shop", files: ["compose.yaml", "more files.yaml"] },
