@@ -12,12 +12,10 @@ import { createInterface } from "node:readline";
 const vitest = ["node_modules/vitest/vitest.mjs", "run"];
 const args = process.argv.slice(2);
 
-function run(label, files, options = [], niceness = 0) {
+function run(label, files, options = []) {
   return new Promise((resolve) => {
     const began = Date.now();
-    const command = [process.execPath, ...vitest, ...options, ...files];
-    const [file, ...argv] = niceness > 0 ? ["nice", "-n", String(niceness), ...command] : command;
-    const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...vitest, ...options, ...files], { stdio: ["ignore", "pipe", "pipe"] });
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on("line", (line) => process.stdout.write(label ? `[${label}] ${line}\n` : `${line}\n`));
     }
@@ -35,14 +33,14 @@ const e2e = readdirSync("test/e2e")
   .map((name) => `test/e2e/${name}`);
 // A file installs the daemon if it names its compose project, itself or through proxy-harness.js.
 const usesProxy = (file) => /from "\.\/proxy-harness\.js"|deploy-vps-proxy/.test(readFileSync(file, "utf8"));
-// The proxy lane, one file after another, sets the suite's length: it gets the cores first. The
-// deploy files keep to their own names and ports, so two of them run side by side, at a lower
-// priority: most of their time is spent waiting on sshd and Docker, not on a core.
+// The proxy lane, one file after another, sets the suite's length. The deploy files keep to their
+// own names and ports, so two of them run side by side: most of their time is spent waiting on
+// sshd and Docker, not on a core.
 const lanes = [
   { label: "proxy", files: e2e.filter(usesProxy) },
-  { label: "deploy", files: ["test/unit", ...e2e.filter((file) => !usesProxy(file))], options: ["--fileParallelism", "--maxWorkers=2"], niceness: 10 },
+  { label: "deploy", files: ["test/unit", ...e2e.filter((file) => !usesProxy(file))], options: ["--fileParallelism", "--maxWorkers=2"] },
 ];
-const results = await Promise.all(lanes.map((lane) => run(lane.label, lane.files, lane.options, lane.niceness)));
+const results = await Promise.all(lanes.map((lane) => run(lane.label, lane.files, lane.options)));
 for (const { label, code, signal, seconds } of results) {
   console.log(`lane ${label}: ${code === 0 ? "passed" : `failed (${signal ?? `exit ${code}`})`} in ${seconds} s`);
 }
