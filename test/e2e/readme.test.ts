@@ -88,7 +88,7 @@ const ELSEWHERE: Record<string, string> = {
   "npm test": ".ci/run runs it: this file is part of it",
   "npm run build": "npm test runs it before this file",
   "npm run check": ".ci/run runs it before npm test",
-  "npm run test:unit": "npm test runs the same unit tests, and .ci/run again on Node 24",
+  "npm run test:unit": "npm test runs the same unit tests",
   "npm run demo:proxy": "run below, after npm run demo",
   "deploy-vps proxy wake ragflow -H vps --dry-run --json": "ragflow is the README's example; wake-chains.test.ts runs the same dry run on its RAGFlow-like stack",
   "curl -X POST 'http://127.0.0.1:8891/api/wake/ragflow?dryRun=true'": "proxy.test.ts asks its daemon's admin listener the same dry run (and is refused a real wake there)",
