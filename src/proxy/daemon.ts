@@ -380,9 +380,9 @@ export class Runtime {
     const target = route.target;
     if (target.kind === "container" || this.unitOf(route)?.pin) return this.upstream(route);
     for (const container of this.routedContainers(route)) {
-      const binding = container.published.find((p) => p.hostPort === target.port);
-      const address = Object.values(container.addresses)[0];
-      if (container.state === "running" && binding && address) return { host: address, port: binding.containerPort };
+      const port = this.containerPort(route, container);
+      const address = addressOf(container);
+      if (container.state === "running" && port !== undefined && address) return { host: address, port };
     }
     return this.upstream(route);
   }
