@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, type Node } from "yaml";
-import type { ComposeInvocation } from "../compose/commands.js";
+import { type ComposeInvocation, composeScriptEnv } from "../compose/commands.js";
 import type { ComposeEnv, ComposeModel } from "../compose/model.js";
 import { parseCompose } from "../compose/parse.js";
 import { interpolate } from "../compose/variables.js";
@@ -217,10 +217,7 @@ function environmentEntries(environment: unknown): [string, string | undefined][
 export function standbyStartScript(app: string, compose: ComposeInvocation, build: boolean, layout: StandbyLayout): Shell {
   return remoteScript("standby", {
     env: {
-      APP: app,
-      COMPOSE: compose.kind,
-      PROJECT: compose.project,
-      BUILD: build ? 1 : 0,
+      ...composeScriptEnv(app, compose, build),
       PRIMARY: layout.primary,
       STANDBY: layout.standby,
       PRIMARY_PORT: layout.primaryPort,

@@ -1,4 +1,4 @@
-import { buildAndUpScript, type ComposeInvocation } from "../compose/commands.js";
+import { buildAndUpScript, type ComposeInvocation, composeScriptEnv } from "../compose/commands.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { CONTROL_SOCKET_PATH } from "../proxy/status.js";
 import { remoteScript } from "../remote/script.js";
@@ -59,10 +59,7 @@ export function blueGreenScript(app: string, compose: ComposeInvocation, build: 
   const lines = services.map((s) => `${s.service} ${encodeURIComponent(s.unit)} ${s.drainSeconds} ${s.readySeconds}`);
   return remoteScript("blue-green", {
     env: {
-      APP: app,
-      COMPOSE: compose.kind,
-      PROJECT: compose.project,
-      BUILD: build ? 1 : 0,
+      ...composeScriptEnv(app, compose, build),
       SOCKET: CONTROL_SOCKET_ON_SERVER,
       SERVICES: lines.join("\n"),
     },
