@@ -20,11 +20,30 @@ export function checkListen(value: string): string {
 }
 
 /**
- * The server block that sends HOSTS to the proxy. Streams pass through as they come (websockets,
- * SSE, uploads): no buffering either way, `Connection` passed on as the client sent it (so no
- * `map` block is needed), and a read timeout long enough for an idle websocket or a cold start.
+ * What a location needs to send its requests through the proxy, besides `proxy_pass`. Streams
+ * pass through as they come (websockets, SSE, uploads): no buffering either way, `Connection`
+ * passed on as the client sent it (so no `map` block is needed), and a read timeout long enough
+ * for an idle websocket or a cold start. The proxy routes by `Host`, so it must be the client's.
  */
+export const PROXY_LOCATION_DIRECTIVES: readonly (readonly string[])[] = [
+  ["proxy_http_version", "1.1"],
+  ["proxy_set_header", "Host", "$host"],
+  ["proxy_set_header", "X-Real-IP", "$remote_addr"],
+  ["proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"],
+  ["proxy_set_header", "X-Forwarded-Proto", "$scheme"],
+  ["proxy_set_header", "X-Forwarded-Host", "$host"],
+  ["proxy_set_header", "Upgrade", "$http_upgrade"],
+  ["proxy_set_header", "Connection", "$http_connection"],
+  ["proxy_buffering", "off"],
+  ["proxy_request_buffering", "off"],
+  ["proxy_connect_timeout", "5s"],
+  ["proxy_send_timeout", "1h"],
+  ["proxy_read_timeout", "1h"],
+];
+
+/** The server block that sends HOSTS to the proxy. */
 export function nginxBlock(hosts: string[], listen: string, proxy: Address): string {
+  const directives = PROXY_LOCATION_DIRECTIVES.map((words) => `        ${words.join(" ")};\n`).join("");
   return `# Sends ${hosts.join(", ")} to the deploy-vps runtime proxy (deploy-vps proxy nginx).
 server {
     listen ${listen};
@@ -32,20 +51,7 @@ server {
 
     location / {
         proxy_pass http://${formatAddress(proxy)};
-        proxy_http_version 1.1;
-        proxy_set_header Host $host;
-        proxy_set_header X-Real-IP $remote_addr;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $host;
-        proxy_set_header Upgrade $http_upgrade;
-        proxy_set_header Connection $http_connection;
-        proxy_buffering off;
-        proxy_request_buffering off;
-        proxy_connect_timeout 5s;
-        proxy_send_timeout 1h;
-        proxy_read_timeout 1h;
-    }
+${directives}    }
 }
 `;
 }
