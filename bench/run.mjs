@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory|proxy|pages|zero-downtime] [--memory off]`
+// `npm run bench -- [--files 3000] [--assets-mb 20] [--skipped-mb 300] [--runs 3] [--links loopback,throttled] [--seed 42] [--doc docs/benchmarks.md] [--only deploy-vps|memory|proxy|pages|zero-downtime|audit] [--memory off]`
 //
 // Ships one synthetic monorepo (deterministic from --seed) to the test host in several ways,
 // in alternation (A B C … A B C …), and reports medians and min–max:
@@ -16,7 +16,8 @@
 // and their ratio, against the 1.3x target.
 // Then the runtime proxy (bench/proxy.mjs; `--only proxy` runs it alone and replaces only its
 // section of the doc), the waiting pages in a browser (bench/pages.mjs; `--only pages` likewise),
-// and the failed requests of a deploy under load (bench/zero-downtime.mjs; `--only zero-downtime`).
+// the failed requests of a deploy under load (bench/zero-downtime.mjs; `--only zero-downtime`),
+// and `deploy-vps audit` of 50 containers and 30 sites (bench/audit.mjs; `--only audit`).
 import { execFileSync, spawn } from "node:child_process";
 import { setTimeout } from "node:timers";
 import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -25,6 +26,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { auditBench, auditReport } from "./audit.mjs";
 import { pagesBench, pagesReport } from "./pages.mjs";
 import { proxyBench, proxyReport, withSection } from "./proxy.mjs";
 import { zeroDowntimeBench, zeroDowntimeReport } from "./zero-downtime.mjs";
@@ -162,7 +164,7 @@ async function main() {
   const files = Number(opts.files);
   const runs = Number(opts.runs);
   // --only proxy or pages: that one section, with no tree to ship and no link to set up.
-  const sectionOnly = opts.only === "proxy" || opts.only === "pages" || opts.only === "zero-downtime";
+  const sectionOnly = ["proxy", "pages", "zero-downtime", "audit"].includes(opts.only);
   const tree = join(tmpdir(), `deploy-vps-bench-${opts.seed}-${files}`, "bench");
   rmSync(dirname(tree), { recursive: true, force: true });
   let shipped = "0";
@@ -194,6 +196,7 @@ async function main() {
   let proxy;
   let pages;
   let zeroDowntime;
+  let audit;
   try {
     for (const link of opts.only === "memory" ? [] : links) {
       const sshOpts = `-o BatchMode=yes -o UserKnownHostsFile=${link.knownHosts} -o StrictHostKeyChecking=yes -i ${KEY} -p ${link.port}`;
@@ -236,21 +239,25 @@ async function main() {
       for (const variant of variants) results.push({ link: link.name, variant: variant.name, kind: variant.kind, samples: samples.get(variant.name) });
     }
     if (memoryWanted) memory = await flatMemory(loopback);
-    const onHost = { cli: (args) => runCli(loopback, args), ssh: (command) => sh(sshTo(loopback)(command)) };
+    const onHost = { cli: (args) => runCli(loopback, args), cliCode: (args) => run(process.execPath, [join(ROOT, "dist/cli.js"), ...args], cliEnv(loopback)), ssh: (command) => sh(sshTo(loopback)(command)) };
     if (opts.only === "" || opts.only === "proxy") proxy = await proxyBench(onHost);
     if (opts.only === "" || opts.only === "pages") pages = await pagesBench(onHost);
     if (opts.only === "" || opts.only === "zero-downtime") zeroDowntime = zeroDowntimeBench(ROOT);
+    if (opts.only === "" || opts.only === "audit") audit = await auditBench(onHost);
   } finally {
     relay?.close();
     if (wanted.includes("throttled")) execFileSync("bash", [join(ROOT, "bench/link.sh"), "down"]);
   }
-  report(results, memory, { files, shipped: Number(shipped), opts }, proxy, pages, zeroDowntime);
+  report(results, memory, { files, shipped: Number(shipped), opts }, proxy, pages, zeroDowntime, audit);
 }
 
 /** deploy-vps ARGS against LINK's host; resolves with its stdout, throws with its stderr on failure. */
+function cliEnv(link) {
+  return { ...process.env, NO_COLOR: "1", DEPLOY_HOST: link.host, DEPLOY_PORT: String(link.port), DEPLOY_USER: "deploy", DEPLOY_SSH_KEY: KEY, DEPLOY_KNOWN_HOSTS: link.knownHosts };
+}
+
 async function runCli(link, args) {
-  const env = { ...process.env, NO_COLOR: "1", DEPLOY_HOST: link.host, DEPLOY_PORT: String(link.port), DEPLOY_USER: "deploy", DEPLOY_SSH_KEY: KEY, DEPLOY_KNOWN_HOSTS: link.knownHosts };
-  const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), ...args], env);
+  const out = await run(process.execPath, [join(ROOT, "dist/cli.js"), ...args], cliEnv(link));
   if (out.status !== 0) throw new Error(`deploy-vps ${args.join(" ")} exited ${out.status}: ${out.stderr}`);
   return out.stdout;
 }
@@ -298,7 +305,7 @@ const median = (xs) => {
 const secs = (ms) => (ms / 1000).toFixed(2);
 const mb = (b) => (b / 1e6).toFixed(2);
 
-function report(results, memory, meta, proxy, pages, zeroDowntime) {
+function report(results, memory, meta, proxy, pages, zeroDowntime, audit) {
   const rows = results.map((r) => {
     const wall = r.samples.map((s) => s.wallMs);
     const transfer = r.samples.map((s) => s.transferMs);
@@ -331,14 +338,15 @@ function report(results, memory, meta, proxy, pages, zeroDowntime) {
     ...proxyReport(proxy),
     ...pagesReport(pages),
     ...zeroDowntimeReport(zeroDowntime),
+    ...auditReport(audit),
   ];
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(join(ROOT, `bench/results/${stamp}.md`), lines.join("\n"));
-  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory, proxy, pages, zeroDowntime }, null, 2));
+  writeFileSync(join(ROOT, `bench/results/${stamp}.json`), JSON.stringify({ meta: { ...meta, machine }, rows, memory, proxy, pages, zeroDowntime, audit }, null, 2));
   mkdirSync(join(ROOT, "docs"), { recursive: true });
   // --only proxy or pages: the other sections of the doc stay as the last full run wrote them.
-  const section = { proxy: proxyReport(proxy), pages: pagesReport(pages), "zero-downtime": zeroDowntimeReport(zeroDowntime) }[meta.opts.only];
+  const section = { proxy: proxyReport(proxy), pages: pagesReport(pages), "zero-downtime": zeroDowntimeReport(zeroDowntime), audit: auditReport(audit) }[meta.opts.only];
   if (section) writeFileSync(resolve(ROOT, opts.doc), `${withSection(readFileSync(resolve(ROOT, opts.doc), "utf8"), section)}\n`);
   else writeFileSync(resolve(ROOT, opts.doc), `${lines.join("\n")}\nRun it again with \`npm run bench\` (as root on the test host; see bench/run.mjs for the options). Raw samples: bench/results/${stamp}.json.\n`);
   console.log(lines.join("\n"));

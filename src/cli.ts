@@ -8,6 +8,7 @@ import { releases } from "./cli/releases.js";
 import { rollback } from "./cli/rollback.js";
 import { registerInit } from "./init/command.js";
 import { registerProxy } from "./cli/proxy.js";
+import { registerAudit } from "./cli/audit.js";
 import { type Flags, loadSettings } from "./config/settings.js";
 import { DeployError, ExitCode, InputError } from "./errors.js";
 import { VERSION } from "./version.js";
@@ -143,6 +144,7 @@ export function program(): Command {
 
   registerInit(root, run);
   registerProxy(root, run, (command) => withConnection(command, { appFolder: false }), EXIT_CODES);
+  registerAudit(root, run, (command) => withConnection(command, { appFolder: false }), EXIT_CODES);
 
   const strict = (command: Command) => {
     // Commander's usage errors come out as our one line: "deploy-vps: unknown option … (did you mean …?)".

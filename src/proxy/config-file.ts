@@ -46,6 +46,8 @@ export interface ProxyConfig {
   monitorUserAgents: string[];
   /** Where custom themes are (`NAME.html`): absolute, a relative one taken from the config file's folder. */
   themesFolder?: string;
+  /** Host names and compose projects nginx sends straight to their app on purpose: `audit` does not report them. */
+  direct: string[];
 }
 
 /** `FILE:LINE:COL: what is wrong`, pointing at the value at fault. */
@@ -62,7 +64,7 @@ const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 export function parseProxyConfig(text: string, file: string): ProxyConfig {
   const { root, fail, lineCounter } = readDocument(text, file, ProxyConfigError);
   const reader = new ConfigEntryReader(fail, lineCounter);
-  if (root === undefined) return { file, entries: [], monitorUserAgents: [] };
+  if (root === undefined) return { file, entries: [], monitorUserAgents: [], direct: [] };
   if (!isMap(root)) return fail(start(root), 'expected a mapping with a "services" list');
 
   const entries: ConfigEntry[] = [];
@@ -74,10 +76,12 @@ export function parseProxyConfig(text: string, file: string): ProxyConfig {
   const agents = present(root.get("monitorUserAgents", true));
   const themes = present(root.get("themesFolder", true));
   const themesFolder = themes === undefined ? undefined : reader.text(themes, "themesFolder");
+  const direct = present(root.get("direct", true));
   return {
     file,
     entries,
     monitorUserAgents: agents === undefined ? [] : reader.strings(agents, "monitorUserAgents"),
+    direct: direct === undefined ? [] : reader.strings(direct, "direct").map((name) => name.toLowerCase()),
     ...(themesFolder === undefined ? {} : { themesFolder: isAbsolute(themesFolder) ? themesFolder : join(dirname(file), themesFolder) }),
   };
 }

@@ -1,0 +1,181 @@
+/**
+ * `deploy-vps audit`: nginx, the runtime proxy and Docker checked against each other, read in one
+ * round trip; `--fix` sends bypassing sites through the proxy in a second one.
+ */
+import type { Command } from "commander";
+import { type AuditVerdict, auditVerdict, isFinding } from "../audit/classify.js";
+import { fixInput, planFix } from "../audit/fix.js";
+import { type AuditAnswer, auditScript, DEFAULT_NGINX_CONF, parseAuditAnswer } from "../audit/gather.js";
+import { auditJson, auditMarkdown, type AuditReport, type AuditSources, auditText, type SourceReading } from "../audit/render.js";
+import { type Flags, loadSettings, type Settings } from "../config/settings.js";
+import { DeployError, EnvironmentError, ExitCode, InputError } from "../errors.js";
+import { type LoadedNginx, loadNginx } from "../nginx/load.js";
+import { type Site, nginxSites } from "../nginx/sites.js";
+import { type ProxyConfig, parseProxyConfig } from "../proxy/config-file.js";
+import { type DependenciesFile, parseDependenciesFile } from "../proxy/dependencies-file.js";
+import { PROXY_PROJECT } from "../proxy/install.js";
+import { type Address, DEFAULT_LISTEN, parseAddress } from "../proxy/serve-options.js";
+import { remoteScript } from "../remote/script.js";
+import { Remote } from "../ssh/connection.js";
+import { sshTarget } from "../ssh/login.js";
+
+interface AuditFlags extends Flags {
+  markdown?: boolean;
+  fix?: boolean;
+  nginxConf?: string;
+  proxyConfig?: string;
+  proxy?: string;
+}
+
+interface AuditOptions {
+  nginxConf: string;
+  proxyConfig?: string;
+  proxy: Address;
+}
+
+/** What nginx-fix.sh's exit codes mean, for the one line the user reads. */
+const FIX_REFUSALS: Record<number, string> = {
+  3: "nginx -t failed, so nothing was changed",
+  4: "an nginx file changed since the audit read it, so nothing was changed; run the audit again",
+  5: "the fix needs root or passwordless sudo for nginx",
+};
+
+export function registerAudit(program: Command, run: (work: Promise<number>) => Promise<void>, withConnection: (command: Command) => Command, exitCodes: string): void {
+  withConnection(program.command("audit"))
+    .description("check nginx, the runtime proxy and Docker against each other: what bypasses the proxy, what no site reaches, what runs for nothing")
+    .option("--json", "print the rows and the sources as one JSON document")
+    .option("--markdown", "print the services table for your docs (what the seed's sync-autostart-config.sh wrote), from what runs")
+    .option("--fix", "send bypassing sites through the proxy and write sites for routes no site reaches (files backed up, nginx -t, then reload)")
+    .option("--nginx-conf <file>", `nginx's main file on the server, default ${DEFAULT_NGINX_CONF}`)
+    .option("--proxy-config <file>", "audit this config file on the server (the seed's config.json) instead of the installed proxy's")
+    .option("--proxy <address>", `where the proxy listens, default ${DEFAULT_LISTEN} (DEPLOY_PROXY_LISTEN)`)
+    .addHelpText(
+      "after",
+      `\nExamples:\n  deploy-vps audit -H vps\n  deploy-vps audit -H vps --markdown > docs/services.md\n  deploy-vps audit -H vps --fix\n  deploy-vps audit -H vps --proxy-config /opt/docker-autostart/config.json --proxy 127.0.0.1:8890\n\nA site nginx sends straight to its app on purpose: a line "# deploy-vps: direct" in its server block,\nor its host or project in the proxy config's "direct" list.\n\n${exitCodes}; audit: 3 findings, 1 a source could not be read`,
+    )
+    .action((flags: AuditFlags) => {
+      const options = auditOptions(flags);
+      return run(loadSettings(".", flags, process.env).then((settings) => audit(settings, options, flags)));
+    });
+}
+
+/** Everything local is checked before the server is asked anything. */
+function auditOptions(flags: AuditFlags): AuditOptions {
+  const nginxConf = flags.nginxConf ?? DEFAULT_NGINX_CONF;
+  if (!nginxConf.startsWith("/")) throw new InputError(`--nginx-conf takes an absolute path on the server, got '${nginxConf}'.`);
+  if (flags.json && flags.markdown) throw new InputError("--json and --markdown print two different documents: choose one.");
+  return {
+    nginxConf,
+    proxy: parseAddress("--proxy", flags.proxy ?? process.env.DEPLOY_PROXY_LISTEN ?? DEFAULT_LISTEN),
+    ...(flags.proxyConfig === undefined ? {} : { proxyConfig: flags.proxyConfig }),
+  };
+}
+
+async function audit(settings: Settings, options: AuditOptions, flags: AuditFlags): Promise<number> {
+  const host = settings.host ?? "";
+  const remote = await Remote.connect(await sshTarget(settings));
+  try {
+    let seen = await look(remote, options);
+    if (flags.fix && seen.plan.changes.length > 0) {
+      await applyFix(remote, options, seen);
+      process.stderr.write(`nginx on ${host}: ${seen.plan.changes.length} file(s) changed, each backed up beside itself (*.deploy-vps-<time>); nginx -t passed; reloaded.\n`);
+      seen = await look(remote, options);
+    } else if (flags.fix) {
+      process.stderr.write(`Nothing for --fix to change on ${host}.\n`);
+    }
+    const shown: AuditReport = { ...seen.report, fixes: flags.fix ? [] : seen.report.fixes, roundTrips: remote.roundTrips };
+    if (flags.json) process.stdout.write(`${JSON.stringify(auditJson(shown), null, 2)}\n`);
+    else if (flags.markdown) process.stdout.write(auditMarkdown(shown, new Date()));
+    else process.stdout.write(`${auditText(shown)}\n`);
+    const unreadable = Object.entries(shown.sources).filter(([, reading]) => reading.state === "unreadable");
+    if (unreadable.length > 0) {
+      process.stderr.write(`deploy-vps: ${unreadable.map(([name, reading]) => `${name} could not be read: ${reading.detail ?? ""}`).join("; ")}\n`);
+      return ExitCode.failed;
+    }
+    return shown.rows.some(isFinding) ? ExitCode.unhealthy : ExitCode.ok;
+  } finally {
+    remote.close();
+  }
+}
+
+interface Look {
+  report: AuditReport;
+  plan: ReturnType<typeof planFix>;
+}
+
+/** One round trip: everything read, then decided here. */
+async function look(remote: Remote, options: AuditOptions): Promise<Look> {
+  const result = await remote.run(auditScript(options));
+  const answer = parseAuditAnswer(result.stdout.toString("utf8"));
+  const nginx = readNginx(answer, options.nginxConf);
+  const proxy = readProxy(answer);
+  const docker: SourceReading =
+    "error" in answer.docker ? { state: "unreadable", detail: answer.docker.error } : { state: "read", detail: `${answer.docker.containers.length} containers` };
+  const verdict: AuditVerdict = auditVerdict({
+    sites: nginx.sites,
+    containers: "error" in answer.docker ? [] : answer.docker.containers,
+    ...(proxy.config ? { config: proxy.config } : {}),
+    ...(proxy.dependencies ? { dependencies: proxy.dependencies } : {}),
+    ...(answer.proxy.status ? { status: answer.proxy.status } : {}),
+    memory: answer.memory,
+    listening: answer.listening,
+    proxy: options.proxy,
+    proxyProject: PROXY_PROJECT,
+  });
+  const plan = nginx.loaded ? planFix(verdict.rows, answer.nginx.files, nginx.sites, options.nginxConf, options.proxy) : { changes: [], diffs: [], unfixable: [] };
+  const sources: AuditSources = { nginx: nginx.reading, proxy: proxy.reading, docker };
+  return {
+    report: { server: answer.serverName || remote.target.host, rows: verdict.rows, sources, services: verdict.services, fixes: plan.diffs, unfixable: plan.unfixable, roundTrips: remote.roundTrips },
+    plan,
+  };
+}
+
+function readNginx(answer: AuditAnswer, main: string): { reading: SourceReading; sites: Site[]; loaded?: LoadedNginx } {
+  const { way, refused, unreadable, files } = answer.nginx;
+  // nginx's own words are several lines; the one that says why is its [emerg].
+  const why = refused?.split("\n").find((line) => line.includes("[emerg]"))?.replace(/^.*\[emerg\] [\d#]+: /, "") ?? refused?.split("\n")[0] ?? "";
+  if (files.length === 0) return { reading: { state: "unreadable", detail: `${why || "nginx -T said nothing"}; and ${main} could not be read` }, sites: [] };
+  let loaded: LoadedNginx;
+  try {
+    loaded = loadNginx(files, main);
+  } catch (error) {
+    if (error instanceof DeployError) return { reading: { state: "unreadable", detail: error.message }, sites: [] };
+    throw error;
+  }
+  const gaps = [
+    ...(unreadable.length > 0 ? [`could not read ${unreadable.join(", ")}`] : []),
+    ...loaded.missing.map((m) => `${m.file}:${m.line}: include ${m.include} names no file read`),
+  ];
+  const sites = nginxSites(loaded);
+  if (way === "files") return { reading: { state: "partial", detail: [`nginx -T refused (${why}): read the files from ${main} down instead`, ...gaps].join("; ") }, sites, loaded };
+  const detail = [`nginx -T${way === "sudo" ? " through sudo" : ""}, ${loaded.files.length} files`, ...gaps].join("; ");
+  return { reading: gaps.length > 0 ? { state: "partial", detail } : { state: "read", detail }, sites, loaded };
+}
+
+function readProxy(answer: AuditAnswer): { reading: SourceReading; config?: ProxyConfig; dependencies?: DependenciesFile } {
+  const { proxy } = answer;
+  if (proxy.configError !== undefined) return { reading: { state: "unreadable", detail: `${proxy.configName ?? "the config file"}: ${proxy.configError.trim()}` } };
+  try {
+    const config = proxy.configText === undefined ? undefined : parseProxyConfig(proxy.configText, proxy.configName ?? "config");
+    const dependencies = proxy.dependenciesText === undefined ? undefined : parseDependenciesFile(proxy.dependenciesText, proxy.dependenciesName ?? "dependencies");
+    const read = [config ? `${config.file}, ${config.entries.length} entries` : "no config file", dependencies ? dependencies.file : undefined].filter((part) => part !== undefined);
+    const installed = proxy.installed ? (proxy.status ? "installed, answering" : "installed, not answering: no states") : "not installed: routes from labels and the config file only";
+    return {
+      reading: { state: proxy.installed && !proxy.status ? "partial" : "read", detail: [installed, ...read].join("; ") },
+      ...(config ? { config } : {}),
+      ...(dependencies ? { dependencies } : {}),
+    };
+  } catch (error) {
+    if (error instanceof DeployError) return { reading: { state: "unreadable", detail: error.message } };
+    throw error;
+  }
+}
+
+async function applyFix(remote: Remote, options: AuditOptions, look: Look): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const result = await remote.run(remoteScript("nginx-fix", { env: { NGINX_CONF: options.nginxConf, STAMP: stamp } }), { stdin: fixInput(look.plan.changes) });
+  if (result.code === 0) return;
+  const said = result.stderr.trim().split("\n").filter((line) => line !== "");
+  const refusal = FIX_REFUSALS[result.code];
+  throw new EnvironmentError(`${refusal ?? `nginx-fix.sh failed (exit ${result.code})`}: ${said.slice(-3).join(" / ") || "it said nothing"}`);
+}

@@ -1,0 +1,144 @@
+import { describe, expect, it } from "vitest";
+import { type AuditFacts, type AuditRow, auditVerdict } from "../../../src/audit/classify.js";
+import { fixInput, planFix } from "../../../src/audit/fix.js";
+import { listener, parseAuditAnswer } from "../../../src/audit/gather.js";
+import { auditMarkdown, type AuditReport } from "../../../src/audit/render.js";
+import { loadNginx } from "../../../src/nginx/load.js";
+import { nginxSites } from "../../../src/nginx/sites.js";
+import { parseProxyConfig } from "../../../src/proxy/config-file.js";
+import { parseDependenciesFile } from "../../../src/proxy/dependencies-file.js";
+import { containerFacts, labelled } from "../proxy/facts.js";
+
+const MAIN = "/etc/nginx/nginx.conf";
+const PROXY = { host: "127.0.0.1", port: 8890 };
+const LISTENING = [{ address: "127.0.0.1", port: 8890 }];
+
+function nginx(sites: Record<string, string>) {
+  const files = [{ path: MAIN, text: "http {\n  include sites-enabled/*;\n}\n" }, ...Object.entries(sites).map(([name, text]) => ({ path: `/etc/nginx/sites-enabled/${name}`, text }))];
+  return { files, sites: nginxSites(loadNginx(files, MAIN)) };
+}
+
+const site = (host: string, pass: string, extra = "") => `server {\n  listen 80;\n  server_name ${host};\n${extra}  location / {\n    proxy_pass ${pass};\n  }\n}\n`;
+
+function verdict(overrides: Partial<AuditFacts>) {
+  return auditVerdict({ sites: [], containers: [], memory: new Map(), listening: LISTENING, proxy: PROXY, proxyProject: "deploy-vps-proxy", ...overrides });
+}
+
+const kinds = (rows: AuditRow[]) => rows.map((row) => `${row.kind} ${row.host ?? row.project ?? row.service}`).sort();
+
+describe("auditVerdict", () => {
+  const config = parseProxyConfig(
+    JSON.stringify({ services: [{ name: "shop", port: 8001, hosts: ["shop.example.com"] }, { name: "docs", port: 8002, hosts: ["docs.example.com"] }, { name: "cloud", port: 8003, hosts: ["cloud.example.com"] }, { name: "gone", port: 8004, hosts: ["gone.example.com"] }] }),
+    "/home/deploy/.config/deploy-vps-proxy/config.json",
+  );
+  const stacks = ["shop", "docs", "cloud"].map((project, i) => containerFacts({ project, published: [{ hostPort: 8001 + i, containerPort: 80 }] }));
+
+  it("tells a site through the proxy from one that bypasses it, a route without a site and an entry naming nothing", () => {
+    const { sites } = nginx({ shop: site("shop.example.com", "http://127.0.0.1:8890"), docs: site("docs.example.com", "http://localhost:8002/") });
+    const { rows } = verdict({ sites, containers: stacks, config });
+    expect(kinds(rows)).toEqual(["bypass docs.example.com", "no-site cloud.example.com", "orphan gone.example.com", "through-proxy shop.example.com"]);
+    const bypass = rows.find((row) => row.kind === "bypass");
+    expect(bypass).toMatchObject({ project: "docs", target: "localhost:8002", file: "/etc/nginx/sites-enabled/docs", line: 5, passes: [{ file: "/etc/nginx/sites-enabled/docs", line: 5, col: 5 }] });
+    expect(bypass?.detail).toContain("(it is stopped now: the site answers 502)");
+  });
+
+  it("calls a site dangling when nothing listens where it sends, and when the proxy itself is down", () => {
+    const { sites } = nginx({ shop: site("shop.example.com", "http://127.0.0.1:8890"), old: site("old.example.com", "http://127.0.0.1:9999") });
+    const { rows } = verdict({ sites, containers: stacks, config, listening: [] });
+    expect(rows.filter((row) => row.kind === "dangling").map((row) => row.detail)).toEqual([
+      "nothing listens on 127.0.0.1:9999: nginx answers 502 for old.example.com",
+      "nginx sends shop.example.com to the proxy at 127.0.0.1:8890, but nothing listens there: the site is down",
+    ]);
+  });
+
+  it("names the host the proxy has no route for", () => {
+    const { sites } = nginx({ shop: site("shop.example.com www.shop.example.com", "http://127.0.0.1:8890") });
+    const { rows } = verdict({ sites, containers: stacks, config });
+    expect(rows.find((row) => row.kind === "dangling")?.detail).toBe("nginx sends www.shop.example.com to the proxy, which has no route for it");
+  });
+
+  it("reports a running stack nothing reaches with its memory, but not the proxy, a shared database, or what a direct site reaches", () => {
+    const running = (project: string, id: string, extra: Partial<Parameters<typeof containerFacts>[0]> = {}) => containerFacts({ project, id, name: `${project}-web-1`, state: "running", ...extra });
+    const containers = [
+      running("forgotten", "f1"),
+      running("deploy-vps-proxy", "p1"),
+      running("databases", "db1", { service: "postgres", name: "databases-postgres-1" }),
+      labelled({ "deploy-vps.proxy.hosts": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "databases/postgres" }, { project: "app", id: "a1" }),
+      running("blog", "b1", { published: [{ hostPort: 8100, containerPort: 80 }] }),
+    ];
+    const { sites } = nginx({ app: site("app.example.com", "http://127.0.0.1:8890"), blog: site("blog.example.com", "http://127.0.0.1:8100", "  # deploy-vps: direct\n") });
+    const { rows } = verdict({ sites, containers, memory: new Map([["f1", 150_000_000]]), listening: [...LISTENING, { address: "127.0.0.1", port: 8100 }] });
+    expect(kinds(rows)).toEqual(["direct blog.example.com", "through-proxy app.example.com", "unmanaged forgotten"]);
+    expect(rows.find((row) => row.kind === "unmanaged")?.memoryBytes).toBe(150_000_000);
+  });
+
+  it("reports a site sent straight to an undeclared running stack as unmanaged, and as direct once the config lists it", () => {
+    const containers = [containerFacts({ project: "grafana", state: "running", published: [{ hostPort: 3000, containerPort: 3000 }] })];
+    const { sites } = nginx({ grafana: site("grafana.example.com", "http://127.0.0.1:3000") });
+    expect(kinds(verdict({ sites, containers }).rows)).toEqual(["unmanaged grafana.example.com"]);
+    const direct = parseProxyConfig(JSON.stringify({ services: [], direct: ["Grafana.example.com"] }), "config.json");
+    expect(kinds(verdict({ sites, containers, config: direct }).rows)).toEqual(["direct grafana.example.com"]);
+  });
+
+  it("reports dependencies on what does not exist, from labels and from the dependencies file", () => {
+    const containers = [labelled({ "deploy-vps.proxy.hosts": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "nowhere/db" }, { project: "app" })];
+    const dependencies = parseDependenciesFile(JSON.stringify({ services: { app: { name: "app-web-1", dependencies: [{ container: "redis-gone", startOrder: 1 }] } } }), "dependencies.json");
+    const { rows } = verdict({ containers, dependencies });
+    const broken = rows.filter((row) => row.kind === "broken-dependency").map((row) => row.detail);
+    expect(broken).toContain("app-web-1 requires nowhere/db: no such container");
+    expect(broken.some((detail) => detail.includes("redis-gone"))).toBe(true);
+  });
+});
+
+describe("planFix", () => {
+  it("sends a bypass through the proxy in its own file, and writes a site for a route no site reaches", () => {
+    const config = parseProxyConfig(JSON.stringify({ services: [{ name: "docs", port: 8002, hosts: ["docs.example.com"] }, { name: "cloud", port: 8003, hosts: ["cloud.example.com"] }] }), "config.json");
+    const containers = [containerFacts({ project: "docs" }), containerFacts({ project: "cloud" })];
+    const { files, sites } = nginx({ docs: site("docs.example.com", "http://127.0.0.1:8002") });
+    const { rows } = verdict({ sites, containers, config });
+    const plan = planFix(rows, files, sites, MAIN, PROXY);
+    expect(plan.changes.map((change) => change.path).sort()).toEqual(["/etc/nginx/sites-enabled/deploy-vps-cloud.conf", "/etc/nginx/sites-enabled/docs"]);
+    const docs = plan.changes.find((change) => change.path.endsWith("/docs"));
+    expect(docs?.after).toContain("    proxy_pass http://127.0.0.1:8890;\n");
+    expect(docs?.after).toContain("proxy_set_header Host $host;");
+    expect(plan.changes.find((change) => change.before === null)?.after).toContain("server_name cloud.example.com;");
+    expect(plan.diffs.find((diff) => diff.file.endsWith("/docs"))?.diff).toContain("-    proxy_pass http://127.0.0.1:8002;");
+    const [line] = fixInput(plan.changes.filter((change) => change.before === null)).split("\n");
+    expect(line?.split(" ")[1]).toBe("-");
+  });
+});
+
+describe("parseAuditAnswer", () => {
+  it("reads listeners from /proc/net/tcp addresses, IPv4 and IPv6", () => {
+    expect(listener("0100007F:22B2")).toEqual({ address: "127.0.0.1", port: 8882 });
+    expect(listener("00000000000000000000000000000000:0050")).toEqual({ address: "::", port: 80 });
+    expect(listener("00000000000000000000000001000000:1F90")).toEqual({ address: "::1", port: 8080 });
+    expect(listener("0000000000000000FFFF00000100007F:1F90")).toEqual({ address: "127.0.0.1", port: 8080 });
+  });
+
+  it("takes the memory a container really holds, less the file cache it would give back", () => {
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const answer = parseAuditAnswer(`host=${b64("vps")}\nnginx.how=files\nnginx.dump=${b64("# configuration file /etc/nginx/nginx.conf:\nevents {}\n")}\ndocker=${b64("[]")}\nmemory=${b64("abc 1000 300\ndef 500\n")}\n`);
+    expect([...answer.memory]).toEqual([["abc", 700], ["def", 500]]);
+    expect(answer.nginx.way).toBe("files");
+    expect(answer.nginx.files.map((file) => file.path)).toEqual(["/etc/nginx/nginx.conf"]);
+    expect(answer.docker).toEqual({ containers: [] });
+  });
+});
+
+describe("auditMarkdown", () => {
+  it("writes the seed's table: service, hosts, mode, theme, idle, state, memory, routed", () => {
+    const report: AuditReport = {
+      server: "vps",
+      rows: [],
+      sources: { nginx: { state: "read" }, proxy: { state: "read" }, docker: { state: "read" } },
+      services: [{ name: "shop", hosts: ["shop.example.com"], mode: "dynamic", theme: "matrix", idle: "30m", state: "sleeping", memoryBytes: 212_000_000, routed: "through the proxy" }],
+      fixes: [],
+      unfixable: [],
+      roundTrips: 1,
+    };
+    const text = auditMarkdown(report, new Date("2026-12-01T03:00:00.000Z"));
+    expect(text).toContain("on 2026-12-01T03:00:00Z");
+    expect(text).toContain("| shop | shop.example.com | dynamic | matrix | 30m | sleeping | 212 MB | through the proxy |");
+  });
+});
