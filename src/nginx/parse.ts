@@ -35,30 +35,23 @@ const DUMP_HEADER = /^# configuration file (.+):(\r?)$/;
 
 /**
  * `nginx -T` stdout split into the files it read. nginx writes each file's text as read, then a
- * line feed, so the last one is dropped; lines before the first header (nginx's own "syntax is
- * ok" lines, when stderr was merged) are not part of any file.
+ * line feed (so a file that ends in one is followed by an empty line); lines before the first
+ * header (nginx's own "syntax is ok" lines, when stderr was merged) belong to no file.
  */
 export function splitDump(dump: string): NginxFile[] {
-  const files: NginxFile[] = [];
-  let current: { path: string; lines: string[]; crlf: boolean } | undefined;
-  const finish = (): void => {
-    if (!current) return;
-    const text = current.lines.join("\n");
-    files.push({ path: current.path, text: text.slice(0, text.length - (current.crlf ? 2 : 1)) });
-  };
-  for (const line of dump.split("\n")) {
+  const files: { path: string; lines: string[]; crlf: boolean }[] = [];
+  const lines = dump.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  for (const line of lines) {
     const header = DUMP_HEADER.exec(line);
-    if (header) {
-      finish();
-      current = { path: header[1] ?? "", lines: [], crlf: header[2] === "\r" };
-    } else current?.lines.push(line);
+    if (header) files.push({ path: header[1] ?? "", lines: [], crlf: header[2] === "\r" });
+    else files.at(-1)?.lines.push(line);
   }
-  if (current) {
-    // A dump cut short of its last line feed: the text is complete as it stands.
-    if (current.lines.at(-1) !== "") current.lines.push("");
-    finish();
-  }
-  return files;
+  return files.map(({ path, lines: read, crlf }) => {
+    const text = read.join("\n");
+    // In a dump whose every line ends in CRLF, the line end nginx added is "\r\n".
+    return { path, text: crlf && text.endsWith("\r") ? text.slice(0, -1) : text };
+  });
 }
 
 interface Span {
