@@ -2,7 +2,7 @@
 export interface ProxyUrl {
   /** "http://" or "https://" as written; "" when the value has none (a bare variable). */
   scheme: string;
-  /** Host and port, an upstream's name, or `unix:/path` (its closing ':' belongs to uri). */
+  /** Host and port, an upstream's name, or `unix:/path` (the ':' ending the path is in neither). */
   authority: string;
   uri: string;
 }
@@ -12,7 +12,7 @@ export function splitProxyUrl(value: string): ProxyUrl {
   const rest = value.slice(scheme.length);
   if (/^unix:/i.test(rest)) {
     const colon = rest.indexOf(":", "unix:".length);
-    return colon < 0 ? { scheme, authority: rest, uri: "" } : { scheme, authority: rest.slice(0, colon), uri: rest.slice(colon) };
+    return colon < 0 ? { scheme, authority: rest, uri: "" } : { scheme, authority: rest.slice(0, colon), uri: rest.slice(colon + 1) };
   }
   const slash = rest.indexOf("/");
   return slash < 0 ? { scheme, authority: rest, uri: "" } : { scheme, authority: rest.slice(0, slash), uri: rest.slice(slash) };

@@ -102,10 +102,7 @@ function insertAfter(text: string, start: number, end: number, lines: string[]):
   const newline = text.indexOf("\n", end);
   const lineEnd = newline < 0 ? text.length : newline;
   const eol = text.charAt(lineEnd - 1) === "\r" ? "\r\n" : "\n";
-  if (/^[ \t]*(#.*)?\r?$/.test(text.slice(end, lineEnd))) {
-    const at = newline < 0 ? text.length : newline + 1;
-    const block = lines.map((line) => `${indent}${line}${eol}`).join("");
-    return { start: at, end: at, text: newline < 0 ? eol + block : block };
-  }
+  if (newline >= 0 && /^[ \t]*(#.*)?\r?$/.test(text.slice(end, lineEnd)))
+    return { start: newline + 1, end: newline + 1, text: lines.map((line) => `${indent}${line}${eol}`).join("") };
   return { start: end, end, text: lines.map((line) => `${eol}${indent}${line}`).join("") };
 }
