@@ -1,0 +1,108 @@
+import { atPosition, InputError } from "../errors.js";
+import { PROXY_LOCATION_DIRECTIVES } from "../proxy/nginx-block.js";
+import { splitProxyUrl } from "./address.js";
+import { type Directive, NginxLexer, parseNginx, type Position } from "./parse.js";
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/**
+ * The file's new text with each proxy_pass at PASSES (where its name starts) sending to PROXY
+ * (host:port, plain http: the proxy listens on loopback), its URI part kept, and its location
+ * given what PROXY_LOCATION_DIRECTIVES lists and it does not set itself. Every other byte is kept.
+ * Only this file is seen: headers set at `http` level in another file, or in a file the
+ * location includes, are not known here.
+ */
+export function routeThroughProxy(text: string, file: string, passes: Position[], proxy: string): string {
+  const root = parseNginx({ path: file, text });
+  const lineStarts = [0, ...[...text.matchAll(/\n/g)].map((match) => match.index + 1)];
+  const offsetOf = (at: Position): number => (lineStarts[at.line - 1] ?? text.length) + at.col - 1;
+  const edits: Edit[] = [];
+  const done = new Set<Directive>();
+  const given = new Set<Directive>();
+  for (const at of passes) {
+    const path = pathTo(root, at);
+    const pass = path.at(-1);
+    if (!pass || pass.name !== "proxy_pass") throw new InputError(atPosition(file, at.line, at.col, "no proxy_pass directive starts here."));
+    if (done.has(pass)) continue;
+    done.add(pass);
+    edits.push(newAddress(text, file, pass, offsetOf(pass), proxy));
+    const inLocation = path.map((directive) => directive.name).lastIndexOf("location");
+    const target = inLocation >= 0 ? inLocation : path.length - 2;
+    const location = path[target];
+    const anchor = path[target + 1];
+    if (!location || !anchor) throw new InputError(atPosition(file, at.line, at.col, "this proxy_pass is outside any block."));
+    if (given.has(location)) continue;
+    given.add(location);
+    const lines = missingLines(text, offsetOf, location, path.slice(0, target).reverse());
+    if (lines.length > 0) edits.push(insertAfter(text, offsetOf(anchor), offsetOf(anchor.end ?? anchor), lines));
+  }
+  return edits
+    .sort((a, b) => b.start - a.start)
+    .reduce((edited, edit) => edited.slice(0, edit.start) + edit.text + edited.slice(edit.end), text);
+}
+
+/** The directives from the top down to the one whose name starts AT; empty if none does. */
+function pathTo(directives: Directive[], at: Position): Directive[] {
+  for (const directive of directives) {
+    if (directive.line === at.line && directive.col === at.col) return [directive];
+    const below = directive.block ? pathTo(directive.block, at) : [];
+    if (below.length > 0) return [directive, ...below];
+  }
+  return [];
+}
+
+function newAddress(text: string, file: string, pass: Directive, offset: number, proxy: string): Edit {
+  const lexer = new NginxLexer(file, text, { offset, line: pass.line, col: pass.col });
+  lexer.next();
+  let value = lexer.next();
+  while (value.kind === "comment") value = lexer.next();
+  const url = value.kind === "word" ? splitProxyUrl(value.value) : undefined;
+  if (value.kind !== "word" || !url?.scheme)
+    throw new InputError(atPosition(file, pass.line, pass.col, `proxy_pass ${pass.args[0] ?? ""} has no http:// address to replace.`));
+  return { start: value.start, end: value.end, text: requote(text.slice(value.start, value.end), `http://${proxy}${url.uri}`) };
+}
+
+/** VALUE written as RAW was: in the same quotes, or quoted only if nginx needs it. */
+function requote(raw: string, value: string): string {
+  const quote = raw.startsWith('"') || raw.startsWith("'") ? raw.charAt(0) : /[\s;{}#"'\\]/.test(value) ? '"' : "";
+  return quote === "" ? value : `${quote}${value.replaceAll("\\", "\\\\").replaceAll(quote, `\\${quote}`)}${quote}`;
+}
+
+/**
+ * What LOCATION needs from PROXY_LOCATION_DIRECTIVES, as source lines. A location with no
+ * proxy_set_header of its own inherits all of the nearest enclosing level's, and none once it
+ * has one: so those are repeated first, or adding ours would drop them.
+ */
+function missingLines(text: string, offsetOf: (at: Position) => number, location: Directive, enclosing: Directive[]): string[] {
+  const own = location.block ?? [];
+  const headersOf = (directives: Directive[]): Directive[] => directives.filter((directive) => directive.name === "proxy_set_header");
+  const inherited = headersOf(own).length > 0 ? [] : (enclosing.map((level) => headersOf(level.block ?? [])).find((headers) => headers.length > 0) ?? []);
+  const headers = new Set([...headersOf(own), ...inherited].map((directive) => (directive.args[0] ?? "").toLowerCase()));
+  const names = new Set(own.map((directive) => directive.name));
+  const lines = inherited.map((directive) => text.slice(offsetOf(directive), offsetOf(directive.end ?? directive)));
+  for (const words of PROXY_LOCATION_DIRECTIVES) {
+    const [name = "", header = ""] = words;
+    const set = name === "proxy_set_header" ? headers.has(header.toLowerCase()) : names.has(name);
+    if (!set) lines.push(`${words.join(" ")};`);
+  }
+  return lines;
+}
+
+/**
+ * LINES after the directive from START to END, indented as its line is: on the next lines when
+ * only blanks or a comment follow it, else right after it (a one-line `location / { ... }`).
+ */
+function insertAfter(text: string, start: number, end: number, lines: string[]): Edit {
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  const indent = /^[ \t]*/.exec(text.slice(lineStart, start))?.[0] ?? "";
+  const newline = text.indexOf("\n", end);
+  const lineEnd = newline < 0 ? text.length : newline;
+  const eol = text.charAt(lineEnd - 1) === "\r" ? "\r\n" : "\n";
+  if (newline >= 0 && /^[ \t]*(#.*)?\r?$/.test(text.slice(end, lineEnd)))
+    return { start: newline + 1, end: newline + 1, text: lines.map((line) => `${indent}${line}${eol}`).join("") };
+  return { start: end, end, text: lines.map((line) => `${eol}${indent}${line}`).join("") };
+}
