@@ -51,7 +51,7 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
     const hosts = row.host === null ? [] : [row.host];
     const name = row.route ?? row.project ?? row.host ?? "site";
     if (hosts.length === 0) {
-      unfixable.push(`${name} names no host: give it one (label deploy-vps.proxy.hosts or the entry's hosts), then audit again`);
+      unfixable.push(`${name} names no host: give it one (label deploy-vps.proxy.host or the entry's hosts), then audit again`);
       continue;
     }
     const path = posix.join(folder, `deploy-vps-${name.replace(/[^A-Za-z0-9_.-]/g, "-")}.conf`);

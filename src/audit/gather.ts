@@ -73,29 +73,30 @@ export function auditScript(inputs: AuditInputs): Shell {
 }
 
 export function parseAuditAnswer(stdout: string): AuditAnswer {
-  const { decoded } = scriptFields(stdout);
+  const { fields, decoded } = scriptFields(stdout);
   const lines = (key: string) => (decoded(key) ?? "").split("\n").filter((line) => line !== "");
-  const way = decoded("nginx.how");
+  // Words, not base64: the way nginx was read, and whether sudo answers.
+  const way = fields.get("nginx.how");
   const refused = decoded("nginx.refused");
   const nginx: NginxReading = {
     way: way === "T" || way === "sudo" ? way : "files",
     unreadable: lines("nginx.unreadable"),
     files: splitDump(decoded("nginx.dump") ?? ""),
-    ...(refused ? { refused: refused.trim() } : {}),
+    ...(refused && way === "files" ? { refused: refused.trim() } : {}),
   };
   return {
     serverName: (decoded("host") ?? "").trim(),
-    sudo: stdout.includes("\nsudo=yes\n") || stdout.startsWith("sudo=yes\n"),
+    sudo: fields.get("sudo") === "yes",
     nginx,
-    proxy: proxyReading(decoded),
+    proxy: proxyReading(decoded, fields.get("proxy.socket") === "yes"),
     docker: dockerReading(decoded("docker"), decoded("docker.error")),
     memory: memoryOf(lines("memory")),
     listening: lines("listening").flatMap((line) => listener(line) ?? []),
   };
 }
 
-function proxyReading(decoded: (key: string) => string | undefined): ProxyReading {
-  const reading: ProxyReading = { installed: decoded("proxy.socket") !== undefined };
+function proxyReading(decoded: (key: string) => string | undefined, installed: boolean): ProxyReading {
+  const reading: ProxyReading = { installed };
   const fields = { configName: "proxy.configName", configText: "proxy.config", configError: "proxy.configError", dependenciesName: "proxy.dependenciesName", dependenciesText: "proxy.dependencies" } as const;
   for (const [field, key] of Object.entries(fields) as [keyof typeof fields, string][]) {
     const value = decoded(key);

@@ -133,7 +133,8 @@ async function look(remote: Remote, options: AuditOptions): Promise<Look> {
 function readNginx(answer: AuditAnswer, main: string): { reading: SourceReading; sites: Site[]; loaded?: LoadedNginx } {
   const { way, refused, unreadable, files } = answer.nginx;
   // nginx's own words are several lines; the one that says why is its [emerg].
-  const why = refused?.split("\n").find((line) => line.includes("[emerg]"))?.replace(/^.*\[emerg\] [\d#]+: /, "") ?? refused?.split("\n")[0] ?? "";
+  const said = (refused ?? "").split("\n").filter((line) => line.trim() !== "" && !line.includes("syntax is ok"));
+  const why = (said.find((line) => line.includes("[emerg]")) ?? said[0] ?? "").replace(/^.*\[emerg\] [\d#]+: /, "");
   if (files.length === 0) return { reading: { state: "unreadable", detail: `${why || "nginx -T said nothing"}; and ${main} could not be read` }, sites: [] };
   let loaded: LoadedNginx;
   try {

@@ -63,7 +63,7 @@ describe("auditVerdict", () => {
       running("forgotten", "f1"),
       running("deploy-vps-proxy", "p1"),
       running("databases", "db1", { service: "postgres", name: "databases-postgres-1" }),
-      labelled({ "deploy-vps.proxy.hosts": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "databases/postgres" }, { project: "app", id: "a1" }),
+      labelled({ "deploy-vps.proxy.host": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "databases/postgres" }, { project: "app", id: "a1" }),
       running("blog", "b1", { published: [{ hostPort: 8100, containerPort: 80 }] }),
     ];
     const { sites } = nginx({ app: site("app.example.com", "http://127.0.0.1:8890"), blog: site("blog.example.com", "http://127.0.0.1:8100", "  # deploy-vps: direct\n") });
@@ -81,7 +81,7 @@ describe("auditVerdict", () => {
   });
 
   it("reports dependencies on what does not exist, from labels and from the dependencies file", () => {
-    const containers = [labelled({ "deploy-vps.proxy.hosts": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "nowhere/db" }, { project: "app" })];
+    const containers = [labelled({ "deploy-vps.proxy.host": "app.example.com", "deploy-vps.proxy.port": "80", "deploy-vps.proxy.requires": "nowhere/db" }, { project: "app" })];
     const dependencies = parseDependenciesFile(JSON.stringify({ services: { app: { name: "app-web-1", dependencies: [{ container: "redis-gone", startOrder: 1 }] } } }), "dependencies.json");
     const { rows } = verdict({ containers, dependencies });
     const broken = rows.filter((row) => row.kind === "broken-dependency").map((row) => row.detail);
