@@ -30,7 +30,6 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sudo=0
 run() { if [ "$sudo" = 1 ]; then sudo -n "$@"; else "$@"; fi; }
-text() { cat "$1"; }
 
 # The input, one numbered set of files per line in $work: path, sha, new content.
 n=0
@@ -50,7 +49,7 @@ while read -r path64 sha content64 rest || [ -n "${path64:-}" ]; do
   printf '%s' "$sha" > "$work/$n.sha"
   # One line per path: a newline in one is refused rather than half-read.
   if [ "$(wc -l < "$work/$n.path")" != 0 ]; then refuse 2 "nginx-fix: input line $n: the path holds a newline"; fi
-  case $(text "$work/$n.path") in /*) ;; *) refuse 2 "nginx-fix: input line $n: the path is not absolute" ;; esac
+  case $(cat "$work/$n.path") in /*) ;; *) refuse 2 "nginx-fix: input line $n: the path is not absolute" ;; esac
 done
 [ "$n" -gt 0 ] || refuse 2 "nginx-fix: no file to write on stdin"
 
@@ -59,7 +58,7 @@ resolve() {
   i=0
   while [ "$i" -lt "$n" ]; do
     i=$((i + 1))
-    target=$(run readlink -f -- "$(text "$work/$i.path")") || return 1
+    target=$(run readlink -f -- "$(cat "$work/$i.path")") || return 1
     printf '%s' "$target" > "$work/$i.target"
   done
 }
@@ -74,7 +73,7 @@ why_not_user() {
   i=0
   while [ "$i" -lt "$n" ]; do
     i=$((i + 1))
-    target=$(text "$work/$i.target")
+    target=$(cat "$work/$i.target")
     if [ -e "$target" ]; then
       if [ ! -w "$target" ]; then
         echo "$target is not writable by $me"
@@ -134,7 +133,7 @@ hidden() { printf '%s/.%s.deploy-vps-%s' "$(dirname -- "$1")" "$(basename -- "$1
 i=0
 while [ "$i" -lt "$n" ]; do
   i=$((i + 1))
-  target=$(text "$work/$i.target")
+  target=$(cat "$work/$i.target")
   sha=$(cat "$work/$i.sha")
   if [ "$sha" = - ]; then
     if run test -e "$target" || run test -L "$target"; then
@@ -149,14 +148,14 @@ while [ "$i" -lt "$n" ]; do
   j=0
   while [ "$j" -lt "$((i - 1))" ]; do
     j=$((j + 1))
-    if [ "$(text "$work/$j.target")" = "$target" ]; then refuse 2 "nginx-fix: $target is given twice"; fi
+    if [ "$(cat "$work/$j.target")" = "$target" ]; then refuse 2 "nginx-fix: $target is given twice"; fi
   done
 done
 
 # Writes file I: its backup (cp -p: owner and mode kept), then a copy of it (or a new 0644 file)
 # filled with the new content and renamed over it. $work/I.done records what to undo.
 apply() {
-  target=$(text "$work/$1.target")
+  target=$(cat "$work/$1.target")
   backup=$(hidden "$target" "$STAMP")
   tmp=$(hidden "$target" "tmp.$$")
   if [ "$(cat "$work/$1.sha")" = - ]; then
@@ -178,7 +177,7 @@ undo() {
   while [ "$i" -lt "$n" ]; do
     i=$((i + 1))
     [ -f "$work/$i.done" ] || continue
-    target=$(text "$work/$i.target")
+    target=$(cat "$work/$i.target")
     run rm -f -- "$(hidden "$target" "tmp.$$")"
     if [ "$(cat "$work/$i.done")" = backup ]; then
       run mv -f -- "$(hidden "$target" "$STAMP")" "$target"
@@ -191,10 +190,10 @@ undo() {
 i=0
 while [ "$i" -lt "$n" ]; do
   i=$((i + 1))
-  say "writing $(text "$work/$i.target")"
+  say "writing $(cat "$work/$i.target")"
   if ! apply "$i"; then
     undo
-    refuse 1 "nginx-fix: writing $(text "$work/$i.target") failed; every file was put back"
+    refuse 1 "nginx-fix: writing $(cat "$work/$i.target") failed; every file was put back"
   fi
 done
 if ! run nginx -t -c "$NGINX_CONF" > "$work/test" 2>&1; then
@@ -213,7 +212,7 @@ say "nginx reloaded"
 i=0
 while [ "$i" -lt "$n" ]; do
   i=$((i + 1))
-  target=$(text "$work/$i.target")
+  target=$(cat "$work/$i.target")
   if [ "$(cat "$work/$i.done")" = backup ]; then echo "backup=$(enc "$(hidden "$target" "$STAMP")")"; fi
   echo "written=$(enc "$target")"
 done
