@@ -77,8 +77,9 @@ async function audit(settings: Settings, options: AuditOptions, flags: AuditFlag
   try {
     let seen = await look(remote, options);
     if (flags.fix && seen.plan.changes.length > 0) {
-      await applyFix(remote, options, seen);
-      process.stderr.write(`nginx on ${host}: ${seen.plan.changes.length} file(s) changed, each backed up beside itself (*.deploy-vps-<time>); nginx -t passed; reloaded.\n`);
+      const backups = await applyFix(remote, options, seen);
+      process.stderr.write(`nginx on ${host}: ${seen.plan.changes.length} file(s) changed; nginx -t passed; reloaded.\n`);
+      for (const backup of backups) process.stderr.write(`  backup: ${backup}\n`);
       seen = await look(remote, options);
     } else if (flags.fix) {
       process.stderr.write(`Nothing for --fix to change on ${host}.\n`);
@@ -172,10 +173,16 @@ function readProxy(answer: AuditAnswer): { reading: SourceReading; config?: Prox
   }
 }
 
-async function applyFix(remote: Remote, options: AuditOptions, look: Look): Promise<void> {
+/** The backups made (hidden files beside the originals: `include dir/*` skips them). */
+async function applyFix(remote: Remote, options: AuditOptions, look: Look): Promise<string[]> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const result = await remote.run(remoteScript("nginx-fix", { env: { NGINX_CONF: options.nginxConf, STAMP: stamp } }), { stdin: fixInput(look.plan.changes) });
-  if (result.code === 0) return;
+  if (result.code === 0)
+    return result.stdout
+      .toString("utf8")
+      .split("\n")
+      .filter((line) => line.startsWith("backup="))
+      .map((line) => Buffer.from(line.slice("backup=".length), "base64").toString("utf8"));
   const said = result.stderr.trim().split("\n").filter((line) => line !== "");
   const refusal = FIX_REFUSALS[result.code];
   throw new EnvironmentError(`${refusal ?? `nginx-fix.sh failed (exit ${result.code})`}: ${said.slice(-3).join(" / ") || "it said nothing"}`);

@@ -248,7 +248,7 @@ describe("audit", () => {
     expect(byKind(rows).bypass).toBeUndefined();
     expect(byKind(rows)["no-site"]).toBeUndefined();
     onServer(`/usr/sbin/nginx -t -q -c ${shq(main)}`);
-    expect(readdirSync(join(copy, "sites-available")).some((file) => /^s03\.deploy-vps-\d{8}T\d{6}Z$/.test(file))).toBe(true);
+    expect(readdirSync(join(copy, "sites-available")).some((file) => /^\.s03\.deploy-vps-\d{8}T\d{6}Z$/.test(file))).toBe(true);
     // nginx now sends the site to the proxy's address, with the client's Host.
     const answer = execFileSync("curl", ["-sS", "-H", `Host: ${host("s07")}`, `http://127.0.0.1:${listen}/api/x`], { encoding: "utf8" });
     expect(answer).toBe("ok");
