@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { routeThroughProxy } from "../../../src/nginx/edit.js";
+import { loadNginx } from "../../../src/nginx/load.js";
 import { type Directive, parseNginx } from "../../../src/nginx/parse.js";
 import { PROXY_LOCATION_DIRECTIVES } from "../../../src/proxy/nginx-block.js";
 
@@ -132,6 +133,32 @@ ${SHOP_TAIL}`);
     expect(route(last, [2, 1])).toContain("proxy_pass http://127.0.0.1:8890;\nproxy_set_header X-Real-IP $remote_addr;");
     const atEnd = "location /\n{ proxy_set_header Host $host;\nproxy_pass http://a;";
     expect(() => route(atEnd, [3, 1])).toThrow(`${FILE}:3:21: unexpected end of file`);
+  });
+
+  it("reads what the location sets and inherits from the configuration as loaded, when given", () => {
+    const site = "server {\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    include proxy_params;\n  }\n  location /b/ {\n    proxy_pass http://127.0.0.1:3001;\n  }\n}\n";
+    const loaded = loadNginx(
+      [
+        { path: "/etc/nginx/nginx.conf", text: 'http {\n  proxy_set_header X-Site "${host} site";\n  include sites-enabled/*;\n}\n' },
+        { path: "/etc/nginx/sites-enabled/shop", text: site },
+        {
+          path: "/etc/nginx/proxy_params",
+          text: "proxy_set_header Host $http_host;\nproxy_set_header X-Real-IP $remote_addr;\nproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\nproxy_set_header X-Forwarded-Proto $scheme;\n",
+        },
+      ],
+      "/etc/nginx/nginx.conf",
+    );
+    const fromProxyParams = ["proxy_set_header Host", "proxy_set_header X-Real-IP", "proxy_set_header X-Forwarded-For", "proxy_set_header X-Forwarded-Proto"];
+    const shop = "/etc/nginx/sites-enabled/shop";
+    // From the file alone, proxy_params is unknown: its Host would be set twice.
+    expect(routeThroughProxy(site, shop, [{ line: 3, col: 5 }], PROXY)).toContain("proxy_set_header Host $host;");
+    expect(routeThroughProxy(site, shop, [{ line: 3, col: 5 }, { line: 7, col: 5 }], PROXY, loaded)).toBe(
+      `server {\n  location / {\n    proxy_pass http://127.0.0.1:8890;\n${added("    ", fromProxyParams)}    include proxy_params;\n  }\n  location /b/ {\n    proxy_pass http://127.0.0.1:8890;\n    proxy_set_header X-Site "\${host} site";\n${added("    ")}  }\n}\n`,
+    );
+  });
+
+  it("refuses a proxy_pass outside any block", () => {
+    expect(() => route("proxy_pass http://a;\n", [1, 1])).toThrow(`${FILE}:1:1: this proxy_pass is outside any block.`);
   });
 
   it("says where when a position is not a proxy_pass or has no address to replace", () => {
