@@ -81,9 +81,9 @@ ${SHOP_TAIL}`);
   });
 
   it("repeats the headers a location inherits only when it has none of its own", () => {
-    const text = "http {\n  proxy_set_header Host $http_host;\n  server {\n    location / {\n      proxy_pass http://app:80;\n    }\n  }\n}\n";
-    expect(route(text, [5, 7])).toBe(
-      `http {\n  proxy_set_header Host $http_host;\n  server {\n    location / {\n      proxy_pass http://127.0.0.1:8890;\n      proxy_set_header Host $http_host;\n${added("      ", ["proxy_set_header Host"])}    }\n  }\n}\n`,
+    const text = "http {\n  proxy_set_header Host $http_host;\n  proxy_set_header Accept-Encoding '';\n  server {\n    location / {\n      proxy_pass http://app:80;\n    }\n  }\n}\n";
+    expect(route(text, [6, 7])).toBe(
+      `http {\n  proxy_set_header Host $http_host;\n  proxy_set_header Accept-Encoding '';\n  server {\n    location / {\n      proxy_pass http://127.0.0.1:8890;\n      proxy_set_header Host $http_host;\n      proxy_set_header Accept-Encoding "";\n${added("      ", ["proxy_set_header Host"])}    }\n  }\n}\n`,
     );
   });
 
