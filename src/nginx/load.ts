@@ -23,8 +23,8 @@ const GLOB = /[*?[]/;
 
 /**
  * The configuration from MAIN down, as nginx loads it: an `include` is replaced where it stands
- * by the included files' directives, a glob's matches in sorted order (glob(3) sorts, and its
- * `*` does not match a leading dot). Relative paths are relative to MAIN's folder. A file that
+ * by the included files' directives, a glob's matches in glob(3)'s order (bytes: "B" before "a"),
+ * its `*` not matching a leading dot. Relative paths are relative to MAIN's folder. A file that
  * includes itself, directly or not, would make nginx recurse until it fails: a syntax error.
  */
 export function loadNginx(files: NginxFile[], main: string): LoadedNginx {
@@ -54,7 +54,7 @@ export function loadNginx(files: NginxFile[], main: string): LoadedNginx {
   const include = (directive: Directive, pattern: string, including: string[]): Directive[] => {
     const path = posix.normalize(posix.isAbsolute(pattern) ? pattern : posix.join(base, pattern));
     const matches = GLOB.test(path)
-      ? [...byPath.keys()].filter(globMatcher(path)).sort(byBytes)
+      ? [...byPath.keys()].filter(globMatcher(path)).sort()
       : byPath.has(path)
         ? [path]
         : [];
@@ -74,9 +74,4 @@ export function loadNginx(files: NginxFile[], main: string): LoadedNginx {
 function globMatcher(pattern: string): (path: string) => boolean {
   const matches = picomatch(pattern, { dot: false, nobrace: true, noextglob: true, nonegate: true });
   return (path) => matches(path);
-}
-
-/** glob(3)'s order in the C locale: byte by byte. */
-function byBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -16,7 +16,7 @@ export interface Directive {
   /** Unquoted and unescaped as nginx sees them; a `*_by_lua_block`'s Lua body is its last arg. */
   args: string[];
   file: string;
-  /** 1-based, where the name starts; a column counts characters, a tab is one. */
+  /** 1-based, where the name starts; a column counts UTF-16 code units (a tab is one). */
   line: number;
   col: number;
   /** Just after the ';', the closing '}', or a comment's last character. */
@@ -203,11 +203,11 @@ export class NginxLexer {
 
   private advance(count = 1): string {
     const taken = this.text.slice(this.pos, this.pos + count);
-    for (const ch of taken) {
-      if (ch === "\n") {
+    for (let index = 0; index < taken.length; index += 1) {
+      if (taken.charCodeAt(index) === 10) {
         this.line += 1;
         this.col = 1;
-      } else this.col += ch.length;
+      } else this.col += 1;
     }
     this.pos += taken.length;
     return taken;

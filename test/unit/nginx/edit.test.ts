@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { routeThroughProxy } from "../../../src/nginx/edit.js";
+import { loadNginx } from "../../../src/nginx/load.js";
 import { type Directive, parseNginx } from "../../../src/nginx/parse.js";
 import { PROXY_LOCATION_DIRECTIVES } from "../../../src/proxy/nginx-block.js";
 
 const FILE = "/etc/nginx/sites-available/shop";
 const PROXY = "127.0.0.1:8890";
+
+/** TEXT routed through the proxy at each [line, col]. */
+function route(text: string, ...passes: [number, number][]): string {
+  return routeThroughProxy(text, FILE, passes.map(([line, col]) => ({ line, col })), PROXY);
+}
 
 /** Every line PROXY_LOCATION_DIRECTIVES adds, indented. */
 function added(indent: string, skip: string[] = []): string {
@@ -18,7 +24,8 @@ function passesIn(directives: Directive[]): Directive[] {
   return directives.flatMap((directive) => [...(directive.name === "proxy_pass" ? [directive] : []), ...passesIn(directive.block ?? [])]);
 }
 
-const SHOP = `# Managed by hand since 2021.
+/** What the edit must keep as it is, around what it changes. */
+const SHOP_HEAD = `# Managed by hand since 2021.
 upstream shop_backend {
     server 127.0.0.1:3000;
     server 127.0.0.1:3001 backup;
@@ -30,7 +37,14 @@ server {
     proxy_set_header X-Request-Id $request_id;
 
     location / {
-        proxy_pass http://shop_backend; # the app
+`;
+const SHOP_TAIL = `
+    location /static/ {
+        root /srv/shop;
+    }
+}
+`;
+const SHOP = `${SHOP_HEAD}        proxy_pass http://shop_backend; # the app
     }
 
 \tlocation /api/ {
@@ -38,30 +52,13 @@ server {
 \t\tproxy_set_header Host $host;
 \t\tproxy_read_timeout 30s;
 \t}
-
-    location /static/ {
-        root /srv/shop;
-    }
-}
-`;
+${SHOP_TAIL}`;
 
 describe("routeThroughProxy", () => {
   it("changes only the proxy_pass addresses and adds the location's missing lines, every other byte kept", () => {
     const passes = passesIn(parseNginx({ path: FILE, text: SHOP }));
     const edited = routeThroughProxy(SHOP, FILE, passes, PROXY);
-    expect(edited).toBe(`# Managed by hand since 2021.
-upstream shop_backend {
-    server 127.0.0.1:3000;
-    server 127.0.0.1:3001 backup;
-}
-
-server {
-    listen 443 ssl http2;
-    server_name shop.example.com;
-    proxy_set_header X-Request-Id $request_id;
-
-    location / {
-        proxy_pass http://127.0.0.1:8890; # the app
+    expect(edited).toBe(`${SHOP_HEAD}        proxy_pass http://127.0.0.1:8890; # the app
         proxy_set_header X-Request-Id $request_id;
 ${added("        ")}    }
 
@@ -70,12 +67,7 @@ ${added("        ")}    }
 ${added("\t\t", ["proxy_set_header Host", "proxy_read_timeout"])}\t\tproxy_set_header Host $host;
 \t\tproxy_read_timeout 30s;
 \t}
-
-    location /static/ {
-        root /srv/shop;
-    }
-}
-`);
+${SHOP_TAIL}`);
     const reparsed = passesIn(parseNginx({ path: FILE, text: edited }));
     expect(reparsed.map((pass) => pass.args)).toEqual([["http://127.0.0.1:8890"], ["http://127.0.0.1:8890/v1/"]]);
   });
@@ -89,9 +81,9 @@ ${added("\t\t", ["proxy_set_header Host", "proxy_read_timeout"])}\t\tproxy_set_h
   });
 
   it("repeats the headers a location inherits only when it has none of its own", () => {
-    const text = "http {\n  proxy_set_header Host $http_host;\n  server {\n    location / {\n      proxy_pass http://app:80;\n    }\n  }\n}\n";
-    expect(routeThroughProxy(text, FILE, [{ line: 5, col: 7 }], PROXY)).toBe(
-      `http {\n  proxy_set_header Host $http_host;\n  server {\n    location / {\n      proxy_pass http://127.0.0.1:8890;\n      proxy_set_header Host $http_host;\n${added("      ", ["proxy_set_header Host"])}    }\n  }\n}\n`,
+    const text = "http {\n  proxy_set_header Host $http_host;\n  proxy_set_header Accept-Encoding '';\n  server {\n    location / {\n      proxy_pass http://app:80;\n    }\n  }\n}\n";
+    expect(route(text, [6, 7])).toBe(
+      `http {\n  proxy_set_header Host $http_host;\n  proxy_set_header Accept-Encoding '';\n  server {\n    location / {\n      proxy_pass http://127.0.0.1:8890;\n      proxy_set_header Host $http_host;\n      proxy_set_header Accept-Encoding "";\n${added("      ", ["proxy_set_header Host"])}    }\n  }\n}\n`,
     );
   });
 
@@ -108,22 +100,14 @@ ${added("\t\t", ["proxy_set_header Host", "proxy_read_timeout"])}\t\tproxy_set_h
       "}",
       "",
     ].join("\n");
-    const edited = routeThroughProxy(text, FILE, [{ line: 6, col: 7 }], PROXY);
+    const edited = route(text, [6, 7]);
     expect(edited).toContain('      proxy_pass http://127.0.0.1:8890;\n      proxy_set_header X-Outer "a b";\n      proxy_http_version 1.1;\n');
     expect(edited).not.toContain("      proxy_set_header X-Server 1;");
   });
 
   it("puts the lines in the location, not in the if block holding the proxy_pass, and keeps a one-line location valid", () => {
     const text = "server {\n  location / {\n    if ($x) {\n      proxy_pass http://a;\n    }\n  }\n  location /b { proxy_pass http://b/x; }\n}\n";
-    const edited = routeThroughProxy(
-      text,
-      FILE,
-      [
-        { line: 4, col: 7 },
-        { line: 7, col: 17 },
-      ],
-      PROXY,
-    );
+    const edited = route(text, [4, 7], [7, 17]);
     const oneLine = PROXY_LOCATION_DIRECTIVES.map((words) => `\n  ${words.join(" ")};`).join("");
     expect(edited).toBe(
       `server {\n  location / {\n    if ($x) {\n      proxy_pass http://127.0.0.1:8890;\n    }\n${added("    ")}  }\n  location /b { proxy_pass http://127.0.0.1:8890/x;${oneLine} }\n}\n`,
@@ -136,34 +120,51 @@ ${added("\t\t", ["proxy_set_header Host", "proxy_read_timeout"])}\t\tproxy_set_h
 
   it("adds the lines once for two proxy_pass in the same location", () => {
     const text = "location / {\n  if ($a) { proxy_pass http://a; }\n  proxy_pass http://b;\n}\n";
-    const edited = routeThroughProxy(
-      text,
-      FILE,
-      [
-        { line: 2, col: 13 },
-        { line: 3, col: 3 },
-        { line: 3, col: 3 },
-      ],
-      PROXY,
-    );
+    const edited = route(text, [2, 13], [3, 3], [3, 3]);
     expect(edited).toBe(`location / {\n  if ($a) { proxy_pass http://127.0.0.1:8890; }\n${added("  ")}  proxy_pass http://127.0.0.1:8890;\n}\n`);
   });
 
   it("keeps CRLF line ends, quotes, a unix socket's URI and the file's end without a line feed", () => {
     const text = "location / {\r\n  proxy_pass 'https://unix:/run/a.sock:/p q';\r\n}";
-    expect(routeThroughProxy(text, FILE, [{ line: 2, col: 3 }], PROXY)).toBe(
+    expect(route(text, [2, 3])).toBe(
       `location / {\r\n  proxy_pass 'http://127.0.0.1:8890/p q';\r\n${added("  ").replaceAll("\n", "\r\n")}}`,
     );
     const last = "location / { proxy_set_header Host $host; proxy_http_version 1.1; proxy_buffering off; proxy_request_buffering off;\nproxy_pass http://a; }";
-    expect(routeThroughProxy(last, FILE, [{ line: 2, col: 1 }], PROXY)).toContain("proxy_pass http://127.0.0.1:8890;\nproxy_set_header X-Real-IP $remote_addr;");
+    expect(route(last, [2, 1])).toContain("proxy_pass http://127.0.0.1:8890;\nproxy_set_header X-Real-IP $remote_addr;");
     const atEnd = "location /\n{ proxy_set_header Host $host;\nproxy_pass http://a;";
-    expect(() => routeThroughProxy(atEnd, FILE, [{ line: 3, col: 1 }], PROXY)).toThrow(`${FILE}:3:21: unexpected end of file`);
+    expect(() => route(atEnd, [3, 1])).toThrow(`${FILE}:3:21: unexpected end of file`);
+  });
+
+  it("reads what the location sets and inherits from the configuration as loaded, when given", () => {
+    const site = "server {\n  location / {\n    proxy_pass http://127.0.0.1:3000;\n    include proxy_params;\n  }\n  location /b/ {\n    proxy_pass http://127.0.0.1:3001;\n  }\n}\n";
+    const loaded = loadNginx(
+      [
+        { path: "/etc/nginx/nginx.conf", text: 'http {\n  proxy_set_header X-Site "${host} site";\n  include sites-enabled/*;\n}\n' },
+        { path: "/etc/nginx/sites-enabled/shop", text: site },
+        {
+          path: "/etc/nginx/proxy_params",
+          text: "proxy_set_header Host $http_host;\nproxy_set_header X-Real-IP $remote_addr;\nproxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\nproxy_set_header X-Forwarded-Proto $scheme;\n",
+        },
+      ],
+      "/etc/nginx/nginx.conf",
+    );
+    const fromProxyParams = ["proxy_set_header Host", "proxy_set_header X-Real-IP", "proxy_set_header X-Forwarded-For", "proxy_set_header X-Forwarded-Proto"];
+    const shop = "/etc/nginx/sites-enabled/shop";
+    // From the file alone, proxy_params is unknown: its Host would be set twice.
+    expect(routeThroughProxy(site, shop, [{ line: 3, col: 5 }], PROXY)).toContain("proxy_set_header Host $host;");
+    expect(routeThroughProxy(site, shop, [{ line: 3, col: 5 }, { line: 7, col: 5 }], PROXY, loaded)).toBe(
+      `server {\n  location / {\n    proxy_pass http://127.0.0.1:8890;\n${added("    ", fromProxyParams)}    include proxy_params;\n  }\n  location /b/ {\n    proxy_pass http://127.0.0.1:8890;\n    proxy_set_header X-Site "\${host} site";\n${added("    ")}  }\n}\n`,
+    );
+  });
+
+  it("refuses a proxy_pass outside any block", () => {
+    expect(() => route("proxy_pass http://a;\n", [1, 1])).toThrow(`${FILE}:1:1: this proxy_pass is outside any block.`);
   });
 
   it("says where when a position is not a proxy_pass or has no address to replace", () => {
-    expect(() => routeThroughProxy(SHOP, FILE, [{ line: 13, col: 1 }], PROXY)).toThrow(`${FILE}:13:1: no proxy_pass directive starts here.`);
-    expect(() => routeThroughProxy(SHOP, FILE, [{ line: 8, col: 5 }], PROXY)).toThrow(`${FILE}:8:5: no proxy_pass directive starts here.`);
-    expect(() => routeThroughProxy("location / { proxy_pass $target; }", FILE, [{ line: 1, col: 14 }], PROXY)).toThrow(
+    expect(() => route(SHOP, [13, 1])).toThrow(`${FILE}:13:1: no proxy_pass directive starts here.`);
+    expect(() => route(SHOP, [8, 5])).toThrow(`${FILE}:8:5: no proxy_pass directive starts here.`);
+    expect(() => route("location / { proxy_pass $target; }", [1, 14])).toThrow(
       `${FILE}:1:14: proxy_pass $target has no http:// address to replace.`,
     );
   });
