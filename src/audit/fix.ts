@@ -32,6 +32,8 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
   const changes = new Map<string, FileChange>();
   const unfixable: string[] = [];
 
+  // The whole configuration, so that headers a location inherits (an `include proxy_params`, the http level) are not repeated or lost.
+  const loaded = loadNginx([...files], main);
   const passesByFile = new Map<string, { line: number; col: number }[]>();
   for (const row of rows.filter((r) => r.kind === "bypass")) {
     for (const pass of row.passes ?? []) passesByFile.set(pass.file, [...(passesByFile.get(pass.file) ?? []), { line: pass.line, col: pass.col }]);
@@ -42,7 +44,7 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
       unfixable.push(`${path} was not read, so it cannot be changed`);
       continue;
     }
-    changes.set(path, { path, before, after: routeThroughProxy(before, path, passes, formatAddress(proxy)) });
+    changes.set(path, { path, before, after: routeThroughProxy(before, path, passes, formatAddress(proxy), loaded) });
   }
 
   const folder = sitesFolder(sites, main);

@@ -5,12 +5,13 @@
  * nothing, one site direct on purpose), found each and nothing else; `--fix` on a copy of the
  * nginx files sends the bypasses through the proxy, and a broken nginx makes it change nothing.
  */
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, onServer, ROOT, runCli, shq, uniqueName } from "./harness.js";
 
@@ -239,7 +240,7 @@ describe("audit", () => {
     writeFileSync(main, readFileSync(main, "utf8").replaceAll(folder, copy));
     writeFileSync(join(copy, "config.json"), readFileSync(join(folder, "config.json")));
     giveToDeploy(copy);
-    onServer(`/usr/sbin/nginx -c ${shq(main)}`);
+    onServer(`/usr/sbin/nginx -c ${shq(main)} </dev/null >/dev/null 2>&1`);
     const fixed = await audit(["--nginx-conf", main, "--fix", "--json"]);
     expect(fixed.code, fixed.stderr).toBe(3);
     expect(fixed.stderr).toMatch(/file\(s\) changed/);
@@ -250,7 +251,8 @@ describe("audit", () => {
     onServer(`/usr/sbin/nginx -t -q -c ${shq(main)}`);
     expect(readdirSync(join(copy, "sites-available")).some((file) => /^\.s03\.deploy-vps-\d{8}T\d{6}Z$/.test(file))).toBe(true);
     // nginx now sends the site to the proxy's address, with the client's Host.
-    const answer = execFileSync("curl", ["-sS", "-H", `Host: ${host("s07")}`, `http://127.0.0.1:${listen}/api/x`], { encoding: "utf8" });
+    // Not execFileSync: the stand-in answering curl lives in this process.
+    const { stdout: answer } = await promisify(execFile)("curl", ["-sS", "-H", `Host: ${host("s07")}`, `http://127.0.0.1:${listen}/api/x`], { encoding: "utf8" });
     expect(answer).toBe("ok");
     expect(received.some((head) => head.startsWith("GET /api/x ") && head.includes(`Host: ${host("s07")}`))).toBe(true);
   }, 90_000);
