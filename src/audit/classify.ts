@@ -243,9 +243,9 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
       project: running?.project ?? null,
       service: running?.service ?? running?.name ?? null,
       memoryBytes: memoryOf(project),
-      detail: running
-        ? `nginx sends ${hosts.join(", ")} straight to ${running.name}, which no route declares: mark it direct, or route it through the proxy`
-        : `nginx sends ${hosts.join(", ")} to ${address}, where a process outside Docker listens`,
+      detail: `nginx sends ${hosts.join(", ")} straight to ${running ? running.name : `${address}, where a process outside Docker listens`}${
+        marked ? ", on purpose (marked direct)" : running ? ", which no route declares: route it through the proxy, or mark it direct" : ""
+      }`,
     };
   }
 

@@ -27,6 +27,7 @@ export interface AuditReport {
 /** The JSON contract: rows with kind, host, project, service, target, file, line, detail; and the sources. */
 export function auditJson(report: AuditReport): object {
   return {
+    version: 1,
     server: report.server,
     rows: report.rows.map((row) => ({
       kind: row.kind,
@@ -67,7 +68,8 @@ export function auditText(report: AuditReport): string {
   for (const row of report.rows) {
     const who = [row.project, row.service].filter((part) => part !== null).join("/");
     const memory = row.memoryBytes === null ? "" : `, ${formatBytes(row.memoryBytes)}`;
-    out.push(`${LABELS[row.kind].padEnd(14)}${row.host ?? "(no host)"}${row.target ? ` → ${row.target}` : ""}${who ? ` (${who}${memory})` : ""}`);
+    const title = row.host === null ? `${who || "?"}${memory ? ` (${memory.slice(2)})` : ""}` : `${row.host}${row.target ? ` → ${row.target}` : ""}${who ? ` (${who}${memory})` : ""}`;
+    out.push(`${LABELS[row.kind].padEnd(14)}${title}`);
     out.push(`${" ".repeat(14)}${row.detail}`);
     for (const line of row.evidence) out.push(`${" ".repeat(16)}${line}`);
   }

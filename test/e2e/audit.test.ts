@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, onServer, ROOT, runCli, shq, uniqueName } from "./harness.js";
+import { expectShape } from "./json-shape.js";
 
 const name = uniqueName("e2e-audit");
 const domain = `${name}.test`;
@@ -184,6 +185,7 @@ describe("audit", () => {
     expect(doc.sources.docker?.state).toBe("read");
     expect(doc.sources.proxy?.state).toBe("read");
     expect(doc.roundTrips).toBe(1);
+    expectShape(doc, "audit");
     const rows = ours(doc.rows);
     expect(byKind(rows)).toEqual({
       "through-proxy": [host("s01"), host("s02")],
@@ -212,7 +214,7 @@ describe("audit", () => {
     expect(run.stdout).toContain(`+++ ${join(folder, "sites-enabled", "s03")}`);
     expect(run.stdout).toContain(`+        proxy_pass http://127.0.0.1:${proxyPort};`);
     mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
-    writeFileSync(join(ROOT, "test", "artifacts", "audit.txt"), run.stdout.replaceAll(name, "demo").replaceAll(folder, "/etc/nginx"));
+    writeFileSync(join(ROOT, "test", "artifacts", "audit.txt"), run.stdout.replaceAll(name, "demo").replaceAll(join(folder, "config.json"), "/opt/docker-autostart/config.json").replaceAll(folder, "/etc/nginx"));
   }, 60_000);
 
   it("writes the docs table from what runs", async () => {
