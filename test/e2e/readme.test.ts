@@ -92,6 +92,10 @@ const ELSEWHERE: Record<string, string> = {
   "npm run demo:proxy": "run below, after npm run demo",
   "deploy-vps proxy wake ragflow -H vps --dry-run --json": "ragflow is the README's example; wake-chains.test.ts runs the same dry run on its RAGFlow-like stack",
   "curl -X POST 'http://127.0.0.1:8891/api/wake/ragflow?dryRun=true'": "proxy.test.ts asks its daemon's admin listener the same dry run (and is refused a real wake there)",
+  "deploy-vps audit -H vps": "audit.test.ts runs it on its fixture of the seed's situation (the test host's own nginx would give other findings each run)",
+  "deploy-vps audit -H vps --fix": "audit.test.ts runs it on a copy of its fixture's nginx, and on one that fails nginx -t",
+  "deploy-vps audit -H vps --markdown > docs/services.md": "audit.test.ts checks the table --markdown prints",
+  "deploy-vps audit -H vps --proxy-config /opt/docker-autostart/config.json": "audit.test.ts audits its fixture's config.json with --proxy-config",
   "npm run bench": "takes ten minutes and builds its own network namespace; run by hand, results in docs/benchmarks.md",
 };
 
