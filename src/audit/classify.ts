@@ -7,12 +7,11 @@ import type { ProxyConfig } from "../proxy/config-file.js";
 import type { DependenciesFile } from "../proxy/dependencies-file.js";
 import { fileDependencies } from "../proxy/dependencies-file.js";
 import { formatDuration } from "../proxy/durations.js";
-import type { ContainerFacts, DependencyFacts, DisabledRoute, Route } from "../proxy/model.js";
-import { dependencyLabels } from "../proxy/requirements.js";
+import type { ContainerFacts, DisabledRoute, Route } from "../proxy/model.js";
 import { buildRouteTable, describeSource, type RouteTable } from "../proxy/routes.js";
 import { type Address, formatAddress } from "../proxy/serve-options.js";
 import type { ServiceStatus, StatusDocument } from "../proxy/status.js";
-import { type DependencyGraph, dependencyGraph } from "../proxy/wake-chain.js";
+import { declaredDependencies, type DependencyGraph, dependencyGraph } from "../proxy/wake-chain.js";
 import type { Listener } from "./gather.js";
 
 export const KINDS = ["through-proxy", "direct", "bypass", "no-site", "dangling", "orphan", "unmanaged", "broken-dependency"] as const;
@@ -331,14 +330,12 @@ interface Dependencies {
 
 function joinDependencies(containers: readonly ContainerFacts[], dependencies: DependenciesFile | undefined): Dependencies {
   const fromFile = dependencies === undefined ? undefined : fileDependencies(dependencies);
-  const declared = new Map<string, DependencyFacts>();
-  const labelProblems: Dependencies["labelProblems"] = [];
-  for (const container of containers) {
-    const { facts, problems } = dependencyLabels(container);
-    const filed = fromFile?.byContainer.get(container.name);
-    declared.set(container.id, filed ? { ...facts, requirements: [...facts.requirements, ...filed.requirements] } : facts);
-    for (const problem of problems) labelProblems.push({ container, problem });
-  }
+  const { declared, problems } = declaredDependencies(containers, fromFile?.byContainer ?? new Map());
+  const byId = new Map(containers.map((c) => [c.id, c]));
+  const labelProblems = [...problems].flatMap(([id, found]) => {
+    const container = byId.get(id);
+    return container ? found.map((problem) => ({ container, problem })) : [];
+  });
   return { graph: dependencyGraph(containers, declared), labelProblems, ...(fromFile ? { fromFile } : {}) };
 }
 

@@ -11,7 +11,7 @@ import { formatDuration } from "./durations.js";
 import { estimateMs, estimateSeconds, rememberStart } from "./estimate.js";
 import { idleLeftSeconds, idleVerdict } from "./idle.js";
 import type { ProxyMetrics, UnitGauges } from "./metrics.js";
-import type { ContainerFacts, DependencyFacts, DisabledRoute, Route, UnitState } from "./model.js";
+import type { ContainerFacts, DisabledRoute, Route, UnitState } from "./model.js";
 import { advance, failureSentence, initialProgress, type Phase, type ProgressLine, type ProgressSnapshot, progressMessage } from "./progress.js";
 import { buildRouteTable, type RouteTable } from "./routes.js";
 import { readSavedState, type SavedState, type SavedUnit, StateWriter } from "./state-file.js";
@@ -20,12 +20,11 @@ import { ThemeBook } from "./themes.js";
 import { type Effect, type Failure, initialUnit, resumeUnit, step, type UnitEvent, type UnitStatus } from "./unit-state.js";
 import { fileDependencies, parseDependenciesFile } from "./dependencies-file.js";
 import { dependencyStops, failedWakeStops, sleepDecision } from "./dependency-stops.js";
-import { dependencyLabels } from "./requirements.js";
 import { addressKey, InFlight } from "./drain.js";
 import { chooseLive, type Live, type Pin, pinKept } from "./live.js";
 import { addressOf } from "./readiness.js";
 import { runSwitch } from "./switch.js";
-import { type ChainAnswer, type DependencyGraph, dependencyGraph, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
+import { type ChainAnswer, declaredDependencies, type DependencyGraph, dependencyGraph, type UnitView, unitNeeds, wakeChain, wakePlanDocument } from "./wake-chain.js";
 import { runChain, stopInLevels } from "./wake.js";
 
 /** What a request waiting on a start is told when the start ends. */
@@ -286,16 +285,13 @@ export class Runtime {
 
   /** Every container joined by what it needs: compose's depends_on, the dependency labels, the dependencies file. */
   private joinContainers(): { graph: DependencyGraph; labelProblems: Map<string, string> } {
-    const declared = new Map<string, DependencyFacts>();
-    const problems = new Map<string, string>();
-    for (const container of this.containers.values()) {
-      const { facts, problems: found } = dependencyLabels(container);
-      const filed = this.fromFile.byContainer.get(container.name);
-      declared.set(container.id, filed ? { ...facts, requirements: [...facts.requirements, ...filed.requirements], check: facts.check ?? filed.check } : facts);
-      if (found.length > 0) problems.set(container.id, found.join("; "));
-    }
-    return { graph: dependencyGraph([...this.containers.values()], declared), labelProblems: problems };
+    const { declared, problems } = declaredDependencies(this.containers.values(), this.fromFile.byContainer);
+    return {
+      graph: dependencyGraph([...this.containers.values()], declared),
+      labelProblems: new Map([...problems].map(([id, found]) => [id, found.join("; ")])),
+    };
   }
+
 
   /** Units whose wake cannot be planned are disabled, saying why; the others keep working (and come back once it can). */
   private checkChains(): void {

@@ -1,5 +1,6 @@
 import type { Awaited, ChainPlan, ChainStep, ContainerFacts, DependencyFacts, Need, Requirement, UnitState } from "./model.js";
 import { AWAITED, dependencyLevels } from "./dependency-levels.js";
+import { dependencyLabels } from "./requirements.js";
 import type { WakePlan, WakePlanStep } from "./status.js";
 
 /**
@@ -46,6 +47,25 @@ export interface WakeUnit extends ChainUnit {
 }
 
 export type ChainAnswer = { ok: true; plan: ChainPlan } | { ok: false; cycle: string[] } | { ok: false; missing: string[] };
+
+/**
+ * What each container declares it needs: its dependency labels, then what the dependencies file
+ * says of it by name (its check only when the labels give none). Bad labels, by container id.
+ */
+export function declaredDependencies(
+  containers: Iterable<ContainerFacts>,
+  filedByName: ReadonlyMap<string, DependencyFacts>,
+): { declared: Map<string, DependencyFacts>; problems: Map<string, string[]> } {
+  const declared = new Map<string, DependencyFacts>();
+  const problems = new Map<string, string[]>();
+  for (const container of containers) {
+    const { facts, problems: found } = dependencyLabels(container);
+    const filed = filedByName.get(container.name);
+    declared.set(container.id, filed ? { ...facts, requirements: [...facts.requirements, ...filed.requirements], check: facts.check ?? filed.check } : facts);
+    if (found.length > 0) problems.set(container.id, found);
+  }
+  return { declared, problems };
+}
 
 /** Edges from compose's depends_on within a project, and from the declared requirements across projects. */
 export function dependencyGraph(containers: readonly ContainerFacts[], declared: ReadonlyMap<string, DependencyFacts>): DependencyGraph {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, onServer, ROOT, runCli, shq, uniqueName } from "./harness.js";
+import type { AuditRow } from "../../src/audit/classify.js";
 import { expectShape } from "./json-shape.js";
 
 const name = uniqueName("e2e-audit");
@@ -47,6 +48,18 @@ function giveToDeploy(dir: string): void {
   };
   chmodSync(dir, 0o755);
   walk(dir);
+}
+
+/** The fixture's nginx files in a folder of their own, with EXTRA files added. */
+function nginxCopy(label: string, extra: Record<string, string> = {}): { copy: string; main: string } {
+  const copy = deployFolder(label);
+  rmSync(copy, { recursive: true });
+  cpSync(folder, copy, { recursive: true, verbatimSymlinks: true });
+  const main = join(copy, "nginx.conf");
+  writeFileSync(main, readFileSync(main, "utf8").replaceAll(folder, copy));
+  for (const [path, text] of Object.entries(extra)) writeFileSync(join(copy, path), text);
+  giveToDeploy(copy);
+  return { copy, main };
 }
 
 const site = (names: string, body: string, listen: number) => `server {\n    listen 127.0.0.1:${listen};\n    server_name ${names};\n${body}\n}\n`;
@@ -112,17 +125,8 @@ async function audit(args: string[]) {
   return runCli(["audit", "--proxy", `127.0.0.1:${proxyPort}`, "--proxy-config", join(folder, "config.json"), ...args]);
 }
 
-interface Row {
-  kind: string;
-  host: string | null;
-  project: string | null;
-  service: string | null;
-  target: string | null;
-  file: string | null;
-  line: number | null;
-  detail: string;
-  memoryBytes: number | null;
-}
+/** A row as --json prints it. */
+type Row = Pick<AuditRow, "kind" | "host" | "project" | "service" | "target" | "file" | "line" | "detail" | "memoryBytes">;
 
 /** The rows about this test's own sites and stacks (other tests' stacks share the engine). */
 function ours(rows: Row[]): Row[] {
@@ -235,13 +239,7 @@ describe("audit", () => {
   }, 60_000);
 
   it("--fix sends every bypass and the missing site through the proxy, nginx -t passing, and reloads", async () => {
-    const copy = deployFolder("audit-fix");
-    rmSync(copy, { recursive: true });
-    cpSync(folder, copy, { recursive: true, verbatimSymlinks: true });
-    const main = join(copy, "nginx.conf");
-    writeFileSync(main, readFileSync(main, "utf8").replaceAll(folder, copy));
-    writeFileSync(join(copy, "config.json"), readFileSync(join(folder, "config.json")));
-    giveToDeploy(copy);
+    const { copy, main } = nginxCopy("audit-fix");
     onServer(`/usr/sbin/nginx -c ${shq(main)} </dev/null >/dev/null 2>&1`);
     const fixed = await audit(["--nginx-conf", main, "--fix", "--json"]);
     expect(fixed.code, fixed.stderr).toBe(3);
@@ -260,14 +258,8 @@ describe("audit", () => {
   }, 90_000);
 
   it("--fix on an nginx that fails nginx -t changes nothing", async () => {
-    const copy = deployFolder("audit-broken");
-    rmSync(copy, { recursive: true });
-    cpSync(folder, copy, { recursive: true, verbatimSymlinks: true });
-    const main = join(copy, "nginx.conf");
-    writeFileSync(main, readFileSync(main, "utf8").replaceAll(folder, copy));
     // Valid syntax, but no directive nginx knows: nginx -t fails, the audit's parser does not.
-    writeFileSync(join(copy, "conf.d", "broken.conf"), "not_a_directive on;\n");
-    giveToDeploy(copy);
+    const { copy, main } = nginxCopy("audit-broken", { "conf.d/broken.conf": "not_a_directive on;\n" });
     const digest = () => createHash("sha256").update(execFileSync("sh", ["-c", `cd ${shq(copy)} && find . -type f -o -type l | sort | xargs -d '\\n' sha256sum`])).digest("hex");
     const before = digest();
     const run = await audit(["--nginx-conf", main, "--fix"]);
