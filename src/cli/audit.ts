@@ -33,12 +33,6 @@ interface AuditOptions {
   proxy: Address;
 }
 
-/** What nginx-fix.sh's exit codes mean, for the one line the user reads. */
-const FIX_REFUSALS: Record<number, string> = {
-  3: "nginx -t failed, so nothing was changed",
-  4: "an nginx file changed since the audit read it, so nothing was changed; run the audit again",
-  5: "the fix needs root or passwordless sudo for nginx",
-};
 
 export function registerAudit(program: Command, run: (work: Promise<number>) => Promise<void>, withConnection: (command: Command) => Command, exitCodes: string): void {
   withConnection(program.command("audit"))
@@ -183,7 +177,14 @@ async function applyFix(remote: Remote, options: AuditOptions, look: Look): Prom
       .split("\n")
       .filter((line) => line.startsWith("backup="))
       .map((line) => Buffer.from(line.slice("backup=".length), "base64").toString("utf8"));
-  const said = result.stderr.trim().split("\n").filter((line) => line !== "");
-  const refusal = FIX_REFUSALS[result.code];
-  throw new EnvironmentError(`${refusal ?? `nginx-fix.sh failed (exit ${result.code})`}: ${said.slice(-3).join(" / ") || "it said nothing"}`);
+  const said = result.stderr
+    .trim()
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => line.replace(/^nginx-fix: /, ""));
+  // nginx-fix.sh's last line says why it refused and that nothing changed; after a failed nginx -t,
+  // nginx's own [emerg] lines say what is wrong.
+  const emerg = result.code === 3 ? said.filter((line) => line.includes("[emerg]")).map((line) => line.replace(/^.*\[emerg\] [\d#]+: /, "")) : [];
+  const why = said.length === 0 ? undefined : `${said.at(-1)}${emerg.length > 0 ? ` (${emerg.join("; ")})` : ""}`;
+  throw new EnvironmentError(why ?? `nginx-fix.sh failed (exit ${result.code}) and said nothing; nothing was changed`);
 }

@@ -264,7 +264,7 @@ describe("audit", () => {
     const before = digest();
     const run = await audit(["--nginx-conf", main, "--fix"]);
     expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/nginx -t failed, so nothing was changed/);
+    expect(run.stderr).toMatch(/^deploy-vps: nginx -t fails on the current config: fix it first; nothing was changed \(unknown directive "not_a_directive" in .*broken\.conf:1\)\n$/);
     expect(digest()).toBe(before);
   }, 60_000);
 });
