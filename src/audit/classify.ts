@@ -38,8 +38,10 @@ export interface AuditRow {
   memoryBytes: number | null;
   /** The route the row is about, when there is one (for the docs table and the fix). */
   route?: string;
-  /** For a bypass: the proxy_pass directives to send through the proxy. */
+  /** For a bypass the fix can send through the proxy: its proxy_pass. */
   passes?: { file: string; line: number; col: number }[];
+  /** For a route without a site: every host of the route, for the site the fix writes. */
+  hosts?: string[];
 }
 
 export interface AuditFacts {
@@ -52,13 +54,14 @@ export interface AuditFacts {
   listening: readonly Listener[];
   /** Where the proxy listens: a proxy_pass there goes through it. */
   proxy: Address;
+  /** The server's own addresses (a proxy_pass to one of them stays on this server). */
+  addresses: readonly string[];
   /** The proxy's own compose project: never reported as unmanaged. */
   proxyProject: string;
 }
 
 export interface AuditVerdict {
   rows: AuditRow[];
-  table: RouteTable;
   /** One per route: what the docs table shows. */
   services: ServiceLine[];
 }
@@ -72,8 +75,16 @@ export interface ServiceLine {
   idle: string;
   state: string | null;
   memoryBytes: number | null;
-  routed: "through the proxy" | "bypass" | "no nginx site";
+  routed: (typeof ROUTED)[number][1] | "no nginx site";
 }
+
+/** How the docs table says a route is reached, the best of its rows first. */
+const ROUTED = [
+  ["through-proxy", "through the proxy"],
+  ["bypass", "bypass"],
+  ["direct", "direct"],
+  ["dangling", "down"],
+] as const;
 
 export function isFinding(row: AuditRow): boolean {
   return !FINE.has(row.kind);
@@ -97,6 +108,29 @@ const projectMemory = (containers: readonly ContainerFacts[], memory: ReadonlyMa
   return used.some((bytes) => bytes !== undefined) ? used.reduce<number>((sum, bytes) => sum + (bytes ?? 0), 0) : null;
 };
 
+/** A server block as the verdicts see it. */
+interface SiteView {
+  site: Site;
+  /** Exact names and `*.` wildcards. */
+  hosts: string[];
+  /** `_`, a regex name, no name or default_server: it gets every host no other server names. */
+  catchAll: boolean;
+  /** `# deploy-vps: direct` in the block, or one of its hosts in the config's direct list. */
+  marked: boolean;
+  /** Its server_names as written, for messages. */
+  label: string;
+}
+
+type RowBase = Pick<AuditRow, "host" | "file" | "line" | "target" | "evidence">;
+
+function isCatchAll(site: Site): boolean {
+  return site.serverNames.length === 0 || site.serverNames.some((name) => name === "_" || name === "" || name.startsWith("~")) || site.listens.some((listen) => /\bdefault_server\b|\bdefault\b/.test(listen));
+}
+
+function describeTarget(target: UpstreamServer): string {
+  return target.unix !== undefined ? `unix:${target.unix}` : target.host !== undefined && target.port !== undefined ? `${target.host}:${target.port}` : target.address;
+}
+
 /** `.example.com` is both example.com and its subdomains; a `~regex` name is no host to look up. */
 function siteHosts(site: Site): string[] {
   return site.serverNames.flatMap((name) => (name.startsWith(".") ? [name.slice(1), `*${name}`] : name === "_" || name === "" || name.startsWith("~") ? [] : [name]));
@@ -109,64 +143,71 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
   const byProject = groupBy(containers, (c) => c.project ?? `container ${c.name}`);
   const statusOf = new Map<string, ServiceStatus>((facts.status?.services ?? []).map((s) => [s.name, s]));
   const memoryOf = (project: string | undefined) => (project === undefined ? null : projectMemory(byProject.get(project) ?? [], facts.memory));
+  const onThisServer = (host: string) => isLocal(host, facts.listening) || facts.addresses.includes(host);
   const rows: AuditRow[] = [];
   const reached = new Set<string>();
   const bypassed = new Set<string>();
   const sentTo = new Set<string>();
+  // Hosts some server names exactly: a catch-all server reaches only the routes none of them claims.
+  const named = new Set(facts.sites.flatMap((site) => siteHosts(site)));
 
-  const routeAtPort = (port: number, host: string): { route: Route; why: string } | undefined => {
-    for (const route of table.routes) {
-      if (route.target.kind === "host-port" && route.target.port === port && isLocal(host, facts.listening))
-        return { route, why: `the proxy routes ${route.name} to port ${port} (${describeSource(route.source)})` };
-    }
-    for (const container of containers) {
-      const publishes = isLocal(host, facts.listening) && container.published.some((p) => p.hostPort === port);
-      const addressed = Object.values(container.addresses).includes(host);
-      if (!publishes && !addressed) continue;
+  /** The containers behind HOST:PORT: publishing it here, or holding that address on a Docker network. */
+  const ownersOf = (host: string, port: number) =>
+    containers.filter((c) => (onThisServer(host) && c.published.some((p) => p.hostPort === port)) || Object.values(c.addresses).includes(host));
+
+  /** The route whose service listens at HOST:PORT: a config entry's host port, or a routed project's container. */
+  const managedAt = (host: string, port: number): { route: Route; why: string } | undefined => {
+    const entry = table.routes.find((route) => route.target.kind === "host-port" && route.target.port === port && onThisServer(host));
+    if (entry) return { route: entry, why: `the proxy routes ${entry.name} to port ${port} (${describeSource(entry.source)})` };
+    for (const container of ownersOf(host, port)) {
       const route = table.routes.find((r) => r.project === container.project);
-      if (route) return { route, why: `${container.name} (${route.name}, routed by ${describeSource(route.source)}) ${addressed ? "has that address" : "publishes that port"}` };
+      if (route) return { route, why: `${container.name} (${route.name}, routed by ${describeSource(route.source)}) listens there` };
     }
     return undefined;
   };
 
   for (const site of facts.sites) {
-    const hosts = siteHosts(site);
+    const view: SiteView = { site, hosts: siteHosts(site), catchAll: isCatchAll(site), marked: site.direct || siteHosts(site).some((host) => direct.has(host)), label: site.serverNames.join(" ") || "_" };
     for (const location of site.locations) {
       const pass = location.proxyPass;
-      const evidence = [`${where(pass.file, pass.line)}: proxy_pass ${pass.value} (server ${hosts.join(" ") || "_"}, ${where(site.file, site.line)})`];
-      const base = { host: hosts[0] ?? null, file: pass.file, line: pass.line, target: pass.value, evidence };
+      // The backup servers only answer when the others fail: the verdict is the primary ones'.
+      const primary = pass.targets.filter((t) => !t.backup);
+      const targets = primary.length > 0 ? primary : pass.targets;
+      const evidence = [`${where(pass.file, pass.line)}: proxy_pass ${pass.value} (server ${view.label}, ${where(site.file, site.line)})`];
+      const base: RowBase = { host: view.hosts[0] ?? view.label, file: pass.file, line: pass.line, target: targets[0] ? describeTarget(targets[0]) : pass.value, evidence };
       if (pass.variable) {
-        rows.push({ ...base, kind: site.direct ? "direct" : "unmanaged", project: null, service: null, memoryBytes: null, detail: `proxy_pass ${pass.value} holds a variable: where it sends cannot be known before a request` });
+        rows.push({ ...base, target: pass.value, kind: view.marked ? "direct" : "unmanaged", project: null, service: null, memoryBytes: null, detail: `proxy_pass ${pass.value} holds a variable: where it sends cannot be known before a request` });
         continue;
       }
-      const toProxy = pass.targets.some((t) => t.port === facts.proxy.port && t.host !== undefined && (isLocal(t.host, facts.listening) || t.host === facts.proxy.host));
-      if (toProxy) {
-        rows.push(...throughProxy(site, location, hosts, base));
-        continue;
-      }
-      const target = pass.targets.find((t) => t.port !== undefined && t.host !== undefined) ?? pass.targets[0];
-      rows.push(straight(site, location, hosts, target, base));
+      const toProxy = targets.some((t) => t.port === facts.proxy.port && t.host !== undefined && (onThisServer(t.host) || t.host === facts.proxy.host));
+      if (toProxy) rows.push(...throughProxy(view, base));
+      else rows.push(straight(view, location, targets[0], base));
     }
   }
 
-  function throughProxy(site: Site, location: SiteLocation, hosts: string[], base: Omit<AuditRow, "kind" | "project" | "service" | "detail" | "memoryBytes">): AuditRow[] {
+  function throughProxy(view: SiteView, base: RowBase): AuditRow[] {
     const proxyUp = listensOn(facts.listening, facts.proxy.host, facts.proxy.port);
     const found = new Map<Route, string[]>();
     const unrouted: string[] = [];
-    for (const host of hosts) {
-      const route = table.lookup(host) ?? table.routes.find((r) => r.hosts.includes(host));
-      if (route) found.set(route, [...(found.get(route) ?? []), host]);
-      else unrouted.push(host);
+    for (const host of view.hosts) {
+      const routes = host.startsWith("*.") ? table.routes.filter((r) => r.hosts.some((h) => h === host || h.endsWith(host.slice(1)))) : [table.lookup(host) ?? table.routes.find((r) => r.hosts.includes(host))];
+      const known = routes.filter((route): route is Route => route !== undefined);
+      for (const route of known) found.set(route, [...(found.get(route) ?? []), host]);
+      if (known.length === 0 && !host.startsWith("*.")) unrouted.push(host);
+    }
+    if (view.catchAll) {
+      for (const route of table.routes.filter((r) => !r.hosts.some((h) => named.has(h)))) found.set(route, [...(found.get(route) ?? []), view.label]);
     }
     const out: AuditRow[] = [];
     for (const [route, names] of found) {
       reached.add(route.name);
       const state = statusOf.get(route.name)?.state ?? null;
       const evidence = [...base.evidence, `${describeSource(route.source)}: route ${route.name} for ${route.hosts.join(" ")} (project ${route.project})`];
+      const hosts = names.filter((name) => !name.includes("*") && name !== view.label);
       out.push({
         ...base,
         evidence,
-        host: names[0] ?? null,
+        host: hosts[0] ?? route.hosts[0] ?? view.label,
         kind: proxyUp ? "through-proxy" : "dangling",
         project: route.project,
         service: serviceOf(route),
@@ -177,60 +218,66 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
           : `nginx sends ${names.join(", ")} to the proxy at ${formatAddress(facts.proxy)}, but nothing listens there: the site is down`,
       });
     }
-    if (unrouted.length > 0 || hosts.length === 0) {
+    if (unrouted.length > 0) {
       const refusedBy = table.disabled.find((d) => d.hosts.some((h) => unrouted.includes(h)));
       out.push({
         ...base,
-        kind: site.direct ? "direct" : "dangling",
-        host: unrouted[0] ?? base.host,
+        kind: view.marked ? "direct" : "dangling",
+        host: unrouted[0] ?? null,
         project: refusedBy?.project ?? null,
         service: null,
         memoryBytes: null,
         detail: refusedBy
           ? `nginx sends ${unrouted.join(", ")} to the proxy, which refuses route ${refusedBy.name}: ${refusedBy.reason}`
-          : `nginx sends ${unrouted.join(", ") || `server ${location.path}`} to the proxy, which has no route for ${unrouted.length > 1 ? "them" : "it"}`,
+          : `nginx sends ${unrouted.join(", ")} to the proxy, which has no route for ${unrouted.length > 1 ? "them" : "it"}`,
       });
     }
     return out;
   }
 
-  function straight(site: Site, location: SiteLocation, hosts: string[], target: UpstreamServer | undefined, base: Omit<AuditRow, "kind" | "project" | "service" | "detail" | "memoryBytes">): AuditRow {
-    const marked = site.direct || hosts.some((host) => direct.has(host));
-    if (target === undefined || target.unix !== undefined || target.host === undefined || target.port === undefined) {
-      return { ...base, kind: marked ? "direct" : "unmanaged", project: null, service: null, memoryBytes: null, detail: `nginx sends ${hosts.join(", ") || location.path} to ${target?.address ?? base.target}, not to a container` };
+  function straight(view: SiteView, location: SiteLocation, target: UpstreamServer | undefined, base: RowBase): AuditRow {
+    const { marked } = view;
+    const sent = view.hosts.join(", ") || view.label;
+    const elsewhere = target?.host !== undefined && !onThisServer(target.host) && !containers.some((c) => Object.values(c.addresses).includes(target.host ?? ""));
+    if (target === undefined || target.host === undefined || target.port === undefined || elsewhere) {
+      const what = target?.unix !== undefined ? "a unix socket, not a container" : elsewhere ? "an address that is not this server's: not checked" : "no container";
+      return { ...base, kind: marked ? "direct" : "unmanaged", project: null, service: null, memoryBytes: null, detail: `nginx sends ${sent} to ${base.target}, ${what}${marked ? ", on purpose (marked direct)" : ""}` };
     }
     const address = `${target.host}:${target.port}`;
-    const managed = routeAtPort(target.port, target.host);
+    const managed = managedAt(target.host, target.port);
     if (managed) {
-      bypassed.add(managed.route.name);
-      const evidence = [...base.evidence, managed.why];
-      const running = (byProject.get(managed.route.project) ?? []).some((c) => c.state === "running");
+      const { route } = managed;
+      bypassed.add(route.name);
+      const running = (byProject.get(route.project) ?? []).some((c) => c.state === "running");
+      // Only a site whose own host the proxy routes to this service can be sent through it as it is.
+      const routesHere = view.hosts.some((host) => table.lookup(host) === route);
+      const inSiteFile = location.proxyPass.file === view.site.file;
+      const fixable = routesHere && inSiteFile;
       return {
         ...base,
-        evidence,
-        kind: marked || direct.has(managed.route.project) ? "direct" : "bypass",
-        project: managed.route.project,
-        service: serviceOf(managed.route),
-        route: managed.route.name,
-        target: address,
-        memoryBytes: memoryOf(managed.route.project),
-        passes: [{ file: base.file ?? "", line: base.line ?? 0, col: location.proxyPass.col }],
-        detail: `nginx sends ${hosts.join(", ")} straight to ${address}: the proxy never starts ${managed.route.name} on demand nor stops it when idle${running ? "" : " (it is stopped now: the site answers 502)"}`,
+        evidence: [...base.evidence, managed.why],
+        kind: marked || direct.has(route.project) ? "direct" : "bypass",
+        project: route.project,
+        service: serviceOf(route),
+        route: route.name,
+        memoryBytes: memoryOf(route.project),
+        ...(fixable ? { passes: [{ file: location.proxyPass.file, line: location.proxyPass.line, col: location.proxyPass.col }] } : {}),
+        detail:
+          `nginx sends ${sent} straight to ${address}: the proxy never starts ${route.name} on demand nor stops it when idle${running ? "" : " (it is stopped now: the site answers 502)"}` +
+          (routesHere ? (inSiteFile ? "" : `; the proxy_pass is in ${location.proxyPass.file}, a file other sites may include: change it by hand`) : `; the proxy routes none of this site's hosts to ${route.name}: add them to the route first`),
       };
     }
-    const owners = containers.filter((c) => (isLocal(target.host ?? "", facts.listening) && c.published.some((p) => p.hostPort === target.port)) || Object.values(c.addresses).includes(target.host ?? ""));
+    const owners = ownersOf(target.host, target.port);
     const running = owners.find((c) => c.state === "running");
-    const listening = isLocal(target.host, facts.listening) ? listensOn(facts.listening, target.host, target.port) : false;
-    if (!running && !listening) {
+    if (!running && !listensOn(facts.listening, target.host, target.port)) {
       const stopped = owners[0];
       return {
         ...base,
         kind: "dangling",
-        target: address,
         project: stopped?.project ?? null,
         service: stopped?.service ?? null,
         memoryBytes: null,
-        detail: `nothing listens on ${address}${stopped ? ` (${stopped.name} publishes it but is ${stopped.state})` : ""}: nginx answers 502 for ${hosts.join(", ") || location.path}`,
+        detail: `nothing listens on ${address}${stopped ? ` (${stopped.name} publishes it but is ${stopped.state})` : ""}: nginx answers 502 for ${sent}`,
       };
     }
     const project = running?.project ?? (running ? `container ${running.name}` : undefined);
@@ -238,11 +285,10 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
     return {
       ...base,
       kind: marked || (project !== undefined && direct.has(project)) ? "direct" : "unmanaged",
-      target: address,
       project: running?.project ?? null,
       service: running?.service ?? running?.name ?? null,
       memoryBytes: memoryOf(project),
-      detail: `nginx sends ${hosts.join(", ")} straight to ${running ? running.name : `${address}, where a process outside Docker listens`}${
+      detail: `nginx sends ${sent} straight to ${running ? running.name : `${address}, where a process outside Docker listens`}${
         marked ? ", on purpose (marked direct)" : running ? ", which no route declares: route it through the proxy, or mark it direct" : ""
       }`,
     };
@@ -260,6 +306,7 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
       ...declaredAt(route),
       memoryBytes: memoryOf(route.project),
       route: route.name,
+      hosts: route.hosts,
       evidence: [`${describeSource(route.source)}: route ${route.name} for ${route.hosts.join(" ") || "no host"}`],
       detail: route.hosts.length === 0 ? `the proxy routes ${route.name}, but it names no host, so no nginx site can reach it` : `no nginx site sends ${route.hosts.join(", ")} to the proxy: ${route.name} is never woken`,
     });
@@ -290,7 +337,7 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
   }
 
   rows.sort((a, b) => KINDS.indexOf(b.kind) - KINDS.indexOf(a.kind) || (a.host ?? a.project ?? "").localeCompare(b.host ?? b.project ?? ""));
-  return { rows, table, services: serviceLines(table, rows, statusOf, memoryOf) };
+  return { rows, services: serviceLines(table, rows, statusOf, memoryOf) };
 }
 
 function serviceOf(route: Route): string | null {
@@ -304,8 +351,10 @@ function declaredAt(declared: Route | DisabledRoute): { file: string | null; lin
 /** Routes the proxy refuses: naming nothing that exists (orphan), a bad dependency, or another reason. */
 function refusedRoutes(disabled: readonly DisabledRoute[]): AuditRow[] {
   return disabled.map((route) => {
-    const missing = /no compose project/.test(route.reason);
-    const dependency = /requires|wants|depend/.test(route.reason);
+    // The reason without the file:line:col it may start with (a path could hold any word).
+    const reason = route.reason.replace(/^.*?:\d+:\d+: /, "");
+    const missing = /^no compose project/.test(reason);
+    const dependency = /\b(requires|wants|depends_on)\b/.test(reason);
     return {
       kind: missing ? "orphan" : dependency ? "broken-dependency" : "dangling",
       host: route.hosts[0] ?? null,
@@ -408,7 +457,7 @@ function serviceLines(table: RouteTable, rows: readonly AuditRow[], statusOf: Re
       idle: status?.idle ?? formatDuration(route.idleMs),
       state: status?.state ?? null,
       memoryBytes: status?.memoryBytes ?? memoryOf(route.project),
-      routed: about.some((row) => row.kind === "through-proxy") ? "through the proxy" : about.some((row) => row.kind === "bypass") ? "bypass" : "no nginx site",
+      routed: ROUTED.find(([kind]) => about.some((row) => row.kind === kind))?.[1] ?? "no nginx site",
     };
   });
 }

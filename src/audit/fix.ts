@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { createTwoFilesPatch } from "diff";
+import { DeployError } from "../errors.js";
 import { loadNginx } from "../nginx/load.js";
 import type { NginxFile } from "../nginx/parse.js";
 import type { Site } from "../nginx/sites.js";
@@ -44,20 +45,32 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
       unfixable.push(`${path} was not read, so it cannot be changed`);
       continue;
     }
-    changes.set(path, { path, before, after: routeThroughProxy(before, path, passes, formatAddress(proxy), loaded) });
+    try {
+      changes.set(path, { path, before, after: routeThroughProxy(before, path, passes, formatAddress(proxy), loaded) });
+    } catch (error) {
+      // A location the edit cannot make right (its own Host, say) is left to the user, saying why.
+      if (!(error instanceof DeployError)) throw error;
+      unfixable.push(error.message);
+    }
   }
 
   const folder = sitesFolder(sites, main);
   const listen = usualListen(sites);
   for (const row of rows.filter((r) => r.kind === "no-site")) {
-    const hosts = row.host === null ? [] : [row.host];
+    const hosts = row.hosts ?? (row.host === null ? [] : [row.host]);
     const name = row.route ?? row.project ?? row.host ?? "site";
     if (hosts.length === 0) {
       unfixable.push(`${name} names no host: give it one (label deploy-vps.proxy.host or the entry's hosts), then audit again`);
       continue;
     }
+    // A second server for a name nginx already serves would win or lose by file order: never written.
+    const taken = hosts.flatMap((host) => sites.filter((site) => servesHost(site, host)).map((site) => `${host} is already a server_name at ${site.file}:${site.line}`));
+    if (taken.length > 0) {
+      unfixable.push(`${name}: ${taken.join("; ")}: send that server to the proxy by hand`);
+      continue;
+    }
     const path = posix.join(folder, `deploy-vps-${name.replace(/[^A-Za-z0-9_.-]/g, "-")}.conf`);
-    const after = nginxBlock(routeHosts(row, rows), listen, proxy);
+    const after = nginxBlock(hosts, listen, proxy);
     // Written only where nginx's own includes load it.
     if (!loadNginx([...files, { path, text: after }], main).files.includes(path)) {
       unfixable.push(`${name}: no folder of nginx's includes would load a new file (looked at ${folder})`);
@@ -80,10 +93,19 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
   };
 }
 
-/** Every host of the row's route (a site for all of them), else the row's own. */
-function routeHosts(row: AuditRow, rows: readonly AuditRow[]): string[] {
-  const hosts = rows.filter((other) => other.route !== undefined && other.route === row.route && other.host !== null).map((other) => other.host ?? "");
-  return [...new Set(hosts.length > 0 ? hosts : [row.host ?? ""])];
+/** Whether SITE answers HOST: by an exact name, a `*.`/`.` wildcard, or a regex name. */
+function servesHost(site: Site, host: string): boolean {
+  return site.serverNames.some((name) => {
+    if (name === host) return true;
+    if (name.startsWith("*.") || name.startsWith(".")) return host.endsWith(name.slice(name.indexOf("."))) || host === name.slice(1);
+    if (!name.startsWith("~")) return false;
+    try {
+      return new RegExp(name.slice(1), "i").test(host);
+    } catch {
+      // A PCRE-only pattern JavaScript cannot read: assume it may match.
+      return true;
+    }
+  });
 }
 
 /** The folder that holds most sites (sites-enabled, conf.d), else conf.d beside the main file. */

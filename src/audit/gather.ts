@@ -3,6 +3,7 @@
  * nginx's files, the proxy's config, dependencies and status, every container, memory, listeners.
  */
 import { parseInspect } from "../docker/responses.js";
+import { EnvironmentError } from "../errors.js";
 import { type NginxFile, splitDump } from "../nginx/parse.js";
 import type { ContainerFacts } from "../proxy/model.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET_PATH, isStatusDocument, type StatusDocument } from "../proxy/status.js";
@@ -45,8 +46,8 @@ export interface Listener {
 
 export interface AuditAnswer {
   serverName: string;
-  /** `sudo -n` works for the user: what --fix needs when the files are root's. */
-  sudo: boolean;
+  /** The server's own IP addresses. */
+  addresses: string[];
   nginx: NginxReading;
   proxy: ProxyReading;
   docker: { containers: ContainerFacts[] } | { error: string };
@@ -72,8 +73,9 @@ export function auditScript(inputs: AuditInputs): Shell {
   });
 }
 
-export function parseAuditAnswer(stdout: string): AuditAnswer {
+export function parseAuditAnswer(stdout: string, host: string): AuditAnswer {
   const { fields, decoded } = scriptFields(stdout);
+  if (fields.get("end") !== "ok") throw new EnvironmentError(`the audit's answer from ${host} was cut short; run it again`);
   const lines = (key: string) => (decoded(key) ?? "").split("\n").filter((line) => line !== "");
   // Words, not base64: the way nginx was read, and whether sudo answers.
   const way = fields.get("nginx.how");
@@ -86,7 +88,7 @@ export function parseAuditAnswer(stdout: string): AuditAnswer {
   };
   return {
     serverName: (decoded("host") ?? "").trim(),
-    sudo: fields.get("sudo") === "yes",
+    addresses: lines("addresses"),
     nginx,
     proxy: proxyReading(decoded, fields.get("proxy.socket") === "yes"),
     docker: dockerReading(decoded("docker"), decoded("docker.error")),

@@ -43,6 +43,7 @@ export function auditJson(report: AuditReport): object {
     })),
     sources: report.sources,
     fixes: report.fixes,
+    unfixable: report.unfixable,
     roundTrips: report.roundTrips,
   };
 }
@@ -86,14 +87,14 @@ export function auditText(report: AuditReport): string {
 const cell = (text: string) => text.replace(/\|/g, "\\|");
 
 /** The docs table the seed's sync-autostart-config.sh wrote, from what runs rather than from the config. */
-export function auditMarkdown(report: AuditReport, when: Date): string {
+export function auditMarkdown(report: AuditReport): string {
   const through = report.services.filter((s) => s.routed === "through the proxy").length;
   const modes = new Map<string, number>();
   for (const service of report.services) modes.set(service.mode, (modes.get(service.mode) ?? 0) + 1);
   const lines = [
     `# Services on ${report.server}`,
     "",
-    `Written by \`deploy-vps audit --markdown\` on ${when.toISOString().replace(/\.\d+Z$/, "Z")}, from nginx, the runtime proxy and Docker as they run. Do not edit by hand.`,
+    "Written by `deploy-vps audit --markdown` from nginx, the runtime proxy and Docker as they run (no date, so that a daily run changes this file only when the server changed). Do not edit by hand.",
     "",
     "| Metric | Value |",
     "|---|---|",

@@ -14,7 +14,7 @@ import { type Site, nginxSites } from "../nginx/sites.js";
 import { type ProxyConfig, parseProxyConfig } from "../proxy/config-file.js";
 import { type DependenciesFile, parseDependenciesFile } from "../proxy/dependencies-file.js";
 import { PROXY_PROJECT } from "../proxy/install.js";
-import { type Address, DEFAULT_LISTEN, parseAddress } from "../proxy/serve-options.js";
+import { type Address, DEFAULT_LISTEN, formatAddress, parseAddress } from "../proxy/serve-options.js";
 import { remoteScript } from "../remote/script.js";
 import { Remote } from "../ssh/connection.js";
 import { sshTarget } from "../ssh/login.js";
@@ -71,6 +71,7 @@ async function audit(settings: Settings, options: AuditOptions, flags: AuditFlag
   try {
     let seen = await look(remote, options);
     if (flags.fix && seen.plan.changes.length > 0) {
+      refuseUnsafeFix(seen, options);
       const backups = await applyFix(remote, options, seen);
       process.stderr.write(`nginx on ${host}: ${seen.plan.changes.length} file(s) changed; nginx -t passed; reloaded.\n`);
       for (const backup of backups) process.stderr.write(`  backup: ${backup}\n`);
@@ -80,11 +81,13 @@ async function audit(settings: Settings, options: AuditOptions, flags: AuditFlag
     }
     const shown: AuditReport = { ...seen.report, fixes: flags.fix ? [] : seen.report.fixes, roundTrips: remote.roundTrips };
     if (flags.json) process.stdout.write(`${JSON.stringify(auditJson(shown), null, 2)}\n`);
-    else if (flags.markdown) process.stdout.write(auditMarkdown(shown, new Date()));
+    else if (flags.markdown) process.stdout.write(auditMarkdown(shown));
     else process.stdout.write(`${auditText(shown)}\n`);
-    const unreadable = Object.entries(shown.sources).filter(([, reading]) => reading.state === "unreadable");
-    if (unreadable.length > 0) {
-      process.stderr.write(`deploy-vps: ${unreadable.map(([name, reading]) => `${name} could not be read: ${reading.detail ?? ""}`).join("; ")}\n`);
+    // A source read in part (nginx -T refused, a daemon not answering) is one not read: what was
+    // read instead is in the report, and the exit code says the verdicts may be incomplete.
+    const unread = Object.entries(shown.sources).filter(([, reading]) => reading.state !== "read");
+    if (unread.length > 0) {
+      process.stderr.write(`deploy-vps: ${unread.map(([name, reading]) => `${name} ${reading.state === "partial" ? "was read in part" : "could not be read"}: ${reading.detail ?? ""}`).join("; ")}\n`);
       return ExitCode.failed;
     }
     return shown.rows.some(isFinding) ? ExitCode.unhealthy : ExitCode.ok;
@@ -96,12 +99,23 @@ async function audit(settings: Settings, options: AuditOptions, flags: AuditFlag
 interface Look {
   report: AuditReport;
   plan: ReturnType<typeof planFix>;
+  /** Something listens where the sites would be sent. */
+  proxyUp: boolean;
+}
+
+/** A fix that would send sites to a proxy that is not there, or from a partial view of nginx, is refused. */
+function refuseUnsafeFix(seen: Look, options: AuditOptions): void {
+  const nginx = seen.report.sources.nginx;
+  if (nginx.state !== "read")
+    throw new EnvironmentError(`--fix changes nothing from a partial view of nginx (${nginx.detail ?? ""}): run it as a user who may run nginx -T, or with passwordless sudo.`);
+  if (!seen.proxyUp)
+    throw new EnvironmentError(`--fix changes nothing: nothing listens on ${formatAddress(options.proxy)}, where it would send the sites (deploy-vps proxy install, or --proxy ADDRESS).`);
 }
 
 /** One round trip: everything read, then decided here. */
 async function look(remote: Remote, options: AuditOptions): Promise<Look> {
   const result = await remote.run(auditScript(options));
-  const answer = parseAuditAnswer(result.stdout.toString("utf8"));
+  const answer = parseAuditAnswer(result.stdout.toString("utf8"), remote.target.host);
   const nginx = readNginx(answer, options.nginxConf);
   const proxy = readProxy(answer);
   const docker: SourceReading =
@@ -115,6 +129,7 @@ async function look(remote: Remote, options: AuditOptions): Promise<Look> {
     memory: answer.memory,
     listening: answer.listening,
     proxy: options.proxy,
+    addresses: answer.addresses,
     proxyProject: PROXY_PROJECT,
   });
   const plan = nginx.loaded ? planFix(verdict.rows, answer.nginx.files, nginx.sites, options.nginxConf, options.proxy) : { changes: [], diffs: [], unfixable: [] };
@@ -122,6 +137,7 @@ async function look(remote: Remote, options: AuditOptions): Promise<Look> {
   return {
     report: { server: answer.serverName || remote.target.host, rows: verdict.rows, sources, services: verdict.services, fixes: plan.diffs, unfixable: plan.unfixable, roundTrips: remote.roundTrips },
     plan,
+    proxyUp: answer.listening.some((l) => l.port === options.proxy.port && ["0.0.0.0", "::", options.proxy.host].includes(l.address)),
   };
 }
 
@@ -151,20 +167,29 @@ function readNginx(answer: AuditAnswer, main: string): { reading: SourceReading;
 function readProxy(answer: AuditAnswer): { reading: SourceReading; config?: ProxyConfig; dependencies?: DependenciesFile } {
   const { proxy } = answer;
   if (proxy.configError !== undefined) return { reading: { state: "unreadable", detail: `${proxy.configName ?? "the config file"}: ${proxy.configError.trim()}` } };
+  let config: ProxyConfig | undefined;
   try {
-    const config = proxy.configText === undefined ? undefined : parseProxyConfig(proxy.configText, proxy.configName ?? "config");
-    const dependencies = proxy.dependenciesText === undefined ? undefined : parseDependenciesFile(proxy.dependenciesText, proxy.dependenciesName ?? "dependencies");
-    const read = [config ? `${config.file}, ${config.entries.length} entries` : "no config file", dependencies ? dependencies.file : undefined].filter((part) => part !== undefined);
-    const installed = proxy.installed ? (proxy.status ? "installed, answering" : "installed, not answering: no states") : "not installed: routes from labels and the config file only";
-    return {
-      reading: { state: proxy.installed && !proxy.status ? "partial" : "read", detail: [installed, ...read].join("; ") },
-      ...(config ? { config } : {}),
-      ...(dependencies ? { dependencies } : {}),
-    };
+    config = proxy.configText === undefined ? undefined : parseProxyConfig(proxy.configText, proxy.configName ?? "config");
   } catch (error) {
     if (error instanceof DeployError) return { reading: { state: "unreadable", detail: error.message } };
     throw error;
   }
+  // A bad dependencies file leaves the routes as they are: only the wake chains are not known.
+  let dependencies: DependenciesFile | undefined;
+  let dependenciesError: string | undefined;
+  try {
+    dependencies = proxy.dependenciesText === undefined ? undefined : parseDependenciesFile(proxy.dependenciesText, proxy.dependenciesName ?? "dependencies");
+  } catch (error) {
+    if (!(error instanceof DeployError)) throw error;
+    dependenciesError = error.message;
+  }
+  const installed = proxy.installed ? (proxy.status ? "installed, answering" : "installed, not answering: no states") : "not installed: routes from labels and the config file only";
+  const read = [config ? `${config.file}, ${config.entries.length} entries` : "no config file", dependencies?.file, dependenciesError].filter((part) => part !== undefined);
+  return {
+    reading: { state: (proxy.installed && !proxy.status) || dependenciesError !== undefined ? "partial" : "read", detail: [installed, ...read].join("; ") },
+    ...(config ? { config } : {}),
+    ...(dependencies ? { dependencies } : {}),
+  };
 }
 
 /** The backups made (hidden files beside the originals: `include dir/*` skips them). */

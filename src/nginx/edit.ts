@@ -96,6 +96,9 @@ function missingLines({ location, enclosing }: Placed): string[] {
   const own = location?.block ?? [];
   const headersOf = (directives: Directive[]): Directive[] => directives.filter((directive) => directive.name === "proxy_set_header");
   const inherited = headersOf(own).length > 0 ? [] : (enclosing.map((level) => headersOf(level.block ?? [])).find((headers) => headers.length > 0) ?? []);
+  const host = [...headersOf(own), ...inherited].find((directive) => directive.args[0]?.toLowerCase() === "host");
+  if (host !== undefined && !["$host", "$http_host"].includes(host.args[1] ?? ""))
+    throw new InputError(atPosition(host.file, host.line, host.col, `proxy_set_header Host ${host.args[1] ?? ""}: the proxy routes by the client's Host, so this location is not sent through it as it is; set it to $host by hand`));
   const headers = new Set([...headersOf(own), ...inherited].map((directive) => (directive.args[0] ?? "").toLowerCase()));
   const names = new Set(own.map((directive) => directive.name));
   const lines = inherited.map((directive) => `${[directive.name, ...directive.args].map((word) => requote("", word)).join(" ")};`);

@@ -9,6 +9,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 echo "host=$(hostname | enc)"
+# The server's own addresses: a proxy_pass to one of them stays on this server.
+echo "addresses=$(hostname -I 2>/dev/null | tr ' ' '\n' | enc)"
 
 # nginx lives in sbin, which is not on a plain user's PATH over SSH.
 nginx=$(command -v nginx 2>/dev/null)
@@ -17,7 +19,7 @@ for candidate in /usr/sbin/nginx /usr/local/sbin/nginx /usr/local/nginx/sbin/ngi
   [ -x "$candidate" ] && nginx=$candidate
 done
 sudo_ok=
-if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo_ok=yes; echo sudo=yes; fi
+if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo_ok=yes; fi
 
 # What nginx itself loads (`-T`) is the truth; as a plain user it is often refused (its pid file,
 # a private key), so then through passwordless sudo, else the files themselves.
@@ -33,8 +35,10 @@ fi
 if [ -z "$how" ]; then
   how=files
   : > "$work/unreadable"
-  # Every file below the main file's folder, in nginx -T's format; `include`s are resolved from them.
-  { echo "$NGINX_CONF"; find -L "$(dirname "$NGINX_CONF")" -type f 2> "$work/find-errors" | sort | grep -vxF "$NGINX_CONF"; } |
+  # Every file below the main file's folder, in nginx -T's format; `include`s are resolved from
+  # them. Keys and certificates, modules and hidden files (backups) are no configuration to send.
+  { echo "$NGINX_CONF"; find -L "$(dirname "$NGINX_CONF")" \( -name modules -o -name 'modules-*' \) -prune -o -type f \
+    ! -name '*.key' ! -name '*.pem' ! -name '*.crt' ! -name '*.so' ! -name '.*' -size -1024k -print 2> "$work/find-errors" | sort | grep -vxF "$NGINX_CONF"; } |
     while IFS= read -r file; do
       if [ -r "$file" ]; then
         printf '# configuration file %s:\n' "$file"
@@ -112,3 +116,5 @@ fi
 
 # What listens on TCP: /proc is there even where ss is not.
 echo "listening=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk '$4 == "0A" { print $2 }' | enc)"
+# The whole answer came: a cut connection is not read as a server with nothing on it.
+echo end=ok
