@@ -109,7 +109,9 @@ export function removeShapes(stacks: readonly Stack[], network: string): void {
   onServer(
     `ids=$(for p in ${projects.map(shq).join(" ")}; do docker ps -aq --filter label=com.docker.compose.project="$p"; done); ` +
       `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
-      `docker network rm ${projects.map((project) => shq(`${project}_default`)).join(" ")} ${shq(network)} >/dev/null 2>&1; ` +
+      // Docker may still be releasing the removed containers' endpoints: a network is retried for a few seconds.
+      `for n in ${[...projects.map((project) => `${project}_default`), network].map(shq).join(" ")}; do ` +
+      `for try in 1 2 3 4 5 6 7 8 9 10; do docker network inspect "$n" >/dev/null 2>&1 || break; docker network rm "$n" >/dev/null 2>&1 && break; sleep 1; done; done; ` +
       `rm -rf ${projects.map((project) => `apps/${shq(project)}`).join(" ")}`,
   );
 }
