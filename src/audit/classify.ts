@@ -97,7 +97,8 @@ function isLocal(host: string, listening: readonly Listener[]): boolean {
   return LOOPBACK.has(host) || host.startsWith("127.") || listening.some((listener) => listener.address === host);
 }
 
-function listensOn(listening: readonly Listener[], host: string, port: number): boolean {
+/** Something listens on HOST:PORT, on that address or on every one. */
+export function listensOn(listening: readonly Listener[], host: string, port: number): boolean {
   const wanted = host === "localhost" || host === "[::1]" ? ["127.0.0.1", "::1"] : [host.replace(/^\[|\]$/g, "")];
   return listening.some((l) => l.port === port && (l.address === "0.0.0.0" || l.address === "::" || wanted.includes(l.address)));
 }
@@ -167,7 +168,8 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
   };
 
   for (const site of facts.sites) {
-    const view: SiteView = { site, hosts: siteHosts(site), catchAll: isCatchAll(site), marked: site.direct || siteHosts(site).some((host) => direct.has(host)), label: site.serverNames.join(" ") || "_" };
+    const hosts = siteHosts(site);
+    const view: SiteView = { site, hosts, catchAll: isCatchAll(site), marked: site.direct || hosts.some((host) => direct.has(host)), label: site.serverNames.join(" ") || "_" };
     for (const location of site.locations) {
       const pass = location.proxyPass;
       // The backup servers only answer when the others fail: the verdict is the primary ones'.

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { posix } from "node:path";
 import { createTwoFilesPatch } from "diff";
 import { DeployError } from "../errors.js";
-import { loadNginx } from "../nginx/load.js";
+import { type LoadedNginx, loadNginx } from "../nginx/load.js";
 import type { NginxFile } from "../nginx/parse.js";
 import type { Site } from "../nginx/sites.js";
 import { routeThroughProxy } from "../nginx/edit.js";
@@ -28,13 +28,19 @@ export interface FixPlan {
   unfixable: string[];
 }
 
-export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], sites: readonly Site[], main: string, proxy: Address): FixPlan {
+/** nginx as the audit read it: the files' texts, the configuration loaded from MAIN down, its sites. */
+export interface NginxRead {
+  files: readonly NginxFile[];
+  loaded: LoadedNginx;
+  sites: readonly Site[];
+  main: string;
+}
+
+export function planFix(rows: readonly AuditRow[], { files, loaded, sites, main }: NginxRead, proxy: Address): FixPlan {
   const texts = new Map(files.map((file) => [file.path, file.text]));
   const changes = new Map<string, FileChange>();
   const unfixable: string[] = [];
 
-  // The whole configuration, so that headers a location inherits (an `include proxy_params`, the http level) are not repeated or lost.
-  const loaded = loadNginx([...files], main);
   const passesByFile = new Map<string, { line: number; col: number }[]>();
   for (const row of rows.filter((r) => r.kind === "bypass")) {
     for (const pass of row.passes ?? []) passesByFile.set(pass.file, [...(passesByFile.get(pass.file) ?? []), { line: pass.line, col: pass.col }]);
@@ -46,6 +52,7 @@ export function planFix(rows: readonly AuditRow[], files: readonly NginxFile[], 
       continue;
     }
     try {
+      // The whole configuration, so that headers a location inherits (an `include proxy_params`, the http level) are not repeated or lost.
       changes.set(path, { path, before, after: routeThroughProxy(before, path, passes, formatAddress(proxy), loaded) });
     } catch (error) {
       // A location the edit cannot make right (its own Host, say) is left to the user, saying why.

@@ -77,7 +77,7 @@ export function parseAuditAnswer(stdout: string, host: string): AuditAnswer {
   const { fields, decoded } = scriptFields(stdout);
   if (fields.get("end") !== "ok") throw new EnvironmentError(`the audit's answer from ${host} was cut short; run it again`);
   const lines = (key: string) => (decoded(key) ?? "").split("\n").filter((line) => line !== "");
-  // Words, not base64: the way nginx was read, and whether sudo answers.
+  // Words, not base64: the way nginx was read, and whether the control socket exists.
   const way = fields.get("nginx.how");
   const refused = decoded("nginx.refused");
   const nginx: NginxReading = {

@@ -3,7 +3,7 @@
  * round trip; `--fix` sends bypassing sites through the proxy in a second one.
  */
 import type { Command } from "commander";
-import { type AuditVerdict, auditVerdict, isFinding } from "../audit/classify.js";
+import { type AuditVerdict, auditVerdict, isFinding, listensOn } from "../audit/classify.js";
 import { fixInput, planFix } from "../audit/fix.js";
 import { type AuditAnswer, auditScript, DEFAULT_NGINX_CONF, parseAuditAnswer } from "../audit/gather.js";
 import { auditJson, auditMarkdown, type AuditReport, type AuditSources, auditText, type SourceReading } from "../audit/render.js";
@@ -33,6 +33,10 @@ interface AuditOptions {
   proxy: Address;
 }
 
+/** An nginx log line's reason, without its `2026/12/01 02:40:22 [emerg] 1781#1781: ` prefix. */
+function withoutLogPrefix(line: string): string {
+  return line.replace(/^.*\[emerg\] [\d#]+: /, "");
+}
 
 export function registerAudit(program: Command, run: (work: Promise<number>) => Promise<void>, withConnection: (command: Command) => Command, exitCodes: string): void {
   withConnection(program.command("audit"))
@@ -132,12 +136,14 @@ async function look(remote: Remote, options: AuditOptions): Promise<Look> {
     addresses: answer.addresses,
     proxyProject: PROXY_PROJECT,
   });
-  const plan = nginx.loaded ? planFix(verdict.rows, answer.nginx.files, nginx.sites, options.nginxConf, options.proxy) : { changes: [], diffs: [], unfixable: [] };
+  const plan = nginx.loaded
+    ? planFix(verdict.rows, { files: answer.nginx.files, loaded: nginx.loaded, sites: nginx.sites, main: options.nginxConf }, options.proxy)
+    : { changes: [], diffs: [], unfixable: [] };
   const sources: AuditSources = { nginx: nginx.reading, proxy: proxy.reading, docker };
   return {
     report: { server: answer.serverName || remote.target.host, rows: verdict.rows, sources, services: verdict.services, fixes: plan.diffs, unfixable: plan.unfixable, roundTrips: remote.roundTrips },
     plan,
-    proxyUp: answer.listening.some((l) => l.port === options.proxy.port && ["0.0.0.0", "::", options.proxy.host].includes(l.address)),
+    proxyUp: listensOn(answer.listening, options.proxy.host, options.proxy.port),
   };
 }
 
@@ -145,7 +151,7 @@ function readNginx(answer: AuditAnswer, main: string): { reading: SourceReading;
   const { way, refused, unreadable, files } = answer.nginx;
   // nginx's own words are several lines; the one that says why is its [emerg].
   const said = (refused ?? "").split("\n").filter((line) => line.trim() !== "" && !line.includes("syntax is ok"));
-  const why = (said.find((line) => line.includes("[emerg]")) ?? said[0] ?? "").replace(/^.*\[emerg\] [\d#]+: /, "");
+  const why = withoutLogPrefix(said.find((line) => line.includes("[emerg]")) ?? said[0] ?? "");
   if (files.length === 0) return { reading: { state: "unreadable", detail: `${why || "nginx -T said nothing"}; and ${main} could not be read` }, sites: [] };
   let loaded: LoadedNginx;
   try {
@@ -209,7 +215,7 @@ async function applyFix(remote: Remote, options: AuditOptions, look: Look): Prom
     .map((line) => line.replace(/^nginx-fix: /, ""));
   // nginx-fix.sh's last line says why it refused and that nothing changed; after a failed nginx -t,
   // nginx's own [emerg] lines say what is wrong.
-  const emerg = result.code === 3 ? said.filter((line) => line.includes("[emerg]")).map((line) => line.replace(/^.*\[emerg\] [\d#]+: /, "")) : [];
+  const emerg = result.code === 3 ? said.filter((line) => line.includes("[emerg]")).map(withoutLogPrefix) : [];
   const why = said.length === 0 ? undefined : `${said.at(-1)}${emerg.length > 0 ? ` (${emerg.join("; ")})` : ""}`;
   throw new EnvironmentError(why ?? `nginx-fix.sh failed (exit ${result.code}) and said nothing; nothing was changed`);
 }

@@ -15,7 +15,8 @@ const LISTENING = [{ address: "127.0.0.1", port: 8890 }];
 
 function nginx(sites: Record<string, string>) {
   const files = [{ path: MAIN, text: "http {\n  include sites-enabled/*;\n}\n" }, ...Object.entries(sites).map(([name, text]) => ({ path: `/etc/nginx/sites-enabled/${name}`, text }))];
-  return { files, sites: nginxSites(loadNginx(files, MAIN)) };
+  const loaded = loadNginx(files, MAIN);
+  return { files, loaded, sites: nginxSites(loaded) };
 }
 
 const site = (host: string, pass: string, extra = "") => `server {\n  listen 80;\n  server_name ${host};\n${extra}  location / {\n    proxy_pass ${pass};\n  }\n}\n`;
@@ -118,11 +119,11 @@ describe("planFix", () => {
   it("writes no second server for a host nginx already serves, and leaves a location with its own Host to the user", () => {
     const config = parseProxyConfig(JSON.stringify({ services: [{ name: "docs", port: 8002, hosts: ["docs.example.com"] }, { name: "shop", port: 8001, hosts: ["shop.example.com"] }] }), "config.json");
     const containers = [containerFacts({ project: "docs" }), containerFacts({ project: "shop" })];
-    const { files, sites } = nginx({
+    const { files, loaded, sites } = nginx({
       redirect: "server {\n  listen 80;\n  server_name docs.example.com;\n  return 301 https://$host$request_uri;\n}\n",
       shop: site("shop.example.com", "http://127.0.0.1:8001", "  proxy_set_header Host localhost;\n"),
     });
-    const plan = planFix(verdict({ sites, containers, config }).rows, files, sites, MAIN, PROXY);
+    const plan = planFix(verdict({ sites, containers, config }).rows, { files, loaded, sites, main: MAIN }, PROXY);
     expect(plan.changes).toEqual([]);
     expect(plan.unfixable).toEqual([
       "/etc/nginx/sites-enabled/shop:4:3: proxy_set_header Host localhost: the proxy routes by the client's Host, so this location is not sent through it as it is; set it to $host by hand",
@@ -134,9 +135,9 @@ describe("planFix", () => {
   it("sends a bypass through the proxy in its own file, and writes a site for a route no site reaches", () => {
     const config = parseProxyConfig(JSON.stringify({ services: [{ name: "docs", port: 8002, hosts: ["docs.example.com"] }, { name: "cloud", port: 8003, hosts: ["cloud.example.com"] }] }), "config.json");
     const containers = [containerFacts({ project: "docs" }), containerFacts({ project: "cloud" })];
-    const { files, sites } = nginx({ docs: site("docs.example.com", "http://127.0.0.1:8002") });
+    const { files, loaded, sites } = nginx({ docs: site("docs.example.com", "http://127.0.0.1:8002") });
     const { rows } = verdict({ sites, containers, config });
-    const plan = planFix(rows, files, sites, MAIN, PROXY);
+    const plan = planFix(rows, { files, loaded, sites, main: MAIN }, PROXY);
     expect(plan.changes.map((change) => change.path).sort()).toEqual(["/etc/nginx/sites-enabled/deploy-vps-cloud.conf", "/etc/nginx/sites-enabled/docs"]);
     const docs = plan.changes.find((change) => change.path.endsWith("/docs"));
     expect(docs?.after).toContain("    proxy_pass http://127.0.0.1:8890;\n");
