@@ -215,29 +215,30 @@ export function removeProject(project: string): void {
  * recorded in their labels.
  */
 export function removeStack(project: string, app: string): void {
-  const inApps = app.replace(/^apps\//, "");
-  if (!app.startsWith("apps/") || inApps === "" || inApps.split("/").some((part) => part === ".." || part === ""))
-    throw new Error(`removeStack: ${JSON.stringify(app)} is not a folder under apps/`);
-  // Where deploy-vps keeps its state: beside the app folder (src/release/layout.ts).
-  const state = posix.join(posix.dirname(inApps), ".deploy-vps", posix.basename(inApps));
-  onServer(
-    removeProjectScript(project, `"$HOME"/${shq(app)}`) +
-      // Bind-mount folders that Docker created are root's: remove them from inside a container.
-      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${shq(`/apps/${inApps}`)} ${shq(`/apps/${state}`)}; true`,
-  );
+  removeStacksAt([[project, app]]);
 }
 
-/** Removes each of these stacks (`apps/<name>`), all of them even when one fails, then reports. */
+/** Removes each of these stacks (`apps/<name>`) as removeStack does, all in one command. */
 export function removeStacks(names: Iterable<string>): void {
-  const failures: unknown[] = [];
-  for (const name of names) {
-    try {
-      removeStack(name, `apps/${name}`);
-    } catch (error) {
-      failures.push(error);
-    }
-  }
-  if (failures.length > 0) throw new AggregateError(failures, `removeStacks: ${failures.length} stack(s) not removed`);
+  removeStacksAt([...names].map((name) => [name, `apps/${name}`] as const));
+}
+
+/** removeStack of every [PROJECT, APP] of STACKS, side by side in one command on the server. */
+function removeStacksAt(stacks: readonly (readonly [string, string])[]): void {
+  if (stacks.length === 0) return;
+  const folders = stacks.flatMap(([, app]) => {
+    const inApps = app.replace(/^apps\//, "");
+    if (!app.startsWith("apps/") || inApps === "" || inApps.split("/").some((part) => part === ".." || part === ""))
+      throw new Error(`removeStack: ${JSON.stringify(app)} is not a folder under apps/`);
+    // Where deploy-vps keeps its state: beside the app folder (src/release/layout.ts).
+    return [`/apps/${inApps}`, `/apps/${posix.join(posix.dirname(inApps), ".deploy-vps", posix.basename(inApps))}`];
+  });
+  const removals = stacks.map(([project, app]) => `( ${removeProjectScript(project, `"$HOME"/${shq(app)}`)}) &`);
+  onServer(
+    `${removals.join(" ")} wait; ` +
+      // Bind-mount folders that Docker created are root's: remove them from inside a container.
+      `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${folders.map(shq).join(" ")}; true`,
+  );
 }
 
 /** Whether the process that made a suite name or folder is still running here. */

@@ -10,6 +10,8 @@ export interface LoadFailure {
 export interface LoadReport {
   sent: number;
   failed: number;
+  /** Of `failed`, the POSTs: a proxy may not replay one it already sent. */
+  failedPosts: number;
   gets: number;
   posts: number;
   /** The first failures, as examples; every one is counted in `failed`. */

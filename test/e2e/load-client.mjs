@@ -17,7 +17,7 @@ const TICK_MS = 5;
 /**
  * Starts the load on URL. It runs for `seconds`, or until stop(); both resolve to the report
  * once every request sent has ended:
- * { sent, failed, gets, posts, failures: [{ method, atMs, status?, error }], maxMs, p50, p99 }.
+ * { sent, failed, failedPosts, gets, posts, failures: [{ method, atMs, status?, error }], maxMs, p50, p99 }.
  */
 export function startLoad(url, { rate = 200, seconds, timeoutMs = 10_000, headers = {} } = {}) {
   const target = new URL(url);
@@ -28,10 +28,11 @@ export function startLoad(url, { rate = 200, seconds, timeoutMs = 10_000, header
   const latencies = [];
   const failures = [];
   const pending = new Set();
-  const counts = { sent: 0, failed: 0, gets: 0, posts: 0 };
+  const counts = { sent: 0, failed: 0, failedPosts: 0, gets: 0, posts: 0 };
 
   const fail = (method, sentAt, status, error) => {
     counts.failed++;
+    if (method === "POST") counts.failedPosts++;
     if (failures.length < SAMPLE) failures.push({ method, atMs: Math.round(sentAt - started), status, error });
   };
 

@@ -93,15 +93,34 @@ export async function proxyStatus(): Promise<StatusDocument> {
 }
 
 /** The status entry named NAME; throws (with the names listed) when there is none. */
+/**
+ * The installed daemon's GET /services, read on its control socket from here: the test host is
+ * this machine. What `proxy status --json` prints as it came, without a Node start and an SSH
+ * login a poll, which kept a core busy while the tests waited.
+ */
+export async function daemonStatus(): Promise<StatusDocument> {
+  controlSocket ??= join(onServer('printf %s "$HOME"'), ".local/state", DAEMON_PROJECT, "control.sock");
+  return servicesOn(controlSocket);
+}
+let controlSocket: string | undefined;
+
+/** GET /services on the control socket at SOCKET. */
+async function servicesOn(socket: string): Promise<StatusDocument> {
+  const answer = await getOverSocket(socket, "/services");
+  if (answer.status !== 200) throw new Error(`GET /services: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return answer.body as StatusDocument;
+}
+
+/** The installed daemon's status entry of NAME (see daemonStatus). */
 export async function serviceStatus(name: string): Promise<ServiceStatus> {
-  const document = await proxyStatus();
+  const document = await daemonStatus();
   const found = document.services.find((service) => service.name === name);
   if (!found) throw new Error(`no service ${name} in proxy status: ${document.services.map((s) => s.name).join(", ")}`);
   return found;
 }
 
 /**
- * Polls `proxy status` until NAME's entry satisfies WANTED (a state, or a test of the entry);
+ * Polls the daemon's status (daemonStatus) until NAME's entry satisfies WANTED (a state, or a test of the entry);
  * returns the entry, or throws with the last one seen after TIMEOUTMS.
  */
 export async function waitForService(
@@ -115,7 +134,7 @@ export async function waitForService(
 }
 
 /**
- * waitForService for every one of NAMES, read from one `proxy status` per poll; their entries
+ * waitForService for every one of NAMES, read from one status per poll; their entries
  * in the order of NAMES.
  */
 export async function waitForServices(
@@ -128,7 +147,7 @@ export async function waitForServices(
   let last: string | undefined;
   for (;;) {
     try {
-      const document = await proxyStatus();
+      const document = await daemonStatus();
       const found = names.map((name) => document.services.find((service) => service.name === name));
       const missing = names.filter((_, i) => !found[i]);
       const waiting = found.filter((service): service is ServiceStatus => service !== undefined && !test(service));
@@ -335,11 +354,7 @@ export async function startLocalDaemon(socket: string, listen: number, admin: nu
     state,
     listen,
     admin,
-    status: async () => {
-      const answer = await getOverSocket(join(state, "control.sock"), "/services");
-      if (answer.status !== 200) throw new Error(`GET /services: ${answer.status} ${JSON.stringify(answer.body)}`);
-      return answer.body as StatusDocument;
-    },
+    status: () => servicesOn(join(state, "control.sock")),
     stop,
   };
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WakePlan } from "../../src/proxy/status.js";
 import { freePort, onServer, removeStacks, tempDir, testHost, uniqueName } from "./harness.js";
 import {
-  composeUp,
+  composeUpAll,
   containerEvents,
   deployFixture,
   httpCall,
@@ -96,8 +96,9 @@ beforeAll(async () => {
   // deploy-vps deploys the stacks whose unit has more to it (a config entry, two services, a
   // volume); compose itself brings up the rest, as a user might by hand: deploys take time here.
   const deployed = new Set<Role>(["blocking", "seed", "database", "crash"]);
-  for (const role of roles.filter((role) => !deployed.has(role))) composeUp(stacks[role], fixtures[role]);
-  await Promise.all([...deployed].map((role) => deployFixture(stacks[role], fixtures[role])));
+  const deploys = Promise.all([...deployed].map((role) => deployFixture(stacks[role], fixtures[role])));
+  composeUpAll(roles.filter((role) => !deployed.has(role)).map((role) => [stacks[role], fixtures[role]] as const));
+  await deploys;
 });
 
 /** A request through the nginx in front of the proxy, with Host HOSTNAME. */

@@ -87,9 +87,10 @@ function composeCommand(stack: Stack, network: string | undefined, args: string)
   );
 }
 
-/** `docker compose ARGS` of STACK on the server; throws with compose's output if it fails. */
-export function compose(stack: Stack, network: string | undefined, args: string): void {
-  onServer(composeCommand(stack, network, args));
+/** `docker compose ARGS` of every one of STACKS on the server, side by side; throws with compose's output if one fails. */
+export function composeAll(stacks: readonly Stack[], network: string | undefined, args: string): void {
+  const runs = stacks.map((stack) => `{ ( ${composeCommand(stack, network, args)} ) & pids="$pids $!"; }`);
+  onServer(`pids= && ${runs.join(" && ")} && failed=0; for pid in $pids; do wait "$pid" || failed=1; done; exit "$failed"`);
 }
 
 /**

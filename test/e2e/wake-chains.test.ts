@@ -16,7 +16,7 @@ import type { FailedAnswer, PlanRefusal, WakePlan } from "../../src/proxy/status
 import { freePort, onServer, shq, tempDir, uniqueName, type CliRun } from "./harness.js";
 import { everyStep, httpCall, proxyCli, proxyStatus, removeDaemon, runningContainers, serviceStatus, waitForService, waitForServices, type HttpAnswer } from "./proxy-harness.js";
 import {
-  compose,
+  composeAll,
   containerOf,
   createNetwork,
   firstAt,
@@ -57,7 +57,7 @@ function projectsOf(roles: readonly Role[]): string[] {
 
 describe("the shapes, by compose alone", () => {
   it("are created and left stopped for the proxy: every container of every shape exists, none runs", () => {
-    for (const stack of all) compose(stack, network, "up --no-start");
+    composeAll(all, network, "up --no-start");
     for (const stack of all) {
       expect(runningContainers(stack.project), stack.project).toEqual([]);
       const created = onServer(`docker ps -aq --filter ${shq(`label=com.docker.compose.project=${stack.project}`)}`).split("\n").filter(Boolean);
