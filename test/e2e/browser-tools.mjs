@@ -104,7 +104,7 @@ export function shownAt(page) {
 }
 
 /** Resolves once PAGE shows the fixture app's own page (test/fixtures/proxy-app's /page), else rejects after TIMEOUTMS. */
-export async function untilAppPage(page, timeoutMs = 30_000) {
+export async function untilAppPage(page, timeoutMs = 60_000) {
   await page.locator("body[data-app-page]").waitFor({ state: "attached", timeout: timeoutMs });
 }
 
@@ -114,7 +114,7 @@ export async function untilAppPage(page, timeoutMs = 30_000) {
  * waiting page's answer, what the recorder saw, and readiness → shown (the `ready` event's
  * readyAt to the app page's DOMContentLoaded end).
  */
-export async function openUntilShown(context, url, { timeoutMs = 30_000, whileWaiting } = {}) {
+export async function openUntilShown(context, url, { timeoutMs = 60_000, whileWaiting } = {}) {
   const page = await context.newPage();
   const navigations = [];
   page.on("framenavigated", (frame) => {

@@ -6,7 +6,7 @@
  * that a run killed half-way leaves nothing the next run trips on: each test file starts by
  * removing what processes that are gone left (sweepLeftovers), and never touches the rest.
  */
-import { execFile, execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
@@ -107,8 +107,8 @@ export function runCli(
   });
 }
 
-/** The system ssh client's arguments that run COMMAND on the test host as its deploy user. */
-function sshArgs(command: string): string[] {
+/** The system ssh client's options that log in to the test host as its deploy user. */
+function sshLogin(): string[] {
   const host = testHost();
   return [
     "-o",
@@ -121,9 +121,37 @@ function sshArgs(command: string): string[] {
     host.DEPLOY_SSH_KEY,
     "-p",
     host.DEPLOY_PORT,
-    `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`,
-    command,
   ];
+}
+
+/**
+ * The socket of this test file's one SSH connection (ssh's ControlMaster), which every onServer
+ * shares: a login costs both ends far more CPU than a session on an open connection, and the
+ * suite's files, side by side, make thousands of them. Started on first use, again if it went
+ * away; if it cannot start, ssh logs in afresh for each command. It ends with the file, or on
+ * its own once unused for a minute when the file's process was killed.
+ */
+let sharedConnection: string | undefined;
+function connectionSocket(): string {
+  sharedConnection ??= join(tempDir("ssh"), "connection");
+  if (!existsSync(sharedConnection)) {
+    const host = testHost();
+    spawnSync("ssh", [...sshLogin(), "-o", `ControlPath=${sharedConnection}`, "-o", "ControlMaster=yes", "-o", "ControlPersist=60", "-f", "-N", `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`], {
+      stdio: "ignore",
+      timeout: 30_000,
+    });
+  }
+  return sharedConnection;
+}
+afterAll(() => {
+  if (sharedConnection && existsSync(sharedConnection))
+    spawnSync("ssh", ["-o", `ControlPath=${sharedConnection}`, "-O", "exit", "deploy-vps-test-host"], { stdio: "ignore", timeout: 10_000 });
+});
+
+/** The system ssh client's arguments that run COMMAND on the test host as its deploy user. */
+function sshArgs(command: string): string[] {
+  const host = testHost();
+  return [...sshLogin(), "-o", `ControlPath=${connectionSocket()}`, "-o", "ControlMaster=no", `${host.DEPLOY_USER}@${host.DEPLOY_HOST}`, command];
 }
 
 /** Runs a shell command on the test host over the system's own ssh client, as its deploy user. */
