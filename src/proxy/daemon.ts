@@ -292,7 +292,6 @@ export class Runtime {
     };
   }
 
-
   /** Units whose wake cannot be planned are disabled, saying why; the others keep working (and come back once it can). */
   private checkChains(): void {
     for (const unit of this.units.values()) {

@@ -251,6 +251,14 @@ export function removeStacks(names: Iterable<string>): void {
   removeStacksAt([...names].map((name) => [name, `apps/${name}`] as const));
 }
 
+/**
+ * A shell script that runs each of COMMANDS in the background and waits for them all; after it,
+ * `$failed` is 1 if one of them failed, else 0.
+ */
+export function sideBySide(commands: readonly string[]): string {
+  return `pids=; ${commands.map((command) => `( ${command} ) & pids="$pids $!";`).join(" ")} failed=0; for pid in $pids; do wait "$pid" || failed=1; done`;
+}
+
 /** removeStack of every [PROJECT, APP] of STACKS, side by side in one command on the server. */
 function removeStacksAt(stacks: readonly (readonly [string, string])[]): void {
   if (stacks.length === 0) return;
@@ -261,9 +269,9 @@ function removeStacksAt(stacks: readonly (readonly [string, string])[]): void {
     // Where deploy-vps keeps its state: beside the app folder (src/release/layout.ts).
     return [`/apps/${inApps}`, `/apps/${posix.join(posix.dirname(inApps), ".deploy-vps", posix.basename(inApps))}`];
   });
-  const removals = stacks.map(([project, app]) => `( ${removeProjectScript(project, `"$HOME"/${shq(app)}`)}) &`);
+  const removals = stacks.map(([project, app]) => `${removeProjectScript(project, `"$HOME"/${shq(app)}`)}true`);
   onServer(
-    `${removals.join(" ")} wait; ` +
+    `${sideBySide(removals)}; ` +
       // Bind-mount folders that Docker created are root's: remove them from inside a container.
       `docker run --rm -v "$HOME/apps:/apps" local/busybox:latest rm -rf -- ${folders.map(shq).join(" ")}; true`,
   );

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { UnitState } from "../../src/proxy/model.js";
 import type { ServiceStatus, StatusDocument } from "../../src/proxy/status.js";
-import { onServer, projectCopy, removeStack, ROOT, runCli, shq, tempDir, type CliRun } from "./harness.js";
+import { onServer, projectCopy, removeStack, ROOT, runCli, shq, sideBySide, tempDir, type CliRun } from "./harness.js";
 import { fixtureCompose, waitForPort, type FixtureOptions } from "./proxy-tools.mjs";
 
 export * from "./proxy-tools.mjs";
@@ -61,10 +61,7 @@ export function composeUpAll(stacks: readonly (readonly [string, FixtureOptions]
       `docker compose -p ${shq(name)} -f ${folder}/compose.yaml up -d --quiet-pull 2>&1`
     );
   });
-  onServer(
-    `app=$(mktemp -d) && ${app.join(" && ")} && pids= && ${ups.map((up) => `{ ( ${up} ) & pids="$pids $!"; }`).join(" && ")} && ` +
-      `failed=0; for pid in $pids; do wait "$pid" || failed=1; done; rm -rf "$app"; exit "$failed"`,
-  );
+  onServer(`app=$(mktemp -d) && ${app.join(" && ")} && { ${sideBySide(ups)}; rm -rf "$app"; exit "$failed"; }`);
 }
 
 /** Runs every one of STEPS in order, even after one failed; then throws their failures together, as WHAT. */
@@ -92,7 +89,6 @@ export async function proxyStatus(): Promise<StatusDocument> {
   return JSON.parse(run.stdout) as StatusDocument;
 }
 
-/** The status entry named NAME; throws (with the names listed) when there is none. */
 /**
  * The installed daemon's GET /services, read on its control socket from here: the test host is
  * this machine. What `proxy status --json` prints as it came, without a Node start and an SSH
@@ -111,7 +107,7 @@ async function servicesOn(socket: string): Promise<StatusDocument> {
   return answer.body as StatusDocument;
 }
 
-/** The installed daemon's status entry of NAME (see daemonStatus). */
+/** The installed daemon's status entry named NAME (see daemonStatus); throws (with the names listed) when there is none. */
 export async function serviceStatus(name: string): Promise<ServiceStatus> {
   const document = await daemonStatus();
   const found = document.services.find((service) => service.name === name);

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
-import { onServer, shq } from "./harness.js";
+import { onServer, shq, sideBySide } from "./harness.js";
 
 /** One busybox service of a stack. */
 export interface Box {
@@ -89,8 +89,7 @@ function composeCommand(stack: Stack, network: string | undefined, args: string)
 
 /** `docker compose ARGS` of every one of STACKS on the server, side by side; throws with compose's output if one fails. */
 export function composeAll(stacks: readonly Stack[], network: string | undefined, args: string): void {
-  const runs = stacks.map((stack) => `{ ( ${composeCommand(stack, network, args)} ) & pids="$pids $!"; }`);
-  onServer(`pids= && ${runs.join(" && ")} && failed=0; for pid in $pids; do wait "$pid" || failed=1; done; exit "$failed"`);
+  onServer(`${sideBySide(stacks.map((stack) => composeCommand(stack, network, args)))}; exit "$failed"`);
 }
 
 /**

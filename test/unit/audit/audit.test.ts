@@ -131,7 +131,6 @@ describe("planFix", () => {
     ]);
   });
 
-
   it("sends a bypass through the proxy in its own file, and writes a site for a route no site reaches", () => {
     const config = parseProxyConfig(JSON.stringify({ services: [{ name: "docs", port: 8002, hosts: ["docs.example.com"] }, { name: "cloud", port: 8003, hosts: ["cloud.example.com"] }] }), "config.json");
     const containers = [containerFacts({ project: "docs" }), containerFacts({ project: "cloud" })];
