@@ -156,14 +156,30 @@ function sshArgs(command: string): string[] {
 
 /** Runs a shell command on the test host over the system's own ssh client, as its deploy user. */
 export function onServer(command: string): string {
-  return execFileSync("ssh", sshArgs(command), { encoding: "utf8" });
+  try {
+    return execFileSync("ssh", sshArgs(command), { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (error) {
+    const { status, stderr } = error as { status?: number | null; stderr?: string };
+    throw failedOnServer(command, status, stderr);
+  }
 }
 
-/** onServer without blocking this process: what runs meanwhile (a load, a websocket) goes on. Rejects with stderr on a non-zero exit. */
+/** onServer without blocking this process: what runs meanwhile (a load, a websocket) goes on. */
 export function onServerAsync(command: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile("ssh", sshArgs(command), { encoding: "utf8" }, (error, stdout, stderr) => (error ? reject(new Error(`${command}: ${stderr || error.message}`)) : resolve(stdout)));
+    execFile("ssh", sshArgs(command), { encoding: "utf8" }, (error, stdout, stderr) =>
+      error ? reject(failedOnServer(command, typeof error.code === "number" ? error.code : null, stderr)) : resolve(stdout),
+    );
   });
+}
+
+/**
+ * The error of a command that failed on the test host: its stderr first, where a test report
+ * shows it, then the command cut short (the suite's commands carry whole compose files).
+ */
+function failedOnServer(command: string, status: number | null | undefined, stderr: string | undefined): Error {
+  const shown = command.length > 300 ? `${command.slice(0, 300)}…` : command;
+  return new Error(`exit ${status ?? "?"} on the test host: ${stderr?.trim() || "(nothing on stderr)"}\n  command: ${shown}`);
 }
 
 /**

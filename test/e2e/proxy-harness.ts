@@ -58,7 +58,7 @@ export function composeUpAll(stacks: readonly (readonly [string, FixtureOptions]
     const folder = `apps/${shq(name)}`;
     return (
       `mkdir -p ${folder} && cp "$app"/* ${folder}/ && printf %s ${shq(fixtureCompose(options))} > ${folder}/compose.yaml && ` +
-      `docker compose -p ${shq(name)} -f ${folder}/compose.yaml up -d --quiet-pull 2>&1`
+      `docker compose -p ${shq(name)} -f ${folder}/compose.yaml up -d --quiet-pull >&2`
     );
   });
   onServer(`app=$(mktemp -d) && ${app.join(" && ")} && { ${sideBySide(ups)}; rm -rf "$app"; exit "$failed"; }`);

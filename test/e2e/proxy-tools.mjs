@@ -24,7 +24,8 @@ const VARIANTS = {
   healthcheck: { healthcheck: { test: HELLO_PROBE, interval: "30s" } },
   crash: { environment: { CRASH_AFTER_FIRST_START: "/data/started" }, volumes: ["data:/data"] },
   database: { environment: { DATABASE_ADDR: "db:5432" }, depends_on: ["db"] },
-  // A dependency that is healthy about 2 s after its start, which the web service waits for.
+  // A dependency that is healthy about 2 s after its start, which the web service waits for; its
+  // retries let a busy host start it late without compose giving up on the stack (`up` fails on an unhealthy dependency).
   dependency: { environment: { DATABASE_ADDR: "db:8080" }, depends_on: { db: { condition: "service_healthy" } } },
 };
 
@@ -58,7 +59,7 @@ export function fixtureCompose({ labels = {}, variant = "plain", hostPort, start
   if (variant === "unready-sibling")
     services.sibling = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "0", APP_NAME: "sibling" }, labels: { "deploy-vps.proxy.health-path": "/missing" } };
   if (variant === "dependency")
-    services.db = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "2000", APP_NAME: "db" }, healthcheck: { test: HELLO_PROBE, interval: "1s" } };
+    services.db = { ...app, volumes: [".:/app:ro"], environment: { START_DELAY_MS: "2000", APP_NAME: "db" }, healthcheck: { test: HELLO_PROBE, interval: "1s", timeout: "2s", retries: 120 } };
   const project = { services };
   if (variant === "crash") project.volumes = { data: {} };
   return stringify(project);
