@@ -2,7 +2,7 @@
  * The audit's verdicts, decided: nginx's sites, the proxy's routes and Docker's containers
  * checked against each other. Pure: the CLI reads the server once and renders what this returns.
  */
-import type { Site, SiteLocation, UpstreamServer } from "../nginx/sites.js";
+import { isWildcardName, serverNameMatches, type Site, type SiteLocation, type UpstreamServer } from "../nginx/sites.js";
 import type { ProxyConfig } from "../proxy/config-file.js";
 import type { DependenciesFile } from "../proxy/dependencies-file.js";
 import { fileDependencies } from "../proxy/dependencies-file.js";
@@ -192,10 +192,10 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
     const found = new Map<Route, string[]>();
     const unrouted: string[] = [];
     for (const host of view.hosts) {
-      const routes = host.startsWith("*.") ? table.routes.filter((r) => r.hosts.some((h) => h === host || h.endsWith(host.slice(1)))) : [table.lookup(host) ?? table.routes.find((r) => r.hosts.includes(host))];
+      const routes = isWildcardName(host) ? table.routes.filter((r) => r.hosts.some((h) => h === host || serverNameMatches(host, h))) : [table.lookup(host) ?? table.routes.find((r) => r.hosts.includes(host))];
       const known = routes.filter((route): route is Route => route !== undefined);
       for (const route of known) found.set(route, [...(found.get(route) ?? []), host]);
-      if (known.length === 0 && !host.startsWith("*.")) unrouted.push(host);
+      if (known.length === 0 && !isWildcardName(host)) unrouted.push(host);
     }
     if (view.catchAll) {
       for (const route of table.routes.filter((r) => !r.hosts.some((h) => named.has(h)))) found.set(route, [...(found.get(route) ?? []), view.label]);
@@ -205,7 +205,7 @@ export function auditVerdict(facts: AuditFacts): AuditVerdict {
       reached.add(route.name);
       const state = statusOf.get(route.name)?.state ?? null;
       const evidence = [...base.evidence, `${describeSource(route.source)}: route ${route.name} for ${route.hosts.join(" ")} (project ${route.project})`];
-      const hosts = names.filter((name) => !name.includes("*") && name !== view.label);
+      const hosts = names.filter((name) => !isWildcardName(name) && name !== view.label);
       out.push({
         ...base,
         evidence,

@@ -8,7 +8,7 @@ import { createTwoFilesPatch } from "diff";
 import { DeployError } from "../errors.js";
 import { type LoadedNginx, loadNginx } from "../nginx/load.js";
 import type { NginxFile } from "../nginx/parse.js";
-import type { Site } from "../nginx/sites.js";
+import { type Site, serverNameMatches } from "../nginx/sites.js";
 import { routeThroughProxy } from "../nginx/edit.js";
 import { nginxBlock } from "../proxy/nginx-block.js";
 import { type Address, formatAddress } from "../proxy/serve-options.js";
@@ -71,7 +71,7 @@ export function planFix(rows: readonly AuditRow[], { files, loaded, sites, main 
       continue;
     }
     // A second server for a name nginx already serves would win or lose by file order: never written.
-    const taken = hosts.flatMap((host) => sites.filter((site) => servesHost(site, host)).map((site) => `${host} is already a server_name at ${site.file}:${site.line}`));
+    const taken = hosts.flatMap((host) => sites.filter((site) => site.serverNames.some((name) => serverNameMatches(name, host))).map((site) => `${host} is already a server_name at ${site.file}:${site.line}`));
     if (taken.length > 0) {
       unfixable.push(`${name}: ${taken.join("; ")}: send that server to the proxy by hand`);
       continue;
@@ -98,21 +98,6 @@ export function planFix(rows: readonly AuditRow[], { files, loaded, sites, main 
     })),
     unfixable,
   };
-}
-
-/** Whether SITE answers HOST: by an exact name, a `*.`/`.` wildcard, or a regex name. */
-function servesHost(site: Site, host: string): boolean {
-  return site.serverNames.some((name) => {
-    if (name === host) return true;
-    if (name.startsWith("*.") || name.startsWith(".")) return host.endsWith(name.slice(name.indexOf("."))) || host === name.slice(1);
-    if (!name.startsWith("~")) return false;
-    try {
-      return new RegExp(name.slice(1), "i").test(host);
-    } catch {
-      // A PCRE-only pattern JavaScript cannot read: assume it may match.
-      return true;
-    }
-  });
 }
 
 /** The folder that holds most sites (sites-enabled, conf.d), else conf.d beside the main file. */

@@ -122,3 +122,29 @@ function upstreamServer(server: Directive): UpstreamServer {
     col: server.col,
   };
 }
+
+/** A name with a `*` or a leading `.`: it stands for many hosts, none of which it is. */
+export function isWildcardName(name: string): boolean {
+  return name.includes("*") || name.startsWith(".");
+}
+
+/**
+ * Whether the server_name NAME (lower-case, as `Site.serverNames` holds it) answers HOST, as nginx
+ * matches them: exactly, by a leading `*.` or `.` wildcard, a trailing `.*` one, or a `~` regex.
+ * A regex JavaScript cannot read (PCRE-only syntax) is taken to match: callers then err on the
+ * side of "someone may already serve this".
+ */
+export function serverNameMatches(name: string, host: string): boolean {
+  const lower = host.toLowerCase();
+  if (name === lower) return true;
+  // `.example.com` is example.com and its subdomains; `*.example.com` only the subdomains.
+  if (name.startsWith(".")) return lower === name.slice(1) || lower.endsWith(name);
+  if (name.startsWith("*.")) return lower.endsWith(name.slice(1));
+  if (name.endsWith(".*")) return lower.startsWith(name.slice(0, -1));
+  if (!name.startsWith("~")) return false;
+  try {
+    return new RegExp(name.slice(1), "i").test(lower);
+  } catch {
+    return true;
+  }
+}

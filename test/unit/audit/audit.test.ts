@@ -52,6 +52,17 @@ describe("auditVerdict", () => {
     ]);
   });
 
+  it("reaches every route a wildcard server_name covers, leading or trailing, and no other", () => {
+    const hosts = parseProxyConfig(
+      JSON.stringify({ services: [{ name: "shop", port: 8001, hosts: ["shop.example.com"] }, { name: "docs", port: 8002, hosts: ["docs.example.org"] }, { name: "cloud", port: 8003, hosts: ["cloud.example.net"] }] }),
+      "config.json",
+    );
+    const { sites } = nginx({ wide: site(".example.com www.docs.* docs.*", "http://127.0.0.1:8890") });
+    const { rows } = verdict({ sites, containers: stacks, config: hosts });
+    // `.example.com` is example.com too, which no route names.
+    expect(kinds(rows)).toEqual(["dangling example.com", "no-site cloud.example.net", "through-proxy docs.example.org", "through-proxy shop.example.com"]);
+  });
+
   it("names the host the proxy has no route for", () => {
     const { sites } = nginx({ shop: site("shop.example.com www.shop.example.com", "http://127.0.0.1:8890") });
     const { rows } = verdict({ sites, containers: stacks, config });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadNginx } from "../../../src/nginx/load.js";
-import { nginxSites, type Site } from "../../../src/nginx/sites.js";
+import { isWildcardName, nginxSites, serverNameMatches, type Site } from "../../../src/nginx/sites.js";
 
 const MAIN = "/etc/nginx/nginx.conf";
 
@@ -164,5 +164,31 @@ describe("nginxSites", () => {
   it("does not take a marker outside the server block", () => {
     const found = sites("http {\n  # deploy-vps: direct\n  server { listen 80; }\n}\n# deploy-vps: direct\n");
     expect(found.map((site) => site.direct)).toEqual([false]);
+  });
+});
+
+describe("serverNameMatches", () => {
+  it.each([
+    ["app.example.com", "App.Example.com", true],
+    ["app.example.com", "www.app.example.com", false],
+    [".example.com", "example.com", true],
+    [".example.com", "a.b.example.com", true],
+    [".example.com", "badexample.com", false],
+    ["*.example.com", "a.example.com", true],
+    ["*.example.com", "example.com", false],
+    ["*.example.com", "badexample.com", false],
+    ["www.example.*", "www.example.org", true],
+    ["www.example.*", "www.examples.org", false],
+    ["~^(www\\.)?shop\\.example\\.com$", "www.shop.example.com", true],
+    ["~^(www\\.)?shop\\.example\\.com$", "shop.example.org", false],
+    // PCRE's possessive quantifier: JavaScript cannot read it, so it may match.
+    ["~^a++$", "b.example.com", true],
+  ])("%s answers %s: %s", (name, host, answers) => {
+    expect(serverNameMatches(name, host)).toBe(answers);
+  });
+
+  it("knows a wildcard name from a host", () => {
+    expect(["*.example.com", ".example.com", "www.example.*"].map(isWildcardName)).toEqual([true, true, true]);
+    expect(isWildcardName("app.example.com")).toBe(false);
   });
 });
