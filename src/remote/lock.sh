@@ -11,8 +11,10 @@
 set -u
 
 enc() { printf '%s' "$1" | base64 | tr -d '\n'; }
-# Sets $ppid and $start (its start time) from /proc/PID/stat, both empty when PID is gone. The
-# command name in it may hold spaces and parentheses: fields are counted after its last ") ".
+# Sets $ppid and $start (its start time) from /proc/PID/stat, both empty when PID is gone or a
+# zombie: a process killed with its parent waits, dead, for init to collect it, which some inits
+# do only seconds later. The command name in it may hold spaces and parentheses: fields are
+# counted after its last ") ".
 # Builtins only: this runs in every deploy's first and last round trip, where each process
 # started costs more than the rest of the script.
 proc_stat() {
@@ -23,6 +25,7 @@ proc_stat() {
   set -- ${line##*") "}
   set +f
   [ "$#" -ge 20 ] || return 0
+  case $1 in Z | X) return 0 ;; esac
   ppid=$2
   shift 19
   start=$1

@@ -185,6 +185,18 @@ export function firstAt(events: readonly TimedEvent[], name: string, action: str
   return found.atMs;
 }
 
+/**
+ * The earliest time SERVICE of STACK can have answered, by EVENTS: its container's start plus its
+ * box's delay, less a margin for the Engine sending `start` a moment after the process began.
+ * Docker's own `health_status: healthy` is no such bound: the proxy runs a healthcheck itself at
+ * once, so a dependant may start before Docker's next probe says what the proxy already knew.
+ */
+export function answeringFrom(events: readonly TimedEvent[], stack: Stack, service: string): number {
+  const box = stack.services[service];
+  if (!box) throw new Error(`${stack.project} has no service ${service}`);
+  return firstAt(events, containerOf(stack, service), "start") + box.delayS * 1000 - 250;
+}
+
 /** The shapes, named for one run: every project a uniqueName of NAME(role). */
 export function wakeChainShapes(name: (role: string) => string) {
   const network = name("net");

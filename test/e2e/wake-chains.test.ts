@@ -16,6 +16,7 @@ import type { FailedAnswer, PlanRefusal, WakePlan } from "../../src/proxy/status
 import { freePort, onServer, shq, tempDir, uniqueName, type CliRun } from "./harness.js";
 import { everyStep, httpCall, proxyCli, proxyStatus, removeDaemon, runningContainers, serviceStatus, waitForService, waitForServices, type HttpAnswer } from "./proxy-harness.js";
 import {
+  answeringFrom,
   composeAll,
   containerOf,
   createNetwork,
@@ -187,13 +188,13 @@ describe("through the proxy", () => {
     await waitForService(unit("wp"), "ready", 5000);
   });
 
-  it("WordPress-like: the database is healthy before web starts, web runs before the front starts", async () => {
+  it("WordPress-like: the database answers before web starts, web runs before the front starts", async () => {
     await proxyCli("sleep", unit("wp"));
     await waitForService(unit("wp"), "sleeping", 10_000);
     let answer: HttpAnswer | undefined;
     const events = await eventsDuring(projectsOf(["wp"]), async () => (answer = await httpCall(`http://127.0.0.1:${listenPort}/`, { host: host("wp") })));
     expect(answer).toMatchObject({ status: 200, body: "web\n" });
-    expect(firstAt(events, container("wp", "db"), "health_status: healthy")).toBeLessThanOrEqual(firstAt(events, container("wp", "web"), "start"));
+    expect(answeringFrom(events, stacks.wp, "db")).toBeLessThanOrEqual(firstAt(events, container("wp", "web"), "start"));
     expect(firstAt(events, container("wp", "web"), "start")).toBeLessThanOrEqual(firstAt(events, container("wp", "front"), "start"));
     expect(runningContainers(unit("wp"))).toHaveLength(3);
   });
@@ -229,7 +230,7 @@ describe("through the proxy", () => {
     // Never before the slowest backend's own delay (5 s) and the server's (1 s).
     expect(totalMs).toBeGreaterThanOrEqual(6000);
     const serverStart = firstAt(events, container("rf", "server"), "start");
-    for (const service of backends) expect(firstAt(events, container("rf", service), "health_status: healthy")).toBeLessThanOrEqual(serverStart);
+    for (const service of backends) expect(answeringFrom(events, stacks.rf, service)).toBeLessThanOrEqual(serverStart);
     expect(timeline.split("\n")).toHaveLength(6);
   });
 

@@ -70,6 +70,21 @@ describe("lock.sh take", () => {
     expect(take(locked(reused, [reused]).env, false)).toEqual({ status: "stale", previous: holder });
   });
 
+  it("takes a session that is a zombie (killed with its parent, not yet collected by init) for gone", async () => {
+    // `sleep 0`'s parent becomes `sleep 5` by exec, which never waits for it: a zombie while that runs.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const pid = await new Promise<string>((resolve) => parent.stdout.once("data", (chunk: Buffer) => resolve(chunk.toString().trim())));
+      const stat = () => readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ");
+      for (let i = 0; i < 100 && stat()[0] !== "Z"; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(stat()[0]).toBe("Z");
+      const zombie = `${pid} ${stat()[19]}`;
+      expect(take(locked(zombie, []).env, false)).toEqual({ status: "stale", previous: holder });
+    } finally {
+      parent.kill();
+    }
+  });
+
   it("refuses a lock whose client is alive; --force-unlock breaks it", () => {
     expect(take(locked(self, []).env, false)).toEqual({ status: "held", holder, workers: [] });
     const { layout, env } = locked(self, [dead]);
