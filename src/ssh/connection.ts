@@ -308,16 +308,19 @@ export class Remote {
       stderr += text;
       deliver(lines);
     });
+    // How the command ended when it has no exit code: said in its stderr, which every message
+    // about a failed command shows, so that "exit -1" never stands alone.
+    let noExitCode = "the server closed the command's channel without an exit status";
+    // The exit status is read from `close`, not `exit`: ssh2 emits `exit` as it parses the
+    // packet, which can come in the same read as the exec's confirmation, before this listener
+    // exists; `close` waits for the output to be read and carries the same values.
     const closed = new Promise<number>((resolve, reject) => {
-      let code = -1;
       const lost = () => reject(new EnvironmentError(`the SSH connection to ${this.target.host} was lost.`));
       connection.once("close", lost);
-      channel.on("exit", (exitCode: number | null) => {
-        code = exitCode ?? -1;
-      });
-      channel.on("close", () => {
+      channel.on("close", (exitCode?: number | null, signal?: string) => {
         connection.off("close", lost);
-        resolve(code);
+        if (exitCode === null) noExitCode = `the command was killed by ${signal ?? "a signal"}`;
+        resolve(typeof exitCode === "number" ? exitCode : -1);
       });
     });
     const { stdin } = options;
@@ -332,6 +335,7 @@ export class Remote {
     deliver(streams.stdout.end().lines);
     const last = streams.stderr.end();
     stderr += last.text;
+    if (code === -1) stderr += `${stderr === "" || stderr.endsWith("\n") ? "" : "\n"}(${noExitCode})\n`;
     deliver(last.lines);
     trace?.(`(exit ${code})`);
     if (pipeError && (code <= 0 || pipeError instanceof DeployError)) throw pipeError;

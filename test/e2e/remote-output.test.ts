@@ -57,4 +57,26 @@ describe("Remote.run output", () => {
     expect(result.stdout.toString("utf8")).toBe("Invalid containerPort: [redacted]\n");
     expect(result.stderr).toBe("bad [redacted]\n");
   });
+
+  it("says in stderr that a command was killed by a signal, where it has no exit code", async () => {
+    const result = await remote.run(sh`echo 'about to go' >&2; kill -KILL $$`);
+    expect(result.code).toBe(-1);
+    expect(result.stderr).toBe("about to go\n(the command was killed by SIGKILL)\n");
+  });
+
+  it("reads every exit status on a busy client, whose one read holds a command's start and its end", async () => {
+    // A client that computes most of the time: the server's answers pile up between its reads.
+    const busy = setInterval(() => {
+      const until = Date.now() + 40;
+      while (Date.now() < until);
+    }, 50);
+    try {
+      const codes: number[] = [];
+      for (let round = 0; round < 10; round++)
+        codes.push(...(await Promise.all(Array.from({ length: 8 }, (_, i) => remote.run(sh`exit ${i}`)))).map((result) => result.code));
+      expect(codes).toEqual(Array.from({ length: 10 }, () => [0, 1, 2, 3, 4, 5, 6, 7]).flat());
+    } finally {
+      clearInterval(busy);
+    }
+  });
 });
