@@ -102,18 +102,28 @@ export function createNetwork(network: string): void {
 
 /**
  * Removes every stack (containers, networks, app folders), then the shared network, in one
- * command: the stacks bind-mount nothing, so their folders are the deploy user's own.
+ * command: the stacks bind-mount nothing, so their folders are the deploy user's own. Returns
+ * the networks Docker would not remove though no container is on them: an endpoint the Engine
+ * failed to release (a container removed as it restarted, on a busy host) keeps a network "in
+ * use" until the Engine restarts, and not even `docker network disconnect -f` finds it.
+ * A network that still holds a container throws, naming it.
  */
-export function removeShapes(stacks: readonly Stack[], network: string): void {
+export function removeShapes(stacks: readonly Stack[], network: string): string[] {
   const projects = stacks.map((stack) => stack.project);
-  onServer(
+  const answer = onServer(
     `ids=$(for p in ${projects.map(shq).join(" ")}; do docker ps -aq --filter label=com.docker.compose.project="$p"; done); ` +
       `[ -z "$ids" ] || docker rm -f $ids >/dev/null; ` +
-      // Docker may still be releasing the removed containers' endpoints: a network is retried for a few seconds.
-      `for n in ${[...projects.map((project) => `${project}_default`), network].map(shq).join(" ")}; do ` +
-      `for try in 1 2 3 4 5 6 7 8 9 10; do docker network inspect "$n" >/dev/null 2>&1 || break; docker network rm "$n" >/dev/null 2>&1 && break; sleep 1; done; done; ` +
-      `rm -rf ${projects.map((project) => `apps/${shq(project)}`).join(" ")}`,
+      // Docker may still be releasing the removed containers' endpoints (for long on a busy host).
+      `left=0; for n in ${[...projects.map((project) => `${project}_default`), network].map(shq).join(" ")}; do ` +
+      `try=0; while docker network inspect "$n" >/dev/null 2>&1 && ! docker network rm "$n" >/dev/null 2>&1 && [ "$try" -lt 15 ]; do try=$((try + 1)); sleep 1; done; ` +
+      `if docker network inspect "$n" >/dev/null 2>&1; then holders=$(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$n"); ` +
+      `if [ -z "$holders" ]; then echo "stuck $n"; else echo "network $n still holds: $holders" >&2; left=1; fi; fi; done; ` +
+      `rm -rf ${projects.map((project) => `apps/${shq(project)}`).join(" ")}; exit "$left"`,
   );
+  return answer
+    .split("\n")
+    .filter((line) => line.startsWith("stuck "))
+    .map((line) => line.slice("stuck ".length));
 }
 
 /** What is left on the server of these projects and the network: containers, networks, app folders. */
