@@ -9,6 +9,7 @@ import type { ContainerFacts } from "../proxy/model.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET_PATH, isStatusDocument, type StatusDocument } from "../proxy/status.js";
 import { scriptFields } from "../release/probe.js";
 import { remoteScript } from "../remote/script.js";
+import { containerUsageScript } from "../docker/container-usage.js";
 import { remotePath, type Shell } from "../ssh/quote.js";
 
 export const DEFAULT_NGINX_CONF = "/etc/nginx/nginx.conf";
@@ -69,6 +70,7 @@ export function auditScript(inputs: AuditInputs): Shell {
       PROXY_CONFIG: remotePath(`~/${CONFIG_FOLDER}`),
       PROXY_CONFIG_FILE: inputs.proxyConfig === undefined ? undefined : remotePath(inputs.proxyConfig),
       SOCKET: remotePath(CONTROL_SOCKET_PATH),
+      CONTAINER_USAGE: containerUsageScript().code,
     },
   });
 }
@@ -127,13 +129,12 @@ function dockerReading(inspect: string | undefined, error: string | undefined): 
   }
 }
 
-/** `ID USAGE INACTIVE` lines: what the container really holds, page cache it would give back left out. */
+/** container-usage.sh's `ID MEMORY LIMIT CPU` lines (its `at` line aside): the memory each container really holds. */
 function memoryOf(lines: string[]): Map<string, number> {
   const memory = new Map<string, number>();
   for (const line of lines) {
-    const [id, usage, inactive] = line.split(" ");
-    const used = Number(usage) - (Number(inactive) || 0);
-    if (id && Number.isFinite(used)) memory.set(id, Math.max(used, 0));
+    const [id, used] = line.split(" ");
+    if (id && id !== "at" && used !== undefined && Number.isFinite(Number(used))) memory.set(id, Math.max(Number(used), 0));
   }
   return memory;
 }

@@ -7,6 +7,7 @@ import { parseProbe, probeScript, scriptFields } from "../release/probe.js";
 import { CONTROL_SOCKET_PATH, isStatusDocument } from "../proxy/status.js";
 import { remoteScript } from "../remote/script.js";
 import { remotePath, type Shell, sh } from "../ssh/quote.js";
+import { type ContainerUsage, containerUsageScript, parseUsage } from "../docker/container-usage.js";
 
 export const MEMORY_WARN_PERCENT = 85;
 export const DISK_WARN_PERCENT = 90;
@@ -66,7 +67,12 @@ export function describeLock(lock: LockSeen | undefined): string | undefined {
  */
 export function monitorScript(path: string, localProject: string, logLines: number): Shell {
   const monitor = remoteScript("monitor", {
-    env: { LOCAL_PROJECT: localProject, CONTAINER_LOGS: containerLogsScript(logLines).code, SOCKET: remotePath(CONTROL_SOCKET_PATH) },
+    env: {
+      LOCAL_PROJECT: localProject,
+      CONTAINER_LOGS: containerLogsScript(logLines).code,
+      CONTAINER_USAGE: containerUsageScript().code,
+      SOCKET: remotePath(CONTROL_SOCKET_PATH),
+    },
   });
   return sh`{ ${probeScript(path, { env: true })}
 } | ${monitor}`;
@@ -107,25 +113,30 @@ function liveRoutes(statusText: string | undefined, project: string, containers:
 export function parseSnapshot(stdout: string, now: number): Snapshot {
   const { decoded } = scriptFields(stdout);
   const containers: ContainerState[] = parseInspect(decoded("inspect") ?? "[]");
+  const host = resources(decoded("load") ?? "", decoded("mem") ?? "", decoded("disk") ?? "");
+  const usage = parseUsage(decoded("usage") ?? "", host.memory.totalBytes);
+  // docker stats' lines: only where the cgroups could not be read.
   const stats = new Map(
     (decoded("stats") ?? "")
       .split("\n")
       .filter(Boolean)
-      .map((line) => {
+      .map((line): [string, ContainerUsage] => {
         const [name = "", cpu = "", memory = ""] = line.split("\t");
-        return [name.replace(/^\//, ""), { cpu: Number.parseFloat(cpu), memory: memory.trim() }] as const;
+        const percent = Number.parseFloat(cpu);
+        return [name.replace(/^\//, ""), { cpuPercent: Number.isFinite(percent) ? percent : null, memory: memory.trim() }];
       }),
   );
   const logs = parseLogs(stdout);
   const services = containers
     .filter((c) => !c.oneOff)
     .map((c): ServiceStatus => {
-      const usage = stats.get(c.name);
+      const read = usage.get(c.id);
+      const used = read !== undefined && read.cpuPercent !== null ? read : (stats.get(c.name) ?? read);
       return {
         ...classifySnapshot(c, now),
         uptimeSeconds: c.status === "running" && c.startedAt > 0 ? Math.round((now - c.startedAt) / 1000) : null,
-        cpuPercent: usage && Number.isFinite(usage.cpu) ? usage.cpu : null,
-        memory: usage?.memory || null,
+        cpuPercent: used?.cpuPercent ?? null,
+        memory: used?.memory || null,
       };
     })
     .sort((a, b) => a.service.localeCompare(b.service));
@@ -134,7 +145,7 @@ export function parseSnapshot(stdout: string, now: number): Snapshot {
   return {
     project,
     live: liveRoutes(decoded("proxy"), project, containers),
-    resources: resources(decoded("load") ?? "", decoded("mem") ?? "", decoded("disk") ?? ""),
+    resources: host,
     services,
     logs,
     release: { files: server.current, containers: server.containers },

@@ -3,7 +3,8 @@
 # config, dependencies and status, every container, the memory of the running ones, and what
 # listens on TCP. Changes nothing. Prints `key=value` lines, values base64-encoded.
 # Inputs: NGINX_CONF (nginx's main file), PROXY_CONFIG (the proxy's config folder),
-# PROXY_CONFIG_FILE (a config file to read instead, optional), SOCKET (the proxy's control socket).
+# PROXY_CONFIG_FILE (a config file to read instead, optional), SOCKET (the proxy's control socket),
+# CONTAINER_USAGE (the command reading the cgroups of the containers whose ids come on its stdin).
 enc() { base64 | tr -d '\n'; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -83,7 +84,7 @@ if [ -S "$SOCKET" ]; then
 fi
 
 # Docker: every container as the Engine describes it, and the memory the running ones use, read
-# from their cgroups (docker stats would wait for a sample).
+# from their cgroups (container-usage.sh; docker stats would wait for a sample).
 if ! command -v docker >/dev/null 2>&1; then
   echo "docker.error=$(printf 'no docker program on the server' | enc)"
 elif ! docker ps -aq --no-trunc > "$work/ids" 2> "$work/docker-error"; then
@@ -99,18 +100,7 @@ else
     : > "$work/running"
   fi
   echo "docker=$(enc < "$work/inspect")"
-  while read -r id; do
-    for dir in "/sys/fs/cgroup/memory/docker/$id" "/sys/fs/cgroup/memory/system.slice/docker-$id.scope" \
-      "/sys/fs/cgroup/system.slice/docker-$id.scope" "/sys/fs/cgroup/docker/$id"; do
-      if [ -r "$dir/memory.usage_in_bytes" ]; then
-        echo "$id $(cat "$dir/memory.usage_in_bytes") $(awk '$1 == "total_inactive_file" { print $2 }' "$dir/memory.stat")"
-        break
-      elif [ -r "$dir/memory.current" ]; then
-        echo "$id $(cat "$dir/memory.current") $(awk '$1 == "inactive_file" { print $2 }' "$dir/memory.stat")"
-        break
-      fi
-    done
-  done < "$work/running" > "$work/memory"
+  sh -c "$CONTAINER_USAGE" < "$work/running" > "$work/memory"
   echo "memory=$(enc < "$work/memory")"
 fi
 

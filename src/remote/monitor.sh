@@ -4,8 +4,10 @@
 # and the last log lines of each. One `key=base64` a line, `done=` last; the logs as text.
 # Inputs: on stdin, the probe's answer, passed on as it came (the app folder and the project
 # are read from it); LOCAL_PROJECT, the project's name here, when the server knows none;
-# CONTAINER_LOGS, the command printing the logs of the containers named on its stdin; SOCKET,
-# the runtime proxy's control socket, whose status says which container each route sends to.
+# CONTAINER_LOGS, the command printing the logs of the containers named on its stdin;
+# CONTAINER_USAGE, the command printing what the containers whose ids come on its stdin use
+# (container-usage.sh); SOCKET, the runtime proxy's control socket, whose status says which
+# container each route sends to.
 set -u
 answer=$(cat)
 printf '%s\n' "$answer"
@@ -25,8 +27,20 @@ if [ -n "$ids" ]; then
   # shellcheck disable=SC2086 # one word per container id
   {
     echo "inspect=$(docker inspect $ids | base64 | tr -d '\n')"
-    echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
+    # CPU use from two reads of the running containers' cgroups, the logs read in between
+    # (half a second at least); docker stats, which samples for longer, only where a cgroup or
+    # its CPU time is not found (a line that does not end in a number).
+    running=$(docker ps -q --no-trunc --filter "label=com.docker.compose.project=$project")
+    before=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
+    sleep 0.5 &
+    pause=$!
     docker inspect -f '{{.Name}}' $ids | tr -d / | sh -c "$CONTAINER_LOGS"
+    wait "$pause"
+    after=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
+    echo "usage=$(printf '%s\n%s\n' "$before" "$after" | base64 | tr -d '\n')"
+    if [ "$(printf '%s\n' "$after" | grep -c ' [0-9][0-9]*$')" -lt "$(printf '%s' "$running" | grep -c .)" ]; then
+      echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
+    fi
   }
 fi
 # Only with the proxy installed and curl to ask it; a daemon that does not answer soon is left out.

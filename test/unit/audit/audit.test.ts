@@ -167,9 +167,9 @@ describe("parseAuditAnswer", () => {
     expect(listener("0000000000000000FFFF00000100007F:1F90")).toEqual({ address: "127.0.0.1", port: 8080 });
   });
 
-  it("takes the memory a container really holds, less the file cache it would give back", () => {
+  it("takes each container's memory from container-usage.sh's lines, its `at` line aside", () => {
     const b64 = (text: string) => Buffer.from(text).toString("base64");
-    const answer = parseAuditAnswer(`host=${b64("vps")}\nnginx.how=files\nnginx.dump=${b64("# configuration file /etc/nginx/nginx.conf:\nevents {}\n")}\ndocker=${b64("[]")}\nmemory=${b64("abc 1000 300\ndef 500\n")}\nend=ok\n`, "vps");
+    const answer = parseAuditAnswer(`host=${b64("vps")}\nnginx.how=files\nnginx.dump=${b64("# configuration file /etc/nginx/nginx.conf:\nevents {}\n")}\ndocker=${b64("[]")}\nmemory=${b64("at 12.50\nabc 700 0 5\ndef 500 1048576 -\n")}\nend=ok\n`, "vps");
     expect([...answer.memory]).toEqual([["abc", 700], ["def", 500]]);
     expect(answer.nginx.way).toBe("files");
     expect(answer.nginx.files.map((file) => file.path)).toEqual(["/etc/nginx/nginx.conf"]);

@@ -3,7 +3,7 @@ import { join } from "node:path";
 
 /**
  * A `docker` command for the scripts' unit tests: it answers from the files of its folder
- * (`ids`, `inspect`, `names`, `stats`, `logs-NAME`, `labelled`: what
+ * (`ids`, `running`, `inspect`, `names`, `stats`, `logs-NAME`, `labelled`: what
  * `docker ps -a --format` prints) and records each call's arguments, one call
  * a line, in `calls`. The real Docker is the e2e tests'.
  */
@@ -14,6 +14,7 @@ case "$1 $2" in
   "compose version") echo 2.27.0 ;;
   "info --format") echo 27.0.3 ;;
   "ps -aq") cat "$here/ids" 2>/dev/null ;;
+  "ps -q") cat "$here/running" 2>/dev/null ;;
   "ps -a") cat "$here/labelled" 2>/dev/null ;;
   "inspect -f") cat "$here/names" ;;
   "stats --no-stream") cat "$here/stats" ;;

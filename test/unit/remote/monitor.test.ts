@@ -32,6 +32,8 @@ beforeEach(() => {
   mkdirSync(join(home, APP), { recursive: true });
   writeFileSync(join(home, APP, ".env"), "DB_PASSWORD=hunter2\n");
   docker.answer("ids", "aaa\nbbb\n");
+  // No cgroup of "aaa" on this machine: the use comes from docker stats.
+  docker.answer("running", "aaa\n");
   docker.answer("inspect", JSON.stringify([container("aaa", "shop-web-1", "web", "running"), container("bbb", "shop-db-1", "db", "exited")]));
   docker.answer("names", "/shop-web-1\n/shop-db-1\n");
   docker.answer("stats", "shop-web-1\t1.50%\t20MiB / 1GiB\nshop-db-1\t0.00%\t0B / 0B\n");
