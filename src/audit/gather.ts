@@ -9,7 +9,7 @@ import type { ContainerFacts } from "../proxy/model.js";
 import { CONFIG_FOLDER, CONTROL_SOCKET_PATH, isStatusDocument, type StatusDocument } from "../proxy/status.js";
 import { scriptFields } from "../release/probe.js";
 import { remoteScript } from "../remote/script.js";
-import { containerUsageScript } from "../docker/container-usage.js";
+import { containerUsageScript, memoryById } from "../docker/container-usage.js";
 import { remotePath, type Shell } from "../ssh/quote.js";
 
 export const DEFAULT_NGINX_CONF = "/etc/nginx/nginx.conf";
@@ -94,7 +94,7 @@ export function parseAuditAnswer(stdout: string, host: string): AuditAnswer {
     nginx,
     proxy: proxyReading(decoded, fields.get("proxy.socket") === "yes"),
     docker: dockerReading(decoded("docker"), decoded("docker.error")),
-    memory: memoryOf(lines("memory")),
+    memory: memoryById(lines("memory")),
     listening: lines("listening").flatMap((line) => listener(line) ?? []),
   };
 }
@@ -127,16 +127,6 @@ function dockerReading(inspect: string | undefined, error: string | undefined): 
   } catch (cause) {
     return { error: `docker inspect's answer could not be read: ${cause instanceof Error ? cause.message : String(cause)}` };
   }
-}
-
-/** container-usage.sh's `ID MEMORY LIMIT CPU` lines (its `at` line aside): the memory each container really holds. */
-function memoryOf(lines: string[]): Map<string, number> {
-  const memory = new Map<string, number>();
-  for (const line of lines) {
-    const [id, used] = line.split(" ");
-    if (id && id !== "at" && used !== undefined && Number.isFinite(Number(used))) memory.set(id, Math.max(Number(used), 0));
-  }
-  return memory;
 }
 
 /** `0100007F:1F90` (IPv4, little-endian) or 32 hex digits (IPv6, four little-endian words), then the port. */

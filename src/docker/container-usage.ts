@@ -32,6 +32,11 @@ function parseSample(lines: string[]): Sample {
   return sample;
 }
 
+/** The memory in use of each container of one container-usage.sh sample (LINES), by full id. */
+export function memoryById(lines: string[]): Map<string, number> {
+  return new Map([...parseSample(lines).byId].map(([id, read]) => [id, read.usedBytes]));
+}
+
 /**
  * Each container's use from container-usage.sh's two samples, one after the other in TEXT
  * (each begins with its `at` line), keyed by full id. CPU is its time over the wall time
