@@ -29,17 +29,23 @@ if [ -n "$ids" ]; then
     echo "inspect=$(docker inspect $ids | base64 | tr -d '\n')"
     # CPU use from two reads of the running containers' cgroups, the logs read in between
     # (half a second at least); docker stats, which samples for longer, only where a cgroup or
-    # its CPU time is not found (a line that does not end in a number).
+    # its CPU time is not found (a line that does not end in a number). With nothing running,
+    # nothing is sampled and nothing waited for.
     running=$(docker ps -q --no-trunc --filter "label=com.docker.compose.project=$project")
-    before=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
-    sleep 0.5 &
-    pause=$!
+    pause=
+    if [ -n "$running" ]; then
+      before=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
+      sleep 0.5 &
+      pause=$!
+    fi
     docker inspect -f '{{.Name}}' $ids | tr -d / | sh -c "$CONTAINER_LOGS"
-    wait "$pause"
-    after=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
-    echo "usage=$(printf '%s\n%s\n' "$before" "$after" | base64 | tr -d '\n')"
-    if [ "$(printf '%s\n' "$after" | grep -c ' [0-9][0-9]*$')" -lt "$(printf '%s' "$running" | grep -c .)" ]; then
-      echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
+    if [ -n "$pause" ]; then
+      wait "$pause"
+      after=$(printf '%s\n' "$running" | sh -c "$CONTAINER_USAGE")
+      echo "usage=$(printf '%s\n%s\n' "$before" "$after" | base64 | tr -d '\n')"
+      if [ "$(printf '%s\n' "$after" | grep -c ' [0-9][0-9]*$')" -lt "$(printf '%s\n' "$running" | grep -c .)" ]; then
+        echo "stats=$(docker stats --no-stream --format "$(printf '{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}')" $ids | base64 | tr -d '\n')"
+      fi
     fi
   }
 fi
